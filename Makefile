@@ -1,0 +1,109 @@
+# kta — Kafka Threat Analyzer.  Plain GNU make; see README.md.
+#
+#   make                build build/kta
+#   make test           unit, rule, integration and sanitizer tests
+#   make demo           the seed scenario end to end on a local broker
+#   make V=1            show full command lines
+#   make WERROR=1       warnings are errors
+#   make SANITIZE=address,undefined   build with sanitizers (into build/san-*)
+
+PKGS     := rdkafka jansson libpcre2-8 yaml-0.1
+CC       ?= cc
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(SANITIZE),)
+BUILD    ?= build
+OPT      ?= -O2
+else
+BUILD    ?= build/san-$(subst $(comma),-,$(SANITIZE))
+OPT      ?= -O1
+endif
+comma    := ,
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wvla -Wno-format-nonliteral
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Iinclude $(PKG_CFLAGS) \
+            -DKTA_VERSION='"$(VERSION)"'
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+ifeq ($(WERROR),1)
+CFLAGS   += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+SRCS     := $(sort $(wildcard src/*.c))
+OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean test test-unit test-rules test-integration test-sanitize \
+        demo deps docs bench check-deps
+
+all: $(BUILD)/kta
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/kta/*.h src/*.h) Makefile | check-deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libkta.a: $(LIBOBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/kta: $(BUILD)/obj/main.o $(BUILD)/libkta.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libkta.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libkta.a $(LDLIBS)
+
+check-deps:
+	@pkg-config --exists $(PKGS) || { \
+	  echo "missing development packages ($(PKGS)); run scripts/install-deps.sh" >&2; exit 1; }
+
+# --- tests -----------------------------------------------------------------
+# Each suite prints "N passed, N failed"; tests/run-suite.sh adds them up.
+
+test: all
+	$(Q)tests/run-all.sh
+
+test-unit: $(UNIT_BINS) $(BUILD)/kta
+	$(Q)KTA_BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
+
+test-rules: $(BUILD)/kta
+	$(Q)KTA=$(BUILD)/kta tests/rules/run.sh
+
+test-integration: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/integration/run.sh
+
+test-sanitize:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test-unit test-rules
+
+# --- the rest --------------------------------------------------------------
+
+demo:
+	$(Q)scripts/demo.sh
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+docs: $(BUILD)/kta
+	$(Q)$(BUILD)/kta config --markdown > docs/configuration.md
+
+clean:
+	rm -rf build

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * util: the few helpers every module uses — allocation that never fails,
+ * logging to stderr, and a growable byte buffer.
+ *
+ * Out of memory is fatal: the x*alloc family prints a message and aborts,
+ * so callers never test for NULL.  Functions borrow their arguments unless
+ * they say *takes*; kta_buf_free(NULL) does nothing.
+ */
+#ifndef KTA_UTIL_H
+#define KTA_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Returns a newly allocated formatted string. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Formats into errstr (always NUL-terminated when errstr_size > 0).
+ * Returns -1 so that callers can write `return kta_err(...)`. */
+int kta_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+enum kta_log_level { KTA_LOG_ERROR, KTA_LOG_WARN, KTA_LOG_INFO, KTA_LOG_DEBUG };
+
+/* Current threshold; messages above it are dropped.  Default INFO. */
+extern enum kta_log_level kta_log_threshold;
+
+/* Logs one line "kta: LEVEL: message" to stderr.  Thread-safe. */
+void kta_log(enum kta_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Growable byte buffer.  `data` is always NUL-terminated. */
+struct kta_buf {
+    char  *data;
+    size_t len;
+    size_t cap;
+};
+
+void kta_buf_reserve(struct kta_buf *b, size_t extra);
+void kta_buf_append(struct kta_buf *b, const void *p, size_t n);
+void kta_buf_appends(struct kta_buf *b, const char *s);
+void kta_buf_printf(struct kta_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void kta_buf_reset(struct kta_buf *b);
+/* Frees the storage (not the struct). */
+void kta_buf_free(struct kta_buf *b);
+
+/* Monotonic clock in milliseconds. */
+int64_t kta_now_ms(void);
+/* Wall clock as "2026-11-27T07:25:10.123Z" into out (at least 32 bytes). */
+void kta_iso8601_now(char *out, size_t out_size);
+
+/* Parses a whole decimal integer in [min, max].  Returns 0 or -1. */
+int kta_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Reads a whole file (at most max bytes).  Returns a NUL-terminated
+ * buffer the caller frees, or NULL with errstr set. */
+char *kta_read_file(const char *path, size_t max, size_t *len,
+                    char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * util: allocation that never fails, stderr logging, byte buffers, clocks.
+ * Knows nothing about Kafka, JSON or rules.
+ */
+#include "kta/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+enum kta_log_level kta_log_threshold = KTA_LOG_INFO;
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "kta: out of memory (allocating %zu bytes)\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+    void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+    if (!p)
+        oom(nmemb * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        oom(0);
+    va_end(ap);
+    return s;
+}
+
+int kta_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errstr && errstr_size) {
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void kta_log(enum kta_log_level lvl, const char *fmt, ...)
+{
+    static const char *names[] = { "error", "warning", "info", "debug" };
+    char line[2048];
+    va_list ap;
+    int n;
+
+    if (lvl > kta_log_threshold)
+        return;
+    n = snprintf(line, sizeof(line), "kta: %s: ", names[lvl]);
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    /* One fputs per line keeps lines from different threads whole. */
+    flockfile(stderr);
+    fputs(line, stderr);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+}
+
+void kta_buf_reserve(struct kta_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void kta_buf_append(struct kta_buf *b, const void *p, size_t n)
+{
+    kta_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void kta_buf_appends(struct kta_buf *b, const char *s)
+{
+    kta_buf_append(b, s, strlen(s));
+}
+
+void kta_buf_printf(struct kta_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    kta_buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void kta_buf_reset(struct kta_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void kta_buf_free(struct kta_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+int64_t kta_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void kta_iso8601_now(char *out, size_t out_size)
+{
+    struct timespec ts;
+    struct tm tm;
+    char base[24];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, out_size, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+}
+
+int kta_parse_int(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+char *kta_read_file(const char *path, size_t max, size_t *len,
+                    char *errstr, size_t errstr_size)
+{
+    FILE *fp = NULL;
+    struct stat st;
+    char *data = NULL;
+    size_t n;
+
+    fp = fopen(path, "rb");
+    if (!fp) {
+        kta_err(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (fstat(fileno(fp), &st) < 0) {
+        kta_err(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        kta_err(errstr, errstr_size, "%s: is a directory", path);
+        goto fail;
+    }
+    if ((size_t)st.st_size > max) {
+        kta_err(errstr, errstr_size, "%s: file is larger than %zu bytes", path, max);
+        goto fail;
+    }
+    data = xmalloc((size_t)st.st_size + 1);
+    n = fread(data, 1, (size_t)st.st_size, fp);
+    if (ferror(fp)) {
+        kta_err(errstr, errstr_size, "%s: read error", path);
+        goto fail;
+    }
+    data[n] = '\0';
+    if (len)
+        *len = n;
+    fclose(fp);
+    return data;
+fail:
+    if (fp)
+        fclose(fp);
+    free(data);
+    return NULL;
+}
