@@ -1,0 +1,458 @@
+#!/usr/bin/env bash
+# kafka-local.sh - run a real single-node Apache Kafka broker (KRaft, combined
+# broker+controller) on 127.0.0.1 from plain jars fetched once from Maven Central
+# via scripts/kafka/pom.xml. No Docker, no ZooKeeper.
+#
+# Usage:
+#   kafka-local.sh up                        start the broker (idempotent), wait until it answers
+#   kafka-local.sh down [--purge]            stop the broker this state dir started; --purge deletes the state dir
+#   kafka-local.sh status                    print running/stopped; exit 0 running, 3 stopped
+#   kafka-local.sh tool NAME [ARGS...]       run a Kafka CLI tool, e.g. kafka-topics --bootstrap-server ...
+#   kafka-local.sh topic-create NAME [PARTS] create a topic (replication factor 1) unless it exists
+#   kafka-local.sh env                       print KTA_BOOTSTRAP=... lines, for eval
+#   kafka-local.sh fetch                     only download the jars (e.g. to warm a CI cache)
+#
+# Environment:
+#   KTA_KAFKA_PORT      broker port (default 9092); the controller uses PORT+1
+#   KTA_KAFKA_DIR       state dir: data, logs, pid file
+#                       (default ${XDG_CACHE_HOME:-$HOME/.cache}/kta/kafka-$PORT)
+#   KTA_KAFKA_HEAP      broker heap flags (default "-Xms256m -Xmx1g")
+#   KTA_KAFKA_JVM_OPTS  extra broker JVM flags (default "-XX:+UseSerialGC")
+#   KTA_KAFKA_TOOL_OPTS JVM flags for `tool` (default small heap, C1 only, SerialGC)
+#   KAFKA_HOME          use $KAFKA_HOME/libs/*.jar instead of the Maven-fetched jars
+#   JAVA_HOME           use $JAVA_HOME/bin/java instead of `java` on PATH
+# Brokers with different ports and state dirs can run side by side.
+# Example: eval "$(scripts/kafka-local.sh env)"; kcat -L -b "$KTA_BOOTSTRAP"
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+POM=$SCRIPT_DIR/kafka/pom.xml
+KAFKA_VERSION=$(sed -n 's:.*<kafka\.version>\(.*\)</kafka\.version>.*:\1:p' "$POM")
+CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/kta
+JAR_CACHE=$CACHE_ROOT/kafka-$KAFKA_VERSION
+READY_TIMEOUT=90
+STOP_TIMEOUT=30
+
+PORT=${KTA_KAFKA_PORT:-9092}
+if ! [[ $PORT =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65534)); then
+    echo "kafka-local: bad KTA_KAFKA_PORT '$PORT'" >&2
+    exit 2
+fi
+CPORT=$((PORT + 1))
+BOOTSTRAP=127.0.0.1:$PORT
+STATE_DIR=${KTA_KAFKA_DIR:-$CACHE_ROOT/kafka-$PORT}
+[[ $STATE_DIR == /* ]] || STATE_DIR=$PWD/$STATE_DIR
+STATE_DIR=${STATE_DIR%/}
+PID_FILE=$STATE_DIR/kafka.pid
+PROPS=$STATE_DIR/server.properties
+LOG_DIR=$STATE_DIR/logs
+DATA_DIR=$STATE_DIR/data
+MARKER=$STATE_DIR/.kta-kafka-state
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+LIBS=
+
+log() { echo "kafka-local: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+usage() {
+    sed -n '/^# Usage:/,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || die "'$1' not found; run scripts/install-deps.sh"
+}
+
+# ---------------------------------------------------------------- jars
+
+# Sets LIBS to a directory of Kafka jars, fetching them with Maven once.
+load_libs() {
+    if [[ -n ${KAFKA_HOME:-} ]] && compgen -G "$KAFKA_HOME/libs/*.jar" >/dev/null; then
+        LIBS=$KAFKA_HOME/libs
+        return
+    fi
+    LIBS=$JAR_CACHE/libs
+    # .complete holds the pom's checksum, so editing the pom refetches.
+    local sum
+    sum=$(sha256sum <"$POM")
+    [[ -f $LIBS/.complete && $(<"$LIBS/.complete") == "$sum" ]] && return
+    [[ -n $KAFKA_VERSION ]] || die "cannot read kafka.version from $POM"
+    need mvn
+    mkdir -p "$JAR_CACHE"
+    # Serialize concurrent first runs; download into a temp dir, then rename.
+    exec 8>"$JAR_CACHE/.fetch.lock"
+    flock 8
+    if ! [[ -f $LIBS/.complete && $(<"$LIBS/.complete") == "$sum" ]]; then
+        rm -rf "$JAR_CACHE"/.libs.*
+        local tmp
+        tmp=$(mktemp -d "$JAR_CACHE/.libs.XXXXXX")
+        log "fetching Kafka $KAFKA_VERSION jars from Maven Central (once) into $LIBS"
+        if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+            -DoutputDirectory="$tmp" -DincludeScope=runtime >"$tmp/.mvn.log" 2>&1; then
+            tail -n 30 "$tmp/.mvn.log" >&2
+            rm -rf "$tmp"
+            die "maven failed to fetch the Kafka jars"
+        fi
+        local j
+        for j in "kafka_2.13-$KAFKA_VERSION" "kafka-tools-$KAFKA_VERSION" kafka-clients reload4j slf4j-reload4j; do
+            compgen -G "$tmp/$j*.jar" >/dev/null || { rm -rf "$tmp"; die "fetched jars lack $j"; }
+        done
+        rm -f "$tmp/.mvn.log"
+        echo "$sum" >"$tmp/.complete"
+        rm -rf "$LIBS"
+        mv "$tmp" "$LIBS"
+    fi
+    flock -u 8
+    exec 8>&-
+}
+
+# log4j config for CLI tools: WARN and above to stderr, nothing else.
+tools_log4j() {
+    local f=$JAR_CACHE/tools-log4j.properties
+    if [[ ! -f $f ]]; then
+        mkdir -p "$JAR_CACHE"
+        local tmp
+        tmp=$(mktemp "$f.XXXXXX")
+        cat >"$tmp" <<'EOF'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+        mv -f "$tmp" "$f"
+    fi
+    echo "$f"
+}
+
+# ---------------------------------------------------------------- tools
+
+tool_class() {
+    case ${1%.sh} in
+        kafka-topics) echo org.apache.kafka.tools.TopicCommand ;;
+        kafka-console-consumer) echo org.apache.kafka.tools.consumer.ConsoleConsumer ;;
+        kafka-console-producer) echo kafka.tools.ConsoleProducer ;;
+        kafka-consumer-groups) echo org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
+        kafka-storage) echo kafka.tools.StorageTool ;;
+        kafka-configs) echo kafka.admin.ConfigCommand ;;
+        kafka-acls) echo kafka.admin.AclCommand ;;
+        kafka-broker-api-versions) echo kafka.admin.BrokerApiVersionsCommand ;;
+        kafka-get-offsets) echo org.apache.kafka.tools.GetOffsetShell ;;
+        kafka-delete-records) echo org.apache.kafka.tools.DeleteRecordsCommand ;;
+        kafka-log-dirs) echo org.apache.kafka.tools.LogDirsCommand ;;
+        kafka-dump-log) echo kafka.tools.DumpLogSegments ;;
+        kafka-metadata-quorum) echo org.apache.kafka.tools.MetadataQuorumCommand ;;
+        kafka-features) echo org.apache.kafka.tools.FeatureCommand ;;
+        kafka-transactions) echo org.apache.kafka.tools.TransactionsCommand ;;
+        kafka-leader-election) echo org.apache.kafka.tools.LeaderElectionCommand ;;
+        kafka-reassign-partitions) echo org.apache.kafka.tools.reassign.ReassignPartitionsCommand ;;
+        kafka-producer-perf-test) echo org.apache.kafka.tools.ProducerPerformance ;;
+        kafka-consumer-perf-test) echo org.apache.kafka.tools.ConsumerPerformance ;;
+        *) return 1 ;;
+    esac
+}
+
+TOOL_NAMES="kafka-topics kafka-console-consumer kafka-console-producer kafka-consumer-groups"
+TOOL_NAMES+=" kafka-storage kafka-configs kafka-acls kafka-broker-api-versions kafka-get-offsets"
+TOOL_NAMES+=" kafka-delete-records kafka-log-dirs kafka-dump-log kafka-metadata-quorum kafka-features"
+TOOL_NAMES+=" kafka-transactions kafka-leader-election kafka-reassign-partitions"
+TOOL_NAMES+=" kafka-producer-perf-test kafka-consumer-perf-test"
+
+# Fills the array TOOL_CMD with the java command line for tool $1 and args.
+TOOL_CMD=()
+tool_cmdline() {
+    local name=$1 cls
+    shift
+    cls=$(tool_class "$name") || die "unknown tool '$name'; known: $TOOL_NAMES"
+    need "$JAVA"
+    load_libs
+    local l4j opts
+    l4j=$(tools_log4j)
+    opts=${KTA_KAFKA_TOOL_OPTS:--Xms32m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto}
+    # shellcheck disable=SC2206  # word splitting of the flag string is intended
+    TOOL_CMD=("$JAVA" $opts -Djava.awt.headless=true "-Dlog4j.configuration=file:$l4j"
+        -cp "$LIBS/*" "$cls" "$@")
+}
+
+cmd_tool() {
+    (($# >= 1)) || die "usage: kafka-local.sh tool NAME [ARGS...]; known: $TOOL_NAMES"
+    tool_cmdline "$@"
+    exec "${TOOL_CMD[@]}"
+}
+
+cmd_topic_create() {
+    (($# >= 1 && $# <= 2)) || die "usage: kafka-local.sh topic-create NAME [PARTITIONS]"
+    local parts=${2:-1}
+    [[ $parts =~ ^[1-9][0-9]*$ ]] || die "bad partition count '$parts'"
+    tool_cmdline kafka-topics --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
+        --topic "$1" --partitions "$parts" --replication-factor 1
+    "${TOOL_CMD[@]}"
+}
+
+# ---------------------------------------------------------------- broker state
+
+# Prints the pid from our pid file if that process is alive and is the broker
+# started for this state dir (guards against stale files and pid reuse).
+our_pid() {
+    [[ -f $PID_FILE ]] || return 1
+    local pid cmd
+    pid=$(<"$PID_FILE")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmd == *kafka.Kafka*"$PROPS"* ]] || return 1
+    echo "$pid"
+}
+
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# True when the broker answers a metadata request and lists itself.
+broker_answers() {
+    local out
+    out=$(kcat -L -b "$BOOTSTRAP" -m 5 2>/dev/null) || return 1
+    [[ $out == *"broker 1 at 127.0.0.1:$PORT"* ]]
+}
+
+show_logs() {
+    local f
+    for f in "$LOG_DIR/stdout.log" "$LOG_DIR/server.log"; do
+        if [[ -s $f ]]; then
+            echo "---- last 30 lines of $f" >&2
+            tail -n 30 "$f" >&2
+        fi
+    done
+}
+
+# Sends SIGTERM, waits up to STOP_TIMEOUT seconds, then SIGKILL.
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    log "broker pid $pid did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 25; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.2
+    done
+}
+
+lock_state() {
+    exec 9>"$STATE_DIR/.lock"
+    flock 9
+}
+
+write_config() {
+    cat >"$PROPS" <<EOF
+# Generated by scripts/kafka-local.sh; rewritten on every 'up'.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CPORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$DATA_DIR
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+# Faster re-registration after an unclean stop (kill -9): the controller must
+# first expire the old broker session (default 9 s).
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
+EOF
+    cat >"$STATE_DIR/log4j.properties" <<'EOF'
+# Broker logging: INFO to logs/server.log (WARN for the chattiest loggers).
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=${kafka.logs.dir}/server.log
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+log4j.logger.org.apache.kafka.common.metrics=WARN
+log4j.logger.kafka.log.LogCleaner=WARN
+log4j.logger.org.reflections=ERROR
+EOF
+}
+
+random_cluster_id() {
+    # 16 random bytes, base64url without padding (Kafka Uuid string form);
+    # avoid a leading '-' which the option parser would take for a flag.
+    local id
+    while :; do
+        id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+        [[ $id == -* ]] || break
+    done
+    echo "$id"
+}
+
+format_storage() {
+    [[ -f $DATA_DIR/meta.properties ]] && return
+    local cid
+    cid=$(random_cluster_id)
+    tool_cmdline kafka-storage format -t "$cid" -c "$PROPS" --ignore-formatted
+    if ! "${TOOL_CMD[@]}" >"$LOG_DIR/format.log" 2>&1; then
+        cat "$LOG_DIR/format.log" >&2
+        die "formatting storage in $DATA_DIR failed"
+    fi
+}
+
+wait_ready() {
+    local pid=$1 start=$2
+    while :; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            show_logs
+            rm -f "$PID_FILE"
+            die "broker (pid $pid) exited during startup"
+        fi
+        if port_open "$PORT" && broker_answers; then
+            log "broker up on $BOOTSTRAP (pid $pid, $((SECONDS - start))s, state $STATE_DIR)"
+            return 0
+        fi
+        if ((SECONDS - start >= READY_TIMEOUT)); then
+            show_logs
+            log "broker not ready after ${READY_TIMEOUT}s; stopping it"
+            stop_pid "$pid"
+            rm -f "$PID_FILE"
+            exit 1
+        fi
+        sleep 0.5
+    done
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_up() {
+    need "$JAVA"
+    need kcat
+    need flock
+    local start=$SECONDS pid
+    if [[ -d $STATE_DIR && ! -f $MARKER ]] && [[ -n $(ls -A "$STATE_DIR") ]]; then
+        die "$STATE_DIR exists, is not empty and was not created by this script; choose another KTA_KAFKA_DIR"
+    fi
+    mkdir -p "$STATE_DIR" "$LOG_DIR" "$DATA_DIR"
+    touch "$MARKER"
+    lock_state
+    if pid=$(our_pid); then
+        if port_open "$PORT" && broker_answers; then
+            log "already running on $BOOTSTRAP (pid $pid)"
+            return 0
+        fi
+        log "broker pid $pid is starting; waiting"
+        wait_ready "$pid" "$start"
+        return 0
+    fi
+    rm -f "$PID_FILE"
+    local p
+    for p in "$PORT" "$CPORT"; do
+        ! port_open "$p" || die "port 127.0.0.1:$p is already in use (another broker with a different KTA_KAFKA_DIR?)"
+    done
+    load_libs
+    write_config
+    format_storage
+    # Keep the previous run's log apart, so failure output shows only this run.
+    if [[ -f $LOG_DIR/server.log ]]; then
+        mv -f "$LOG_DIR/server.log" "$LOG_DIR/server.log.prev"
+    fi
+    local heap=${KTA_KAFKA_HEAP:--Xms256m -Xmx1g}
+    local jvm=${KTA_KAFKA_JVM_OPTS:--XX:+UseSerialGC}
+    # Own session (setsid) so the caller's Ctrl-C or process-group kill does not
+    # take the broker down; fds 8/9 (our locks) are not inherited.
+    # shellcheck disable=SC2086  # word splitting of the flag strings is intended
+    nohup setsid "$JAVA" $heap $jvm -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+        "-Dkafka.logs.dir=$LOG_DIR" "-Dlog4j.configuration=file:$STATE_DIR/log4j.properties" \
+        -cp "$LIBS/*" kafka.Kafka "$PROPS" \
+        </dev/null >"$LOG_DIR/stdout.log" 2>&1 8>&- 9>&- &
+    pid=$!
+    echo "$pid" >"$PID_FILE"
+    wait_ready "$pid" "$start"
+}
+
+cmd_down() {
+    local purge=0
+    case ${1:-} in
+        "") ;;
+        --purge) purge=1 ;;
+        *) die "usage: kafka-local.sh down [--purge]" ;;
+    esac
+    if [[ -d $STATE_DIR ]]; then
+        if [[ -f $MARKER ]]; then
+            lock_state
+        fi
+        local pid
+        if pid=$(our_pid); then
+            stop_pid "$pid"
+            log "stopped broker on $BOOTSTRAP (pid $pid)"
+        else
+            log "not running ($BOOTSTRAP)"
+        fi
+        rm -f "$PID_FILE"
+    else
+        log "not running ($BOOTSTRAP)"
+    fi
+    if ((purge)) && [[ -d $STATE_DIR ]]; then
+        if [[ -f $MARKER ]]; then
+            rm -rf "$STATE_DIR"
+            log "removed $STATE_DIR"
+        elif [[ -z $(ls -A "$STATE_DIR") ]]; then
+            rmdir "$STATE_DIR"
+        else
+            die "not purging $STATE_DIR: it was not created by this script"
+        fi
+    fi
+}
+
+cmd_status() {
+    local pid
+    if [[ -d $STATE_DIR ]] && pid=$(our_pid); then
+        if port_open "$PORT"; then
+            echo "running pid=$pid bootstrap=$BOOTSTRAP dir=$STATE_DIR"
+        else
+            echo "running pid=$pid bootstrap=$BOOTSTRAP dir=$STATE_DIR (starting, port not open yet)"
+        fi
+        return 0
+    fi
+    echo "stopped bootstrap=$BOOTSTRAP dir=$STATE_DIR"
+    return 3
+}
+
+cmd_env() {
+    printf 'KTA_BOOTSTRAP=%q\n' "$BOOTSTRAP"
+    printf 'KTA_KAFKA_PORT=%q\n' "$PORT"
+    printf 'KTA_KAFKA_CONTROLLER_PORT=%q\n' "$CPORT"
+    printf 'KTA_KAFKA_DIR=%q\n' "$STATE_DIR"
+    printf 'KTA_KAFKA_LOG=%q\n' "$LOG_DIR/server.log"
+}
+
+main() {
+    local cmd=${1:-help}
+    (($# == 0)) || shift
+    case $cmd in
+        up) (($# == 0)) || die "usage: kafka-local.sh up"; cmd_up ;;
+        down) cmd_down "$@" ;;
+        status) cmd_status ;;
+        tool) cmd_tool "$@" ;;
+        topic-create) cmd_topic_create "$@" ;;
+        env) cmd_env ;;
+        fetch) load_libs; log "jars in $LIBS" ;;
+        help | -h | --help) usage ;;
+        *) usage >&2; exit 2 ;;
+    esac
+}
+
+main "$@"
