@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config: kta.yaml + command-line overrides -> struct kta_config.
+ *
+ * One option table (src/config.c) drives the defaults, the YAML parser,
+ * `-X key=value` overrides and docs/configuration.md, so they cannot drift
+ * apart.  The `kafka:` map is passed to librdkafka verbatim (consumer and
+ * producer both); kta does not interpret it beyond a few defaults.
+ *
+ * Functions borrow their arguments unless they say *takes*;
+ * kta_config_free(NULL) does nothing.
+ */
+#ifndef KTA_CONFIG_H
+#define KTA_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum kta_print { KTA_PRINT_NONE, KTA_PRINT_ALERTS, KTA_PRINT_ALL };
+
+/* One librdkafka property, with where it was set (for error messages). */
+struct kta_kafka_prop {
+    char *key;
+    char *value;
+    char *origin;      /* "kta.yaml:4:3", "-X", "-b" or "default" */
+};
+
+struct kta_config {
+    char  *path;                 /* config file read, or NULL */
+    char **topics;               /* input.topics */
+    size_t ntopics;
+    char  *output_topic;         /* output.topic */
+    char  *key_field;            /* output.key_field */
+    char  *dlq_topic;            /* dead_letter.topic */
+    char  *rules_path;           /* rules.path */
+    char  *fieldmap;             /* rules.fieldmap, or NULL */
+    int    rules_skip_invalid;   /* rules.on_error == skip */
+    int    workers;              /* 0: one per CPU */
+    int    ring_size;
+    int    inflight_per_partition;
+    long long max_bytes;         /* input.max_bytes */
+    enum kta_print print;        /* console.print */
+    int    commit_interval_ms;
+    int    shutdown_timeout_ms;
+    int    startup_timeout_ms;
+    struct kta_kafka_prop *kafka;
+    size_t nkafka;
+};
+
+/* Returns a config holding every default. */
+struct kta_config *kta_config_new(void);
+void kta_config_free(struct kta_config *cfg);
+
+/* Reads a kta.yaml file over the current values.  Returns 0, or -1 with
+ * "FILE:LINE:COL: what is wrong" in errstr. */
+int kta_config_load(struct kta_config *cfg, const char *path,
+                    char *errstr, size_t errstr_size);
+
+/* Sets one option from text: a kta option name ("output.topic") or,
+ * failing that, a librdkafka property.  origin says where it came from
+ * ("-X").  Returns 0, or -1 with errstr set. */
+int kta_config_set(struct kta_config *cfg, const char *key, const char *value,
+                   const char *origin, char *errstr, size_t errstr_size);
+
+/* Sets a librdkafka property (replacing an earlier value). */
+void kta_config_set_kafka(struct kta_config *cfg, const char *key,
+                          const char *value, const char *origin);
+
+/* The value of a librdkafka property, or NULL. */
+const char *kta_config_kafka(const struct kta_config *cfg, const char *key);
+
+/* Writes the effective configuration as YAML, secrets masked. */
+void kta_config_dump(const struct kta_config *cfg, FILE *fp);
+
+/* Writes the option reference (docs/configuration.md) as Markdown. */
+void kta_config_markdown(FILE *fp);
+
+/* 1 when a librdkafka property name holds a secret (never logged). */
+int kta_config_is_secret(const char *key);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hit: a matched rule + its event -> the hit record (RULES-SPEC 4), its
+ * message key, and the console lines the seed analyzer printed.
+ *
+ * Encoding appends to a caller-owned struct kta_buf that workers reuse, so
+ * the hot path allocates nothing once the buffers have grown.  The event
+ * is embedded as the bytes received (already validated as a JSON object),
+ * never re-serialised.  Functions borrow their arguments.
+ */
+#ifndef KTA_HIT_H
+#define KTA_HIT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "kta/rules.h"
+#include "kta/util.h"
+
+/* Where an event came from: Kafka (topic != NULL) or a file (file != NULL). */
+struct kta_hit_source {
+    const char *topic;
+    int32_t     partition;
+    int64_t     offset;
+    int64_t     timestamp;   /* ms since the epoch; -1 when unknown */
+    const char *file;
+    long        line;
+};
+
+/* Appends the hit JSON (no trailing newline). detected_at is ISO 8601. */
+void kta_hit_encode(struct kta_buf *out, const struct kta_rule *r,
+                    const void *event, size_t event_len,
+                    const struct kta_hit_source *src, const char *detected_at);
+
+/* Appends the text of ev[field] (strings as they are, numbers and booleans
+ * as JSON text).  Returns 1, or 0 (nothing appended) when the field is
+ * missing, null, an object or an array. */
+int kta_hit_field_text(struct kta_buf *out, const json_t *ev, const char *field);
+
+/* Appends "[ALERT] Host: H | Threat: T | Severity: LEVEL | Rule: ID\n". */
+void kta_hit_alert_line(struct kta_buf *out, const json_t *ev, const struct kta_rule *r);
+
+/* Appends "[DEBUG] Host: H | Threat: T | Severity: S\n" for an event
+ * without hits (severity as sent). */
+void kta_hit_debug_line(struct kta_buf *out, const json_t *ev);
+
+/* Appends s as a JSON string literal, quotes included. */
+void kta_json_quote(struct kta_buf *out, const char *s, size_t len);
+
+#endif

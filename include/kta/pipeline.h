@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pipeline: `kta run` — consumer thread -> rings -> workers -> producer.
+ *
+ *   consumer.c  the consumer thread: Kafka -> one SPSC ring per worker,
+ *               offset tracking, commits, pause/resume, rebalances
+ *   worker.c    worker threads: ring -> event -> eval -> hits / dead letters
+ *   producer.c  hits and dead letters -> Kafka; delivery reports finish
+ *               the records' offset slots
+ *   pipeline.c  wiring: start-up checks, threads, signals, shutdown
+ *
+ * struct kta_pipeline is the shared state those files see; nothing else
+ * includes this header.
+ */
+#ifndef KTA_PIPELINE_H
+#define KTA_PIPELINE_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "kta/config.h"
+#include "kta/offsets.h"
+#include "kta/ring.h"
+#include "kta/rules.h"
+#include "kta/util.h"
+
+struct kta_producer;
+struct kta_consumer;
+
+struct kta_stats {
+    atomic_uint_fast64_t events;       /* records taken from Kafka */
+    atomic_uint_fast64_t hits;         /* hit records produced */
+    atomic_uint_fast64_t malformed;    /* records sent to the dead-letter topic */
+    atomic_uint_fast64_t retries;      /* deliveries retried after an error */
+};
+
+struct kta_worker {
+    pthread_t            thread;
+    int                  index;
+    struct kta_ring     *ring;
+    struct kta_pipeline *pl;
+    struct kta_eval_ctx *ctx;
+    struct kta_buf       hit;          /* reused per hit */
+    struct kta_buf       key;
+    struct kta_buf       line;
+};
+
+struct kta_pipeline {
+    const struct kta_config *cfg;
+    struct kta_ruleset      *rs;
+    struct kta_producer     *producer;
+    struct kta_consumer     *consumer;
+    struct kta_worker       *workers;
+    int                      nworkers;
+    atomic_int               stop;          /* stop intake: signal or fatal error */
+    atomic_int               workers_stop;  /* workers exit once their ring is empty */
+    atomic_int               fatal;         /* a non-recoverable error happened */
+    struct kta_stats         stats;
+};
+
+/* Runs `kta run` until SIGINT/SIGTERM or a fatal error.  Takes nothing;
+ * returns the exit status (0: drained and committed cleanly). */
+int kta_pipeline_run(const struct kta_config *cfg);
+
+/* Asks the pipeline to stop (any thread, async-signal-safe). */
+void kta_pipeline_stop(struct kta_pipeline *pl, int fatal);
+
+/* ---- worker.c ---- */
+int  kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index);
+void kta_worker_join(struct kta_worker *w);
+
+/* ---- producer.c ---- */
+
+/* Applies cfg's kafka map to conf.  Returns 0, or -1 with errstr naming
+ * the origin of the bad property ("kta.yaml:4:3: ..."). skip_consumer
+ * leaves out kta's consumer-only defaults. */
+int kta_kafka_conf_apply(rd_kafka_conf_t *conf, const struct kta_config *cfg,
+                         int skip_consumer_defaults, char *errstr, size_t errstr_size);
+
+/* librdkafka log lines go through kta_log; quiet until start-up is done
+ * (so an unreachable broker gives one clear line, not a flood). */
+void kta_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+extern atomic_int kta_kafka_started;
+
+struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
+
+/* Sends one record and holds `slot` (may be NULL) until the broker has
+ * acknowledged it.  Takes hdrs (may be NULL).  Waits while librdkafka's
+ * queue is full.  Returns 0, or -1 when the record cannot be queued
+ * (the pipeline is then stopped as fatal and the slot is not released). */
+int kta_producer_send(struct kta_producer *p, int dead_letter,
+                      const void *key, size_t key_len,
+                      const void *value, size_t value_len,
+                      rd_kafka_headers_t *hdrs, struct kta_slot *slot);
+
+/* Waits up to timeout_ms for every queued record to be acknowledged.
+ * Returns how many are still outstanding. */
+int kta_producer_flush(struct kta_producer *p, int timeout_ms);
+rd_kafka_t *kta_producer_handle(struct kta_producer *p);
+void kta_producer_free(struct kta_producer *p);
+
+/* ---- consumer.c ---- */
+struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
+/* Start-up checks: brokers reachable, every topic exists. */
+int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size);
+/* The consumer thread's loop (runs on the calling thread) until stop;
+ * then drains and commits.  Returns 0 when everything in flight was
+ * finished and committed. */
+int kta_consumer_run(struct kta_consumer *c);
+void kta_consumer_free(struct kta_consumer *c);
+
+#endif

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config: kta.yaml (libyaml) and -X overrides -> struct kta_config.
+ *
+ * Everything about an option — name, type, default, limits, the sentence
+ * that documents it — lives in one row of `options` below.  The parser,
+ * the `-X` overrides, `kta config` and docs/configuration.md all read that
+ * table.  This module never talks to Kafka: the `kafka:` map is only
+ * collected here and handed to librdkafka by consumer.c and producer.c.
+ */
+#include "kta/config.h"
+#include "kta/util.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+enum opt_type { OPT_STR, OPT_STR_OR_NULL, OPT_STRLIST, OPT_INT, OPT_ENUM };
+
+struct option {
+    const char   *name;
+    enum opt_type type;
+    size_t        offset;       /* into struct kta_config */
+    const char   *def;          /* default, as text */
+    long long     min, max;     /* OPT_INT */
+    const char   *choices;      /* OPT_ENUM: "a|b|c", index = stored value */
+    const char   *doc;
+};
+
+#define OFF(f) offsetof(struct kta_config, f)
+
+static const struct option options[] = {
+    { "input.topics", OPT_STRLIST, OFF(topics), "threat-events", 0, 0, NULL,
+      "Topics to consume events from (a list, or one name). `-t` on the command line." },
+    { "input.max_bytes", OPT_INT, OFF(max_bytes), "1048576", 1, 1LL << 30, NULL,
+      "Largest record value accepted as an event; larger records go to the dead-letter topic." },
+    { "output.topic", OPT_STR, OFF(output_topic), "matched_hits", 0, 0, NULL,
+      "Topic that receives one JSON record per hit." },
+    { "output.key_field", OPT_STR, OFF(key_field), "host", 0, 0, NULL,
+      "Event field whose value becomes the hit's message key (no key when the field is missing)." },
+    { "dead_letter.topic", OPT_STR, OFF(dlq_topic), "threat-events.dlq", 0, 0, NULL,
+      "Topic that receives malformed records unchanged, with headers naming the reason and the source." },
+    { "rules.path", OPT_STR, OFF(rules_path), "rules", 0, 0, NULL,
+      "Rule file or directory (read recursively). `-r` on the command line." },
+    { "rules.fieldmap", OPT_STR_OR_NULL, OFF(fieldmap), NULL, 0, 0, NULL,
+      "Field map YAML file that renames rule fields to event paths. `-m` on the command line." },
+    { "rules.on_error", OPT_ENUM, OFF(rules_skip_invalid), "fail", 0, 0, "fail|skip",
+      "`fail`: any invalid rule stops kta from starting. `skip`: invalid rules are reported and left out." },
+    { "workers", OPT_INT, OFF(workers), "0", 0, 256, NULL,
+      "Worker threads evaluating rules; 0 means one per CPU. `-w` on the command line." },
+    { "ring_size", OPT_INT, OFF(ring_size), "4096", 2, 1 << 24, NULL,
+      "Records queued per worker before the consumer pauses its partitions." },
+    { "inflight_per_partition", OPT_INT, OFF(inflight_per_partition), "65536", 2, 1 << 24, NULL,
+      "Records per partition that may be unfinished (not yet acknowledged) before the partition is paused." },
+    { "console.print", OPT_ENUM, OFF(print), "alerts", 0, 0, "none|alerts|all",
+      "Console lines on stdout: `alerts` prints one `[ALERT]` line per hit, `all` adds a `[DEBUG]` line per event without hits, `none` prints nothing. `--print` on the command line." },
+    { "commit_interval_ms", OPT_INT, OFF(commit_interval_ms), "1000", 10, 3600000, NULL,
+      "How often finished input offsets are committed to the consumer group." },
+    { "shutdown_timeout_ms", OPT_INT, OFF(shutdown_timeout_ms), "10000", 0, 3600000, NULL,
+      "On SIGINT/SIGTERM, how long to wait for records in flight to be acknowledged before exiting." },
+    { "startup_timeout_ms", OPT_INT, OFF(startup_timeout_ms), "10000", 100, 3600000, NULL,
+      "How long to wait for the brokers to answer at start-up before giving up." },
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* librdkafka defaults kta relies on; the user may override any of them. */
+static const char *kafka_defaults[][2] = {
+    { "bootstrap.servers", "localhost:9092" },
+    { "group.id", "kta" },
+    { "auto.offset.reset", "earliest" },
+    { "partition.assignment.strategy", "range,roundrobin" },
+};
+
+static const struct option *find_option(const char *name)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (strcmp(options[i].name, name) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static void free_strlist(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* Applies one scalar value.  For OPT_STRLIST, `append` adds to the list
+ * instead of replacing it. */
+static int set_value(struct kta_config *cfg, const struct option *opt,
+                     const char *value, int append, char *errstr, size_t errstr_size)
+{
+    char *base = (char *)cfg;
+    long long v;
+
+    switch (opt->type) {
+    case OPT_STR:
+        if (!value || !*value)
+            return kta_err(errstr, errstr_size, "%s must not be empty", opt->name);
+        /* fall through */
+    case OPT_STR_OR_NULL: {
+        char **p = (char **)(base + opt->offset);
+        free(*p);
+        *p = (value && *value) ? xstrdup(value) : NULL;
+        return 0;
+    }
+    case OPT_STRLIST: {
+        if (!value || !*value)
+            return kta_err(errstr, errstr_size, "%s: empty topic name", opt->name);
+        if (!append) {
+            free_strlist(cfg->topics, cfg->ntopics);
+            cfg->topics = NULL;
+            cfg->ntopics = 0;
+        }
+        cfg->topics = xrealloc(cfg->topics, (cfg->ntopics + 1) * sizeof(char *));
+        cfg->topics[cfg->ntopics++] = xstrdup(value);
+        return 0;
+    }
+    case OPT_INT:
+        if (kta_parse_int(value, opt->min, opt->max, &v) < 0)
+            return kta_err(errstr, errstr_size, "%s: '%s' is not a whole number from %lld to %lld",
+                           opt->name, value ? value : "", opt->min, opt->max);
+        if (opt->offset == OFF(max_bytes))
+            *(long long *)(base + opt->offset) = v;
+        else
+            *(int *)(base + opt->offset) = (int)v;
+        return 0;
+    case OPT_ENUM: {
+        const char *c = opt->choices;
+        int idx = 0;
+        size_t vlen = value ? strlen(value) : 0;
+        while (*c) {
+            size_t n = strcspn(c, "|");
+            if (n == vlen && strncmp(c, value, n) == 0) {
+                *(int *)(base + opt->offset) = idx;
+                return 0;
+            }
+            c += n + (c[n] == '|');
+            idx++;
+        }
+        return kta_err(errstr, errstr_size, "%s: '%s' is not one of %s",
+                       opt->name, value ? value : "", opt->choices);
+    }
+    }
+    return -1;
+}
+
+struct kta_config *kta_config_new(void)
+{
+    struct kta_config *cfg = xcalloc(1, sizeof(*cfg));
+    char errstr[256];
+
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (options[i].def || options[i].type == OPT_STR_OR_NULL)
+            if (set_value(cfg, &options[i], options[i].def, 0, errstr, sizeof(errstr)) < 0)
+                abort();   /* a bad default is a bug in the table */
+    for (size_t i = 0; i < sizeof(kafka_defaults) / sizeof(kafka_defaults[0]); i++)
+        kta_config_set_kafka(cfg, kafka_defaults[i][0], kafka_defaults[i][1], "default");
+    return cfg;
+}
+
+void kta_config_free(struct kta_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    free_strlist(cfg->topics, cfg->ntopics);
+    free(cfg->output_topic);
+    free(cfg->key_field);
+    free(cfg->dlq_topic);
+    free(cfg->rules_path);
+    free(cfg->fieldmap);
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        free(cfg->kafka[i].key);
+        free(cfg->kafka[i].value);
+        free(cfg->kafka[i].origin);
+    }
+    free(cfg->kafka);
+    free(cfg);
+}
+
+void kta_config_set_kafka(struct kta_config *cfg, const char *key,
+                          const char *value, const char *origin)
+{
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        if (strcmp(cfg->kafka[i].key, key) == 0) {
+            free(cfg->kafka[i].value);
+            free(cfg->kafka[i].origin);
+            cfg->kafka[i].value = xstrdup(value);
+            cfg->kafka[i].origin = xstrdup(origin);
+            return;
+        }
+    }
+    cfg->kafka = xrealloc(cfg->kafka, (cfg->nkafka + 1) * sizeof(*cfg->kafka));
+    cfg->kafka[cfg->nkafka].key = xstrdup(key);
+    cfg->kafka[cfg->nkafka].value = xstrdup(value);
+    cfg->kafka[cfg->nkafka].origin = xstrdup(origin);
+    cfg->nkafka++;
+}
+
+const char *kta_config_kafka(const struct kta_config *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        if (strcmp(cfg->kafka[i].key, key) == 0)
+            return cfg->kafka[i].value;
+    return NULL;
+}
+
+int kta_config_set(struct kta_config *cfg, const char *key, const char *value,
+                   const char *origin, char *errstr, size_t errstr_size)
+{
+    const struct option *opt = find_option(key);
+
+    if (opt)
+        return set_value(cfg, opt, value, 0, errstr, errstr_size);
+    if (!*key)
+        return kta_err(errstr, errstr_size, "%s: empty property name", origin);
+    kta_config_set_kafka(cfg, key, value, origin);
+    return 0;
+}
+
+int kta_config_is_secret(const char *key)
+{
+    return strstr(key, "password") || strstr(key, "secret") ||
+           strstr(key, "sasl.jaas") || strstr(key, "ssl.key.pem") ||
+           strstr(key, "oauthbearer.config");
+}
+
+/* ---- kta.yaml ----------------------------------------------------------- */
+
+struct yctx {
+    const char   *path;
+    yaml_document_t *doc;
+    char         *errstr;
+    size_t        errstr_size;
+};
+
+static int yerr(struct yctx *y, const yaml_node_t *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int yerr(struct yctx *y, const yaml_node_t *node, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return kta_err(y->errstr, y->errstr_size, "%s:%zu:%zu: %s", y->path,
+                   node->start_mark.line + 1, node->start_mark.column + 1, msg);
+}
+
+static const char *scalar(const yaml_node_t *node)
+{
+    return (const char *)node->data.scalar.value;
+}
+
+static int is_null_scalar(const yaml_node_t *node)
+{
+    const char *s = scalar(node);
+
+    return node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           (!*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+            strcmp(s, "NULL") == 0);
+}
+
+static int load_kafka_map(struct kta_config *cfg, struct yctx *y, yaml_node_t *map)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return yerr(y, map, "kafka: expected a mapping of librdkafka properties");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(y->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(y->doc, p->value);
+        char origin[512];
+
+        if (k->type != YAML_SCALAR_NODE)
+            return yerr(y, k, "kafka: property names must be plain strings");
+        if (v->type != YAML_SCALAR_NODE)
+            return yerr(y, v, "kafka.%s: value must be a scalar", scalar(k));
+        snprintf(origin, sizeof(origin), "%s:%zu:%zu", y->path, v->start_mark.line + 1,
+                 v->start_mark.column + 1);
+        kta_config_set_kafka(cfg, scalar(k), scalar(v), origin);
+    }
+    return 0;
+}
+
+static int load_map(struct kta_config *cfg, struct yctx *y, yaml_node_t *map, const char *prefix)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return yerr(y, map, "expected a mapping of options");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(y->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(y->doc, p->value);
+        const struct option *opt;
+        char name[256], err[512];
+
+        if (k->type != YAML_SCALAR_NODE)
+            return yerr(y, k, "option names must be plain strings");
+        snprintf(name, sizeof(name), "%s%s", prefix, scalar(k));
+        if (strcmp(name, "kafka") == 0) {
+            if (load_kafka_map(cfg, y, v) < 0)
+                return -1;
+            continue;
+        }
+        opt = find_option(name);
+        if (!opt) {
+            size_t n = strlen(name);
+            int is_section = 0;
+            for (size_t i = 0; i < NOPTIONS; i++)
+                if (strncmp(options[i].name, name, n) == 0 && options[i].name[n] == '.')
+                    is_section = 1;
+            if (is_section && v->type == YAML_MAPPING_NODE) {
+                char sub[260];
+                snprintf(sub, sizeof(sub), "%s.", name);
+                if (load_map(cfg, y, v, sub) < 0)
+                    return -1;
+                continue;
+            }
+            return yerr(y, k, "unknown option '%s' (see `kta help config`)", name);
+        }
+        if (opt->type == OPT_STRLIST && v->type == YAML_SEQUENCE_NODE) {
+            if (v->data.sequence.items.start == v->data.sequence.items.top)
+                return yerr(y, v, "%s: the list is empty", name);
+            for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                yaml_node_t *e = yaml_document_get_node(y->doc, *it);
+                if (e->type != YAML_SCALAR_NODE)
+                    return yerr(y, e, "%s: list items must be strings", name);
+                if (set_value(cfg, opt, scalar(e), it != v->data.sequence.items.start,
+                              err, sizeof(err)) < 0)
+                    return yerr(y, e, "%s", err);
+            }
+            continue;
+        }
+        if (v->type != YAML_SCALAR_NODE)
+            return yerr(y, v, "%s: expected a single value", name);
+        if (set_value(cfg, opt, is_null_scalar(v) ? NULL : scalar(v), 0, err, sizeof(err)) < 0)
+            return yerr(y, v, "%s", err);
+    }
+    return 0;
+}
+
+int kta_config_load(struct kta_config *cfg, const char *path,
+                    char *errstr, size_t errstr_size)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    struct yctx y = { path, &doc, errstr, errstr_size };
+    yaml_node_t *root;
+    char *data;
+    size_t len;
+    int rc = -1, have_doc = 0;
+
+    data = kta_read_file(path, 1 << 20, &len, errstr, errstr_size);
+    if (!data)
+        return -1;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        kta_err(errstr, errstr_size, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1,
+                parser.problem_mark.column + 1, parser.problem ? parser.problem : "invalid YAML");
+        goto out;
+    }
+    have_doc = 1;
+    root = yaml_document_get_root_node(&doc);
+    if (!root) {             /* an empty file is an empty configuration */
+        rc = 0;
+        goto out;
+    }
+    if (root->type == YAML_SCALAR_NODE && is_null_scalar(root)) {
+        rc = 0;
+        goto out;
+    }
+    if (load_map(cfg, &y, root, "") < 0)
+        goto out;
+    free(cfg->path);
+    cfg->path = xstrdup(path);
+    rc = 0;
+out:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    free(data);
+    return rc;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static void value_text(const struct kta_config *cfg, const struct option *opt,
+                       char *out, size_t out_size)
+{
+    const char *base = (const char *)cfg;
+
+    switch (opt->type) {
+    case OPT_STR:
+    case OPT_STR_OR_NULL: {
+        const char *s = *(char *const *)(base + opt->offset);
+        snprintf(out, out_size, "%s", s ? s : "null");
+        break;
+    }
+    case OPT_STRLIST: {
+        size_t n = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < cfg->ntopics && n < out_size; i++)
+            n += (size_t)snprintf(out + n, out_size - n, "%s%s", i ? ", " : "[", cfg->topics[i]);
+        if (n < out_size)
+            snprintf(out + n, out_size - n, "]");
+        break;
+    }
+    case OPT_INT:
+        if (opt->offset == OFF(max_bytes))
+            snprintf(out, out_size, "%lld", *(const long long *)(base + opt->offset));
+        else
+            snprintf(out, out_size, "%d", *(const int *)(base + opt->offset));
+        break;
+    case OPT_ENUM: {
+        int idx = *(const int *)(base + opt->offset);
+        const char *c = opt->choices;
+        for (int i = 0; i < idx; i++)
+            c += strcspn(c, "|") + 1;
+        snprintf(out, out_size, "%.*s", (int)strcspn(c, "|"), c);
+        break;
+    }
+    }
+}
+
+void kta_config_dump(const struct kta_config *cfg, FILE *fp)
+{
+    char buf[1024];
+
+    fprintf(fp, "# effective configuration%s%s\n", cfg->path ? " from " : "",
+            cfg->path ? cfg->path : "");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        value_text(cfg, &options[i], buf, sizeof(buf));
+        fprintf(fp, "%s: %s\n", options[i].name, buf);
+    }
+    fprintf(fp, "kafka:\n");
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        fprintf(fp, "  %s: %s   # %s\n", cfg->kafka[i].key,
+                kta_config_is_secret(cfg->kafka[i].key) ? "\"***\"" : cfg->kafka[i].value,
+                cfg->kafka[i].origin);
+}
+
+void kta_config_markdown(FILE *fp)
+{
+    struct kta_config *cfg = kta_config_new();
+    char buf[1024];
+
+    fputs("# kta.yaml reference\n\n"
+          "<!-- Generated by `make docs` (kta config --markdown) from the option table in\n"
+          "     src/config.c. Do not edit by hand. -->\n\n"
+          "`kta run -c kta.yaml` reads a YAML mapping. Options may be written nested\n"
+          "(`output: {topic: x}`) or with dotted names (`output.topic: x`). Any option\n"
+          "can also be set on the command line with `-X name=value`. An unknown option\n"
+          "is an error that names the file, line and column.\n\n"
+          "| option | default | meaning |\n|---|---|---|\n", fp);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        value_text(cfg, &options[i], buf, sizeof(buf));
+        fprintf(fp, "| `%s` | `%s` | %s%s%s |\n", options[i].name, buf, options[i].doc,
+                options[i].type == OPT_ENUM ? " One of: " : "",
+                options[i].type == OPT_ENUM ? options[i].choices : "");
+    }
+    fputs("\n## `kafka:` — librdkafka properties\n\n"
+          "The `kafka:` mapping is passed verbatim to librdkafka, for the consumer and\n"
+          "the producer alike (see librdkafka's CONFIGURATION.md). `-X key=value` on the\n"
+          "command line sets one property, as in kcat; `-b` sets `bootstrap.servers`\n"
+          "and `-G` sets `group.id`. kta starts from these defaults:\n\n"
+          "| property | kta default |\n|---|---|\n", fp);
+    for (size_t i = 0; i < sizeof(kafka_defaults) / sizeof(kafka_defaults[0]); i++)
+        fprintf(fp, "| `%s` | `%s` |\n", kafka_defaults[i][0], kafka_defaults[i][1]);
+    fputs("\nkta always sets `enable.auto.commit=false` on the consumer (it commits only\n"
+          "offsets whose hits the broker has acknowledged) and `enable.idempotence=true`\n"
+          "on the producer. Only the eager assignors `range` and `roundrobin` are\n"
+          "supported. Properties whose names contain `password`, `secret` or\n"
+          "`sasl.jaas` are never printed.\n", fp);
+    kta_config_free(cfg);
+}

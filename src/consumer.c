@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * consumer: the consumer thread — Kafka (librdkafka high-level consumer in
+ * a consumer group) -> one SPSC ring per worker.
+ *
+ * It owns every partition's offset tracker (offsets.c): a record is
+ * tracked when it is handed to a worker and the committed position is the
+ * smallest unfinished offset, committed every commit_interval_ms.  Records
+ * of one partition always go to the same worker, so hits keep partition
+ * order.  When a ring or a tracker is full the record waits in a small
+ * overflow queue and every partition is paused; polling goes on (so the
+ * group never sees this member as stuck) and partitions resume once the
+ * overflow is empty.  Nothing is ever dropped: a record either reaches a
+ * worker or stays uncommitted for the next owner.
+ *
+ * Rebalances use the eager protocol: on revoke, everything in flight is
+ * finished and committed before the partitions are given up.
+ */
+#include "kta/pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct part {
+    char               *topic;
+    int32_t             partition;
+    struct kta_offsets *offsets;
+    int64_t             committed;   /* last position committed, -1 if none */
+};
+
+struct kta_consumer {
+    struct kta_pipeline *pl;
+    rd_kafka_t          *rk;
+    struct part         *parts;      /* currently assigned */
+    size_t               nparts;
+    struct kta_offsets **retired;    /* trackers of revoked partitions that
+                                        still had work in flight */
+    size_t               nretired;
+    rd_kafka_message_t **overflow;   /* records waiting for room */
+    size_t               noverflow, overflow_cap;
+    int                  paused;
+    int64_t              last_commit;
+    int                  drained;    /* last drain finished everything */
+};
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static struct part *find_part(struct kta_consumer *c, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
+            return &c->parts[i];
+    return NULL;
+}
+
+/* ---- commits ------------------------------------------------------------ */
+
+/* Commits each partition's smallest unfinished offset that moved since the
+ * last commit.  sync: wait for the broker's answer. */
+static void commit(struct kta_consumer *c, int sync)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)c->nparts);
+    rd_kafka_resp_err_t err;
+
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = &c->parts[i];
+        int64_t pos = kta_offsets_advance(p->offsets);
+        if (pos < 0 || pos == p->committed)
+            continue;
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = pos;
+        p->committed = pos;
+    }
+    if (list->cnt > 0) {
+        err = rd_kafka_commit(c->rk, list, !sync);
+        if (err)
+            kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    c->last_commit = kta_now_ms();
+}
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
+    for (int i = 0; offsets && i < offsets->cnt; i++)
+        if (offsets->elems[i].err)
+            kta_log(KTA_LOG_WARN, "offset commit for %s [%d] failed: %s", offsets->elems[i].topic,
+                    (int)offsets->elems[i].partition, rd_kafka_err2str(offsets->elems[i].err));
+}
+
+/* ---- pause / resume ------------------------------------------------------- */
+
+static void set_paused(struct kta_consumer *c, int pause)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+
+    if (c->paused == pause)
+        return;
+    if (rd_kafka_assignment(c->rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR && list) {
+        if (pause)
+            rd_kafka_pause_partitions(c->rk, list);
+        else
+            rd_kafka_resume_partitions(c->rk, list);
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+    c->paused = pause;
+}
+
+/* Hands one record to its worker.  Returns 0, or -1 when there is no room
+ * (nothing changed then). */
+static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
+{
+    struct kta_pipeline *pl = c->pl;
+    struct kta_worker *w = &pl->workers[rkm->partition % pl->nworkers];
+    struct part *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+    struct kta_ring_item it;
+
+    if (!p) {
+        /* A record of a partition no longer ours: the new owner reads it. */
+        rd_kafka_message_destroy(rkm);
+        return 0;
+    }
+    if (kta_ring_len(w->ring) >= kta_ring_capacity(w->ring))
+        return -1;
+    it.tag = kta_offsets_track(p->offsets, rkm->offset);
+    if (!it.tag)
+        return -1;
+    it.msg = rkm;
+    if (kta_ring_push(w->ring, &it) < 0)
+        abort();    /* checked above, and this thread is the only pusher */
+    return 0;
+}
+
+static void overflow_add(struct kta_consumer *c, rd_kafka_message_t *rkm)
+{
+    if (c->noverflow == c->overflow_cap) {
+        c->overflow_cap = c->overflow_cap ? c->overflow_cap * 2 : 64;
+        c->overflow = xrealloc(c->overflow, c->overflow_cap * sizeof(*c->overflow));
+    }
+    c->overflow[c->noverflow++] = rkm;
+}
+
+static void overflow_flush(struct kta_consumer *c)
+{
+    size_t i = 0;
+
+    while (i < c->noverflow && dispatch(c, c->overflow[i]) == 0)
+        i++;
+    memmove(c->overflow, c->overflow + i, (c->noverflow - i) * sizeof(*c->overflow));
+    c->noverflow -= i;
+}
+
+/* Records still waiting were never tracked, so dropping them here only
+ * means the partition's next owner (or our next assignment) reads them. */
+static void overflow_discard(struct kta_consumer *c)
+{
+    for (size_t i = 0; i < c->noverflow; i++)
+        rd_kafka_message_destroy(c->overflow[i]);
+    c->noverflow = 0;
+}
+
+/* ---- draining and rebalances ---------------------------------------------- */
+
+static size_t inflight(struct kta_consumer *c)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->nparts; i++) {
+        kta_offsets_advance(c->parts[i].offsets);
+        n += kta_offsets_inflight(c->parts[i].offsets);
+    }
+    return n;
+}
+
+/* Waits until every tracked record is finished (processed and its hits
+ * acknowledged) or timeout_ms passes, then commits synchronously.
+ * Returns the number of records still unfinished. */
+static size_t drain(struct kta_consumer *c, int timeout_ms)
+{
+    int64_t end = kta_now_ms() + timeout_ms;
+    size_t left;
+
+    overflow_discard(c);
+    while ((left = inflight(c)) > 0 && kta_now_ms() < end && !atomic_load(&c->pl->fatal))
+        sleep_ms(2);
+    left = inflight(c);
+    if (!atomic_load(&c->pl->fatal))
+        commit(c, 1);
+    if (left)
+        kta_log(KTA_LOG_WARN, "%zu records still unfinished; their offsets were not committed "
+                "and they will be read again", left);
+    c->drained = (left == 0);
+    return left;
+}
+
+static void drop_parts(struct kta_consumer *c)
+{
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = &c->parts[i];
+        if (kta_offsets_inflight(p->offsets) == 0) {
+            kta_offsets_free(p->offsets);
+        } else {
+            /* Workers or delivery reports may still touch its slots. */
+            c->retired = xrealloc(c->retired, (c->nretired + 1) * sizeof(*c->retired));
+            c->retired[c->nretired++] = p->offsets;
+        }
+        free(p->topic);
+    }
+    free(c->parts);
+    c->parts = NULL;
+    c->nparts = 0;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+    struct kta_consumer *c = opaque;
+
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        drop_parts(c);
+        c->parts = xcalloc((size_t)partitions->cnt + 1, sizeof(*c->parts));
+        for (int i = 0; i < partitions->cnt; i++) {
+            struct part *p = &c->parts[c->nparts++];
+            p->topic = xstrdup(partitions->elems[i].topic);
+            p->partition = partitions->elems[i].partition;
+            p->offsets = kta_offsets_new((size_t)c->pl->cfg->inflight_per_partition);
+            p->committed = -1;
+        }
+        kta_log(KTA_LOG_INFO, "assigned %d partition%s", partitions->cnt,
+                partitions->cnt == 1 ? "" : "s");
+        c->paused = 0;
+        rd_kafka_assign(rk, partitions);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        kta_log(KTA_LOG_INFO, "revoking %d partition%s: finishing records in flight",
+                partitions->cnt, partitions->cnt == 1 ? "" : "s");
+        drain(c, c->pl->cfg->shutdown_timeout_ms);
+        drop_parts(c);
+        c->paused = 0;
+        rd_kafka_assign(rk, NULL);
+        break;
+    default:
+        kta_log(KTA_LOG_ERROR, "rebalance failed: %s", rd_kafka_err2str(err));
+        drain(c, c->pl->cfg->shutdown_timeout_ms);
+        drop_parts(c);
+        rd_kafka_assign(rk, NULL);
+        break;
+    }
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct kta_consumer *c = opaque;
+    char fatal[512];
+
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        kta_log(KTA_LOG_ERROR, "consumer: fatal error: %s", fatal);
+        kta_pipeline_stop(c->pl, 1);
+        return;
+    }
+    if (atomic_load(&kta_kafka_started))
+        kta_log(KTA_LOG_WARN, "consumer: %s", reason);
+}
+
+/* ---- set-up ----------------------------------------------------------------- */
+
+struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size)
+{
+    struct kta_consumer *c = xcalloc(1, sizeof(*c));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *strategy;
+    char rderr[512];
+
+    c->pl = pl;
+    if (kta_kafka_conf_apply(conf, pl->cfg, 0, errstr, errstr_size) < 0)
+        goto fail;
+    /* kta commits by itself, only what is finished. */
+    if (rd_kafka_conf_set(conf, "enable.auto.commit", "false", rderr, sizeof(rderr)) ||
+        rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", rderr, sizeof(rderr)) ||
+        rd_kafka_conf_set(conf, "client.id", "kta", rderr, sizeof(rderr))) {
+        kta_err(errstr, errstr_size, "consumer: %s", rderr);
+        goto fail;
+    }
+    strategy = kta_config_kafka(pl->cfg, "partition.assignment.strategy");
+    if (strategy && strstr(strategy, "cooperative")) {
+        kta_err(errstr, errstr_size, "partition.assignment.strategy '%s': kta supports only the "
+                "eager assignors range and roundrobin (cooperative-sticky is unreliable in "
+                "librdkafka %s)", strategy, rd_kafka_version_str());
+        goto fail;
+    }
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_log_cb(conf, kta_kafka_log_cb);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+    if (!c->rk) {
+        kta_err(errstr, errstr_size, "consumer: %s", rderr);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    pl->consumer = c;
+    return c;
+fail:
+    rd_kafka_conf_destroy(conf);
+    free(c);
+    return NULL;
+}
+
+static int topic_exists(const rd_kafka_metadata_t *md, const char *name, char *why, size_t why_size)
+{
+    for (int i = 0; i < md->topic_cnt; i++) {
+        if (strcmp(md->topics[i].topic, name) != 0)
+            continue;
+        if (md->topics[i].err) {
+            snprintf(why, why_size, "%s", rd_kafka_err2str(md->topics[i].err));
+            return 0;
+        }
+        return 1;
+    }
+    snprintf(why, why_size, "no such topic");
+    return 0;
+}
+
+int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
+{
+    const struct kta_config *cfg = c->pl->cfg;
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t err;
+    char why[256];
+    int rc = -1;
+
+    err = rd_kafka_metadata(c->rk, 1, NULL, &md, cfg->startup_timeout_ms);
+    if (err) {
+        kta_err(errstr, errstr_size, "cannot reach the Kafka brokers at %s within %d ms: %s",
+                kta_config_kafka(cfg, "bootstrap.servers"), cfg->startup_timeout_ms,
+                rd_kafka_err2str(err));
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->ntopics; i++)
+        if (!topic_exists(md, cfg->topics[i], why, sizeof(why))) {
+            kta_err(errstr, errstr_size, "input topic '%s': %s (create it, or set input.topics / -t)",
+                    cfg->topics[i], why);
+            goto out;
+        }
+    if (!topic_exists(md, cfg->output_topic, why, sizeof(why))) {
+        kta_err(errstr, errstr_size, "output topic '%s': %s (create it, or set output.topic)",
+                cfg->output_topic, why);
+        goto out;
+    }
+    if (!topic_exists(md, cfg->dlq_topic, why, sizeof(why))) {
+        kta_err(errstr, errstr_size, "dead-letter topic '%s': %s (create it, or set "
+                "dead_letter.topic)", cfg->dlq_topic, why);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+int kta_consumer_run(struct kta_consumer *c)
+{
+    struct kta_pipeline *pl = c->pl;
+    rd_kafka_topic_partition_list_t *topics;
+    rd_kafka_resp_err_t err;
+    int rc = 0;
+
+    topics = rd_kafka_topic_partition_list_new((int)pl->cfg->ntopics);
+    for (size_t i = 0; i < pl->cfg->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, pl->cfg->topics[i], RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+        kta_log(KTA_LOG_ERROR, "cannot subscribe: %s", rd_kafka_err2str(err));
+        return 1;
+    }
+    c->last_commit = kta_now_ms();
+
+    while (!atomic_load(&pl->stop)) {
+        rd_kafka_message_t *rkm;
+
+        if (c->noverflow) {
+            overflow_flush(c);
+            if (c->noverflow == 0)
+                set_paused(c, 0);
+        }
+        rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 5 : 100);
+        if (kta_now_ms() - c->last_commit >= pl->cfg->commit_interval_ms)
+            commit(c, 0);
+        if (!rkm)
+            continue;
+        if (rkm->err) {
+            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                kta_log(KTA_LOG_WARN, "consumer: %s%s%s", rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
+                        rkm->rkt ? ": " : "", rd_kafka_message_errstr(rkm));
+            if (rkm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                rkm->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                kta_log(KTA_LOG_ERROR, "input topic unusable; stopping");
+                kta_pipeline_stop(pl, 1);
+            }
+            rd_kafka_message_destroy(rkm);
+            continue;
+        }
+        if (c->noverflow || dispatch(c, rkm) < 0) {
+            overflow_add(c, rkm);
+            set_paused(c, 1);
+        }
+    }
+
+    /* Stop intake: finish what workers hold, commit, leave the group. */
+    kta_log(KTA_LOG_INFO, "stopping: finishing records in flight");
+    if (drain(c, pl->cfg->shutdown_timeout_ms) > 0 || atomic_load(&pl->fatal))
+        rc = 1;
+    rd_kafka_consumer_close(c->rk);
+    if (!c->drained)
+        rc = 1;
+    return rc;
+}
+
+void kta_consumer_free(struct kta_consumer *c)
+{
+    if (!c)
+        return;
+    overflow_discard(c);
+    free(c->overflow);
+    drop_parts(c);
+    for (size_t i = 0; i < c->nretired; i++)
+        kta_offsets_free(c->retired[i]);
+    free(c->retired);
+    rd_kafka_destroy(c->rk);
+    free(c);
+}

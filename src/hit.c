@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hit: encodes hits (RULES-SPEC 4) and the console lines.  Runs on the
+ * worker threads right after eval; knows no Kafka (the producer sends
+ * what this module writes) and parses nothing.
+ */
+#include "kta/hit.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void kta_json_quote(struct kta_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    kta_buf_reserve(out, len + 2);
+    kta_buf_append(out, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t run = i;
+
+        /* Copy runs of plain bytes in one go. */
+        while (run < len && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) {
+            kta_buf_append(out, s + i, run - i);
+            i = run - 1;
+            continue;
+        }
+        switch (c) {
+        case '"':  kta_buf_append(out, "\\\"", 2); break;
+        case '\\': kta_buf_append(out, "\\\\", 2); break;
+        case '\n': kta_buf_append(out, "\\n", 2); break;
+        case '\r': kta_buf_append(out, "\\r", 2); break;
+        case '\t': kta_buf_append(out, "\\t", 2); break;
+        default: {
+            char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            kta_buf_append(out, esc, 6);
+        }
+        }
+    }
+    kta_buf_append(out, "\"", 1);
+}
+
+static void quote(struct kta_buf *out, const char *s)
+{
+    kta_json_quote(out, s, strlen(s));
+}
+
+void kta_hit_encode(struct kta_buf *out, const struct kta_rule *r,
+                    const void *event, size_t event_len,
+                    const struct kta_hit_source *src, const char *detected_at)
+{
+    const json_t *tags = kta_rule_tags(r);
+    size_t i;
+    json_t *tag;
+
+    kta_buf_appends(out, "{\"rule\":{\"id\":");
+    quote(out, kta_rule_id(r));
+    kta_buf_appends(out, ",\"title\":");
+    quote(out, kta_rule_title(r));
+    kta_buf_appends(out, ",\"level\":");
+    quote(out, kta_rule_level(r));
+    kta_buf_appends(out, ",\"tags\":[");
+    json_array_foreach(tags, i, tag) {
+        if (i)
+            kta_buf_append(out, ",", 1);
+        kta_json_quote(out, json_string_value(tag), json_string_length(tag));
+    }
+    kta_buf_appends(out, "]},\"event\":");
+    kta_buf_append(out, event, event_len);
+    kta_buf_appends(out, ",\"source\":");
+    if (src->topic) {
+        kta_buf_appends(out, "{\"topic\":");
+        quote(out, src->topic);
+        kta_buf_printf(out, ",\"partition\":%d,\"offset\":%lld", (int)src->partition,
+                       (long long)src->offset);
+        if (src->timestamp >= 0)
+            kta_buf_printf(out, ",\"timestamp\":%lld", (long long)src->timestamp);
+        kta_buf_append(out, "}", 1);
+    } else {
+        kta_buf_appends(out, "{\"file\":");
+        quote(out, src->file ? src->file : "-");
+        kta_buf_printf(out, ",\"line\":%ld}", src->line);
+    }
+    kta_buf_appends(out, ",\"detected_at\":");
+    quote(out, detected_at);
+    kta_buf_append(out, "}", 1);
+}
+
+int kta_hit_field_text(struct kta_buf *out, const json_t *ev, const char *field)
+{
+    const json_t *v = json_object_get(ev, field);
+
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        kta_buf_append(out, json_string_value(v), json_string_length(v));
+        return 1;
+    case JSON_INTEGER:
+        kta_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return 1;
+    case JSON_REAL: {
+        char num[64];
+        /* The shortest text that reads back the same double, as JSON has it. */
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(num, sizeof(num), "%.*g", prec, json_real_value(v));
+            if (strtod(num, NULL) == json_real_value(v))
+                break;
+        }
+        kta_buf_appends(out, num);
+        return 1;
+    }
+    case JSON_TRUE:
+        kta_buf_appends(out, "true");
+        return 1;
+    case JSON_FALSE:
+        kta_buf_appends(out, "false");
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Console values are one line each: control characters would let an event
+ * forge extra console lines, so they are shown as '?'. */
+static void console_field(struct kta_buf *out, const json_t *ev, const char *field)
+{
+    size_t start = out->len;
+
+    if (!ev || !kta_hit_field_text(out, ev, field))
+        kta_buf_appends(out, "Unknown");
+    for (size_t i = start; i < out->len; i++)
+        if ((unsigned char)out->data[i] < 0x20 || out->data[i] == 0x7f)
+            out->data[i] = '?';
+}
+
+void kta_hit_alert_line(struct kta_buf *out, const json_t *ev, const struct kta_rule *r)
+{
+    const char *level = kta_rule_level(r);
+
+    kta_buf_appends(out, "[ALERT] Host: ");
+    console_field(out, ev, "host");
+    kta_buf_appends(out, " | Threat: ");
+    console_field(out, ev, "threat");
+    kta_buf_appends(out, " | Severity: ");
+    for (const char *p = level; *p; p++) {
+        char c = (char)toupper((unsigned char)*p);
+        kta_buf_append(out, &c, 1);
+    }
+    kta_buf_appends(out, " | Rule: ");
+    kta_buf_appends(out, kta_rule_id(r));
+    kta_buf_append(out, "\n", 1);
+}
+
+void kta_hit_debug_line(struct kta_buf *out, const json_t *ev)
+{
+    kta_buf_appends(out, "[DEBUG] Host: ");
+    console_field(out, ev, "host");
+    kta_buf_appends(out, " | Threat: ");
+    console_field(out, ev, "threat");
+    kta_buf_appends(out, " | Severity: ");
+    console_field(out, ev, "severity");
+    kta_buf_append(out, "\n", 1);
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main: argv -> subcommand table, nothing else.  Each subcommand lives in
+ * its own src/cmd_*.c and parses its own options.
+ */
+#include "kta/cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_help(int argc, char **argv);
+
+const struct kta_cmd kta_cmds[] = {
+    { "run", kta_cmd_run,
+      "run [-c kta.yaml] [-b BROKERS] [-t TOPIC] [-r RULES] [-m FIELDMAP] [-G GROUP] [-w N] [-X key=value]... [--print alerts|all|none]",
+      "consume events from Kafka, evaluate rules, produce hits to matched_hits",
+      "Runs the pipeline: a consumer in group GROUP reads TOPIC, worker threads\n"
+      "evaluate the rules, hits go to the output topic and malformed records to the\n"
+      "dead-letter topic. Offsets are committed only once every record they led to\n"
+      "is acknowledged by the broker. SIGINT/SIGTERM stop intake, drain, commit and\n"
+      "exit 0.\n\n"
+      "  -c FILE         read kta.yaml (see `kta help config`)\n"
+      "  -b BROKERS      bootstrap.servers (default localhost:9092)\n"
+      "  -t TOPIC        input topic; repeat for several (default threat-events)\n"
+      "  -r RULES        rule file or directory (default rules)\n"
+      "  -m FIELDMAP     field map YAML file\n"
+      "  -G GROUP        consumer group id (default kta)\n"
+      "  -w N            worker threads (default: one per CPU)\n"
+      "  -X key=value    a kta option (output.topic=...) or a librdkafka property\n"
+      "  --print WHAT    console lines: alerts (default), all, none\n"
+      "  -v, -q          more / less logging on stderr\n" },
+    { "eval", kta_cmd_eval,
+      "eval -r RULES [-m FIELDMAP] [FILE...]",
+      "evaluate rules against JSON lines from files or stdin; print hits",
+      "Reads JSON events, one per line, from each FILE (or stdin) and prints one hit\n"
+      "JSON per line on stdout, with \"source\": {\"file\": NAME, \"line\": N}. Malformed\n"
+      "lines are reported on stderr and skipped. Exit 0 when all input was read,\n"
+      "1 on rule errors or unreadable files.\n\n"
+      "  -r RULES        rule file or directory (required)\n"
+      "  -m FIELDMAP     field map YAML file\n"
+      "  --skip-invalid  leave out invalid rules instead of failing\n" },
+    { "check", kta_cmd_check,
+      "check [-m FIELDMAP] [--skip-invalid] [-q] RULES...",
+      "validate rule files and print a summary",
+      "Loads every rule under each path, prints every error and warning with\n"
+      "file:line:col, then a summary. Exit 0 when there is no error, 1 otherwise.\n" },
+    { "produce", kta_cmd_produce,
+      "produce [-b BROKERS] -t TOPIC [-k FIELD] [-X key=value]... [FILE...]",
+      "send JSON lines from files or stdin to a Kafka topic",
+      "Sends each non-empty line of each FILE (or stdin) as one record to TOPIC and\n"
+      "waits until the broker has acknowledged all of them. Exit 1 if any failed.\n\n"
+      "  -b BROKERS      bootstrap.servers (default localhost:9092)\n"
+      "  -t TOPIC        topic (required)\n"
+      "  -k FIELD        use the event's FIELD as the message key\n"
+      "  -X key=value    a librdkafka property\n" },
+    { "config", kta_cmd_config,
+      "config [-c kta.yaml] [-X key=value]... [--markdown]",
+      "print the effective configuration, or the option reference",
+      "Prints the configuration kta run would use (secrets masked), or with\n"
+      "--markdown the reference of every kta.yaml option (docs/configuration.md).\n" },
+    { "help", cmd_help, "help [COMMAND]", "show help", "" },
+    { NULL, NULL, NULL, NULL, NULL },
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "kta %s — Kafka Threat Analyzer\n\nusage: kta COMMAND [OPTIONS]\n\n", KTA_VERSION);
+    for (const struct kta_cmd *c = kta_cmds; c->name; c++)
+        fprintf(fp, "  %-9s %s\n", c->name, c->summary);
+    fprintf(fp, "\n`kta help COMMAND` for a command's options; `kta --version`.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    for (const struct kta_cmd *c = kta_cmds; c->name; c++) {
+        if (strcmp(c->name, argv[1]) == 0) {
+            printf("usage: kta %s\n\n%s.\n\n%s", c->synopsis, c->summary, c->help);
+            return 0;
+        }
+    }
+    fprintf(stderr, "kta: no such command '%s' (see `kta help`)\n", argv[1]);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
+        strcmp(argv[1], "version") == 0) {
+        printf("kta %s\n", KTA_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (const struct kta_cmd *c = kta_cmds; c->name; c++) {
+        if (strcmp(c->name, argv[1]) == 0) {
+            if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+                char *hargv[] = { "help", argv[1], NULL };
+                return cmd_help(2, hargv);
+            }
+            return c->fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "kta: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

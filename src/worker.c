@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * worker: one thread per worker, between its ring and the producer.
+ * For each record: decode (event.c), evaluate (eval.c), encode each hit
+ * (hit.c) and hand it to the producer, or send a malformed record to the
+ * dead-letter topic.  Then it releases its share of the record's offset
+ * slot; delivery reports release the rest.
+ *
+ * Buffers live in struct kta_worker and are reused, so a steady stream
+ * allocates only inside jansson and librdkafka.
+ */
+#include "kta/event.h"
+#include "kta/hit.h"
+#include "kta/pipeline.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BATCH 64
+
+struct job {
+    struct kta_worker        *w;
+    const rd_kafka_message_t *rkm;
+    struct kta_slot          *slot;
+    const json_t             *ev;
+    const char               *topic;
+    char                      detected_at[40];
+    int                       failed;
+};
+
+static void add_header(rd_kafka_headers_t *hdrs, const char *name, const char *value)
+{
+    rd_kafka_header_add(hdrs, name, -1, value, -1);
+}
+
+static void on_hit(void *opaque, const struct kta_rule *r)
+{
+    struct job *j = opaque;
+    struct kta_worker *w = j->w;
+    struct kta_pipeline *pl = w->pl;
+    const rd_kafka_message_t *rkm = j->rkm;
+    struct kta_hit_source src = {
+        .topic = j->topic, .partition = rkm->partition, .offset = rkm->offset,
+        .timestamp = rd_kafka_message_timestamp(rkm, NULL),
+    };
+    rd_kafka_headers_t *hdrs;
+    int have_key;
+
+    if (j->failed)
+        return;
+    if (!j->detected_at[0])
+        kta_iso8601_now(j->detected_at, sizeof(j->detected_at));
+    kta_buf_reset(&w->hit);
+    kta_hit_encode(&w->hit, r, rkm->payload, rkm->len, &src, j->detected_at);
+    kta_buf_reset(&w->key);
+    have_key = kta_hit_field_text(&w->key, j->ev, pl->cfg->key_field);
+    hdrs = rd_kafka_headers_new(2);
+    add_header(hdrs, "kta.rule.id", kta_rule_id(r));
+    add_header(hdrs, "kta.rule.level", kta_rule_level(r));
+    if (kta_producer_send(pl->producer, 0, have_key ? w->key.data : NULL,
+                          have_key ? w->key.len : 0, w->hit.data, w->hit.len, hdrs, j->slot) < 0) {
+        j->failed = 1;
+        return;
+    }
+    atomic_fetch_add_explicit(&pl->stats.hits, 1, memory_order_relaxed);
+    if (pl->cfg->print != KTA_PRINT_NONE) {
+        kta_buf_reset(&w->line);
+        kta_hit_alert_line(&w->line, j->ev, r);
+        fwrite(w->line.data, 1, w->line.len, stdout);
+    }
+}
+
+/* Prints the malformed payload on one line, control bytes shown as '?'. */
+static void print_malformed(struct kta_worker *w, const void *payload, size_t len)
+{
+    static const size_t max = 1024;
+    const unsigned char *p = payload;
+
+    kta_buf_reset(&w->line);
+    kta_buf_appends(&w->line, "[ERROR] Received malformed JSON: ");
+    for (size_t i = 0; i < len && i < max; i++) {
+        char c = (p[i] < 0x20 || p[i] == 0x7f) ? '?' : (char)p[i];
+        kta_buf_append(&w->line, &c, 1);
+    }
+    if (len > max)
+        kta_buf_printf(&w->line, "... (%zu bytes)", len);
+    kta_buf_append(&w->line, "\n", 1);
+    fwrite(w->line.data, 1, w->line.len, stderr);
+}
+
+static void dead_letter(struct kta_worker *w, const rd_kafka_message_t *rkm, const char *topic,
+                        enum kta_event_error err, const char *detail, struct kta_slot *slot)
+{
+    struct kta_pipeline *pl = w->pl;
+    rd_kafka_headers_t *orig = NULL, *hdrs;
+    char num[32];
+
+    /* The record goes on unchanged: same key, value and headers, plus ours. */
+    if (rd_kafka_message_headers(rkm, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
+        hdrs = rd_kafka_headers_copy(orig);
+    else
+        hdrs = rd_kafka_headers_new(5);
+    add_header(hdrs, "kta.error.reason", kta_event_error_name(err));
+    add_header(hdrs, "kta.error.detail", detail);
+    add_header(hdrs, "kta.source.topic", topic);
+    snprintf(num, sizeof(num), "%d", (int)rkm->partition);
+    add_header(hdrs, "kta.source.partition", num);
+    snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
+    add_header(hdrs, "kta.source.offset", num);
+    if (kta_producer_send(pl->producer, 1, rkm->key, rkm->key_len, rkm->payload, rkm->len,
+                          hdrs, slot) == 0)
+        atomic_fetch_add_explicit(&pl->stats.malformed, 1, memory_order_relaxed);
+    if (pl->cfg->print != KTA_PRINT_NONE)
+        print_malformed(w, rkm->payload, rkm->len);
+}
+
+static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_slot *slot)
+{
+    struct kta_pipeline *pl = w->pl;
+    struct job j = { .w = w, .rkm = rkm, .slot = slot };
+    enum kta_event_error err;
+    char detail[256];
+    json_t *ev;
+    size_t nhits;
+
+    j.topic = rd_kafka_topic_name(rkm->rkt);
+    atomic_fetch_add_explicit(&pl->stats.events, 1, memory_order_relaxed);
+    ev = kta_event_decode(rkm->payload, rkm->len, (size_t)pl->cfg->max_bytes, &err,
+                          detail, sizeof(detail));
+    if (!ev) {
+        dead_letter(w, rkm, j.topic, err, detail, slot);
+        return;
+    }
+    j.ev = ev;
+    nhits = kta_eval(pl->rs, w->ctx, ev, on_hit, &j);
+    if (nhits == 0 && pl->cfg->print == KTA_PRINT_ALL) {
+        kta_buf_reset(&w->line);
+        kta_hit_debug_line(&w->line, ev);
+        fwrite(w->line.data, 1, w->line.len, stdout);
+    }
+    json_decref(ev);
+}
+
+static void *worker_main(void *arg)
+{
+    struct kta_worker *w = arg;
+    struct kta_ring_item items[BATCH];
+
+    for (;;) {
+        size_t n = kta_ring_pop_wait(w->ring, items, BATCH, 100);
+        if (n == 0) {
+            if (atomic_load(&w->pl->workers_stop))
+                break;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            rd_kafka_message_t *rkm = items[i].msg;
+            struct kta_slot *slot = items[i].tag;
+            process(w, rkm, slot);
+            rd_kafka_message_destroy(rkm);
+            kta_slot_release(slot);
+        }
+    }
+    return NULL;
+}
+
+int kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index)
+{
+    memset(w, 0, sizeof(*w));
+    w->pl = pl;
+    w->index = index;
+    w->ring = kta_ring_new((size_t)pl->cfg->ring_size);
+    w->ctx = kta_eval_ctx_new();
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        kta_ring_free(w->ring);
+        kta_eval_ctx_free(w->ctx);
+        return -1;
+    }
+    return 0;
+}
+
+void kta_worker_join(struct kta_worker *w)
+{
+    kta_ring_wake(w->ring);
+    pthread_join(w->thread, NULL);
+    kta_ring_free(w->ring);
+    kta_eval_ctx_free(w->ctx);
+    kta_buf_free(&w->hit);
+    kta_buf_free(&w->key);
+    kta_buf_free(&w->line);
+}
