@@ -1,0 +1,65 @@
+# Helpers for integration tests; sourced by each tests/integration/0*.sh.
+# The runner exports KTA (binary), KTA_BOOTSTRAP, KTA_ROOT, KTA_TEST_NAME,
+# and runs each test in its own scratch directory.
+set -euo pipefail
+B=$KTA_BOOTSTRAP
+T=${KTA_TEST_NAME%%-*}              # "0001": prefix for this test's topics and groups
+KAFKA=$KTA_ROOT/scripts/kafka-local.sh
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+expect_eq() { # expect_eq WHAT EXPECTED ACTUAL
+    [[ "$2" == "$3" ]] || fail "$1: expected [$2], got [$3]"
+    ok "$1"
+}
+
+topic() { "$KAFKA" topic-create "$1" "${2:-1}" >/dev/null; }
+
+# consume TOPIC [KCAT-FORMAT]: every record now in TOPIC, one line each.
+consume() { kcat -b "$B" -C -t "$1" -e -o beginning -q -f "${2:-%s\n}" 2>/dev/null; }
+count() { consume "$1" | wc -l | tr -d ' '; }
+
+# wait_count TOPIC N [SECONDS]: until TOPIC holds at least N records.
+wait_count() {
+    local end=$((SECONDS + ${3:-60})) n=0
+    while ((SECONDS < end)); do
+        n=$(count "$1")
+        ((n >= $2)) && return 0
+        sleep 0.5
+    done
+    fail "$1: expected $2 records within ${3:-60} s, found $n"
+}
+
+# start_kta NAME ARGS...: kta run in the background, output in NAME.out/NAME.err.
+start_kta() {
+    local name=$1; shift
+    "$KTA" run -b "$B" "$@" >"$name.out" 2>"$name.err" &
+    echo $! >"$name.pid"
+}
+
+# wait_log NAME PATTERN [SECONDS]: until NAME.err contains PATTERN.
+wait_log() {
+    local end=$((SECONDS + ${3:-60}))
+    while ((SECONDS < end)); do
+        grep -q -- "$2" "$1.err" 2>/dev/null && return 0
+        kill -0 "$(cat "$1.pid")" 2>/dev/null || { cat "$1.err" >&2; fail "$1 exited while waiting for '$2'"; }
+        sleep 0.2
+    done
+    cat "$1.err" >&2
+    fail "$1: no '$2' in its log within ${3:-60} s"
+}
+
+# stop_kta NAME [SIGNAL]: signal kta and wait; prints its exit status.
+stop_kta() {
+    local pid rc=0
+    pid=$(cat "$1.pid")
+    kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    echo "$rc"
+}
+
+# committed GROUP TOPIC: "partition:offset ..." as the group has committed them.
+committed() {
+    "$KAFKA" tool kafka-consumer-groups --bootstrap-server "$B" --describe --group "$1" 2>/dev/null |
+        awk -v t="$2" '$2 == t { print $3 ":" $4 }' | sort -n | tr '\n' ' ' | sed 's/ $//'
+}

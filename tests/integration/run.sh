@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Integration tests against a real Kafka broker.  Starts a throwaway broker
+# on KTA_TEST_PORT (default 19092) with its own state dir, so a running
+# demo broker on 9092 is never touched, runs every tests/integration/0*.sh
+# (or those named as arguments) and stops the broker again.
+# Prints "integration: N passed, N failed".
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+export KTA=${KTA:-$root/build/kta}
+export KTA_KAFKA_PORT=${KTA_TEST_PORT:-19092}
+export KTA_KAFKA_DIR=${KTA_TEST_KAFKA_DIR:-$(mktemp -d /tmp/kta-it-kafka.XXXXXX)}
+export KTA_BOOTSTRAP=127.0.0.1:$KTA_KAFKA_PORT
+export KTA_ROOT=$root
+kafka=$root/scripts/kafka-local.sh
+
+[[ -x $KTA ]] || { echo "integration: $KTA not built"; echo "integration: 0 passed, 1 failed"; exit 1; }
+stop() { "$kafka" down --purge >/dev/null 2>&1; }
+trap stop EXIT
+rmdir "$KTA_KAFKA_DIR" 2>/dev/null   # kafka-local.sh wants to create it itself
+if ! "$kafka" up; then
+    echo "integration: 0 passed, 1 failed (broker did not start)"
+    exit 1
+fi
+
+tests=("$@")
+[[ ${#tests[@]} -gt 0 ]] || tests=("$here"/0*.sh)
+pass=0 fail=0
+for t in "${tests[@]}"; do
+    name=$(basename "$t" .sh)
+    start=$(date +%s)
+    work=$(mktemp -d "/tmp/kta-it-$name.XXXXXX")
+    if (cd "$work" && KTA_TEST_NAME=$name bash "$t") >"$work/test.log" 2>&1; then
+        echo "ok   $name ($(($(date +%s) - start)) s)"
+        pass=$((pass + 1))
+        rm -rf "$work"
+    else
+        echo "FAIL $name ($(($(date +%s) - start)) s); log: $work/test.log"
+        sed 's/^/    | /' "$work/test.log" | tail -n 60
+        fail=$((fail + 1))
+    fi
+done
+echo "integration: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make test`: unit, rule-data and integration tests on the normal build,
+# then unit and rule-data tests again under ASan+UBSan.  Prints each
+# suite's "N passed, N failed" and a grand total last.
+set -u
+cd "$(dirname "$0")/.."
+MAKE=${MAKE:-make}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+run() {
+    echo "== $*"
+    "$MAKE" --no-print-directory "$@" 2>&1 | tee -a "$log"
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+}
+run test-unit
+run test-rules
+run test-integration
+run test-sanitize
+pass=0 fail=0
+while read -r p f; do pass=$((pass + p)); fail=$((fail + f)); done < <(
+    grep -E '^(unit|rules|integration): [0-9]+ passed, [0-9]+ failed' "$log" |
+    sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
+[[ $status -ne 0 && $fail -eq 0 ]] && fail=1
+echo
+echo "total: $pass passed, $fail failed"
+exit $status
