@@ -6,6 +6,7 @@
  */
 #include "kta/cmd.h"
 #include "kta/config.h"
+#include "kta/gen.h"
 #include "kta/hit.h"
 #include "kta/pipeline.h"
 #include "kta/util.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct produce_state {
     rd_kafka_t       *rk;
@@ -89,6 +91,41 @@ static int produce_file(struct produce_state *ps, FILE *fp)
     return rc;
 }
 
+/* Sends n generated events, at `rate` per second when rate > 0. */
+static int produce_generated(struct produce_state *ps, long long n, long long rate,
+                             uint64_t seed, double malicious)
+{
+    struct kta_gen g;
+    struct kta_buf ev = { 0 };
+    struct timespec t0, now;
+    int rc = 0;
+
+    kta_gen_init(&g, seed, malicious);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long long i = 0; i < n; i++) {
+        if (rate > 0 && i % 16 == 0) {
+            /* Pace in small steps: event i is due at t0 + i / rate. */
+            for (;;) {
+                double due, el;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+                due = (double)i / (double)rate;
+                if (el >= due)
+                    break;
+                rd_kafka_poll(ps->rk, (int)((due - el) * 1000) > 0 ? 1 : 0);
+            }
+        }
+        kta_buf_reset(&ev);
+        kta_gen_event(&g, &ev);
+        if (send_line(ps, ev.data, ev.len) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    kta_buf_free(&ev);
+    return rc;
+}
+
 int kta_cmd_produce(int argc, char **argv)
 {
     static const struct option long_opts[] = {
@@ -96,13 +133,19 @@ int kta_cmd_produce(int argc, char **argv)
         { "bootstrap-server", required_argument, NULL, 'b' },
         { "topic",            required_argument, NULL, 't' },
         { "key-field",        required_argument, NULL, 'k' },
+        { "generate",         required_argument, NULL, 'g' },
+        { "rate",             required_argument, NULL, 'R' },
+        { "seed",             required_argument, NULL, 'S' },
+        { "malicious",        required_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 },
     };
     struct kta_config *cfg = kta_config_new();
     struct produce_state ps = { 0 };
     rd_kafka_conf_t *conf = NULL;
     const char *topic = NULL;
-    char errstr[1024];
+    long long generate = -1, rate = 0, seed = 1;
+    double malicious = 0.01;
+    char errstr[1024], *end;
     int opt, rc = 1;
 
     optind = 1;
@@ -112,6 +155,26 @@ int kta_cmd_produce(int argc, char **argv)
         case 'b': kta_config_set_kafka(cfg, "bootstrap.servers", optarg, "-b"); break;
         case 't': topic = optarg; break;
         case 'k': ps.key_field = optarg; break;
+        case 'g':
+        case 'R':
+        case 'S': {
+            long long *dst = opt == 'g' ? &generate : opt == 'R' ? &rate : &seed;
+            if (kta_parse_int(optarg, 0, 1LL << 62, dst) < 0) {
+                fprintf(stderr, "kta: produce: --%s '%s': expected a whole number\n",
+                        opt == 'g' ? "generate" : opt == 'R' ? "rate" : "seed", optarg);
+                rc = 2;
+                goto out;
+            }
+            break;
+        }
+        case 'M':
+            malicious = strtod(optarg, &end);
+            if (*end || end == optarg || malicious < 0 || malicious > 1) {
+                fprintf(stderr, "kta: produce: --malicious '%s': expected a share from 0 to 1\n", optarg);
+                rc = 2;
+                goto out;
+            }
+            break;
         case 'X':
             eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
@@ -151,8 +214,17 @@ int kta_cmd_produce(int argc, char **argv)
     atomic_store(&kta_kafka_started, 1);
     ps.rkt = rd_kafka_topic_new(ps.rk, topic, NULL);
     rc = 0;
-    if (optind == argc && produce_file(&ps, stdin) < 0)
+    if (generate >= 0) {
+        if (optind < argc) {
+            fprintf(stderr, "kta: produce: --generate takes no files\n");
+            rc = 2;
+            goto out;
+        }
+        if (produce_generated(&ps, generate, rate, (uint64_t)seed, malicious) < 0)
+            rc = 1;
+    } else if (optind == argc && produce_file(&ps, stdin) < 0) {
         rc = 1;
+    }
     for (int i = optind; i < argc && rc == 0; i++) {
         FILE *fp = fopen(argv[i], "r");
         if (!fp) {

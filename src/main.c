@@ -45,14 +45,19 @@ const struct kta_cmd kta_cmds[] = {
       "Loads every rule under each path, prints every error and warning with\n"
       "file:line:col, then a summary. Exit 0 when there is no error, 1 otherwise.\n" },
     { "produce", kta_cmd_produce,
-      "produce [-b BROKERS] -t TOPIC [-k FIELD] [-X key=value]... [FILE...]",
+      "produce [-b BROKERS] -t TOPIC [-k FIELD] [-X key=value]... [FILE... | --generate N [--rate R] [--seed S] [--malicious P]]",
       "send JSON lines from files or stdin to a Kafka topic",
       "Sends each non-empty line of each FILE (or stdin) as one record to TOPIC and\n"
       "waits until the broker has acknowledged all of them. Exit 1 if any failed.\n\n"
       "  -b BROKERS      bootstrap.servers (default localhost:9092)\n"
       "  -t TOPIC        topic (required)\n"
       "  -k FIELD        use the event's FIELD as the message key\n"
-      "  -X key=value    a librdkafka property\n" },
+      "  -X key=value    a librdkafka property\n"
+      "  --generate N    send N synthetic endpoint events (process, network, login,\n"
+      "                  file) instead of reading files; deterministic for a seed\n"
+      "  --rate R        at most R events per second (default: as fast as possible)\n"
+      "  --seed S        generator seed (default 1)\n"
+      "  --malicious P   share of events the default rules detect (default 0.01)\n" },
     { "config", kta_cmd_config,
       "config [-c kta.yaml] [-X key=value]... [--markdown]",
       "print the effective configuration, or the option reference",
