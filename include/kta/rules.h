@@ -72,6 +72,10 @@ const char *kta_rule_level(const struct kta_rule *r);
 /* JSON array of strings (possibly empty); owned by the rule. */
 const json_t *kta_rule_tags(const struct kta_rule *r);
 int kta_rule_enabled(const struct kta_rule *r);
+/* Every other top-level key of the rule (Sigma metadata such as
+ * description, logsource, references; custom keys) as a JSON object,
+ * kept but not interpreted; owned by the rule. */
+const json_t *kta_rule_meta(const struct kta_rule *r);
 /* Regex matches of this rule that hit PCRE2's match or heap limit
  * (the rule then did not match that event).  Any thread. */
 uint64_t kta_rule_errors(const struct kta_rule *r);

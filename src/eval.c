@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * eval: compiled ruleset x event (a jansson object) -> hits, in rule load
+ * order.  This is the hot path of the pipeline: every worker thread calls
+ * kta_eval for every event, sharing one immutable ruleset and owning one
+ * struct kta_eval_ctx with the PCRE2 match data, JIT stack and scratch
+ * buffers, so matching literals and regexes allocates nothing.
+ *
+ * It implements the lookup and matching rules of RULES-SPEC 3.1/3.3: flat
+ * dotted key first, then the nested path with arrays fanning out; numbers
+ * and booleans compared as their JSON text; keywords searched in string
+ * values at any depth.  It never fails: a regex that runs into its match
+ * or memory limit counts an error on its rule, which then does not match.
+ * It never parses JSON or YAML.
+ */
+#include "rules_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kta_eval_ctx {
+    pcre2_match_data    *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack     *jit;
+    signed char         *memo;      /* per search of the current rule: -1 unknown */
+    size_t               memo_cap;
+    int                  err;       /* a regex hit its limit in this rule */
+    char                 num[2][64];/* number -> text, two sides for fieldref */
+};
+
+struct kta_eval_ctx *kta_eval_ctx_new(void)
+{
+    struct kta_eval_ctx *ctx = xcalloc(1, sizeof(*ctx));
+
+    ctx->md = pcre2_match_data_create(1, NULL);
+    ctx->mctx = pcre2_match_context_create(NULL);
+    if (!ctx->md || !ctx->mctx) {
+        kta_log(KTA_LOG_ERROR, "out of memory creating PCRE2 match data");
+        abort();
+    }
+    pcre2_set_match_limit(ctx->mctx, KTA_RE_MATCH_LIMIT);
+    pcre2_set_depth_limit(ctx->mctx, KTA_RE_DEPTH_LIMIT);
+    pcre2_set_heap_limit(ctx->mctx, KTA_RE_HEAP_LIMIT);
+    /* Without JIT support the stack stays NULL and the interpreter runs
+     * under the limits above. */
+    ctx->jit = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
+    if (ctx->jit)
+        pcre2_jit_stack_assign(ctx->mctx, NULL, ctx->jit);
+    return ctx;
+}
+
+void kta_eval_ctx_free(struct kta_eval_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    pcre2_match_data_free(ctx->md);
+    pcre2_match_context_free(ctx->mctx);
+    pcre2_jit_stack_free(ctx->jit);
+    free(ctx->memo);
+    free(ctx);
+}
+
+/* ---- strings ----------------------------------------------------------- */
+
+static int is_ascii(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* b is already lowercase. */
+static int ci_eq(const char *a, const char *b, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (tolower((unsigned char)a[i]) != (unsigned char)b[i])
+            return 0;
+    return 1;
+}
+
+static int ci_find(const char *s, size_t n, const char *lit, size_t litlen)
+{
+    size_t i;
+
+    if (litlen > n)
+        return 0;
+    for (i = 0; i + litlen <= n; i++)
+        if (tolower((unsigned char)s[i]) == (unsigned char)lit[0] &&
+            ci_eq(s + i + 1, lit + 1, litlen - 1))
+            return 1;
+    return 0;
+}
+
+static int re_match(struct kta_eval_ctx *ctx, const pcre2_code *re, const char *s, size_t n)
+{
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, ctx->md, ctx->mctx);
+
+    if (rc >= 0)
+        return 1;
+    if (rc != PCRE2_ERROR_NOMATCH)
+        ctx->err = 1;   /* match/depth/heap/JIT-stack limit: rule fails */
+    return 0;
+}
+
+static int match_pattern(struct kta_eval_ctx *ctx, const struct kta_matcher *m,
+                         const char *s, size_t n)
+{
+    const char *lit = m->lit;
+    size_t ll = m->litlen;
+
+    if (m->ptype == KTA_P_ANY)
+        return 1;
+    if (m->ptype != KTA_P_REGEX && (m->cased || (m->lit_ascii && is_ascii(s, n)))) {
+        if (m->cased) {
+            switch (m->ptype) {
+            case KTA_P_EXACT:
+                return n == ll && memcmp(s, lit, n) == 0;
+            case KTA_P_PREFIX:
+                return n >= ll && memcmp(s, lit, ll) == 0;
+            case KTA_P_SUFFIX:
+                return n >= ll && memcmp(s + n - ll, lit, ll) == 0;
+            default:
+                return ll == 0 || memmem(s, n, lit, ll) != NULL;
+            }
+        }
+        switch (m->ptype) {
+        case KTA_P_EXACT:
+            return n == ll && ci_eq(s, lit, n);
+        case KTA_P_PREFIX:
+            return n >= ll && ci_eq(s, lit, ll);
+        case KTA_P_SUFFIX:
+            return n >= ll && ci_eq(s + n - ll, lit, ll);
+        default:
+            return ll == 0 || ci_find(s, n, lit, ll);
+        }
+    }
+    return re_match(ctx, m->re, s, n);
+}
+
+/* The JSON text of a scalar event value ("4625", "1.5", "true"), or NULL
+ * for null, objects and arrays. */
+static const char *value_text(struct kta_eval_ctx *ctx, int side, const json_t *v, size_t *n)
+{
+    char *buf = ctx->num[side];
+
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        *n = json_string_length(v);
+        return json_string_value(v);
+    case JSON_INTEGER:
+        *n = (size_t)snprintf(buf, sizeof(ctx->num[0]), "%" JSON_INTEGER_FORMAT,
+                              json_integer_value(v));
+        return buf;
+    case JSON_REAL:
+        kta_rules_fmt_double(json_real_value(v), buf, sizeof(ctx->num[0]));
+        *n = strlen(buf);
+        return buf;
+    case JSON_TRUE:
+        *n = 4;
+        return "true";
+    case JSON_FALSE:
+        *n = 5;
+        return "false";
+    default:
+        return NULL;
+    }
+}
+
+static int as_number(const json_t *v, double *d)
+{
+    if (json_is_integer(v)) {
+        *d = (double)json_integer_value(v);
+        return 0;
+    }
+    if (json_is_real(v)) {
+        *d = json_real_value(v);
+        return 0;
+    }
+    if (json_is_string(v))
+        return kta_rules_parse_decimal(json_string_value(v), json_string_length(v), d);
+    return -1;
+}
+
+static int match_cidr(const struct kta_matcher *m, const char *s, size_t n)
+{
+    char buf[INET6_ADDRSTRLEN + 16];
+    unsigned char a[16];
+    const unsigned char *addr = a;
+    int fam, i;
+
+    if (n == 0 || n >= sizeof(buf))
+        return 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    fam = memchr(buf, ':', n) ? 6 : 4;
+    if (fam == 6) {
+        char *zone = strchr(buf, '%');
+
+        if (zone)   /* fe80::1%eth0: the zone does not change the address */
+            *zone = '\0';
+    }
+    if (inet_pton(fam == 6 ? AF_INET6 : AF_INET, buf, a) != 1)
+        return 0;
+    if (fam == 6 && m->family == 4) {
+        /* ::ffff:10.1.2.3 is the IPv4 address 10.1.2.3 on a dual stack. */
+        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+        if (memcmp(a, mapped, 12) != 0)
+            return 0;
+        addr = a + 12;
+        fam = 4;
+    }
+    if (fam != m->family)
+        return 0;
+    for (i = 0; i < m->prefix / 8; i++)
+        if (addr[i] != m->net[i])
+            return 0;
+    if (m->prefix % 8) {
+        unsigned char mask = (unsigned char)(0xff << (8 - m->prefix % 8));
+
+        if ((addr[i] & mask) != m->net[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Does one candidate value match one rule value (not exists/fieldref)? */
+static int match_value(struct kta_eval_ctx *ctx, const struct kta_matcher *m, const json_t *v)
+{
+    const char *s;
+    size_t n;
+    double d;
+
+    switch (m->kind) {
+    case KTA_M_NULL:
+        return json_is_null(v);
+    case KTA_M_PATTERN:
+        if (m->is_num && json_is_number(v)) {
+            if (m->is_int && json_is_integer(v))
+                return json_integer_value(v) == m->ival;
+            return json_number_value(v) == m->num;
+        }
+        s = value_text(ctx, 0, v, &n);
+        return s && match_pattern(ctx, m, s, n);
+    case KTA_M_REGEX:
+        s = value_text(ctx, 0, v, &n);
+        return s && re_match(ctx, m->re, s, n);
+    case KTA_M_CMP:
+        if (as_number(v, &d) < 0)
+            return 0;
+        switch (m->op) {
+        case KTA_CMP_GT:
+            return d > m->num;
+        case KTA_CMP_GTE:
+            return d >= m->num;
+        case KTA_CMP_LT:
+            return d < m->num;
+        case KTA_CMP_LTE:
+            return d <= m->num;
+        }
+        return 0;
+    case KTA_M_CIDR:
+        return json_is_string(v) && match_cidr(m, json_string_value(v), json_string_length(v));
+    default:
+        return 0;
+    }
+}
+
+/* ---- field lookup ------------------------------------------------------ */
+
+/* Called for each candidate value; returns 1 to stop the walk. */
+struct visit {
+    int  (*fn)(struct visit *vi, const json_t *v);
+    struct kta_eval_ctx       *ctx;
+    const struct kta_matcher  *m;
+    const json_t              *other;     /* fieldref: the left-hand value */
+    const struct kta_fcond    *fc;
+    const json_t              *ev;
+    size_t                     ncand;
+    int                        present;
+    int                        hit;
+};
+
+static int walk_end(const json_t *v, struct visit *vi)
+{
+    size_t i;
+
+    if (json_is_array(v)) {
+        for (i = 0; i < json_array_size(v); i++)
+            if (walk_end(json_array_get(v, i), vi))
+                return 1;
+        return 0;
+    }
+    vi->ncand++;
+    return vi->fn(vi, v);
+}
+
+static int walk(const json_t *cur, const struct kta_fpath *p, size_t seg, struct visit *vi)
+{
+    const json_t *child;
+    size_t i;
+
+    if (json_is_array(cur)) {
+        for (i = 0; i < json_array_size(cur); i++)
+            if (walk(json_array_get(cur, i), p, seg, vi))
+                return 1;
+        return 0;
+    }
+    if (!json_is_object(cur))
+        return 0;
+    child = json_object_getn(cur, p->full + p->seg_off[seg], p->seg_len[seg]);
+    if (!child)
+        return 0;
+    if (seg + 1 == p->nseg) {
+        vi->present = 1;
+        return walk_end(child, vi);
+    }
+    return walk(child, p, seg + 1, vi);
+}
+
+/* Visits every candidate value of the field (RULES-SPEC 3.1 lookup):
+ * for each mapped path, a flat key equal to the whole path wins, else the
+ * dotted path is followed through nested objects and arrays. */
+static int lookup(const json_t *ev, const struct kta_fpath *paths, size_t npaths,
+                  struct visit *vi)
+{
+    size_t i;
+
+    for (i = 0; i < npaths; i++) {
+        const json_t *v = json_object_getn(ev, paths[i].full, paths[i].len);
+
+        if (v) {
+            vi->present = 1;
+            if (walk_end(v, vi))
+                return 1;
+        } else if (walk(ev, &paths[i], 0, vi)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int visit_match(struct visit *vi, const json_t *v)
+{
+    if (match_value(vi->ctx, vi->m, v)) {
+        vi->hit = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int visit_stop(struct visit *vi, const json_t *v)
+{
+    (void)v;
+    (void)vi;
+    return 1;
+}
+
+/* Caseless equality of two texts with Unicode folding; the rare non-ASCII
+ * case compiles a literal pattern (fieldref only, so not worth a cache). */
+static int text_equal(struct kta_eval_ctx *ctx, const char *a, size_t an, const char *b,
+                      size_t bn)
+{
+    pcre2_code *re;
+    int rc, errcode;
+    PCRE2_SIZE off;
+
+    if (is_ascii(a, an) && is_ascii(b, bn)) {
+        size_t i;
+
+        if (an != bn)
+            return 0;
+        for (i = 0; i < an; i++)
+            if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+                return 0;
+        return 1;
+    }
+    re = pcre2_compile((PCRE2_SPTR)a, an, PCRE2_LITERAL | PCRE2_CASELESS | PCRE2_UTF |
+                       PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_MATCH_INVALID_UTF,
+                       &errcode, &off, NULL);
+    if (!re)
+        return 0;
+    rc = pcre2_match(re, (PCRE2_SPTR)b, bn, 0, 0, ctx->md, ctx->mctx);
+    pcre2_code_free(re);
+    return rc >= 0;
+}
+
+static int values_equal(struct kta_eval_ctx *ctx, const json_t *a, const json_t *b)
+{
+    const char *sa, *sb;
+    size_t na, nb;
+
+    if (json_is_null(a) || json_is_null(b))
+        return json_is_null(a) && json_is_null(b);
+    if (json_is_number(a) && json_is_number(b)) {
+        if (json_is_integer(a) && json_is_integer(b))
+            return json_integer_value(a) == json_integer_value(b);
+        return json_number_value(a) == json_number_value(b);
+    }
+    sa = value_text(ctx, 0, a, &na);
+    sb = value_text(ctx, 1, b, &nb);
+    return sa && sb && text_equal(ctx, sa, na, sb, nb);
+}
+
+static int visit_ref_inner(struct visit *vi, const json_t *v)
+{
+    if (values_equal(vi->ctx, vi->other, v)) {
+        vi->hit = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int visit_ref_outer(struct visit *vi, const json_t *v)
+{
+    struct visit inner = { .fn = visit_ref_inner, .ctx = vi->ctx, .other = v };
+
+    if (json_is_object(v))
+        return 0;
+    lookup(vi->ev, vi->m->ref, vi->m->nref, &inner);
+    if (inner.hit) {
+        vi->hit = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- keywords ---------------------------------------------------------- */
+
+/* Is there a string value anywhere in v (not an object key) that m
+ * matches? */
+static int keyword_in(struct kta_eval_ctx *ctx, const struct kta_matcher *m, const json_t *v)
+{
+    const char *key;
+    json_t *val;
+    size_t i;
+
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return match_value(ctx, m, v);
+    case JSON_ARRAY:
+        for (i = 0; i < json_array_size(v); i++)
+            if (keyword_in(ctx, m, json_array_get(v, i)))
+                return 1;
+        return 0;
+    case JSON_OBJECT:
+        json_object_foreach((json_t *)v, key, val)
+            if (keyword_in(ctx, m, val))
+                return 1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* ---- conditions -------------------------------------------------------- */
+
+static int eval_one(struct kta_eval_ctx *ctx, const json_t *ev, const struct kta_fcond *fc,
+                    const struct kta_matcher *m)
+{
+    struct visit vi = { .ctx = ctx, .m = m, .ev = ev, .fc = fc };
+
+    if (fc->keyword)
+        return keyword_in(ctx, m, ev);
+    switch (m->kind) {
+    case KTA_M_EXISTS:
+        vi.fn = visit_stop;
+        lookup(ev, fc->paths, fc->npaths, &vi);
+        return vi.present == m->exists;
+    case KTA_M_FIELDREF:
+        vi.fn = visit_ref_outer;
+        lookup(ev, fc->paths, fc->npaths, &vi);
+        return vi.hit;
+    case KTA_M_NULL:
+        vi.fn = visit_match;
+        lookup(ev, fc->paths, fc->npaths, &vi);
+        return vi.hit || vi.ncand == 0;
+    default:
+        vi.fn = visit_match;
+        lookup(ev, fc->paths, fc->npaths, &vi);
+        return vi.hit;
+    }
+}
+
+static int eval_fcond(struct kta_eval_ctx *ctx, const json_t *ev, const struct kta_fcond *fc)
+{
+    size_t i;
+
+    for (i = 0; i < fc->nvals; i++) {
+        int r = eval_one(ctx, ev, fc, &fc->vals[i]);
+
+        if (fc->all && !r)
+            return 0;
+        if (!fc->all && r)
+            return 1;
+    }
+    return fc->all;
+}
+
+static int eval_search(struct kta_eval_ctx *ctx, const json_t *ev, const struct kta_search *s)
+{
+    size_t i, j;
+
+    for (i = 0; i < s->nmaps; i++) {
+        for (j = 0; j < s->maps[i].nconds; j++)
+            if (!eval_fcond(ctx, ev, &s->maps[i].conds[j]))
+                break;
+        if (j == s->maps[i].nconds)
+            return 1;
+    }
+    return 0;
+}
+
+static int eval_cond(struct kta_eval_ctx *ctx, const struct kta_rule *r, const json_t *ev,
+                     const struct kta_cnode *c)
+{
+    size_t i;
+
+    switch (c->op) {
+    case KTA_C_REF:
+        if (ctx->memo[c->ref] < 0)
+            ctx->memo[c->ref] = (signed char)eval_search(ctx, ev, &r->searches[c->ref]);
+        return ctx->memo[c->ref];
+    case KTA_C_NOT:
+        return !eval_cond(ctx, r, ev, c->kids[0]);
+    case KTA_C_AND:
+        for (i = 0; i < c->nkids; i++)
+            if (!eval_cond(ctx, r, ev, c->kids[i]))
+                return 0;
+        return 1;
+    case KTA_C_OR:
+        for (i = 0; i < c->nkids; i++)
+            if (eval_cond(ctx, r, ev, c->kids[i]))
+                return 1;
+        return 0;
+    }
+    return 0;
+}
+
+size_t kta_eval(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
+                const json_t *ev, kta_hit_fn *fn, void *opaque)
+{
+    size_t i, hits = 0;
+
+    if (!rs || !json_is_object(ev))
+        return 0;
+    if (ctx->memo_cap < rs->max_searches) {
+        /* Grows once per ruleset size, not per event. */
+        ctx->memo = xrealloc(ctx->memo, rs->max_searches);
+        ctx->memo_cap = rs->max_searches;
+    }
+    for (i = 0; i < rs->nrules; i++) {
+        struct kta_rule *r = rs->rules[i];
+
+        if (!r->enabled)
+            continue;
+        memset(ctx->memo, -1, r->nsearches);
+        ctx->err = 0;
+        if (eval_cond(ctx, r, ev, r->cond) && !ctx->err) {
+            hits++;
+            if (fn)
+                fn(opaque, r);
+        } else if (ctx->err) {
+            atomic_fetch_add_explicit(&r->errors, 1, memory_order_relaxed);
+        }
+    }
+    return hits;
+}

@@ -1,0 +1,1305 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rules_compile: a rule's `detection` tree -> searches, matchers and a
+ * condition tree that eval.c can run without ever looking at YAML again.
+ * This is the only module that compiles PCRE2 patterns.
+ *
+ * It parses field keys and their modifiers (RULES-SPEC 3.1), turns
+ * wildcard values into either a plain literal test (the common
+ * contains/startswith/endswith case) or an anchored PCRE2 pattern, and
+ * parses the condition grammar of RULES-SPEC 3.2 with a small
+ * recursive-descent parser.  Everything it rejects is reported with the
+ * file:line:col of the offending key, value or condition token.  It also
+ * owns the ruleset's lifetime (reference count, accessors).  It never
+ * reads files and never evaluates events.
+ */
+#include "rules_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- numbers ----------------------------------------------------------- */
+
+void kta_rules_fmt_double(double d, char *out, size_t out_size)
+{
+    int prec;
+
+    if (!isfinite(d)) {
+        snprintf(out, out_size, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(out, out_size, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            break;
+    }
+    if (!strpbrk(out, ".en")) {
+        size_t n = strlen(out);
+
+        if (n + 2 < out_size)
+            memcpy(out + n, ".0", 3);
+    }
+}
+
+/* ---- modifiers --------------------------------------------------------- */
+
+enum {
+    MOD_CONTAINS, MOD_STARTSWITH, MOD_ENDSWITH, MOD_ALL, MOD_CASED, MOD_RE,
+    MOD_RE_I, MOD_RE_M, MOD_RE_S, MOD_EXISTS, MOD_GT, MOD_GTE, MOD_LT, MOD_LTE,
+    MOD_CIDR, MOD_FIELDREF, MOD_BASE64, MOD_BASE64OFFSET, MOD_WINDASH, MOD_COUNT
+};
+
+#define B(m) (1u << (m))
+#define STRING_SHAPE (B(MOD_CONTAINS) | B(MOD_STARTSWITH) | B(MOD_ENDSWITH))
+#define CMP_MODS (B(MOD_GT) | B(MOD_GTE) | B(MOD_LT) | B(MOD_LTE))
+#define RE_FLAGS (B(MOD_RE_I) | B(MOD_RE_M) | B(MOD_RE_S))
+
+/* name, and the modifiers it may be combined with.  A pair is accepted
+ * only when each side allows the other. */
+static const struct {
+    const char *name;
+    unsigned    with;
+} mods[MOD_COUNT] = {
+    [MOD_CONTAINS]     = { "contains", B(MOD_ALL) | B(MOD_CASED) | B(MOD_BASE64) |
+                                       B(MOD_BASE64OFFSET) | B(MOD_WINDASH) },
+    [MOD_STARTSWITH]   = { "startswith", B(MOD_ALL) | B(MOD_CASED) | B(MOD_BASE64) |
+                                         B(MOD_BASE64OFFSET) | B(MOD_WINDASH) },
+    [MOD_ENDSWITH]     = { "endswith", B(MOD_ALL) | B(MOD_CASED) | B(MOD_BASE64) |
+                                       B(MOD_BASE64OFFSET) | B(MOD_WINDASH) },
+    [MOD_ALL]          = { "all", ~B(MOD_EXISTS) },
+    [MOD_CASED]        = { "cased", STRING_SHAPE | B(MOD_ALL) | B(MOD_BASE64) |
+                                    B(MOD_BASE64OFFSET) | B(MOD_WINDASH) },
+    [MOD_RE]           = { "re", B(MOD_ALL) | RE_FLAGS },
+    [MOD_RE_I]         = { "i", B(MOD_ALL) | B(MOD_RE) | RE_FLAGS },
+    [MOD_RE_M]         = { "m", B(MOD_ALL) | B(MOD_RE) | RE_FLAGS },
+    [MOD_RE_S]         = { "s", B(MOD_ALL) | B(MOD_RE) | RE_FLAGS },
+    [MOD_EXISTS]       = { "exists", 0 },
+    [MOD_GT]           = { "gt", B(MOD_ALL) },
+    [MOD_GTE]          = { "gte", B(MOD_ALL) },
+    [MOD_LT]           = { "lt", B(MOD_ALL) },
+    [MOD_LTE]          = { "lte", B(MOD_ALL) },
+    [MOD_CIDR]         = { "cidr", B(MOD_ALL) },
+    [MOD_FIELDREF]     = { "fieldref", B(MOD_ALL) },
+    [MOD_BASE64]       = { "base64", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) },
+    [MOD_BASE64OFFSET] = { "base64offset", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) },
+    [MOD_WINDASH]      = { "windash", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) },
+};
+
+static const char *const v1_excluded[] = {
+    "wide", "utf16", "utf16le", "utf16be", "expand", NULL
+};
+
+/* Column of byte offset off inside a scalar.  Exact for plain and quoted
+ * one-line scalars (the common case); block scalars point at their start. */
+static int subcol(const struct kta_ynode *n, size_t off)
+{
+    if (n->plain)
+        return n->col + (int)off;
+    if (n->quoted && !memchr(n->str, '\n', n->len))
+        return n->col + 1 + (int)off;
+    return n->col;
+}
+
+struct cc {
+    const struct kta_compile_env *env;
+    struct kta_rule              *r;
+    int                           errors;
+};
+
+static void cc_error(struct cc *cc, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void cc_error(struct cc *cc, int line, int col, const char *fmt, ...)
+{
+    char what[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    kta_rules_report(cc->env->diag, KTA_DIAG_ERROR, cc->env->file, line, col, cc->r->id,
+                     "%s", what);
+    cc->errors++;
+}
+
+/*
+ * Splits key ("FIELD|mod|mod") into the field name (*field, *flen; may be
+ * empty) and a modifier bit set.  Returns -1 after reporting.
+ */
+static int parse_mods(struct cc *cc, const struct kta_ynode *key, size_t *flen,
+                      unsigned *set)
+{
+    const char *s = key->str, *bar = strchr(s, '|');
+    size_t pos;
+    int m, o, bad = 0;
+
+    *set = 0;
+    *flen = bar ? (size_t)(bar - s) : key->len;
+    if (!bar)
+        return 0;
+    pos = *flen + 1;
+    for (;;) {
+        const char *start = s + pos, *end = strchr(start, '|');
+        size_t n = end ? (size_t)(end - start) : strlen(start);
+        size_t i;
+
+        for (m = 0; m < MOD_COUNT; m++)
+            if (strlen(mods[m].name) == n && strncmp(mods[m].name, start, n) == 0)
+                break;
+        if (m == MOD_COUNT) {
+            for (i = 0; v1_excluded[i]; i++)
+                if (strlen(v1_excluded[i]) == n && strncmp(v1_excluded[i], start, n) == 0)
+                    break;
+            if (v1_excluded[i])
+                cc_error(cc, key->line, subcol(key, pos),
+                         "modifier '%.*s' is not part of rule format version 1", (int)n, start);
+            else if (n == 0)
+                cc_error(cc, key->line, subcol(key, pos), "empty modifier in '%s'", s);
+            else
+                cc_error(cc, key->line, subcol(key, pos), "unknown modifier '%.*s'",
+                         (int)n, start);
+            bad = 1;
+        } else if (*set & B(m)) {
+            cc_error(cc, key->line, subcol(key, pos), "modifier '%s' given twice",
+                     mods[m].name);
+            bad = 1;
+        } else if ((m == MOD_RE_I || m == MOD_RE_M || m == MOD_RE_S) && !(*set & B(MOD_RE))) {
+            cc_error(cc, key->line, subcol(key, pos),
+                     "modifier '%s' is only valid after 're'", mods[m].name);
+            bad = 1;
+        } else {
+            for (o = 0; o < MOD_COUNT; o++)
+                if ((*set & B(o)) && (!(mods[m].with & B(o)) || !(mods[o].with & B(m))))
+                    break;
+            if (o < MOD_COUNT) {
+                cc_error(cc, key->line, subcol(key, pos),
+                         "modifier '%s' cannot be combined with '%s'", mods[m].name,
+                         mods[o].name);
+                bad = 1;
+            }
+            *set |= B(m);
+        }
+        if (!end)
+            break;
+        pos += n + 1;
+    }
+    if (*flen == 0 && (*set & (B(MOD_EXISTS) | CMP_MODS | B(MOD_FIELDREF)))) {
+        for (m = 0; !(*set & B(m)) || !(B(m) & (B(MOD_EXISTS) | CMP_MODS | B(MOD_FIELDREF)));
+             m++)
+            ;
+        cc_error(cc, key->line, key->col, "modifier '%s' needs a field name", mods[m].name);
+        bad = 1;
+    }
+    return bad ? -1 : 0;
+}
+
+/* ---- field paths ------------------------------------------------------- */
+
+static void fpath_init(struct kta_fpath *p, const char *s, size_t len)
+{
+    size_t i, start = 0, k = 0;
+
+    p->full = xstrndup(s, len);
+    p->len = len;
+    p->nseg = 1;
+    for (i = 0; i < len; i++)
+        p->nseg += s[i] == '.';
+    p->seg_off = xcalloc(p->nseg, sizeof(size_t));
+    p->seg_len = xcalloc(p->nseg, sizeof(size_t));
+    for (i = 0; i <= len; i++) {
+        if (i == len || s[i] == '.') {
+            p->seg_off[k] = start;
+            p->seg_len[k] = i - start;
+            k++;
+            start = i + 1;
+        }
+    }
+}
+
+static void fpaths_free(struct kta_fpath *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(p[i].full);
+        free(p[i].seg_off);
+        free(p[i].seg_len);
+    }
+    free(p);
+}
+
+/* Applies the field map (RULES-SPEC 3.4) to a rule field name. */
+static struct kta_fpath *map_field(const struct kta_fieldmap *fm, const char *name,
+                                   size_t len, size_t *n)
+{
+    struct kta_fpath *p;
+    size_t i;
+
+    if (fm) {
+        for (i = 0; i < fm->nentries; i++) {
+            if (strlen(fm->entries[i].name) == len &&
+                memcmp(fm->entries[i].name, name, len) == 0) {
+                p = xcalloc(fm->entries[i].npaths, sizeof(*p));
+                for (*n = 0; *n < fm->entries[i].npaths; (*n)++)
+                    fpath_init(&p[*n], fm->entries[i].paths[*n],
+                               strlen(fm->entries[i].paths[*n]));
+                return p;
+            }
+        }
+        if (fm->nstar) {
+            p = xcalloc(fm->nstar, sizeof(*p));
+            for (*n = 0; *n < fm->nstar; (*n)++) {
+                struct kta_buf b = { 0 };
+                const char *t = fm->star[*n], *hole;
+
+                while ((hole = strstr(t, "{}")) != NULL) {
+                    kta_buf_append(&b, t, (size_t)(hole - t));
+                    kta_buf_append(&b, name, len);
+                    t = hole + 2;
+                }
+                kta_buf_appends(&b, t);
+                fpath_init(&p[*n], b.data, b.len);
+                kta_buf_free(&b);
+            }
+            return p;
+        }
+    }
+    p = xcalloc(1, sizeof(*p));
+    fpath_init(p, name, len);
+    *n = 1;
+    return p;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+enum tok_kind { T_LIT, T_STAR, T_QMARK, T_DASH };
+
+struct ptoks {
+    unsigned char *kind;     /* enum tok_kind per token */
+    char          *ch;       /* the byte, for T_LIT */
+    size_t         n, cap;
+};
+
+static void ptok_push(struct ptoks *t, enum tok_kind k, char c)
+{
+    /* Runs of '*' mean the same as one; collapsing them keeps the
+     * regex linear. */
+    if (k == T_STAR && t->n && t->kind[t->n - 1] == T_STAR)
+        return;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 32;
+        t->kind = xrealloc(t->kind, t->cap);
+        t->ch = xrealloc(t->ch, t->cap);
+    }
+    t->kind[t->n] = (unsigned char)k;
+    t->ch[t->n++] = c;
+}
+
+static int word_byte(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c >= 0x80;
+}
+
+/* Splits a wildcard value into tokens.  `\*`, `\?`, `\\` are literals; a
+ * backslash before anything else is itself a literal. */
+static void tokenize(struct ptoks *t, const char *s, size_t len, int windash, int wild)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (wild && c == '\\' && i + 1 < len &&
+            (s[i + 1] == '*' || s[i + 1] == '?' || s[i + 1] == '\\')) {
+            ptok_push(t, T_LIT, s[++i]);
+        } else if (wild && c == '*') {
+            ptok_push(t, T_STAR, 0);
+        } else if (wild && c == '?') {
+            ptok_push(t, T_QMARK, 0);
+        } else if (windash && (c == '-' || c == '/') &&
+                   (i == 0 || !word_byte((unsigned char)s[i - 1])) &&
+                   i + 1 < len && word_byte((unsigned char)s[i + 1])) {
+            ptok_push(t, T_DASH, 0);
+        } else {
+            ptok_push(t, T_LIT, (char)c);
+        }
+    }
+}
+
+static void regex_lit(struct kta_buf *b, unsigned char c)
+{
+    if (isalnum(c) || c >= 0x80)
+        kta_buf_append(b, &c, 1);
+    else
+        kta_buf_printf(b, "\\x{%02x}", c);
+}
+
+static pcre2_code *re_compile(struct cc *cc, const struct kta_ynode *v, const char *pat,
+                              size_t len, uint32_t opts, int jit, int user)
+{
+    pcre2_code *re;
+    int rc;
+    PCRE2_SIZE off;
+    PCRE2_UCHAR msg[256];
+
+    re = pcre2_compile((PCRE2_SPTR)pat, len, opts | PCRE2_UTF | PCRE2_UCP |
+                       PCRE2_MATCH_INVALID_UTF, &rc, &off, NULL);
+    if (!re) {
+        pcre2_get_error_message(rc, msg, sizeof(msg));
+        if (user)
+            cc_error(cc, v->line, subcol(v, off),
+                     "invalid regular expression at offset %zu: %s", (size_t)off,
+                     (const char *)msg);
+        else
+            cc_error(cc, v->line, v->col, "cannot compile value (%s at offset %zu)",
+                     (const char *)msg, (size_t)off);
+        return NULL;
+    }
+    /* JIT is an optimisation: if it is unavailable the interpreter runs
+     * the same pattern under the same limits. */
+    if (jit)
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    return re;
+}
+
+/* Compiles the tokens into m: a literal fast path when wildcards are only
+ * at the ends, and a PCRE2 pattern when the literal test is not enough. */
+static int compile_tokens(struct cc *cc, const struct kta_ynode *v, struct kta_matcher *m,
+                          const struct ptoks *t, int cased)
+{
+    size_t i, lo = 0, hi = t->n;
+    int lead, trail, inner = 0;
+    struct kta_buf b = { 0 };
+    int rc = 0;
+
+    m->kind = KTA_M_PATTERN;
+    m->cased = cased;
+    lead = t->n && t->kind[0] == T_STAR;
+    trail = t->n && t->kind[t->n - 1] == T_STAR && (t->n > 1 || !lead);
+    if (lead)
+        lo++;
+    if (trail)
+        hi--;
+    for (i = lo; i < hi; i++)
+        inner |= t->kind[i] != T_LIT;
+    if (!inner) {
+        m->lit = xmalloc(hi - lo + 1);
+        m->litlen = hi - lo;
+        m->lit_ascii = 1;
+        for (i = lo; i < hi; i++) {
+            unsigned char c = (unsigned char)t->ch[i];
+
+            m->lit[i - lo] = cased ? (char)c : (char)tolower(c);
+            m->lit_ascii &= c < 0x80;
+        }
+        m->lit[m->litlen] = '\0';
+        if (lead && (trail || hi == lo))
+            m->ptype = hi == lo ? KTA_P_ANY : KTA_P_CONTAINS;
+        else if (lead)
+            m->ptype = KTA_P_SUFFIX;
+        else if (trail)
+            m->ptype = KTA_P_PREFIX;
+        else
+            m->ptype = KTA_P_EXACT;
+        /* Case-sensitive literals never need the regex; caseless ASCII
+         * ones need it only for non-ASCII subjects (Unicode folding, e.g.
+         * KELVIN SIGN vs 'k'), so that one is not worth JIT-compiling. */
+        if (cased || m->ptype == KTA_P_ANY)
+            return 0;
+    } else {
+        m->ptype = KTA_P_REGEX;
+    }
+    if (!lead)
+        kta_buf_appends(&b, "\\A");
+    for (i = lo; i < hi; i++) {
+        switch ((enum tok_kind)t->kind[i]) {
+        case T_STAR:
+            kta_buf_appends(&b, ".*");
+            break;
+        case T_QMARK:
+            kta_buf_appends(&b, ".");
+            break;
+        case T_DASH:
+            kta_buf_appends(&b, "[\\-/\\x{2013}\\x{2014}\\x{2015}]");
+            break;
+        case T_LIT:
+            regex_lit(&b, (unsigned char)t->ch[i]);
+            break;
+        }
+    }
+    if (!trail)
+        kta_buf_appends(&b, "\\z");
+    m->re = re_compile(cc, v, b.data ? b.data : "", b.len,
+                       PCRE2_DOTALL | (cased ? 0 : PCRE2_CASELESS),
+                       m->ptype == KTA_P_REGEX || !m->lit_ascii, 0);
+    if (!m->re)
+        rc = -1;
+    kta_buf_free(&b);
+    return rc;
+}
+
+static void b64_encode(struct kta_buf *out, const unsigned char *s, size_t n)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+
+    for (i = 0; i + 2 < n; i += 3) {
+        char q[4] = { tab[s[i] >> 2], tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)],
+                      tab[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)], tab[s[i + 2] & 63] };
+        kta_buf_append(out, q, 4);
+    }
+    if (n - i == 1) {
+        char q[4] = { tab[s[i] >> 2], tab[(s[i] & 3) << 4], '=', '=' };
+        kta_buf_append(out, q, 4);
+    } else if (n - i == 2) {
+        char q[4] = { tab[s[i] >> 2], tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)],
+                      tab[(s[i + 1] & 15) << 2], '=' };
+        kta_buf_append(out, q, 4);
+    }
+}
+
+/* Removes wildcard escapes for the base64 modifiers, which encode exact
+ * bytes; an unescaped wildcard cannot be encoded and is an error. */
+static int unescape_plain(struct cc *cc, const struct kta_ynode *v, const char *s, size_t len,
+                          const char *mod, struct kta_buf *out)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '\\' && i + 1 < len && (s[i + 1] == '*' || s[i + 1] == '?' ||
+                                            s[i + 1] == '\\')) {
+            kta_buf_append(out, &s[++i], 1);
+        } else if (s[i] == '*' || s[i] == '?') {
+            cc_error(cc, v->line, subcol(v, i),
+                     "wildcards cannot be used with modifier '%s' (escape them as \\%c)",
+                     mod, s[i]);
+            return -1;
+        } else {
+            kta_buf_append(out, &s[i], 1);
+        }
+    }
+    return 0;
+}
+
+static int compile_base64offset(struct cc *cc, const struct kta_ynode *v,
+                                struct kta_matcher *m, const char *raw, size_t n,
+                                unsigned set)
+{
+    /* Sigma's three alignments: prefix 0..2 filler bytes, encode, and trim
+     * the characters that depend on the unknown neighbouring bytes. */
+    static const size_t start_off[3] = { 0, 2, 3 };
+    static const size_t end_trim[3] = { 0, 3, 2 };
+    struct kta_buf re = { 0 };
+    int first = 1, rc = 0;
+    size_t i, j;
+
+    m->kind = KTA_M_PATTERN;
+    m->ptype = KTA_P_REGEX;
+    m->cased = (set & B(MOD_CASED)) != 0;
+    if (!(set & (B(MOD_CONTAINS) | B(MOD_ENDSWITH))))
+        kta_buf_appends(&re, "\\A");
+    kta_buf_appends(&re, "(?:");
+    for (i = 0; i < 3; i++) {
+        struct kta_buf in = { 0 }, enc = { 0 };
+        size_t trim = end_trim[(n + i) % 3];
+
+        kta_buf_append(&in, "  ", i);
+        kta_buf_append(&in, raw, n);
+        b64_encode(&enc, (const unsigned char *)in.data, in.len);
+        if (enc.len > start_off[i] + trim) {
+            if (!first)
+                kta_buf_appends(&re, "|");
+            for (j = start_off[i]; j < enc.len - trim; j++)
+                regex_lit(&re, (unsigned char)enc.data[j]);
+            first = 0;
+        }
+        kta_buf_free(&in);
+        kta_buf_free(&enc);
+    }
+    kta_buf_appends(&re, ")");
+    if (!(set & (B(MOD_CONTAINS) | B(MOD_STARTSWITH))))
+        kta_buf_appends(&re, "\\z");
+    m->re = re_compile(cc, v, re.data, re.len, m->cased ? 0 : PCRE2_CASELESS, 1, 0);
+    if (!m->re)
+        rc = -1;
+    kta_buf_free(&re);
+    return rc;
+}
+
+/* Parses "ADDR/LEN" (or a bare address) for the cidr modifier. */
+static int parse_cidr(struct kta_matcher *m, const char *s)
+{
+    char addr[INET6_ADDRSTRLEN + 8];
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    long long plen;
+    int maxlen, i;
+
+    if (alen == 0 || alen >= sizeof(addr))
+        return -1;
+    memcpy(addr, s, alen);
+    addr[alen] = '\0';
+    m->family = strchr(addr, ':') ? 6 : 4;
+    if (inet_pton(m->family == 6 ? AF_INET6 : AF_INET, addr, m->net) != 1)
+        return -1;
+    maxlen = m->family == 6 ? 128 : 32;
+    if (!slash)
+        plen = maxlen;
+    else if (kta_parse_int(slash + 1, 0, maxlen, &plen) < 0 || !isdigit((unsigned char)slash[1]))
+        return -1;
+    m->prefix = (int)plen;
+    /* Host bits set ("10.0.0.1/8") are rejected, as Python's ip_network
+     * (and so Sigma) does: it is usually a typo for another network. */
+    for (i = 0; i < maxlen; i++)
+        if (i >= m->prefix && (m->net[i / 8] & (0x80 >> (i % 8))))
+            return -2;
+    return 0;
+}
+
+int kta_rules_parse_decimal(const char *s, size_t len, double *out)
+{
+    char buf[128];
+    size_t i = 0;
+    int digits = 0;
+
+    if (len == 0 || len >= sizeof(buf))
+        return -1;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    while (i < len && isdigit((unsigned char)s[i])) {
+        i++;
+        digits++;
+    }
+    if (i < len && s[i] == '.') {
+        i++;
+        while (i < len && isdigit((unsigned char)s[i])) {
+            i++;
+            digits++;
+        }
+    }
+    if (!digits)
+        return -1;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= len || !isdigit((unsigned char)s[i]))
+            return -1;
+        while (i < len && isdigit((unsigned char)s[i]))
+            i++;
+    }
+    if (i != len)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    *out = strtod(buf, NULL);
+    return 0;
+}
+
+/* The text a rule scalar is compared as: strings as written, numbers and
+ * booleans as their JSON text. */
+static const char *value_text(const struct kta_ynode *v, char *buf, size_t size, size_t *len)
+{
+    switch (v->type) {
+    case KTA_YT_BOOL:
+        snprintf(buf, size, "%s", v->bval ? "true" : "false");
+        break;
+    case KTA_YT_INT:
+        snprintf(buf, size, "%lld", v->ival);
+        break;
+    case KTA_YT_FLOAT:
+        if (!isfinite(v->dval) || v->len >= size)
+            return *len = v->len, v->str;
+        kta_rules_fmt_double(v->dval, buf, size);
+        break;
+    default:
+        return *len = v->len, v->str;
+    }
+    *len = strlen(buf);
+    return buf;
+}
+
+static int compile_value(struct cc *cc, struct kta_matcher *m, const struct kta_ynode *v,
+                         unsigned set, int keyword)
+{
+    char nbuf[64];
+    size_t len;
+    const char *text;
+    int m_i;
+
+    if (v->kind != KTA_YNODE_SCALAR) {
+        cc_error(cc, v->line, v->col, "a value must be a scalar or null, not a %s",
+                 v->kind == KTA_YNODE_MAP ? "mapping" : "nested list");
+        return -1;
+    }
+    if (v->type == KTA_YT_NULL) {
+        if (keyword) {
+            cc_error(cc, v->line, v->col, "a keyword cannot be null");
+            return -1;
+        }
+        if (set & ~B(MOD_ALL)) {
+            for (m_i = 0; !(set & B(m_i)) || m_i == MOD_ALL; m_i++)
+                ;
+            cc_error(cc, v->line, v->col, "null cannot be used with modifier '%s'",
+                     mods[m_i].name);
+            return -1;
+        }
+        m->kind = KTA_M_NULL;
+        return 0;
+    }
+    text = value_text(v, nbuf, sizeof(nbuf), &len);
+
+    if (set & B(MOD_EXISTS)) {
+        if (v->type != KTA_YT_BOOL) {
+            cc_error(cc, v->line, v->col, "modifier 'exists' needs true or false");
+            return -1;
+        }
+        m->kind = KTA_M_EXISTS;
+        m->exists = v->bval;
+        return 0;
+    }
+    if (set & CMP_MODS) {
+        m->kind = KTA_M_CMP;
+        m->op = (set & B(MOD_GT)) ? KTA_CMP_GT : (set & B(MOD_GTE)) ? KTA_CMP_GTE :
+                (set & B(MOD_LT)) ? KTA_CMP_LT : KTA_CMP_LTE;
+        if (v->type == KTA_YT_INT || v->type == KTA_YT_FLOAT) {
+            m->num = v->dval;
+        } else if (v->type != KTA_YT_STR || kta_rules_parse_decimal(v->str, v->len, &m->num) < 0) {
+            cc_error(cc, v->line, v->col, "modifier '%s' needs a number, not '%s'",
+                     mods[m->op == KTA_CMP_GT ? MOD_GT : m->op == KTA_CMP_GTE ? MOD_GTE :
+                          m->op == KTA_CMP_LT ? MOD_LT : MOD_LTE].name, text);
+            return -1;
+        }
+        if (isnan(m->num)) {
+            cc_error(cc, v->line, v->col, "cannot compare with NaN");
+            return -1;
+        }
+        return 0;
+    }
+    if (set & B(MOD_CIDR)) {
+        int rc;
+
+        m->kind = KTA_M_CIDR;
+        rc = v->type == KTA_YT_STR ? parse_cidr(m, v->str) : -1;
+        if (rc == -2)
+            cc_error(cc, v->line, v->col,
+                     "network '%s' for modifier 'cidr' has host bits set", text);
+        else if (rc < 0)
+            cc_error(cc, v->line, v->col,
+                     "modifier 'cidr' needs a network such as 10.0.0.0/8 or fe80::/10, "
+                     "not '%s'", text);
+        return rc < 0 ? -1 : 0;
+    }
+    if (set & B(MOD_FIELDREF)) {
+        if (v->type != KTA_YT_STR || v->len == 0 || strlen(v->str) != v->len) {
+            cc_error(cc, v->line, v->col, "modifier 'fieldref' needs a field name");
+            return -1;
+        }
+        m->kind = KTA_M_FIELDREF;
+        m->ref = map_field(cc->env->fm, v->str, v->len, &m->nref);
+        return 0;
+    }
+    if (set & B(MOD_RE)) {
+        m->kind = KTA_M_REGEX;
+        m->re = re_compile(cc, v, text, len,
+                           ((set & B(MOD_RE_I)) ? PCRE2_CASELESS : 0) |
+                           ((set & B(MOD_RE_M)) ? PCRE2_MULTILINE : 0) |
+                           ((set & B(MOD_RE_S)) ? PCRE2_DOTALL : 0), 1, 1);
+        return m->re ? 0 : -1;
+    }
+    if (set & (B(MOD_BASE64) | B(MOD_BASE64OFFSET))) {
+        const char *mod = (set & B(MOD_BASE64)) ? "base64" : "base64offset";
+        struct kta_buf raw = { 0 }, enc = { 0 };
+        struct ptoks t = { 0 };
+        int rc = -1;
+
+        if (unescape_plain(cc, v, text, len, mod, &raw) < 0)
+            goto b64_out;
+        if (set & B(MOD_BASE64OFFSET)) {
+            rc = compile_base64offset(cc, v, m, raw.data ? raw.data : "", raw.len, set);
+            goto b64_out;
+        }
+        b64_encode(&enc, (const unsigned char *)(raw.data ? raw.data : ""), raw.len);
+        if (set & (B(MOD_CONTAINS) | B(MOD_ENDSWITH)))
+            ptok_push(&t, T_STAR, 0);
+        tokenize(&t, enc.data ? enc.data : "", enc.len, 0, 0);
+        if (set & (B(MOD_CONTAINS) | B(MOD_STARTSWITH)))
+            ptok_push(&t, T_STAR, 0);
+        rc = compile_tokens(cc, v, m, &t, (set & B(MOD_CASED)) != 0);
+b64_out:
+        kta_buf_free(&raw);
+        kta_buf_free(&enc);
+        free(t.kind);
+        free(t.ch);
+        return rc;
+    }
+    {
+        struct ptoks t = { 0 };
+        int rc;
+        int shaped = (set & (STRING_SHAPE | B(MOD_WINDASH))) != 0;
+
+        if (keyword && !(set & (B(MOD_STARTSWITH) | B(MOD_ENDSWITH))))
+            set |= B(MOD_CONTAINS);
+        if (set & (B(MOD_CONTAINS) | B(MOD_ENDSWITH)))
+            ptok_push(&t, T_STAR, 0);
+        tokenize(&t, text, len, (set & B(MOD_WINDASH)) != 0, 1);
+        if (set & (B(MOD_CONTAINS) | B(MOD_STARTSWITH)))
+            ptok_push(&t, T_STAR, 0);
+        rc = compile_tokens(cc, v, m, &t, (set & B(MOD_CASED)) != 0);
+        free(t.kind);
+        free(t.ch);
+        if (!keyword && !shaped && (v->type == KTA_YT_INT || v->type == KTA_YT_FLOAT)) {
+            m->is_num = 1;
+            m->num = v->dval;
+            m->is_int = v->type == KTA_YT_INT;
+            m->ival = v->ival;
+        }
+        return rc;
+    }
+}
+
+static void matcher_clear(struct kta_matcher *m)
+{
+    free(m->lit);
+    pcre2_code_free(m->re);
+    fpaths_free(m->ref, m->nref);
+}
+
+/* ---- searches ---------------------------------------------------------- */
+
+/* Compiles one `key: value` entry of a search mapping (or a keyword list
+ * when key is NULL). */
+static int compile_fcond(struct cc *cc, struct kta_fcond *fc, const struct kta_ynode *key,
+                         const struct kta_ynode *val)
+{
+    unsigned set = 0;
+    size_t flen = 0, i, n;
+    int errors0 = cc->errors;
+
+    if (key && parse_mods(cc, key, &flen, &set) < 0)
+        return -1;
+    fc->keyword = !key || flen == 0;
+    fc->all = (set & B(MOD_ALL)) != 0;
+    if (!fc->keyword)
+        fc->paths = map_field(cc->env->fm, key->str, flen, &fc->npaths);
+    if (val->kind == KTA_YNODE_SEQ && val->n == 0) {
+        cc_error(cc, val->line, val->col, "empty list of values");
+        return -1;
+    }
+    if (val->kind == KTA_YNODE_MAP) {
+        cc_error(cc, val->line, val->col,
+                 "the value of '%s' must be a scalar, null or a list of scalars",
+                 key ? key->str : "keyword");
+        return -1;
+    }
+    n = val->kind == KTA_YNODE_SEQ ? val->n : 1;
+    if ((set & B(MOD_EXISTS)) && val->kind == KTA_YNODE_SEQ) {
+        cc_error(cc, val->line, val->col, "modifier 'exists' needs a single true or false");
+        return -1;
+    }
+    fc->vals = xcalloc(n, sizeof(*fc->vals));
+    for (i = 0; i < n; i++) {
+        const struct kta_ynode *v = val->kind == KTA_YNODE_SEQ ? val->items[i] : val;
+
+        compile_value(cc, &fc->vals[fc->nvals++], v, set, fc->keyword);
+    }
+    return cc->errors == errors0 ? 0 : -1;
+}
+
+static void fcond_clear(struct kta_fcond *fc)
+{
+    size_t i;
+
+    for (i = 0; i < fc->nvals; i++)
+        matcher_clear(&fc->vals[i]);
+    free(fc->vals);
+    fpaths_free(fc->paths, fc->npaths);
+}
+
+static void compile_fmap(struct cc *cc, struct kta_fmap *fm, const struct kta_ynode *map)
+{
+    size_t i;
+
+    if (map->n == 0) {
+        cc_error(cc, map->line, map->col, "empty search mapping");
+        return;
+    }
+    fm->conds = xcalloc(KTA_YMAP_LEN(map), sizeof(*fm->conds));
+    for (i = 0; i + 1 < map->n; i += 2)
+        compile_fcond(cc, &fm->conds[fm->nconds++], map->items[i], map->items[i + 1]);
+}
+
+static void compile_search(struct cc *cc, struct kta_search *s, const struct kta_ynode *key,
+                           const struct kta_ynode *val)
+{
+    size_t i, nmap = 0;
+
+    s->name = xstrdup(key->str);
+    if (val->kind == KTA_YNODE_MAP) {
+        s->maps = xcalloc(1, sizeof(*s->maps));
+        s->nmaps = 1;
+        compile_fmap(cc, &s->maps[0], val);
+        return;
+    }
+    if (val->kind != KTA_YNODE_SEQ) {
+        cc_error(cc, val->line, val->col,
+                 "search '%s' must be a mapping, a list of mappings or a list of keywords",
+                 key->str);
+        return;
+    }
+    if (val->n == 0) {
+        cc_error(cc, val->line, val->col, "search '%s' is an empty list", key->str);
+        return;
+    }
+    for (i = 0; i < val->n; i++)
+        nmap += val->items[i]->kind == KTA_YNODE_MAP;
+    if (nmap == 0) {
+        /* A keyword list: one mapping holding one field-less condition. */
+        s->maps = xcalloc(1, sizeof(*s->maps));
+        s->nmaps = 1;
+        s->maps[0].conds = xcalloc(1, sizeof(*s->maps[0].conds));
+        s->maps[0].nconds = 1;
+        compile_fcond(cc, &s->maps[0].conds[0], NULL, val);
+        return;
+    }
+    if (nmap != val->n) {
+        for (i = 0; val->items[i]->kind == KTA_YNODE_MAP; i++)
+            ;
+        cc_error(cc, val->items[i]->line, val->items[i]->col,
+                 "search '%s' mixes mappings and other items in one list", key->str);
+        return;
+    }
+    s->maps = xcalloc(val->n, sizeof(*s->maps));
+    for (i = 0; i < val->n; i++)
+        compile_fmap(cc, &s->maps[s->nmaps++], val->items[i]);
+}
+
+static void search_clear(struct kta_search *s)
+{
+    size_t i, j;
+
+    for (i = 0; i < s->nmaps; i++) {
+        for (j = 0; j < s->maps[i].nconds; j++)
+            fcond_clear(&s->maps[i].conds[j]);
+        free(s->maps[i].conds);
+    }
+    free(s->maps);
+    free(s->name);
+}
+
+/* ---- condition --------------------------------------------------------- */
+
+struct cparse {
+    struct cc              *cc;
+    const struct kta_ynode *node;
+    const char             *s;
+    size_t                  len, pos;
+    size_t                  tok, toklen;   /* current token */
+    int                     failed;
+};
+
+static void cnode_free(struct kta_cnode *c)
+{
+    size_t i;
+
+    if (!c)
+        return;
+    for (i = 0; i < c->nkids; i++)
+        cnode_free(c->kids[i]);
+    free(c->kids);
+    free(c);
+}
+
+static struct kta_cnode *cnode_new(enum kta_cop op)
+{
+    struct kta_cnode *c = xcalloc(1, sizeof(*c));
+
+    c->op = op;
+    return c;
+}
+
+static void cnode_add(struct kta_cnode *c, struct kta_cnode *kid)
+{
+    c->kids = xrealloc(c->kids, (c->nkids + 1) * sizeof(*c->kids));
+    c->kids[c->nkids++] = kid;
+}
+
+/* Moves to the next token: '(' , ')' or a run of anything else. */
+static void cp_next(struct cparse *cp)
+{
+    while (cp->pos < cp->len && isspace((unsigned char)cp->s[cp->pos]))
+        cp->pos++;
+    cp->tok = cp->pos;
+    if (cp->pos < cp->len && (cp->s[cp->pos] == '(' || cp->s[cp->pos] == ')')) {
+        cp->pos++;
+    } else {
+        while (cp->pos < cp->len && !isspace((unsigned char)cp->s[cp->pos]) &&
+               cp->s[cp->pos] != '(' && cp->s[cp->pos] != ')')
+            cp->pos++;
+    }
+    cp->toklen = cp->pos - cp->tok;
+}
+
+static int cp_is(const struct cparse *cp, const char *word)
+{
+    return cp->toklen == strlen(word) && strncasecmp(cp->s + cp->tok, word, cp->toklen) == 0;
+}
+
+static void cp_error(struct cparse *cp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void cp_error(struct cparse *cp, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    if (cp->failed)
+        return;
+    cp->failed = 1;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    cc_error(cp->cc, cp->node->line, subcol(cp->node, cp->tok), "condition: %s", what);
+}
+
+static int glob_match(const char *pat, size_t plen, const char *s)
+{
+    if (plen == 0)
+        return *s == '\0';
+    if (*pat == '*') {
+        for (;; s++) {
+            if (glob_match(pat + 1, plen - 1, s))
+                return 1;
+            if (!*s)
+                return 0;
+        }
+    }
+    return *s == *pat && glob_match(pat + 1, plen - 1, s + 1);
+}
+
+static struct kta_cnode *cp_expr(struct cparse *cp);
+
+static struct kta_cnode *cp_quant(struct cparse *cp, int all)
+{
+    struct kta_rule *r = cp->cc->r;
+    struct kta_cnode *c = cnode_new(all ? KTA_C_AND : KTA_C_OR);
+    const char *pat = cp->s + cp->tok;
+    size_t plen = cp->toklen, i;
+    int them = cp_is(cp, "them");
+
+    if (plen == 0 || *pat == '(' || *pat == ')' || cp_is(cp, "and") || cp_is(cp, "or") ||
+        cp_is(cp, "not")) {
+        cp_error(cp, "expected a pattern or 'them' after 'of'");
+        cnode_free(c);
+        return NULL;
+    }
+    for (i = 0; i < r->nsearches; i++) {
+        int hit = them ? r->searches[i].name[0] != '_'
+                       : glob_match(pat, plen, r->searches[i].name);
+
+        if (hit) {
+            struct kta_cnode *ref = cnode_new(KTA_C_REF);
+
+            ref->ref = i;
+            cnode_add(c, ref);
+        }
+    }
+    if (c->nkids == 0) {
+        if (them)
+            cp_error(cp, "'them' matches no search identifier (all start with '_')");
+        else
+            cp_error(cp, "pattern '%.*s' matches no search identifier", (int)plen, pat);
+        cnode_free(c);
+        return NULL;
+    }
+    cp_next(cp);
+    return c;
+}
+
+static struct kta_cnode *cp_factor(struct cparse *cp)
+{
+    struct kta_rule *r = cp->cc->r;
+    struct kta_cnode *c;
+    size_t i;
+
+    if (cp->toklen == 0) {
+        cp_error(cp, "unexpected end of condition");
+        return NULL;
+    }
+    if (cp_is(cp, "not")) {
+        cp_next(cp);
+        c = cnode_new(KTA_C_NOT);
+        cnode_add(c, cp_factor(cp));
+        if (!c->kids[0]) {
+            cnode_free(c);
+            return NULL;
+        }
+        return c;
+    }
+    if (cp_is(cp, "(")) {
+        cp_next(cp);
+        c = cp_expr(cp);
+        if (!c)
+            return NULL;
+        if (!cp_is(cp, ")")) {
+            cp_error(cp, cp->toklen ? "expected ')' before '%.*s'" : "expected ')'%.*s",
+                     (int)cp->toklen, cp->s + cp->tok);
+            cnode_free(c);
+            return NULL;
+        }
+        cp_next(cp);
+        return c;
+    }
+    if (cp_is(cp, "1") || cp_is(cp, "any") || cp_is(cp, "all")) {
+        struct cparse save = *cp;
+        int all = cp_is(cp, "all");
+
+        cp_next(cp);
+        if (cp_is(cp, "of")) {
+            cp_next(cp);
+            return cp_quant(cp, all);
+        }
+        *cp = save;   /* an identifier that happens to be called "all" */
+    }
+    if (cp_is(cp, ")") || cp_is(cp, "and") || cp_is(cp, "or") || cp_is(cp, "of") ||
+        cp_is(cp, "them")) {
+        cp_error(cp, "unexpected '%.*s'", (int)cp->toklen, cp->s + cp->tok);
+        return NULL;
+    }
+    if (cp->s[cp->tok] == '|' || memchr(cp->s + cp->tok, '|', cp->toklen)) {
+        cp_error(cp, "aggregations ('| count() ...') are not supported");
+        return NULL;
+    }
+    if (memchr(cp->s + cp->tok, '*', cp->toklen)) {
+        cp_error(cp, "pattern '%.*s' needs '1 of' or 'all of' in front",
+                 (int)cp->toklen, cp->s + cp->tok);
+        return NULL;
+    }
+    for (i = 0; i < r->nsearches; i++)
+        if (strlen(r->searches[i].name) == cp->toklen &&
+            memcmp(r->searches[i].name, cp->s + cp->tok, cp->toklen) == 0)
+            break;
+    if (i == r->nsearches) {
+        cp_error(cp, "unknown search identifier '%.*s'", (int)cp->toklen, cp->s + cp->tok);
+        return NULL;
+    }
+    c = cnode_new(KTA_C_REF);
+    c->ref = i;
+    cp_next(cp);
+    return c;
+}
+
+/* term := factor ("and" factor)*;  expr := term ("or" term)*.  Both build
+ * flat n-ary nodes so evaluation short-circuits without deep recursion. */
+static struct kta_cnode *cp_binary(struct cparse *cp, int is_or)
+{
+    struct kta_cnode *first = is_or ? cp_binary(cp, 0) : cp_factor(cp), *c = NULL;
+
+    if (!first)
+        return NULL;
+    while (cp_is(cp, is_or ? "or" : "and")) {
+        struct kta_cnode *next;
+
+        cp_next(cp);
+        next = is_or ? cp_binary(cp, 0) : cp_factor(cp);
+        if (!next) {
+            cnode_free(c ? c : first);
+            return NULL;
+        }
+        if (!c) {
+            c = cnode_new(is_or ? KTA_C_OR : KTA_C_AND);
+            cnode_add(c, first);
+        }
+        cnode_add(c, next);
+    }
+    return c ? c : first;
+}
+
+static struct kta_cnode *cp_expr(struct cparse *cp)
+{
+    return cp_binary(cp, 1);
+}
+
+static struct kta_cnode *parse_condition(struct cc *cc, const struct kta_ynode *node)
+{
+    struct cparse cp = { .cc = cc, .node = node };
+    struct kta_cnode *c;
+
+    if (node->kind != KTA_YNODE_SCALAR || node->type == KTA_YT_NULL ||
+        strlen(node->str) != node->len) {
+        cc_error(cc, node->line, node->col, "a condition must be a string");
+        return NULL;
+    }
+    cp.s = node->str;
+    cp.len = node->len;
+    cp_next(&cp);
+    c = cp_expr(&cp);
+    if (c && cp.toklen) {
+        cp_error(&cp, "unexpected '%.*s'", (int)cp.toklen, cp.s + cp.tok);
+        cnode_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* ---- rules ------------------------------------------------------------- */
+
+int kta_rules_compile_detection(struct kta_rule *r, const struct kta_ynode *det,
+                                const struct kta_compile_env *env)
+{
+    struct cc cc = { .env = env, .r = r };
+    const struct kta_ynode *cond = NULL;
+    size_t i;
+
+    if (det->kind != KTA_YNODE_MAP) {
+        cc_error(&cc, det->line, det->col, "'detection' must be a mapping");
+        return cc.errors;
+    }
+    r->searches = xcalloc(KTA_YMAP_LEN(det) + 1, sizeof(*r->searches));
+    for (i = 0; i + 1 < det->n; i += 2) {
+        const struct kta_ynode *k = det->items[i], *v = det->items[i + 1];
+
+        if (strcmp(k->str, "condition") == 0) {
+            cond = v;
+            continue;
+        }
+        if (strcmp(k->str, "timeframe") == 0) {
+            cc_error(&cc, k->line, k->col,
+                     "'timeframe' (correlation) is not part of rule format version 1");
+            continue;
+        }
+        compile_search(&cc, &r->searches[r->nsearches++], k, v);
+    }
+    if (r->nsearches == 0) {
+        cc_error(&cc, det->line, det->col, "'detection' has no search identifier");
+        return cc.errors;
+    }
+    if (!cond) {
+        if (r->nsearches != 1) {
+            cc_error(&cc, det->line, det->col,
+                     "'condition' may only be omitted when there is exactly one search "
+                     "identifier (there are %zu)", r->nsearches);
+            return cc.errors;
+        }
+        r->cond = cnode_new(KTA_C_REF);
+        return cc.errors;
+    }
+    if (cond->kind == KTA_YNODE_SEQ) {
+        /* A condition list means any of them. */
+        if (cond->n == 0) {
+            cc_error(&cc, cond->line, cond->col, "'condition' is an empty list");
+            return cc.errors;
+        }
+        r->cond = cnode_new(KTA_C_OR);
+        for (i = 0; i < cond->n; i++) {
+            struct kta_cnode *c = parse_condition(&cc, cond->items[i]);
+
+            if (c)
+                cnode_add(r->cond, c);
+        }
+    } else {
+        r->cond = parse_condition(&cc, cond);
+    }
+    return cc.errors;
+}
+
+void kta_rule_free(struct kta_rule *r)
+{
+    size_t i;
+
+    if (!r)
+        return;
+    for (i = 0; i < r->nsearches; i++)
+        search_clear(&r->searches[i]);
+    free(r->searches);
+    cnode_free(r->cond);
+    json_decref(r->tags);
+    json_decref(r->meta);
+    free(r->id);
+    free(r->title);
+    free(r->file);
+    free(r);
+}
+
+struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules)
+{
+    struct kta_ruleset *rs = xcalloc(1, sizeof(*rs));
+    size_t i;
+
+    atomic_init(&rs->refs, 1);
+    rs->rules = rules;
+    rs->nrules = nrules;
+    for (i = 0; i < nrules; i++)
+        if (rules[i]->nsearches > rs->max_searches)
+            rs->max_searches = rules[i]->nsearches;
+    return rs;
+}
+
+void kta_ruleset_incref(struct kta_ruleset *rs)
+{
+    if (rs)
+        atomic_fetch_add_explicit(&rs->refs, 1, memory_order_relaxed);
+}
+
+void kta_ruleset_decref(struct kta_ruleset *rs)
+{
+    size_t i;
+
+    if (!rs || atomic_fetch_sub_explicit(&rs->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (i = 0; i < rs->nrules; i++)
+        kta_rule_free(rs->rules[i]);
+    free(rs->rules);
+    free(rs);
+}
+
+size_t kta_ruleset_count(const struct kta_ruleset *rs)
+{
+    return rs ? rs->nrules : 0;
+}
+
+const struct kta_rule *kta_ruleset_rule(const struct kta_ruleset *rs, size_t i)
+{
+    return rs && i < rs->nrules ? rs->rules[i] : NULL;
+}
+
+const char *kta_rule_id(const struct kta_rule *r)
+{
+    return r->id;
+}
+
+const char *kta_rule_title(const struct kta_rule *r)
+{
+    return r->title;
+}
+
+const char *kta_rule_level(const struct kta_rule *r)
+{
+    return r->level;
+}
+
+const json_t *kta_rule_tags(const struct kta_rule *r)
+{
+    return r->tags;
+}
+
+const json_t *kta_rule_meta(const struct kta_rule *r)
+{
+    return r->meta;
+}
+
+int kta_rule_enabled(const struct kta_rule *r)
+{
+    return r->enabled;
+}
+
+uint64_t kta_rule_errors(const struct kta_rule *r)
+{
+    return atomic_load_explicit(&((struct kta_rule *)r)->errors, memory_order_relaxed);
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rules_int: the private structures the three halves of the rules engine
+ * share — rules_load.c builds a YAML node tree (every node keeps its
+ * line:col) and the rule's metadata, rules_compile.c turns a rule's
+ * `detection` into searches, matchers and a condition tree, and eval.c
+ * walks those against events.  Nothing outside the rules engine (and its
+ * unit tests) includes this header.
+ *
+ * Ownership: a compiled struct kta_rule owns everything hanging off it;
+ * the ruleset owns its rules.  The YAML tree is freed once a file has been
+ * compiled; compiled structures never point into it.
+ */
+#ifndef KTA_RULES_INT_H
+#define KTA_RULES_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include "kta/rules.h"
+#include "kta/util.h"
+
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+
+/* Limits from RULES-SPEC 1. */
+#define KTA_RULES_MAX_FILE   (4u * 1024 * 1024)
+#define KTA_RULES_MAX_DEPTH  64
+
+/* PCRE2 limits per match, so that a pathological regex against a hostile
+ * event costs bounded time and memory instead of stalling a worker. */
+#define KTA_RE_MATCH_LIMIT   1000000u
+#define KTA_RE_DEPTH_LIMIT   10000u
+#define KTA_RE_HEAP_LIMIT    (20u * 1024)   /* KiB */
+
+/* ---- YAML node tree (rules_load.c) ------------------------------------- */
+
+enum kta_ynode_kind { KTA_YNODE_SCALAR, KTA_YNODE_SEQ, KTA_YNODE_MAP };
+
+/* How a scalar resolves under the YAML 1.2 core schema.  Only plain
+ * (unquoted, untagged) scalars can be anything but a string. */
+enum kta_ytype { KTA_YT_STR, KTA_YT_NULL, KTA_YT_BOOL, KTA_YT_INT, KTA_YT_FLOAT };
+
+struct kta_ynode {
+    enum kta_ynode_kind kind;
+    int                 line, col;   /* 1-based start of the node */
+    /* scalars */
+    char               *str;         /* NUL-terminated (may hold NULs) */
+    size_t              len;
+    enum kta_ytype      type;
+    int                 plain;       /* plain style: offsets map 1:1 to columns */
+    int                 quoted;      /* single or double quoted */
+    long long           ival;        /* KTA_YT_INT (when it fits) */
+    double              dval;        /* KTA_YT_INT, KTA_YT_FLOAT */
+    int                 bval;        /* KTA_YT_BOOL */
+    /* sequences: items[i]; mappings: items[2i] key, items[2i+1] value */
+    struct kta_ynode  **items;
+    size_t              n, cap;
+};
+
+/* Number of entries of a mapping / items of a sequence. */
+#define KTA_YMAP_LEN(m) ((m)->n / 2)
+
+void kta_ynode_free(struct kta_ynode *node);
+/* Value of key in a mapping, or NULL. */
+const struct kta_ynode *kta_ynode_get(const struct kta_ynode *map, const char *key);
+
+/* ---- diagnostics ------------------------------------------------------- */
+
+/* Collects diagnostics for one load: hands each to opts->diag, counts
+ * them, and keeps the first error for errstr. */
+struct kta_rules_diag {
+    const struct kta_rules_opts *opts;
+    struct kta_rules_stats      *st;
+    char                        *errstr;
+    size_t                       errstr_size;
+    int                          have_first;
+};
+
+/* Reports "FILE:LINE:COL: error: rule ID: MSG" (rule_id may be NULL). */
+void kta_rules_report(struct kta_rules_diag *d, enum kta_diag_kind kind,
+                      const char *file, int line, int col, const char *rule_id,
+                      const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* ---- field map (RULES-SPEC 3.4) ---------------------------------------- */
+
+struct kta_fieldmap_entry {
+    char   *name;
+    char  **paths;
+    size_t  npaths;
+};
+
+struct kta_fieldmap {
+    struct kta_fieldmap_entry *entries;
+    size_t                     nentries;
+    char                     **star;      /* "*" templates, "{}" = field name */
+    size_t                     nstar;
+};
+
+void kta_fieldmap_free(struct kta_fieldmap *fm);
+
+/* ---- compiled rules (rules_compile.c, eval.c) -------------------------- */
+
+/* A field path, kept whole (for the flat-key lookup) and split on '.'. */
+struct kta_fpath {
+    char   *full;
+    size_t  len;
+    size_t  nseg;
+    size_t *seg_off;
+    size_t *seg_len;
+};
+
+enum kta_mkind {
+    KTA_M_NULL,       /* field missing or JSON null */
+    KTA_M_PATTERN,    /* wildcard / literal string match */
+    KTA_M_REGEX,      /* re modifier: unanchored search */
+    KTA_M_EXISTS,
+    KTA_M_CMP,
+    KTA_M_CIDR,
+    KTA_M_FIELDREF
+};
+
+/* Shape of a pattern that needs no regex engine (wildcards only at ends). */
+enum kta_ptype {
+    KTA_P_EXACT, KTA_P_PREFIX, KTA_P_SUFFIX, KTA_P_CONTAINS, KTA_P_ANY,
+    KTA_P_REGEX   /* wildcards inside: only the compiled regex can tell */
+};
+
+enum kta_cmp { KTA_CMP_GT, KTA_CMP_GTE, KTA_CMP_LT, KTA_CMP_LTE };
+
+/* One rule value, compiled. */
+struct kta_matcher {
+    enum kta_mkind   kind;
+    /* KTA_M_PATTERN */
+    enum kta_ptype   ptype;
+    char            *lit;        /* literal part; ASCII-lowercased unless cased */
+    size_t           litlen;
+    int              lit_ascii;  /* literal is pure ASCII: fast path usable */
+    int              cased;
+    int              is_num;     /* plain number: numeric equality vs numbers */
+    int              is_int;
+    long long        ival;
+    double           num;
+    /* KTA_M_PATTERN (fallback/wildcards), KTA_M_REGEX */
+    pcre2_code      *re;
+    /* KTA_M_EXISTS */
+    int              exists;
+    /* KTA_M_CMP */
+    enum kta_cmp     op;
+    /* KTA_M_CIDR */
+    int              family;     /* 4 or 6 */
+    unsigned char    net[16];
+    int              prefix;
+    /* KTA_M_FIELDREF */
+    struct kta_fpath *ref;
+    size_t           nref;
+};
+
+/* One `FIELD|mods: values` entry, or a keyword search (field-less). */
+struct kta_fcond {
+    int                 keyword;    /* match string values anywhere */
+    struct kta_fpath   *paths;      /* after the field map; any may match */
+    size_t              npaths;
+    int                 all;        /* values ANDed instead of ORed */
+    struct kta_matcher *vals;
+    size_t              nvals;
+};
+
+/* A mapping of field conditions (AND). */
+struct kta_fmap {
+    struct kta_fcond *conds;
+    size_t            nconds;
+};
+
+/* A search identifier: OR of mappings (a keyword list is one mapping with
+ * one keyword condition). */
+struct kta_search {
+    char            *name;
+    struct kta_fmap *maps;
+    size_t           nmaps;
+};
+
+enum kta_cop { KTA_C_OR, KTA_C_AND, KTA_C_NOT, KTA_C_REF };
+
+struct kta_cnode {
+    enum kta_cop       op;
+    size_t             ref;     /* KTA_C_REF: index into rule->searches */
+    struct kta_cnode **kids;    /* OR/AND: n kids; NOT: one */
+    size_t             nkids;
+};
+
+struct kta_rule {
+    char              *id;
+    char              *title;
+    const char        *level;    /* static string */
+    json_t            *tags;     /* array of strings */
+    json_t            *meta;     /* every other top-level key, as JSON */
+    int                enabled;
+    char              *file;
+    int                line, col;        /* the rule mapping */
+    int                id_line, id_col;  /* its id value */
+    size_t             seq;              /* load order (duplicate check) */
+    int                dup;              /* a later duplicate, to be dropped */
+    struct kta_search *searches;
+    size_t             nsearches;
+    struct kta_cnode  *cond;
+    atomic_uint_fast64_t errors;
+};
+
+struct kta_ruleset {
+    atomic_int        refs;
+    struct kta_rule **rules;
+    size_t            nrules;
+    size_t            max_searches;  /* sizes the per-ctx memo */
+};
+
+/* Where compile errors go and what the field map is. */
+struct kta_compile_env {
+    struct kta_rules_diag     *diag;
+    const struct kta_fieldmap *fm;
+    const char                *file;
+};
+
+/*
+ * Compiles det (the `detection` mapping) into r->searches and r->cond.
+ * Every problem is reported through env->diag with r->id.
+ * Returns the number of errors found (0: the rule is usable).
+ */
+int kta_rules_compile_detection(struct kta_rule *r, const struct kta_ynode *det,
+                                const struct kta_compile_env *env);
+
+void kta_rule_free(struct kta_rule *r);
+
+/* Takes the rules array (and the rules).  Never fails. */
+struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules);
+
+/*
+ * Loads rules from YAML text as if read from a file called name (tests and
+ * callers that already hold the text).  Same contract as kta_rules_load.
+ */
+struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml,
+                                          size_t len,
+                                          const struct kta_rules_opts *opts,
+                                          struct kta_rules_stats *st,
+                                          char *errstr, size_t errstr_size);
+
+/* Parses a string that is entirely a decimal number ("-12.5", "1e3";
+ * no spaces, hex, inf or nan).  Returns 0 or -1. */
+int kta_rules_parse_decimal(const char *s, size_t len, double *out);
+
+/* Shortest text that reads back as d ("1.5", "1e+22", "2.0"), like
+ * Python's repr, so numbers compare as the text people wrote. */
+void kta_rules_fmt_double(double d, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,1060 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rules_load: rule files on disk -> rule trees -> (via rules_compile.c) a
+ * compiled ruleset.  This is the only module that talks to libyaml.
+ *
+ * It walks a directory in byte-wise sorted order, reads each file with
+ * libyaml's event parser into a small node tree that keeps the line:col
+ * of every node (so every later complaint can point at its source), and
+ * rejects what RULES-SPEC 1 forbids (aliases and anchors, files over
+ * 4 MiB, nesting deeper than 64).  It then checks each rule's top-level
+ * keys and hands `detection` to the compiler.  Every problem goes to the
+ * caller's diag callback; loading never stops at the first one, so
+ * `kta check` can list them all.  It never evaluates events.
+ */
+#include "rules_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+/* ---- diagnostics ------------------------------------------------------- */
+
+void kta_rules_report(struct kta_rules_diag *d, enum kta_diag_kind kind,
+                      const char *file, int line, int col, const char *rule_id,
+                      const char *fmt, ...)
+{
+    char what[1024];
+    char *msg;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    msg = xasprintf("%s:%d:%d: %s: %s%s%s%s", file, line, col,
+                    kind == KTA_DIAG_ERROR ? "error" : "warning",
+                    rule_id ? "rule " : "", rule_id ? rule_id : "",
+                    rule_id ? ": " : "", what);
+    if (kind == KTA_DIAG_ERROR) {
+        d->st->errors++;
+        if (!d->have_first) {
+            kta_err(d->errstr, d->errstr_size, "%s", msg);
+            d->have_first = 1;
+        }
+    } else {
+        d->st->warnings++;
+    }
+    if (d->opts && d->opts->diag)
+        d->opts->diag(d->opts->diag_opaque, kind, msg);
+    free(msg);
+}
+
+/* ---- YAML node tree ---------------------------------------------------- */
+
+void kta_ynode_free(struct kta_ynode *node)
+{
+    size_t i;
+
+    if (!node)
+        return;
+    for (i = 0; i < node->n; i++)
+        kta_ynode_free(node->items[i]);
+    free(node->items);
+    free(node->str);
+    free(node);
+}
+
+const struct kta_ynode *kta_ynode_get(const struct kta_ynode *map, const char *key)
+{
+    size_t i;
+
+    if (!map || map->kind != KTA_YNODE_MAP)
+        return NULL;
+    for (i = 0; i + 1 < map->n; i += 2)
+        if (strcmp(map->items[i]->str, key) == 0)
+            return map->items[i + 1];
+    return NULL;
+}
+
+static int all_in(const char *s, size_t n, const char *set)
+{
+    size_t i;
+
+    if (n == 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!strchr(set, s[i]))
+            return 0;
+    return 1;
+}
+
+/* Decimal float per the YAML 1.2 core schema:
+ * [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static int is_core_float(const char *s)
+{
+    const char *p = s;
+    int digits = 0;
+
+    if (*p == '+' || *p == '-')
+        p++;
+    while (*p >= '0' && *p <= '9') {
+        p++;
+        digits++;
+    }
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+            digits++;
+        }
+    }
+    if (!digits)
+        return 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+/* Resolves a plain scalar's type with the YAML 1.2 core schema (not
+ * YAML 1.1: `yes`/`no`/`on`/`off` stay strings, which is what people
+ * mean in a keyword list). */
+static void resolve_plain(struct kta_ynode *n)
+{
+    const char *s = n->str;
+    size_t len = n->len;
+    char *end;
+
+    if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+        strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0) {
+        n->type = KTA_YT_NULL;
+        return;
+    }
+    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0) {
+        n->type = KTA_YT_BOOL;
+        n->bval = 1;
+        return;
+    }
+    if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0) {
+        n->type = KTA_YT_BOOL;
+        n->bval = 0;
+        return;
+    }
+    if (strlen(s) != len)
+        return;
+    {
+        const char *d = (s[0] == '-' || s[0] == '+') ? s + 1 : s;
+        int base = 0;
+
+        if (all_in(d, strlen(d), "0123456789"))
+            base = 10;
+        else if (strncmp(s, "0x", 2) == 0 && all_in(s + 2, len - 2, "0123456789abcdefABCDEF"))
+            base = 16;
+        else if (strncmp(s, "0o", 2) == 0 && all_in(s + 2, len - 2, "01234567"))
+            base = 8;
+        if (base) {
+            const char *digits = base == 10 ? s : s + 2;
+
+            errno = 0;
+            n->ival = strtoll(digits, &end, base);
+            n->type = KTA_YT_INT;
+            if (errno == ERANGE) {
+                /* Too big for an integer: keep it a number, compared as
+                 * a double and written as the text given. */
+                n->type = KTA_YT_FLOAT;
+                n->dval = strtod(s, NULL);
+            } else {
+                n->dval = (double)n->ival;
+            }
+            return;
+        }
+    }
+    if (is_core_float(s)) {
+        n->type = KTA_YT_FLOAT;
+        n->dval = strtod(s, NULL);
+        return;
+    }
+    {
+        const char *p = (s[0] == '-' || s[0] == '+') ? s + 1 : s;
+
+        if (strcmp(p, ".inf") == 0 || strcmp(p, ".Inf") == 0 || strcmp(p, ".INF") == 0) {
+            n->type = KTA_YT_FLOAT;
+            n->dval = s[0] == '-' ? -INFINITY : INFINITY;
+        } else if (strcmp(s, ".nan") == 0 || strcmp(s, ".NaN") == 0 || strcmp(s, ".NAN") == 0) {
+            n->type = KTA_YT_FLOAT;
+            n->dval = NAN;
+        }
+    }
+}
+
+struct ybuild {
+    const char            *file;
+    struct kta_rules_diag *d;
+    struct kta_ynode      *stack[KTA_RULES_MAX_DEPTH + 1];
+    int                    depth;
+    size_t                 skip;     /* collections open beyond the limit */
+    int                    bad;      /* current document is unusable */
+    struct kta_ynode      *root;
+    struct kta_ynode     **docs;
+    size_t                 ndocs;
+    size_t                 nbad;     /* documents dropped */
+};
+
+static struct kta_ynode *ynode_new(enum kta_ynode_kind kind, const yaml_mark_t *m)
+{
+    struct kta_ynode *n = xcalloc(1, sizeof(*n));
+
+    n->kind = kind;
+    n->line = (int)m->line + 1;
+    n->col = (int)m->column + 1;
+    return n;
+}
+
+static void ynode_push(struct kta_ynode *parent, struct kta_ynode *child)
+{
+    if (parent->n == parent->cap) {
+        parent->cap = parent->cap ? parent->cap * 2 : 8;
+        parent->items = xrealloc(parent->items, parent->cap * sizeof(*parent->items));
+    }
+    parent->items[parent->n++] = child;
+}
+
+/* Attaches a finished node to the open collection (or makes it the root). */
+static void yb_attach(struct ybuild *yb, struct kta_ynode *node)
+{
+    struct kta_ynode *parent;
+
+    if (yb->depth == 0) {
+        kta_ynode_free(yb->root);
+        yb->root = node;
+        return;
+    }
+    parent = yb->stack[yb->depth - 1];
+    if (parent->kind == KTA_YNODE_MAP && parent->n % 2 == 0 &&
+        node->kind != KTA_YNODE_SCALAR) {
+        kta_rules_report(yb->d, KTA_DIAG_ERROR, yb->file, node->line, node->col, NULL,
+                         "a mapping key must be a scalar");
+        yb->bad = 1;
+        /* Keep key/value pairing intact so the rest still parses. */
+        kta_ynode_free(node);
+        node = xcalloc(1, sizeof(*node));
+        node->kind = KTA_YNODE_SCALAR;
+        node->str = xstrdup("");
+    }
+    ynode_push(parent, node);
+}
+
+static void check_duplicate_keys(struct ybuild *yb, const struct kta_ynode *map)
+{
+    size_t i, j;
+
+    for (i = 2; i + 1 < map->n; i += 2)
+        for (j = 0; j < i; j += 2)
+            if (map->items[i]->len == map->items[j]->len &&
+                memcmp(map->items[i]->str, map->items[j]->str, map->items[i]->len) == 0) {
+                kta_rules_report(yb->d, KTA_DIAG_ERROR, yb->file, map->items[i]->line,
+                                 map->items[i]->col, NULL,
+                                 "duplicate key '%s' (first at line %d)",
+                                 map->items[i]->str, map->items[j]->line);
+                yb->bad = 1;
+                break;
+            }
+}
+
+static void yb_reject_anchor(struct ybuild *yb, const yaml_char_t *anchor,
+                             const yaml_mark_t *m)
+{
+    if (!anchor)
+        return;
+    kta_rules_report(yb->d, KTA_DIAG_ERROR, yb->file, (int)m->line + 1, (int)m->column + 1,
+                     NULL, "YAML anchors are not allowed in rule files (&%s)",
+                     (const char *)anchor);
+    yb->bad = 1;
+}
+
+static void yb_open(struct ybuild *yb, enum kta_ynode_kind kind, const yaml_mark_t *m)
+{
+    if (yb->skip || yb->depth >= KTA_RULES_MAX_DEPTH) {
+        if (yb->skip == 0) {
+            kta_rules_report(yb->d, KTA_DIAG_ERROR, yb->file, (int)m->line + 1,
+                             (int)m->column + 1, NULL,
+                             "nesting deeper than %d levels", KTA_RULES_MAX_DEPTH);
+            yb->bad = 1;
+        }
+        yb->skip++;
+        return;
+    }
+    yb->stack[yb->depth++] = ynode_new(kind, m);
+}
+
+static void yb_close(struct ybuild *yb)
+{
+    struct kta_ynode *node;
+
+    if (yb->skip) {
+        yb->skip--;
+        return;
+    }
+    node = yb->stack[--yb->depth];
+    if (node->kind == KTA_YNODE_MAP)
+        check_duplicate_keys(yb, node);
+    yb_attach(yb, node);
+}
+
+static void yb_scalar(struct ybuild *yb, const yaml_event_t *ev)
+{
+    struct kta_ynode *node;
+    const char *tag = (const char *)ev->data.scalar.tag;
+
+    if (yb->skip)
+        return;
+    node = ynode_new(KTA_YNODE_SCALAR, &ev->start_mark);
+    node->str = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+    node->len = ev->data.scalar.length;
+    node->type = KTA_YT_STR;
+    node->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    node->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                   ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    if (node->plain && ev->data.scalar.plain_implicit)
+        resolve_plain(node);
+    else if (tag && strcmp(tag, "tag:yaml.org,2002:null") == 0)
+        node->type = KTA_YT_NULL;
+    yb_attach(yb, node);
+}
+
+static void yb_reset_doc(struct ybuild *yb)
+{
+    while (yb->depth > 0)
+        kta_ynode_free(yb->stack[--yb->depth]);
+    kta_ynode_free(yb->root);
+    yb->root = NULL;
+    yb->skip = 0;
+    yb->bad = 0;
+}
+
+/*
+ * Parses text into documents (yb->docs).  Documents with errors are
+ * reported, counted in yb->nbad and dropped.  A syntax error ends the file
+ * (libyaml cannot resume); documents finished before it are kept.
+ */
+static void parse_yaml(struct ybuild *yb, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int done = 0;
+
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    while (!done) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            const char *ctx = parser.context;
+
+            kta_rules_report(yb->d, KTA_DIAG_ERROR, yb->file,
+                             (int)parser.problem_mark.line + 1,
+                             (int)parser.problem_mark.column + 1, NULL,
+                             "YAML syntax error: %s%s%s",
+                             parser.problem ? parser.problem : "unknown problem",
+                             ctx ? " " : "", ctx ? ctx : "");
+            if (yb->depth || yb->root)
+                yb->nbad++;
+            yb_reset_doc(yb);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            yb_reset_doc(yb);
+            break;
+        case YAML_DOCUMENT_END_EVENT:
+            if (yb->bad) {
+                yb->nbad++;
+            } else if (yb->root) {
+                yb->docs = xrealloc(yb->docs, (yb->ndocs + 1) * sizeof(*yb->docs));
+                yb->docs[yb->ndocs++] = yb->root;
+                yb->root = NULL;
+            }
+            yb_reset_doc(yb);
+            break;
+        case YAML_ALIAS_EVENT:
+            kta_rules_report(yb->d, KTA_DIAG_ERROR, yb->file, (int)ev.start_mark.line + 1,
+                             (int)ev.start_mark.column + 1, NULL,
+                             "YAML aliases are not allowed in rule files (*%s)",
+                             (const char *)ev.data.alias.anchor);
+            yb->bad = 1;
+            if (!yb->skip) {
+                struct kta_ynode *node = ynode_new(KTA_YNODE_SCALAR, &ev.start_mark);
+
+                node->str = xstrdup("");
+                node->type = KTA_YT_NULL;
+                yb_attach(yb, node);
+            }
+            break;
+        case YAML_SCALAR_EVENT:
+            yb_reject_anchor(yb, ev.data.scalar.anchor, &ev.start_mark);
+            yb_scalar(yb, &ev);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            yb_reject_anchor(yb, ev.data.sequence_start.anchor, &ev.start_mark);
+            yb_open(yb, KTA_YNODE_SEQ, &ev.start_mark);
+            break;
+        case YAML_MAPPING_START_EVENT:
+            yb_reject_anchor(yb, ev.data.mapping_start.anchor, &ev.start_mark);
+            yb_open(yb, KTA_YNODE_MAP, &ev.start_mark);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            yb_close(yb);
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+}
+
+static void yb_free(struct ybuild *yb)
+{
+    size_t i;
+
+    yb_reset_doc(yb);
+    for (i = 0; i < yb->ndocs; i++)
+        kta_ynode_free(yb->docs[i]);
+    free(yb->docs);
+    yb->docs = NULL;
+    yb->ndocs = 0;
+}
+
+/* ---- YAML -> JSON (kept metadata) -------------------------------------- */
+
+static json_t *ynode_to_json(const struct kta_ynode *n)
+{
+    json_t *j;
+    size_t i;
+
+    switch (n->kind) {
+    case KTA_YNODE_SEQ:
+        j = json_array();
+        for (i = 0; i < n->n; i++)
+            json_array_append_new(j, ynode_to_json(n->items[i]));
+        return j;
+    case KTA_YNODE_MAP:
+        j = json_object();
+        for (i = 0; i + 1 < n->n; i += 2)
+            json_object_setn_new(j, n->items[i]->str, n->items[i]->len,
+                                 ynode_to_json(n->items[i + 1]));
+        return j;
+    case KTA_YNODE_SCALAR:
+        break;
+    }
+    switch (n->type) {
+    case KTA_YT_NULL:
+        return json_null();
+    case KTA_YT_BOOL:
+        return json_boolean(n->bval);
+    case KTA_YT_INT:
+        return json_integer(n->ival);
+    case KTA_YT_FLOAT:
+        if (isfinite(n->dval))
+            return json_real(n->dval);
+        break;
+    case KTA_YT_STR:
+        break;
+    }
+    j = json_stringn(n->str, n->len);
+    /* libyaml hands out UTF-8, but be safe rather than drop the key. */
+    return j ? j : json_string("");
+}
+
+/* ---- field map --------------------------------------------------------- */
+
+void kta_fieldmap_free(struct kta_fieldmap *fm)
+{
+    size_t i, j;
+
+    if (!fm)
+        return;
+    for (i = 0; i < fm->nentries; i++) {
+        for (j = 0; j < fm->entries[i].npaths; j++)
+            free(fm->entries[i].paths[j]);
+        free(fm->entries[i].paths);
+        free(fm->entries[i].name);
+    }
+    free(fm->entries);
+    for (i = 0; i < fm->nstar; i++)
+        free(fm->star[i]);
+    free(fm->star);
+    free(fm);
+}
+
+/* Reads a path list (a string or a list of strings) into *out. */
+static int fieldmap_paths(struct kta_rules_diag *d, const char *file,
+                          const struct kta_ynode *key, const struct kta_ynode *v,
+                          char ***out, size_t *nout)
+{
+    size_t i, n = v->kind == KTA_YNODE_SEQ ? v->n : 1;
+
+    if (v->kind == KTA_YNODE_MAP || (v->kind == KTA_YNODE_SEQ && v->n == 0)) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, NULL,
+                         "field map entry '%s' must be a path or a non-empty list of paths",
+                         key->str);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        const struct kta_ynode *p = v->kind == KTA_YNODE_SEQ ? v->items[i] : v;
+
+        if (p->kind != KTA_YNODE_SCALAR || p->type == KTA_YT_NULL || p->len == 0 ||
+            strlen(p->str) != p->len) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, p->line, p->col, NULL,
+                             "field map entry '%s': a path must be a non-empty string",
+                             key->str);
+            return -1;
+        }
+    }
+    *out = xcalloc(n, sizeof(char *));
+    for (i = 0; i < n; i++)
+        (*out)[i] = xstrdup((v->kind == KTA_YNODE_SEQ ? v->items[i] : v)->str);
+    *nout = n;
+    return 0;
+}
+
+static struct kta_fieldmap *fieldmap_load(struct kta_rules_diag *d, const char *file)
+{
+    struct ybuild yb = { .file = file, .d = d };
+    struct kta_fieldmap *fm = NULL;
+    const struct kta_ynode *root;
+    char err[512];
+    char *text;
+    size_t len, i;
+    size_t errors0 = d->st->errors;
+
+    text = kta_read_file(file, KTA_RULES_MAX_FILE, &len, err, sizeof(err));
+    if (!text) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, 0, 0, NULL, "cannot read field map: %s", err);
+        return NULL;
+    }
+    parse_yaml(&yb, text, len);
+    free(text);
+    if (d->st->errors != errors0)
+        goto fail;
+    if (yb.ndocs != 1 || yb.docs[0]->kind != KTA_YNODE_MAP) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, yb.ndocs ? yb.docs[0]->line : 1,
+                         yb.ndocs ? yb.docs[0]->col : 1, NULL,
+                         "a field map must be a single YAML mapping");
+        goto fail;
+    }
+    root = yb.docs[0];
+    fm = xcalloc(1, sizeof(*fm));
+    fm->entries = xcalloc(KTA_YMAP_LEN(root) + 1, sizeof(*fm->entries));
+    for (i = 0; i + 1 < root->n; i += 2) {
+        const struct kta_ynode *k = root->items[i], *v = root->items[i + 1];
+
+        if (strcmp(k->str, "*") == 0) {
+            if (fieldmap_paths(d, file, k, v, &fm->star, &fm->nstar) < 0)
+                continue;
+        } else {
+            struct kta_fieldmap_entry *e = &fm->entries[fm->nentries];
+
+            if (fieldmap_paths(d, file, k, v, &e->paths, &e->npaths) < 0)
+                continue;
+            e->name = xstrdup(k->str);
+            fm->nentries++;
+        }
+    }
+    if (d->st->errors != errors0)
+        goto fail;
+    yb_free(&yb);
+    return fm;
+fail:
+    kta_fieldmap_free(fm);
+    yb_free(&yb);
+    return NULL;
+}
+
+/* ---- rules ------------------------------------------------------------- */
+
+struct loader {
+    struct kta_rules_diag     *d;
+    const struct kta_rules_opts *opts;
+    struct kta_fieldmap       *fm;
+    struct kta_rule          **rules;
+    size_t                     nrules, cap;
+    size_t                     valid;     /* rules without errors */
+};
+
+/* Sigma metadata: kept, not interpreted, no warning. */
+static const char *const sigma_keys[] = {
+    "description", "status", "author", "date", "modified", "references",
+    "falsepositives", "logsource", "fields", "related", "license", NULL
+};
+
+static const char *const levels[] = {
+    "informational", "low", "medium", "high", "critical", NULL
+};
+
+static int is_sigma_key(const char *k)
+{
+    size_t i;
+
+    for (i = 0; sigma_keys[i]; i++)
+        if (strcmp(k, sigma_keys[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A scalar usable as a one-line string (numbers are taken as written). */
+static int scalar_text(const struct kta_ynode *n)
+{
+    return n->kind == KTA_YNODE_SCALAR && n->type != KTA_YT_NULL &&
+           strlen(n->str) == n->len && n->len > 0;
+}
+
+static void rule_add(struct loader *ld, struct kta_rule *r)
+{
+    if (ld->nrules == ld->cap) {
+        ld->cap = ld->cap ? ld->cap * 2 : 64;
+        ld->rules = xrealloc(ld->rules, ld->cap * sizeof(*ld->rules));
+    }
+    ld->rules[ld->nrules++] = r;
+}
+
+static void load_rule(struct loader *ld, const char *file, const struct kta_ynode *node)
+{
+    struct kta_rules_diag *d = ld->d;
+    struct kta_compile_env env = { .diag = d, .fm = ld->fm, .file = file };
+    const struct kta_ynode *idn, *lvn = NULL, *sevn = NULL, *det = NULL;
+    struct kta_rule *r;
+    size_t errors0 = d->st->errors;
+    size_t i;
+
+    if (node->kind != KTA_YNODE_MAP) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, node->line, node->col, NULL,
+                         "a rule must be a mapping");
+        goto invalid_noid;
+    }
+    r = xcalloc(1, sizeof(*r));
+    r->file = xstrdup(file);
+    r->line = node->line;
+    r->col = node->col;
+    r->enabled = 1;
+    r->level = "medium";
+    r->tags = json_array();
+    r->meta = json_object();
+    atomic_init(&r->errors, 0);
+
+    idn = kta_ynode_get(node, "id");
+    if (!idn) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, node->line, node->col, NULL,
+                         "rule has no 'id'");
+    } else if (!scalar_text(idn) || strchr(idn->str, '\n')) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, idn->line, idn->col, NULL,
+                         "'id' must be a non-empty one-line string");
+    } else {
+        r->id = xstrdup(idn->str);
+        r->id_line = idn->line;
+        r->id_col = idn->col;
+    }
+
+    for (i = 0; i + 1 < node->n; i += 2) {
+        const struct kta_ynode *k = node->items[i], *v = node->items[i + 1];
+        const char *key = k->str;
+
+        if (strcmp(key, "id") == 0) {
+            continue;
+        } else if (strcmp(key, "title") == 0) {
+            if (!scalar_text(v) || strchr(v->str, '\n'))
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
+                                 "'title' must be a non-empty one-line string");
+            else
+                r->title = xstrdup(v->str);
+        } else if (strcmp(key, "level") == 0 || strcmp(key, "severity") == 0) {
+            size_t j;
+
+            if (key[0] == 'l')
+                lvn = v;
+            else
+                sevn = v;
+            for (j = 0; levels[j]; j++)
+                if (v->kind == KTA_YNODE_SCALAR && strcasecmp(v->str, levels[j]) == 0)
+                    break;
+            if (!levels[j])
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
+                                 "'%s' must be one of informational, low, medium, high, "
+                                 "critical", key);
+            else
+                r->level = levels[j];
+        } else if (strcmp(key, "tags") == 0) {
+            size_t j;
+
+            if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
+                continue;
+            if (v->kind != KTA_YNODE_SEQ) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
+                                 "'tags' must be a list of strings");
+                continue;
+            }
+            for (j = 0; j < v->n; j++) {
+                const struct kta_ynode *t = v->items[j];
+
+                if (!scalar_text(t))
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, t->line, t->col, r->id,
+                                     "a tag must be a non-empty string");
+                else
+                    json_array_append_new(r->tags, json_stringn(t->str, t->len));
+            }
+        } else if (strcmp(key, "enabled") == 0) {
+            if (v->kind != KTA_YNODE_SCALAR || v->type != KTA_YT_BOOL)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
+                                 "'enabled' must be true or false");
+            else
+                r->enabled = v->bval;
+        } else if (strcmp(key, "detection") == 0) {
+            det = v;
+        } else {
+            if (!is_sigma_key(key))
+                kta_rules_report(d, KTA_DIAG_WARNING, file, k->line, k->col, r->id,
+                                 "unknown key '%s' (kept, not interpreted)", key);
+            json_object_setn_new(r->meta, key, k->len, ynode_to_json(v));
+        }
+    }
+    if (lvn && sevn)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, sevn->line, sevn->col, r->id,
+                         "'level' and 'severity' are synonyms; give only one (level at "
+                         "line %d)", lvn->line);
+    if (!kta_ynode_get(node, "title"))
+        kta_rules_report(d, KTA_DIAG_ERROR, file, node->line, node->col, r->id,
+                         "rule has no 'title'");
+    if (!det)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, node->line, node->col, r->id,
+                         "rule has no 'detection'");
+    else
+        kta_rules_compile_detection(r, det, &env);
+
+    if (d->st->errors != errors0) {
+        kta_rule_free(r);
+        goto invalid_noid;
+    }
+    ld->valid++;
+    r->seq = ld->nrules;
+    rule_add(ld, r);
+    return;
+invalid_noid:
+    if (ld->opts->skip_invalid)
+        d->st->skipped++;
+}
+
+static void load_document(struct loader *ld, const char *file, const struct kta_ynode *doc)
+{
+    const struct kta_ynode *rules;
+    size_t i;
+
+    if (doc->kind == KTA_YNODE_SCALAR && doc->type == KTA_YT_NULL)
+        return;     /* an empty document, e.g. after a trailing '---' */
+    if (doc->kind == KTA_YNODE_MAP && kta_ynode_get(doc, "detection")) {
+        load_rule(ld, file, doc);
+        return;
+    }
+    rules = kta_ynode_get(doc, "rules");
+    if (!rules) {
+        const struct kta_ynode *idn = kta_ynode_get(doc, "id");
+
+        kta_rules_report(ld->d, KTA_DIAG_ERROR, file, doc->line, doc->col,
+                         idn && scalar_text(idn) ? idn->str : NULL,
+                         "a document must be a rule (a mapping with 'detection') or a "
+                         "collection (a mapping with 'rules')");
+        if (ld->opts->skip_invalid)
+            ld->d->st->skipped++;
+        return;
+    }
+    for (i = 0; i + 1 < doc->n; i += 2)
+        if (strcmp(doc->items[i]->str, "rules") != 0)
+            kta_rules_report(ld->d, KTA_DIAG_WARNING, file, doc->items[i]->line,
+                             doc->items[i]->col, NULL,
+                             "unknown key '%s' in a rule collection (ignored)",
+                             doc->items[i]->str);
+    if (rules->kind != KTA_YNODE_SEQ) {
+        kta_rules_report(ld->d, KTA_DIAG_ERROR, file, rules->line, rules->col, NULL,
+                         "'rules' must be a list of rules");
+        if (ld->opts->skip_invalid)
+            ld->d->st->skipped++;
+        return;
+    }
+    for (i = 0; i < rules->n; i++)
+        load_rule(ld, file, rules->items[i]);
+}
+
+static void load_text(struct loader *ld, const char *file, const char *text, size_t len)
+{
+    struct ybuild yb = { .file = file, .d = ld->d };
+    size_t i;
+
+    ld->d->st->files++;
+    parse_yaml(&yb, text, len);
+    for (i = 0; i < yb.ndocs; i++)
+        load_document(ld, file, yb.docs[i]);
+    if (ld->opts->skip_invalid)
+        ld->d->st->skipped += yb.nbad;
+    yb_free(&yb);
+}
+
+static void load_file(struct loader *ld, const char *file)
+{
+    char err[512];
+    char *text;
+    size_t len;
+    struct stat sb;
+
+    if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode) && (size_t)sb.st_size > KTA_RULES_MAX_FILE) {
+        ld->d->st->files++;
+        kta_rules_report(ld->d, KTA_DIAG_ERROR, file, 1, 1, NULL,
+                         "rule file is larger than 4 MiB (%lld bytes)", (long long)sb.st_size);
+        if (ld->opts->skip_invalid)
+            ld->d->st->skipped++;
+        return;
+    }
+    text = kta_read_file(file, KTA_RULES_MAX_FILE, &len, err, sizeof(err));
+    if (!text) {
+        ld->d->st->files++;
+        kta_rules_report(ld->d, KTA_DIAG_ERROR, file, 0, 0, NULL, "cannot read: %s", err);
+        if (ld->opts->skip_invalid)
+            ld->d->st->skipped++;
+        return;
+    }
+    load_text(ld, file, text, len);
+    free(text);
+}
+
+static int has_rule_suffix(const char *name)
+{
+    size_t n = strlen(name);
+
+    return (n > 4 && strcmp(name + n - 4, ".yml") == 0) ||
+           (n > 5 && strcmp(name + n - 5, ".yaml") == 0);
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collects rule files under dir.  Symlinked directories are not followed
+ * (a link cycle must not hang the loader); symlinked files are read. */
+static int collect(struct loader *ld, const char *dir, char ***paths, size_t *n, size_t *cap)
+{
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+
+    if (!dp) {
+        kta_rules_report(ld->d, KTA_DIAG_ERROR, dir, 0, 0, NULL, "cannot open directory: %s",
+                         strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(dp)) != NULL) {
+        struct stat sb;
+        char *p;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        p = xasprintf("%s/%s", dir, de->d_name);
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            collect(ld, p, paths, n, cap);
+            free(p);
+            continue;
+        }
+        if (!has_rule_suffix(de->d_name) || stat(p, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+            free(p);
+            continue;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            *paths = xrealloc(*paths, *cap * sizeof(**paths));
+        }
+        (*paths)[(*n)++] = p;
+    }
+    closedir(dp);
+    return 0;
+}
+
+static int cmp_rule_id(const void *a, const void *b)
+{
+    const struct kta_rule *ra = *(struct kta_rule *const *)a;
+    const struct kta_rule *rb = *(struct kta_rule *const *)b;
+    int c = strcmp(ra->id, rb->id);
+
+    if (c)
+        return c;
+    return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
+}
+
+/* Ids must be unique across the ruleset: the first definition (in load
+ * order) wins and every later one is an error. */
+static void check_duplicate_ids(struct loader *ld)
+{
+    struct kta_rule **sorted;
+    size_t i, first, out;
+    int dup = 0;
+
+    if (ld->nrules < 2)
+        return;
+    sorted = xmalloc(ld->nrules * sizeof(*sorted));
+    memcpy(sorted, ld->rules, ld->nrules * sizeof(*sorted));
+    qsort(sorted, ld->nrules, sizeof(*sorted), cmp_rule_id);
+    for (i = 1, first = 0; i < ld->nrules; i++) {
+        if (strcmp(sorted[i]->id, sorted[first]->id) != 0) {
+            first = i;
+            continue;
+        }
+        kta_rules_report(ld->d, KTA_DIAG_ERROR, sorted[i]->file, sorted[i]->id_line,
+                         sorted[i]->id_col, sorted[i]->id,
+                         "duplicate id (first defined at %s:%d:%d)", sorted[first]->file,
+                         sorted[first]->id_line, sorted[first]->id_col);
+        sorted[i]->dup = 1;
+        dup = 1;
+    }
+    free(sorted);
+    if (!dup)
+        return;
+    for (i = out = 0; i < ld->nrules; i++) {
+        if (ld->rules[i]->dup) {
+            kta_rule_free(ld->rules[i]);
+            ld->valid--;
+            if (ld->opts->skip_invalid)
+                ld->d->st->skipped++;
+            continue;
+        }
+        ld->rules[out++] = ld->rules[i];
+    }
+    ld->nrules = out;
+}
+
+/* Shared tail of both entry points: ids, counts, and the verdict. */
+static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
+{
+    struct kta_ruleset *rs = NULL;
+    size_t i;
+
+    check_duplicate_ids(ld);
+    ld->d->st->rules = ld->valid;
+    ld->d->st->enabled = 0;
+    for (i = 0; i < ld->nrules; i++)
+        ld->d->st->enabled += ld->rules[i]->enabled != 0;
+    if (ld->d->st->errors && !ld->opts->skip_invalid) {
+        for (i = 0; i < ld->nrules; i++)
+            kta_rule_free(ld->rules[i]);
+        free(ld->rules);
+    } else {
+        rs = kta_ruleset_new(ld->rules, ld->nrules);
+    }
+    ld->rules = NULL;
+    ld->nrules = 0;
+    if (st)
+        *st = *ld->d->st;
+    kta_fieldmap_free(ld->fm);
+    ld->fm = NULL;
+    return rs;
+}
+
+/* Sets up the loader and reads the field map.  Returns -1 when the field
+ * map is unusable (the load then fails even with skip_invalid). */
+static int start(struct loader *ld, struct kta_rules_diag *d, struct kta_rules_stats *own,
+                 const struct kta_rules_opts *opts, char *errstr, size_t errstr_size)
+{
+    static const struct kta_rules_opts defaults;
+
+    memset(own, 0, sizeof(*own));
+    memset(d, 0, sizeof(*d));
+    memset(ld, 0, sizeof(*ld));
+    d->opts = opts ? opts : &defaults;
+    d->st = own;
+    d->errstr = errstr;
+    d->errstr_size = errstr_size;
+    if (errstr && errstr_size)
+        errstr[0] = '\0';
+    ld->d = d;
+    ld->opts = d->opts;
+    if (ld->opts->fieldmap) {
+        ld->fm = fieldmap_load(d, ld->opts->fieldmap);
+        if (!ld->fm)
+            return -1;
+    }
+    return 0;
+}
+
+struct kta_ruleset *kta_rules_load(const char *path, const struct kta_rules_opts *opts,
+                                   struct kta_rules_stats *st,
+                                   char *errstr, size_t errstr_size)
+{
+    struct kta_rules_stats own;
+    struct kta_rules_diag d;
+    struct loader ld;
+    struct stat sb;
+    char **paths = NULL;
+    size_t n = 0, cap = 0, i;
+
+    if (start(&ld, &d, &own, opts, errstr, errstr_size) < 0)
+        goto fail;
+    if (stat(path, &sb) != 0) {
+        kta_rules_report(&d, KTA_DIAG_ERROR, path, 0, 0, NULL, "cannot read: %s",
+                         strerror(errno));
+        goto fail;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        load_file(&ld, path);
+        return finish(&ld, st);
+    }
+    if (collect(&ld, path, &paths, &n, &cap) < 0)
+        goto fail;
+    qsort(paths, n, sizeof(*paths), cmp_path);
+    for (i = 0; i < n; i++) {
+        load_file(&ld, paths[i]);
+        free(paths[i]);
+    }
+    free(paths);
+    if (n == 0)
+        kta_rules_report(&d, KTA_DIAG_WARNING, path, 0, 0, NULL,
+                         "no *.yml or *.yaml files found");
+    return finish(&ld, st);
+fail:
+    kta_fieldmap_free(ld.fm);
+    if (st)
+        *st = own;
+    return NULL;
+}
+
+struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml, size_t len,
+                                          const struct kta_rules_opts *opts,
+                                          struct kta_rules_stats *st,
+                                          char *errstr, size_t errstr_size)
+{
+    struct kta_rules_stats own;
+    struct kta_rules_diag d;
+    struct loader ld;
+
+    if (start(&ld, &d, &own, opts, errstr, errstr_size) < 0) {
+        kta_fieldmap_free(ld.fm);
+        if (st)
+            *st = own;
+        return NULL;
+    }
+    if (len > KTA_RULES_MAX_FILE) {
+        own.files++;
+        kta_rules_report(&d, KTA_DIAG_ERROR, name, 1, 1, NULL,
+                         "rule file is larger than 4 MiB (%zu bytes)", len);
+    } else {
+        load_text(&ld, name, yaml, len);
+    }
+    return finish(&ld, st);
+}
