@@ -968,6 +968,16 @@ static void cp_error(struct cparse *cp, const char *fmt, ...)
     cc_error(cp->cc, cp->node->line, subcol(cp->node, cp->tok), "condition: %s", what);
 }
 
+/* Sigma's aggregations ("sel | count() > 5") are the usual reason for a
+ * stray '|', so say so instead of just "unexpected". */
+static void cp_unexpected(struct cparse *cp)
+{
+    if (memchr(cp->s + cp->tok, '|', cp->toklen))
+        cp_error(cp, "aggregations ('| count() ...') are not supported");
+    else
+        cp_error(cp, "unexpected '%.*s'", (int)cp->toklen, cp->s + cp->tok);
+}
+
 static int glob_match(const char *pat, size_t plen, const char *s)
 {
     if (plen == 0)
@@ -1068,12 +1078,8 @@ static struct kta_cnode *cp_factor(struct cparse *cp)
         *cp = save;   /* an identifier that happens to be called "all" */
     }
     if (cp_is(cp, ")") || cp_is(cp, "and") || cp_is(cp, "or") || cp_is(cp, "of") ||
-        cp_is(cp, "them")) {
-        cp_error(cp, "unexpected '%.*s'", (int)cp->toklen, cp->s + cp->tok);
-        return NULL;
-    }
-    if (cp->s[cp->tok] == '|' || memchr(cp->s + cp->tok, '|', cp->toklen)) {
-        cp_error(cp, "aggregations ('| count() ...') are not supported");
+        cp_is(cp, "them") || memchr(cp->s + cp->tok, '|', cp->toklen)) {
+        cp_unexpected(cp);
         return NULL;
     }
     if (memchr(cp->s + cp->tok, '*', cp->toklen)) {
@@ -1141,7 +1147,7 @@ static struct kta_cnode *parse_condition(struct cc *cc, const struct kta_ynode *
     cp_next(&cp);
     c = cp_expr(&cp);
     if (c && cp.toklen) {
-        cp_error(&cp, "unexpected '%.*s'", (int)cp.toklen, cp.s + cp.tok);
+        cp_unexpected(&cp);
         cnode_free(c);
         c = NULL;
     }

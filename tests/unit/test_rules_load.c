@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for rules_load.c (and the load-time checks of
+ * rules_compile.c): one table row per rejected or warned-about input, with
+ * the exact "FILE:LINE:COL: ..." line the checker must print; then files
+ * and directories on disk (sorted walk, suffix filter, size limit,
+ * skip_invalid counting).
+ */
+#include "rules_int.h"
+#include "tap.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct diags {
+    char   text[8192];
+    size_t n;
+};
+
+static void on_diag(void *opaque, enum kta_diag_kind kind, const char *msg)
+{
+    struct diags *d = opaque;
+    size_t len = strlen(d->text);
+
+    (void)kind;
+    snprintf(d->text + len, sizeof(d->text) - len, "%s\n", msg);
+    d->n++;
+}
+
+struct row {
+    const char *yaml;
+    const char *diag;      /* expected diagnostics, one per line, in order */
+    int         errors;
+    int         warnings;
+};
+
+#define R(body) "id: r1\ntitle: t\n" body
+
+static const struct row rows[] = {
+    /* a valid rule: no diagnostics */
+    { R("detection:\n  s: {a: 1}\n"), "", 0, 0 },
+    /* structure */
+    { "- 1\n- 2\n",
+      "t.yml:1:1: error: a document must be a rule (a mapping with 'detection') or a "
+      "collection (a mapping with 'rules')\n", 1, 0 },
+    { "id: x\ntitle: y\n",
+      "t.yml:1:1: error: rule x: a document must be a rule (a mapping with 'detection') or a "
+      "collection (a mapping with 'rules')\n", 1, 0 },
+    { "title: t\ndetection: {s: {a: 1}}\n", "t.yml:1:1: error: rule has no 'id'\n", 1, 0 },
+    { "id: r1\ndetection: {s: {a: 1}}\n", "t.yml:1:1: error: rule r1: rule has no 'title'\n",
+      1, 0 },
+    { "rules: {a: 1}\n", "t.yml:1:8: error: 'rules' must be a list of rules\n", 1, 0 },
+    { "rules:\n  - id: a\n    title: a\n    detection: {s: {x: 1}}\n  - 7\n",
+      "t.yml:5:5: error: a rule must be a mapping\n", 1, 0 },
+    /* YAML problems */
+    { R("detection:\n  s: &x {a: 1}\n  t: *x\n"),
+      "t.yml:4:6: error: YAML anchors are not allowed in rule files (&x)\n"
+      "t.yml:5:6: error: YAML aliases are not allowed in rule files (*x)\n", 2, 0 },
+    { R("detection:\n  s: {a: [1\n"),
+      "t.yml:5:1: error: YAML syntax error: did not find expected ',' or ']' while parsing "
+      "a flow sequence\n", 1, 0 },
+    { R("detection:\n  s: {a: 1}\n  s: {a: 2}\n"),
+      "t.yml:5:3: error: duplicate key 's' (first at line 4)\n", 1, 0 },
+    /* metadata */
+    { R("enabeld: false\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:1: warning: rule r1: unknown key 'enabeld' (kept, not interpreted)\n", 0, 1 },
+    { R("level: high\nseverity: low\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:4:11: error: rule r1: 'level' and 'severity' are synonyms; give only one "
+      "(level at line 3)\n", 1, 0 },
+    { R("level: urgent\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:8: error: rule r1: 'level' must be one of informational, low, medium, high, "
+      "critical\n", 1, 0 },
+    { R("enabled: 'no'\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:10: error: rule r1: 'enabled' must be true or false\n", 1, 0 },
+    { R("tags: attack.t1\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:7: error: rule r1: 'tags' must be a list of strings\n", 1, 0 },
+    { R("status: test\nauthor: me\nlogsource: {product: windows}\nfalsepositives: [x]\n"
+        "detection:\n  s: {a: 1}\n"), "", 0, 0 },
+    /* detection */
+    { R("detection: [a]\n"), "t.yml:3:12: error: rule r1: 'detection' must be a mapping\n",
+      1, 0 },
+    { R("detection:\n  a: {x: 1}\n  b: {x: 2}\n"),
+      "t.yml:4:3: error: rule r1: 'condition' may only be omitted when there is exactly one "
+      "search identifier (there are 2)\n", 1, 0 },
+    { R("detection:\n  s: {a: []}\n"), "t.yml:4:10: error: rule r1: empty list of values\n",
+      1, 0 },
+    { R("detection:\n  s: {a: {b: 1}}\n"),
+      "t.yml:4:10: error: rule r1: the value of 'a' must be a scalar, null or a list of "
+      "scalars\n", 1, 0 },
+    { R("detection:\n  s: {a: [[1]]}\n"),
+      "t.yml:4:11: error: rule r1: a value must be a scalar or null, not a nested list\n",
+      1, 0 },
+    { R("detection:\n  s: foo\n"),
+      "t.yml:4:6: error: rule r1: search 's' must be a mapping, a list of mappings or a list "
+      "of keywords\n", 1, 0 },
+    { R("detection:\n  s: [{a: 1}, b]\n"),
+      "t.yml:4:15: error: rule r1: search 's' mixes mappings and other items in one list\n",
+      1, 0 },
+    /* modifiers */
+    { R("detection:\n  s: {a|contain: x}\n"),
+      "t.yml:4:9: error: rule r1: unknown modifier 'contain'\n", 1, 0 },
+    { R("detection:\n  s:\n    a|wide|base64offset|contains: x\n"),
+      "t.yml:5:7: error: rule r1: modifier 'wide' is not part of rule format version 1\n",
+      1, 0 },
+    { R("detection:\n  s: {a|utf16le|base64: x}\n"),
+      "t.yml:4:9: error: rule r1: modifier 'utf16le' is not part of rule format version 1\n",
+      1, 0 },
+    { R("detection:\n  s: {a|expand: '%x%'}\n"),
+      "t.yml:4:9: error: rule r1: modifier 'expand' is not part of rule format version 1\n",
+      1, 0 },
+    { R("detection:\n  s: {a|re|contains: x}\n"),
+      "t.yml:4:12: error: rule r1: modifier 'contains' cannot be combined with 're'\n", 1, 0 },
+    { R("detection:\n  s: {a|contains|startswith: x}\n"),
+      "t.yml:4:18: error: rule r1: modifier 'startswith' cannot be combined with "
+      "'contains'\n", 1, 0 },
+    { R("detection:\n  s: {a|i: x}\n"),
+      "t.yml:4:9: error: rule r1: modifier 'i' is only valid after 're'\n", 1, 0 },
+    { R("detection:\n  s: {a|all|all: x}\n"),
+      "t.yml:4:13: error: rule r1: modifier 'all' given twice\n", 1, 0 },
+    { R("detection:\n  s: {a|gt: ten}\n"),
+      "t.yml:4:13: error: rule r1: modifier 'gt' needs a number, not 'ten'\n", 1, 0 },
+    { R("detection:\n  s: {a|exists: yes}\n"),
+      "t.yml:4:17: error: rule r1: modifier 'exists' needs true or false\n", 1, 0 },
+    { R("detection:\n  s: {a|cidr: 10.0.0.0/33}\n"),
+      "t.yml:4:15: error: rule r1: modifier 'cidr' needs a network such as 10.0.0.0/8 or "
+      "fe80::/10, not '10.0.0.0/33'\n", 1, 0 },
+    { R("detection:\n  s: {a|cidr: 10.0.0.1/8}\n"),
+      "t.yml:4:15: error: rule r1: network '10.0.0.1/8' for modifier 'cidr' has host bits "
+      "set\n", 1, 0 },
+    { R("detection:\n  s: {a|contains: null}\n"),
+      "t.yml:4:19: error: rule r1: null cannot be used with modifier 'contains'\n", 1, 0 },
+    { R("detection:\n  s: {a|base64: 'x*'}\n"),
+      "t.yml:4:19: error: rule r1: wildcards cannot be used with modifier 'base64' (escape "
+      "them as \\*)\n", 1, 0 },
+    { R("detection:\n  s: {'|exists': true}\n"),
+      "t.yml:4:7: error: rule r1: modifier 'exists' needs a field name\n", 1, 0 },
+    { R("detection:\n  s: {a|re: 'ab(c'}\n"),
+      "t.yml:4:18: error: rule r1: invalid regular expression at offset 4: missing closing "
+      "parenthesis\n", 1, 0 },
+    { R("detection:\n  s: {a|re: x(?<n}\n"),
+      "t.yml:4:18: error: rule r1: invalid regular expression at offset 5: syntax error in "
+      "subpattern name (missing terminator?)\n", 1, 0 },
+    /* several errors in one rule are all reported */
+    { R("detection:\n  s: {a|foo: 1, b|re: '('}\n  condition: s and nope\n"),
+      "t.yml:4:9: error: rule r1: unknown modifier 'foo'\n"
+      "t.yml:4:25: error: rule r1: invalid regular expression at offset 1: missing closing "
+      "parenthesis\n"
+      "t.yml:5:20: error: rule r1: condition: unknown search identifier 'nope'\n", 3, 0 },
+    /* duplicate ids */
+    { "rules:\n  - {id: a, title: t, detection: {s: {x: 1}}}\n"
+      "  - {id: a, title: u, detection: {s: {x: 2}}}\n",
+      "t.yml:3:10: error: rule a: duplicate id (first defined at t.yml:2:10)\n", 1, 0 },
+};
+
+static void test_rows(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct diags d = { "", 0 };
+        struct kta_rules_opts opts = { .diag = on_diag, .diag_opaque = &d };
+        struct kta_rules_stats st;
+        struct kta_ruleset *rs;
+        char err[1024];
+
+        rs = kta_rules_load_string("t.yml", rows[i].yaml, strlen(rows[i].yaml), &opts, &st,
+                                   err, sizeof(err));
+        if (strcmp(d.text, rows[i].diag) != 0)
+            fprintf(stderr, "row %zu:\n%s", i, rows[i].yaml);
+        CHECK_STR(d.text, rows[i].diag);
+        CHECK_INT(st.errors, rows[i].errors);
+        CHECK_INT(st.warnings, rows[i].warnings);
+        CHECK_INT(rs == NULL, rows[i].errors > 0);
+        if (rows[i].errors)
+            CHECK(strncmp(err, rows[i].diag, strlen(err)) == 0 && err[0]);
+        kta_ruleset_decref(rs);
+    }
+}
+
+static void test_deep_nesting(void)
+{
+    struct kta_buf b = { 0 };
+    struct diags d = { "", 0 };
+    struct kta_rules_opts opts = { .diag = on_diag, .diag_opaque = &d };
+    struct kta_ruleset *rs;
+    char err[512];
+    int i;
+
+    kta_buf_appends(&b, "id: r\ntitle: t\ndetection:\n  s: {a: ");
+    for (i = 0; i < 100; i++)
+        kta_buf_appends(&b, "[");
+    for (i = 0; i < 100; i++)
+        kta_buf_appends(&b, "]");
+    kta_buf_appends(&b, "}\n");
+    rs = kta_rules_load_string("deep.yml", b.data, b.len, &opts, NULL, err, sizeof(err));
+    CHECK(rs == NULL);
+    /* Level 1 is the rule mapping; the 65th level (62nd '[') opens at column 71. */
+    CHECK_STR(err, "deep.yml:4:71: error: nesting deeper than 64 levels");
+    CHECK_INT(d.n, 1);
+    kta_buf_free(&b);
+
+    /* 64 levels are fine (the structure is then rejected for other reasons) */
+    kta_buf_reset(&b);
+    kta_buf_appends(&b, "id: r\ntitle: t\ndetection:\n  s: {a: ");
+    for (i = 0; i < 61; i++)
+        kta_buf_appends(&b, "[");
+    for (i = 0; i < 61; i++)
+        kta_buf_appends(&b, "]");
+    kta_buf_appends(&b, "}\n");
+    rs = kta_rules_load_string("deep.yml", b.data, b.len, NULL, NULL, err, sizeof(err));
+    CHECK(rs == NULL);
+    CHECK(strstr(err, "nesting") == NULL);
+    kta_buf_free(&b);
+}
+
+static void test_skip_invalid(void)
+{
+    static const char yaml[] =
+        "rules:\n"
+        "  - {id: good1, title: t, detection: {s: {x: 1}}}\n"
+        "  - {id: bad1, title: t, detection: {s: {x|nope: 1}}}\n"
+        "  - {id: good2, title: t, enabled: false, detection: {s: {x: 1}}}\n"
+        "  - {id: good1, title: t, detection: {s: {x: 1}}}\n"
+        "---\n"
+        "id: bad2\ntitle: t\ndetection: {s: {x: 1}, condition: s and}\n";
+    struct kta_rules_opts opts = { .skip_invalid = 1 };
+    struct kta_rules_stats st;
+    struct kta_ruleset *rs;
+    char err[512];
+
+    rs = kta_rules_load_string("s.yml", yaml, strlen(yaml), &opts, &st, err, sizeof(err));
+    CHECK(rs != NULL);
+    CHECK_INT(kta_ruleset_count(rs), 2);
+    CHECK_INT(st.rules, 2);
+    CHECK_INT(st.enabled, 1);
+    CHECK_INT(st.skipped, 3);
+    CHECK_INT(st.errors, 3);
+    CHECK_INT(st.files, 1);
+    CHECK_STR(kta_rule_id(kta_ruleset_rule(rs, 1)), "good2");
+    CHECK_STR(err, "s.yml:3:44: error: rule bad1: unknown modifier 'nope'");
+    kta_ruleset_decref(rs);
+
+    opts.skip_invalid = 0;
+    rs = kta_rules_load_string("s.yml", yaml, strlen(yaml), &opts, &st, err, sizeof(err));
+    CHECK(rs == NULL);
+    CHECK_INT(st.skipped, 0);
+    CHECK_INT(st.errors, 3);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char *p = xasprintf("%s/%s", dir, name);
+    FILE *fp = fopen(p, "w");
+
+    if (fp) {
+        fputs(text, fp);
+        fclose(fp);
+    }
+    free(p);
+}
+
+static void test_directory(void)
+{
+    char dir[] = "/tmp/kta-rules-XXXXXX";
+    char *sub, *big;
+    struct kta_rules_stats st;
+    struct kta_ruleset *rs;
+    struct diags d = { "", 0 };
+    struct kta_rules_opts opts = { .diag = on_diag, .diag_opaque = &d };
+    char err[1024];
+    FILE *fp;
+    size_t i;
+
+    CHECK(mkdtemp(dir) != NULL);
+    sub = xasprintf("%s/sub", dir);
+    mkdir(sub, 0700);
+    write_file(dir, "b.yml", "id: b\ntitle: b\ndetection: {s: {x: 1}}\n");
+    write_file(dir, "a.yaml", "id: a\ntitle: a\ndetection: {s: {x: 1}}\n---\n"
+                              "id: a2\ntitle: a2\ndetection: {s: {x: 1}}\n");
+    write_file(dir, "B.yml", "id: B\ntitle: B\ndetection: {s: {x: 1}}\n");
+    write_file(dir, "notes.txt", "not yaml: [\n");
+    write_file(dir, "c.yml.bak", "not yaml: [\n");
+    write_file(sub, "z.yml", "id: z\ntitle: z\ndetection: {s: {x: 1}}\n");
+    rs = kta_rules_load(dir, &opts, &st, err, sizeof(err));
+    CHECK(rs != NULL);
+    CHECK_INT(st.files, 4);
+    CHECK_INT(kta_ruleset_count(rs), 5);
+    /* byte-wise sorted paths: B.yml < a.yaml < b.yml < sub/z.yml */
+    if (kta_ruleset_count(rs) == 5) {
+        CHECK_STR(kta_rule_id(kta_ruleset_rule(rs, 0)), "B");
+        CHECK_STR(kta_rule_id(kta_ruleset_rule(rs, 1)), "a");
+        CHECK_STR(kta_rule_id(kta_ruleset_rule(rs, 2)), "a2");
+        CHECK_STR(kta_rule_id(kta_ruleset_rule(rs, 3)), "b");
+        CHECK_STR(kta_rule_id(kta_ruleset_rule(rs, 4)), "z");
+    }
+    kta_ruleset_decref(rs);
+
+    /* a file over 4 MiB is rejected */
+    big = xasprintf("%s/big.yml", dir);
+    fp = fopen(big, "w");
+    if (fp) {
+        fputs("id: big\ntitle: big\ndetection:\n  k:\n", fp);
+        for (i = 0; i < 300000; i++)
+            fputs("    - aaaaaaaaaa\n", fp);
+        fclose(fp);
+    }
+    d.text[0] = '\0';
+    rs = kta_rules_load(big, &opts, &st, err, sizeof(err));
+    CHECK(rs == NULL);
+    CHECK(strstr(d.text, "big.yml:1:1: error: rule file is larger than 4 MiB") != NULL);
+
+    /* a missing path fails even with skip_invalid */
+    opts.skip_invalid = 1;
+    d.text[0] = '\0';
+    rs = kta_rules_load("/nonexistent/kta-rules", &opts, &st, err, sizeof(err));
+    CHECK(rs == NULL);
+    CHECK_STR(err, "/nonexistent/kta-rules:0:0: error: cannot read: No such file or directory");
+
+    /* a broken field map fails the load */
+    write_file(dir, "fm.map", "Image: [a, {b: 1}]\n");
+    opts.fieldmap = xasprintf("%s/fm.map", dir);
+    rs = kta_rules_load_string("x.yml", "id: a\ntitle: a\ndetection: {s: {x: 1}}\n", 38,
+                               &opts, &st, err, sizeof(err));
+    CHECK(rs == NULL);
+    CHECK(strstr(err, "fm.map:1:12: error: field map entry 'Image': a path must be a "
+                      "non-empty string") != NULL);
+    free((char *)opts.fieldmap);
+
+    remove(big);
+    free(big);
+    {
+        char *cmd = xasprintf("rm -rf '%s'", dir);
+
+        CHECK_INT(system(cmd), 0);
+        free(cmd);
+    }
+    free(sub);
+}
+
+int main(void)
+{
+    test_rows();
+    test_deep_nesting();
+    test_skip_invalid();
+    test_directory();
+    return tap_done();
+}
