@@ -21,6 +21,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Lowercased copies of the event's ASCII strings, cached per event: a
+ * field such as CommandLine is tested by hundreds of rules, and lowering
+ * it once lets every caseless literal test be a memcmp/memmem. */
+#define LC_SLOTS   512
+#define LC_MAX     (4u << 20)   /* arena bytes before the cache starts over */
+
+struct lc_ent {
+    const json_t *v;
+    unsigned      gen;
+    int           ascii;
+    size_t        off;
+};
+
 struct kta_eval_ctx {
     pcre2_match_data    *md;
     pcre2_match_context *mctx;
@@ -29,6 +42,14 @@ struct kta_eval_ctx {
     size_t               memo_cap;
     int                  err;       /* a regex hit its limit in this rule */
     char                 num[2][64];/* number -> text, two sides for fieldref */
+    const json_t       **cands;     /* candidate values of the current condition */
+    size_t               ncands, cands_cap;
+    const json_t       **strs;      /* every string value of the event (keywords) */
+    size_t               nstrs, strs_cap;
+    unsigned             strs_gen;
+    unsigned             gen;       /* event number: validates the caches */
+    struct lc_ent        lc[LC_SLOTS];
+    struct kta_buf       lower;
 };
 
 struct kta_eval_ctx *kta_eval_ctx_new(void)
@@ -60,6 +81,9 @@ void kta_eval_ctx_free(struct kta_eval_ctx *ctx)
     pcre2_match_context_free(ctx->mctx);
     pcre2_jit_stack_free(ctx->jit);
     free(ctx->memo);
+    free(ctx->cands);
+    free(ctx->strs);
+    kta_buf_free(&ctx->lower);
     free(ctx);
 }
 
@@ -75,28 +99,78 @@ static int is_ascii(const char *s, size_t n)
     return 1;
 }
 
-/* b is already lowercase. */
-static int ci_eq(const char *a, const char *b, size_t n)
+/* Invalidates the per-event caches.  On wrap-around the slots are wiped
+ * so that an entry from 2^32 events ago cannot look current. */
+static void bump_gen(struct kta_eval_ctx *ctx)
 {
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (tolower((unsigned char)a[i]) != (unsigned char)b[i])
-            return 0;
-    return 1;
+    if (++ctx->gen == 0) {
+        memset(ctx->lc, 0, sizeof(ctx->lc));
+        ctx->strs_gen = 0;
+        ctx->gen = 1;
+    }
 }
 
-static int ci_find(const char *s, size_t n, const char *lit, size_t litlen)
+/* The lowercased text of an ASCII string value, or NULL when the string
+ * has non-ASCII bytes (those need PCRE2's Unicode case folding). */
+static const char *lowered(struct kta_eval_ctx *ctx, const json_t *v, const char *s, size_t n)
 {
+    struct lc_ent *e = &ctx->lc[((uintptr_t)v >> 4) % LC_SLOTS];
     size_t i;
+    char *out;
 
-    if (litlen > n)
+    if (e->v == v && e->gen == ctx->gen)
+        return e->ascii ? ctx->lower.data + e->off : NULL;
+    if (ctx->lower.len + n + 1 > LC_MAX) {
+        /* Start over rather than grow without bound; only the pointer
+         * returned last is in use, and it is not kept across calls. */
+        kta_buf_reset(&ctx->lower);
+        bump_gen(ctx);
+    }
+    e->v = v;
+    e->gen = ctx->gen;
+    e->ascii = is_ascii(s, n);
+    if (!e->ascii)
+        return NULL;
+    e->off = ctx->lower.len;
+    kta_buf_reserve(&ctx->lower, n + 1);
+    out = ctx->lower.data + e->off;
+    for (i = 0; i < n; i++)
+        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+    out[n] = '\0';
+    ctx->lower.len += n + 1;
+    return out;
+}
+
+/* memmem for the short needles and haystacks of rule values: glibc's
+ * two-way setup costs more than a memchr scan for the first byte. */
+static int find(const char *s, size_t n, const char *lit, size_t ll)
+{
+    const char *p = s, *end = s + n;
+
+    if (ll > n)
         return 0;
-    for (i = 0; i + litlen <= n; i++)
-        if (tolower((unsigned char)s[i]) == (unsigned char)lit[0] &&
-            ci_eq(s + i + 1, lit + 1, litlen - 1))
+    end -= ll - 1;
+    while (p < end && (p = memchr(p, lit[0], (size_t)(end - p))) != NULL) {
+        if (memcmp(p + 1, lit + 1, ll - 1) == 0)
             return 1;
+        p++;
+    }
     return 0;
+}
+
+/* Literal test of an already-normalised subject. */
+static int lit_match(enum kta_ptype ptype, const char *s, size_t n, const char *lit, size_t ll)
+{
+    switch (ptype) {
+    case KTA_P_EXACT:
+        return n == ll && memcmp(s, lit, n) == 0;
+    case KTA_P_PREFIX:
+        return n >= ll && memcmp(s, lit, ll) == 0;
+    case KTA_P_SUFFIX:
+        return n >= ll && memcmp(s + n - ll, lit, ll) == 0;
+    default:
+        return ll == 0 || find(s, n, lit, ll);
+    }
 }
 
 static int re_match(struct kta_eval_ctx *ctx, const pcre2_code *re, const char *s, size_t n)
@@ -110,36 +184,21 @@ static int re_match(struct kta_eval_ctx *ctx, const pcre2_code *re, const char *
     return 0;
 }
 
+/* v is the event value whose text is s (for the lowercase cache). */
 static int match_pattern(struct kta_eval_ctx *ctx, const struct kta_matcher *m,
-                         const char *s, size_t n)
+                         const json_t *v, const char *s, size_t n)
 {
-    const char *lit = m->lit;
-    size_t ll = m->litlen;
-
     if (m->ptype == KTA_P_ANY)
         return 1;
-    if (m->ptype != KTA_P_REGEX && (m->cased || (m->lit_ascii && is_ascii(s, n)))) {
-        if (m->cased) {
-            switch (m->ptype) {
-            case KTA_P_EXACT:
-                return n == ll && memcmp(s, lit, n) == 0;
-            case KTA_P_PREFIX:
-                return n >= ll && memcmp(s, lit, ll) == 0;
-            case KTA_P_SUFFIX:
-                return n >= ll && memcmp(s + n - ll, lit, ll) == 0;
-            default:
-                return ll == 0 || memmem(s, n, lit, ll) != NULL;
-            }
-        }
-        switch (m->ptype) {
-        case KTA_P_EXACT:
-            return n == ll && ci_eq(s, lit, n);
-        case KTA_P_PREFIX:
-            return n >= ll && ci_eq(s, lit, ll);
-        case KTA_P_SUFFIX:
-            return n >= ll && ci_eq(s + n - ll, lit, ll);
-        default:
-            return ll == 0 || ci_find(s, n, lit, ll);
+    if (m->ptype != KTA_P_REGEX) {
+        if (m->cased)
+            return lit_match(m->ptype, s, n, m->lit, m->litlen);
+        if (m->lit_ascii) {
+            /* Numbers and booleans are lowercase ASCII already. */
+            const char *low = json_is_string(v) ? lowered(ctx, v, s, n) : s;
+
+            if (low)
+                return lit_match(m->ptype, low, n, m->lit, m->litlen);
         }
     }
     return re_match(ctx, m->re, s, n);
@@ -249,7 +308,7 @@ static int match_value(struct kta_eval_ctx *ctx, const struct kta_matcher *m, co
             return json_number_value(v) == m->num;
         }
         s = value_text(ctx, 0, v, &n);
-        return s && match_pattern(ctx, m, s, n);
+        return s && match_pattern(ctx, m, v, s, n);
     case KTA_M_REGEX:
         s = value_text(ctx, 0, v, &n);
         return s && re_match(ctx, m->re, s, n);
@@ -348,15 +407,6 @@ static int lookup(const json_t *ev, const struct kta_fpath *paths, size_t npaths
     return 0;
 }
 
-static int visit_match(struct visit *vi, const json_t *v)
-{
-    if (match_value(vi->ctx, vi->m, v)) {
-        vi->hit = 1;
-        return 1;
-    }
-    return 0;
-}
-
 static int visit_stop(struct visit *vi, const json_t *v)
 {
     (void)v;
@@ -433,11 +483,22 @@ static int visit_ref_outer(struct visit *vi, const json_t *v)
     return 0;
 }
 
+static int visit_collect(struct visit *vi, const json_t *v)
+{
+    struct kta_eval_ctx *ctx = vi->ctx;
+
+    if (ctx->ncands == ctx->cands_cap) {
+        ctx->cands_cap = ctx->cands_cap ? ctx->cands_cap * 2 : 16;
+        ctx->cands = xrealloc(ctx->cands, ctx->cands_cap * sizeof(*ctx->cands));
+    }
+    ctx->cands[ctx->ncands++] = v;
+    return 0;
+}
+
 /* ---- keywords ---------------------------------------------------------- */
 
-/* Is there a string value anywhere in v (not an object key) that m
- * matches? */
-static int keyword_in(struct kta_eval_ctx *ctx, const struct kta_matcher *m, const json_t *v)
+/* Collects every string value in v (not object keys), at any depth. */
+static void collect_strings(struct kta_eval_ctx *ctx, const json_t *v)
 {
     const char *key;
     json_t *val;
@@ -445,62 +506,84 @@ static int keyword_in(struct kta_eval_ctx *ctx, const struct kta_matcher *m, con
 
     switch (json_typeof(v)) {
     case JSON_STRING:
-        return match_value(ctx, m, v);
+        if (ctx->nstrs == ctx->strs_cap) {
+            ctx->strs_cap = ctx->strs_cap ? ctx->strs_cap * 2 : 32;
+            ctx->strs = xrealloc(ctx->strs, ctx->strs_cap * sizeof(*ctx->strs));
+        }
+        ctx->strs[ctx->nstrs++] = v;
+        break;
     case JSON_ARRAY:
         for (i = 0; i < json_array_size(v); i++)
-            if (keyword_in(ctx, m, json_array_get(v, i)))
-                return 1;
-        return 0;
+            collect_strings(ctx, json_array_get(v, i));
+        break;
     case JSON_OBJECT:
         json_object_foreach((json_t *)v, key, val)
-            if (keyword_in(ctx, m, val))
-                return 1;
-        return 0;
+            collect_strings(ctx, val);
+        break;
     default:
-        return 0;
+        break;
     }
 }
 
 /* ---- conditions -------------------------------------------------------- */
 
-static int eval_one(struct kta_eval_ctx *ctx, const json_t *ev, const struct kta_fcond *fc,
-                    const struct kta_matcher *m)
+/* exists and fieldref look at the field itself, not at each candidate. */
+static int eval_special(struct kta_eval_ctx *ctx, const json_t *ev, const struct kta_fcond *fc,
+                        const struct kta_matcher *m)
 {
     struct visit vi = { .ctx = ctx, .m = m, .ev = ev, .fc = fc };
 
-    if (fc->keyword)
-        return keyword_in(ctx, m, ev);
-    switch (m->kind) {
-    case KTA_M_EXISTS:
+    if (m->kind == KTA_M_EXISTS) {
         vi.fn = visit_stop;
         lookup(ev, fc->paths, fc->npaths, &vi);
         return vi.present == m->exists;
-    case KTA_M_FIELDREF:
-        vi.fn = visit_ref_outer;
-        lookup(ev, fc->paths, fc->npaths, &vi);
-        return vi.hit;
-    case KTA_M_NULL:
-        vi.fn = visit_match;
-        lookup(ev, fc->paths, fc->npaths, &vi);
-        return vi.hit || vi.ncand == 0;
-    default:
-        vi.fn = visit_match;
-        lookup(ev, fc->paths, fc->npaths, &vi);
-        return vi.hit;
     }
+    vi.fn = visit_ref_outer;
+    lookup(ev, fc->paths, fc->npaths, &vi);
+    return vi.hit;
 }
 
 static int eval_fcond(struct kta_eval_ctx *ctx, const json_t *ev, const struct kta_fcond *fc)
 {
-    size_t i;
+    const json_t **cand;
+    size_t i, j, n;
 
+    if (fc->special) {
+        for (i = 0; i < fc->nvals; i++) {
+            int r = !!eval_special(ctx, ev, fc, &fc->vals[i]);
+
+            if (fc->all == !r)
+                return r;
+        }
+        return fc->all;
+    }
+    if (fc->keyword) {
+        if (ctx->strs_gen != ctx->gen) {
+            ctx->nstrs = 0;
+            collect_strings(ctx, ev);
+            ctx->strs_gen = ctx->gen;
+        }
+        cand = ctx->strs;
+        n = ctx->nstrs;
+    } else {
+        /* Look the field up once, then try every value on its candidates. */
+        struct visit vi = { .fn = visit_collect, .ctx = ctx };
+
+        ctx->ncands = 0;
+        lookup(ev, fc->paths, fc->npaths, &vi);
+        cand = ctx->cands;
+        n = ctx->ncands;
+    }
+    if (n == 0)   /* a missing field: only null values can hold */
+        return fc->all ? fc->nnull == fc->nvals : fc->nnull > 0;
     for (i = 0; i < fc->nvals; i++) {
-        int r = eval_one(ctx, ev, fc, &fc->vals[i]);
+        const struct kta_matcher *m = &fc->vals[i];
+        int r = 0;
 
-        if (fc->all && !r)
-            return 0;
-        if (!fc->all && r)
-            return 1;
+        for (j = 0; j < n && !r; j++)
+            r = !!match_value(ctx, m, cand[j]);
+        if (fc->all == !r)
+            return r;
     }
     return fc->all;
 }
@@ -557,6 +640,9 @@ size_t kta_eval(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
         ctx->memo = xrealloc(ctx->memo, rs->max_searches);
         ctx->memo_cap = rs->max_searches;
     }
+    /* A new event: the lowercase and keyword caches start over. */
+    bump_gen(ctx);
+    kta_buf_reset(&ctx->lower);
     for (i = 0; i < rs->nrules; i++) {
         struct kta_rule *r = rs->rules[i];
 

@@ -784,6 +784,11 @@ static int compile_fcond(struct cc *cc, struct kta_fcond *fc, const struct kta_y
 
     if (key && parse_mods(cc, key, &flen, &set) < 0)
         return -1;
+    if (key && key->len == 0) {
+        /* Only a key with modifiers may leave out the field (3.3). */
+        cc_error(cc, key->line, key->col, "empty field name");
+        return -1;
+    }
     fc->keyword = !key || flen == 0;
     fc->all = (set & B(MOD_ALL)) != 0;
     if (!fc->keyword)
@@ -807,7 +812,11 @@ static int compile_fcond(struct cc *cc, struct kta_fcond *fc, const struct kta_y
     for (i = 0; i < n; i++) {
         const struct kta_ynode *v = val->kind == KTA_YNODE_SEQ ? val->items[i] : val;
 
-        compile_value(cc, &fc->vals[fc->nvals++], v, set, fc->keyword);
+        compile_value(cc, &fc->vals[fc->nvals], v, set, fc->keyword);
+        fc->nnull += fc->vals[fc->nvals].kind == KTA_M_NULL;
+        fc->special |= fc->vals[fc->nvals].kind == KTA_M_EXISTS ||
+                       fc->vals[fc->nvals].kind == KTA_M_FIELDREF;
+        fc->nvals++;
     }
     return cc->errors == errors0 ? 0 : -1;
 }

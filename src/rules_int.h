@@ -164,6 +164,10 @@ struct kta_fcond {
     int                 all;        /* values ANDed instead of ORed */
     struct kta_matcher *vals;
     size_t              nvals;
+    size_t              nnull;      /* values that are null */
+    int                 special;    /* exists/fieldref: judged per field, not
+                                     * per candidate (kept here so a missing
+                                     * field never touches vals) */
 };
 
 /* A mapping of field conditions (AND). */

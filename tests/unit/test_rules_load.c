@@ -97,6 +97,7 @@ static const struct row rows[] = {
     { R("detection:\n  s: [{a: 1}, b]\n"),
       "t.yml:4:15: error: rule r1: search 's' mixes mappings and other items in one list\n",
       1, 0 },
+    { R("detection:\n  s: {'': x}\n"), "t.yml:4:7: error: rule r1: empty field name\n", 1, 0 },
     /* modifiers */
     { R("detection:\n  s: {a|contain: x}\n"),
       "t.yml:4:9: error: rule r1: unknown modifier 'contain'\n", 1, 0 },
