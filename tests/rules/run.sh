@@ -2,8 +2,8 @@
 # Data-driven rule tests: each tests/rules/cases/NAME/ holds rules.yml,
 # events.jsonl (JSON lines), expected ("LINE: id id ..." for every event
 # line that must produce hits, in rule load order; lines not listed must
-# produce none) and optionally fieldmap.yml.  Each case runs
-#   $KTA eval -r rules.yml [-m fieldmap.yml] events.jsonl
+# produce none) and optionally fieldmap (a field map, named without .yml so that a directory walk over cases/ does not take it for rules).  Each case runs
+#   $KTA eval -r rules.yml [-m fieldmap] events.jsonl
 # and its hits are compared with expected.  Then, when ../shared/sigma
 # (relative to the repo root) exists, `kta check --skip-invalid` must load
 # at least 99% of the public Sigma rules there, and `kta eval` must run
@@ -43,7 +43,7 @@ EOF
 for dir in "$root"/tests/rules/cases/*/; do
     name=$(basename "$dir")
     args=(eval -r "$dir/rules.yml")
-    [[ -f $dir/fieldmap.yml ]] && args+=(-m "$dir/fieldmap.yml")
+    [[ -f $dir/fieldmap ]] && args+=(-m "$dir/fieldmap")
     if ! "$KTA" "${args[@]}" "$dir/events.jsonl" >"$work/hits" 2>"$work/err"; then
         echo "FAIL: $name: kta eval exited non-zero"
         sed 's/^/  /' "$work/err"
