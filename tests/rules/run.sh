@@ -2,7 +2,8 @@
 # Data-driven rule tests: each tests/rules/cases/NAME/ holds rules.yml,
 # events.jsonl (JSON lines), expected ("LINE: id id ..." for every event
 # line that must produce hits, in rule load order; lines not listed must
-# produce none) and optionally fieldmap (a field map, named without .yml so that a directory walk over cases/ does not take it for rules).  Each case runs
+# produce none) and optionally fieldmap (a field map; no .yml suffix, so
+# a directory walk over cases/ does not take it for rules).  Each case runs
 #   $KTA eval -r rules.yml [-m fieldmap] events.jsonl
 # and its hits are compared with expected.  Then, when ../shared/sigma
 # (relative to the repo root) exists, `kta check --skip-invalid` must load
