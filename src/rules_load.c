@@ -366,8 +366,9 @@ static void parse_yaml(struct ybuild *yb, const char *text, size_t len)
                              "YAML syntax error: %s%s%s",
                              parser.problem ? parser.problem : "unknown problem",
                              ctx ? " " : "", ctx ? ctx : "");
-            if (yb->depth || yb->root)
-                yb->nbad++;
+            /* The rest of the file is lost: count it as one dropped
+             * document so skip_invalid reports it as skipped. */
+            yb->nbad++;
             yb_reset_doc(yb);
             break;
         }

@@ -39,7 +39,8 @@ struct kta_rules_opts {
 
 struct kta_rules_stats {
     size_t files;     /* rule files read */
-    size_t rules;     /* rules in the returned ruleset */
+    size_t rules;     /* rules in the returned ruleset (when the load
+                       * fails: the rules that were valid) */
     size_t enabled;   /* of those, enabled */
     size_t skipped;   /* invalid rules dropped (skip_invalid) */
     size_t errors;    /* errors reported */
