@@ -49,7 +49,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test test-unit test-rules test-integration test-sanitize \
+.PHONY: all clean test test-unit test-cli test-rules test-integration test-sanitize \
         demo deps docs bench check-deps
 
 all: $(BUILD)/kta
@@ -85,14 +85,17 @@ test: all
 test-unit: $(UNIT_BINS) $(BUILD)/kta
 	$(Q)KTA_BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
 
+test-cli: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/cli/run.sh
+
 test-rules: $(BUILD)/kta
-	$(Q)KTA=$(BUILD)/kta tests/rules/run.sh
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/rules/run.sh
 
 test-integration: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) tests/integration/run.sh
 
 test-sanitize:
-	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test-unit test-rules
+	$(Q)$(MAKE) --no-print-directory -k SANITIZE=address,undefined test-unit test-cli test-rules
 
 # --- the rest --------------------------------------------------------------
 

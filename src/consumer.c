@@ -7,10 +7,12 @@
  * tracked when it is handed to a worker and the committed position is the
  * smallest unfinished offset, committed every commit_interval_ms.  Records
  * of one partition always go to the same worker, so hits keep partition
- * order.  When a ring or a tracker is full the record waits in a small
- * overflow queue and every partition is paused; polling goes on (so the
- * group never sees this member as stuck) and partitions resume once the
- * overflow is empty.  Nothing is ever dropped: a record either reaches a
+ * order.  When a ring or a tracker is full the record waits in an
+ * overflow queue and the loop polls only every BLOCKED_POLL_MS, so records
+ * stay in librdkafka's bounded prefetch queue; if the stall lasts until
+ * the overflow reaches a high-water mark, every partition is paused.
+ * Polling never stops (the group never sees this member as stuck), and
+ * partitions resume once the overflow is empty.  Nothing is ever dropped: a record either reaches a
  * worker or stays uncommitted for the next owner.
  *
  * Rebalances use the eager protocol: on revoke, everything in flight is
@@ -39,10 +41,14 @@ struct kta_consumer {
     size_t               nretired;
     rd_kafka_message_t **overflow;   /* records waiting for room */
     size_t               noverflow, overflow_cap;
+    size_t               overflow_high;  /* pause partitions at this many */
     int                  paused;
     int64_t              last_commit;
     int                  drained;    /* last drain finished everything */
 };
+
+/* How often the loop still polls while workers are behind. */
+#define BLOCKED_POLL_MS 100
 
 static void sleep_ms(int ms)
 {
@@ -113,6 +119,8 @@ static void set_paused(struct kta_consumer *c, int pause)
         rd_kafka_topic_partition_list_destroy(list);
     }
     c->paused = pause;
+    kta_log(KTA_LOG_DEBUG, "%s all partitions (%zu records waiting for a worker)",
+            pause ? "pausing" : "resuming", c->noverflow);
 }
 
 /* Hands one record to its worker.  Returns 0, or -1 when there is no room
@@ -269,7 +277,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         kta_pipeline_stop(c->pl, 1);
         return;
     }
-    if (atomic_load(&kta_kafka_started))
+    /* Other errors also arrive as log lines; only this one does not. */
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && atomic_load(&kta_kafka_started))
         kta_log(KTA_LOG_WARN, "consumer: %s", reason);
 }
 
@@ -378,6 +387,7 @@ int kta_consumer_run(struct kta_consumer *c)
     struct kta_pipeline *pl = c->pl;
     rd_kafka_topic_partition_list_t *topics;
     rd_kafka_resp_err_t err;
+    int64_t last_poll = 0;
     int rc = 0;
 
     topics = rd_kafka_topic_partition_list_new((int)pl->cfg->ntopics);
@@ -390,16 +400,24 @@ int kta_consumer_run(struct kta_consumer *c)
         return 1;
     }
     c->last_commit = kta_now_ms();
+    c->overflow_high = (size_t)pl->cfg->ring_size;
 
     while (!atomic_load(&pl->stop)) {
         rd_kafka_message_t *rkm;
 
         if (c->noverflow) {
             overflow_flush(c);
-            if (c->noverflow == 0)
+            if (c->noverflow == 0) {
                 set_paused(c, 0);
+            } else if (kta_now_ms() - last_poll < BLOCKED_POLL_MS) {
+                /* Workers are behind: leave records in librdkafka's
+                 * bounded prefetch queue rather than taking more. */
+                sleep_ms(1);
+                continue;
+            }
         }
-        rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 5 : 100);
+        rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 0 : 100);
+        last_poll = kta_now_ms();
         if (kta_now_ms() - c->last_commit >= pl->cfg->commit_interval_ms)
             commit(c, 0);
         if (!rkm)
@@ -418,7 +436,12 @@ int kta_consumer_run(struct kta_consumer *c)
         }
         if (c->noverflow || dispatch(c, rkm) < 0) {
             overflow_add(c, rkm);
-            set_paused(c, 1);
+            /* While blocked we poll only every BLOCKED_POLL_MS (to serve
+             * rebalances), so the overflow grows slowly; pausing is for
+             * long stalls only, because a resume waits for librdkafka's
+             * next fetch round (up to fetch.wait.max.ms). */
+            if (c->noverflow >= c->overflow_high)
+                set_paused(c, 1);
         }
     }
 

@@ -61,8 +61,6 @@ int kta_pipeline_run(const struct kta_config *cfg)
         fprintf(stderr, "kta: %s\n", errstr);
         return 1;
     }
-    kta_log(KTA_LOG_INFO, "loaded %zu rules (%zu enabled) from %s", rst.rules, rst.enabled,
-            cfg->rules_path);
 
     the_pipeline = &pl;
     memset(&sa, 0, sizeof(sa));
@@ -79,6 +77,8 @@ int kta_pipeline_run(const struct kta_config *cfg)
         goto out;
     }
     atomic_store(&kta_kafka_started, 1);
+    kta_log(KTA_LOG_INFO, "loaded %zu rules (%zu enabled) from %s", rst.rules, rst.enabled,
+            cfg->rules_path);
 
     pl.nworkers = cfg->workers > 0 ? cfg->workers : ncpus();
     pl.workers = xcalloc((size_t)pl.nworkers, sizeof(*pl.workers));

@@ -88,7 +88,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         kta_pipeline_stop(pl, 1);
         return;
     }
-    if (atomic_load(&kta_kafka_started))
+    /* Other errors also arrive as log lines; only this one does not. */
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && atomic_load(&kta_kafka_started))
         kta_log(KTA_LOG_WARN, "producer: %s", reason);
 }
 

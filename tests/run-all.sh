@@ -14,12 +14,13 @@ run() {
     [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
 }
 run test-unit
+run test-cli
 run test-rules
 run test-integration
 run test-sanitize
 pass=0 fail=0
 while read -r p f; do pass=$((pass + p)); fail=$((fail + f)); done < <(
-    grep -E '^(unit|rules|integration): [0-9]+ passed, [0-9]+ failed' "$log" |
+    grep -E '^(unit|cli|rules|integration): [0-9]+ passed, [0-9]+ failed' "$log" |
     sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
 [[ $status -ne 0 && $fail -eq 0 ]] && fail=1
 echo

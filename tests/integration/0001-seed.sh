@@ -15,8 +15,8 @@ start_kta kta -t "$in" -G "$group" -r "$KTA_ROOT/rules/seed.yaml" -w 2 \
 wait_count "$hits" 3
 wait_count "$dlq" 1
 sleep 2                      # one more commit interval
-rc=$(stop_kta kta)
-expect_eq "exit status after SIGTERM" 0 "$rc"
+stop_kta kta
+expect_eq "exit status after SIGTERM" 0 "$RC"
 
 expect_eq "console lines" \
 "[ALERT] Host: endpoint01 | Threat: malware.exe | Severity: HIGH | Rule: seed-severity-high

@@ -12,13 +12,15 @@ gen() { # gen FROM TO: one critical event per number
 gen 1 200 | "$KTA" produce -b "$B" -t "$in" -k host 2>/dev/null
 start_kta run1 "${args[@]}"
 wait_count "$hits" 200
-expect_eq "first run exit" 0 "$(stop_kta run1)"
+stop_kta run1
+expect_eq "first run exit" 0 "$RC"
 
 gen 201 300 | "$KTA" produce -b "$B" -t "$in" -k host 2>/dev/null
 start_kta run2 "${args[@]}"
 wait_count "$hits" 300
 sleep 2
-expect_eq "second run exit" 0 "$(stop_kta run2)"
+stop_kta run2
+expect_eq "second run exit" 0 "$RC"
 expect_eq "hits after restart" 300 "$(count "$hits")"
 expect_eq "no event emitted twice" 300 "$(consume "$hits" '%k\n' | sort -u | wc -l | tr -d ' ')"
 grep -q 'processed 100 events' run2.err || fail "second run re-read committed events: $(cat run2.err)"

@@ -19,8 +19,10 @@ done | "$KTA" produce -b "$B" -t "$in" -k host 2>/dev/null
 
 wait_count "$hits" 500
 sleep 2
-expect_eq "a exit" 0 "$(stop_kta a)"
-expect_eq "b exit" 0 "$(stop_kta b)"
+stop_kta a
+expect_eq "a exit" 0 "$RC"
+stop_kta b
+expect_eq "b exit" 0 "$RC"
 expect_eq "hits" 500 "$(count "$hits")"
 expect_eq "distinct hits" 500 "$(consume "$hits" '%k\n' | sort -u | wc -l | tr -d ' ')"
 na=$(sed -nE 's/.*processed ([0-9]+) events.*/\1/p' a.err)

@@ -49,14 +49,25 @@ wait_log() {
     fail "$1: no '$2' in its log within ${3:-60} s"
 }
 
-# stop_kta NAME [SIGNAL]: signal kta and wait; prints its exit status.
+# stop_kta NAME [SIGNAL]: signal kta and wait; its exit status goes to $RC.
 stop_kta() {
-    local pid rc=0
+    local pid
     pid=$(cat "$1.pid")
     kill "-${2:-TERM}" "$pid" 2>/dev/null || true
-    wait "$pid" || rc=$?
-    echo "$rc"
+    RC=0
+    wait "$pid" || RC=$?
+    rm -f "$1.pid"
 }
+
+# No kta outlives its test, whatever happened.
+cleanup_kta() {
+    local f
+    for f in *.pid; do
+        [[ -f $f ]] && kill -KILL "$(cat "$f")" 2>/dev/null
+    done
+    return 0
+}
+trap cleanup_kta EXIT
 
 # committed GROUP TOPIC: "partition:offset ..." as the group has committed them.
 committed() {

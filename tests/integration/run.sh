@@ -23,7 +23,8 @@ if ! "$kafka" up; then
     exit 1
 fi
 
-tests=("$@")
+tests=()
+for t in "$@"; do tests+=("$(cd "$(dirname "$t")" && pwd)/$(basename "$t")"); done
 [[ ${#tests[@]} -gt 0 ]] || tests=("$here"/0*.sh)
 pass=0 fail=0
 for t in "${tests[@]}"; do

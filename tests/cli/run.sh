@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Command-line behaviour that needs no broker: kta eval / check / config /
+# help / --version, exit codes and messages.  KTA = the binary to test.
+# Prints "cli: N passed, N failed".
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+KTA=${KTA:-$root/build/kta}
+KTA=$(cd "$(dirname "$KTA")" && pwd)/$(basename "$KTA")
+work=$(mktemp -d /tmp/kta-cli.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+pass=0 fail=0
+check() { # check NAME CONDITION-COMMAND...
+    local name=$1; shift
+    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
+}
+has() { grep -qF -- "$1" "$2"; }
+
+# --version and help
+"$KTA" --version >out; check "--version exit 0" test $? -eq 0
+check "--version text" grep -qE '^kta [0-9]+\.[0-9]+\.[0-9]+$' out
+"$KTA" help >out; check "help lists run" has "  run " out
+"$KTA" help run >out; check "help run shows -X" has "-X key=value" out
+"$KTA" run --help >out; check "run --help" has "usage: kta run" out
+"$KTA" help nosuch 2>err; check "help unknown exit 2" test $? -eq 2
+"$KTA" frobnicate 2>err; check "unknown command exit 2" test $? -eq 2
+check "unknown command message" has "unknown command 'frobnicate'" err
+"$KTA" 2>err; check "no command exit 2" test $? -eq 2
+
+# eval: the seed events through rules/seed.yaml
+{ cat "$root/tests/data/seed-events.jsonl"; echo; echo '{"host": "endpoint05", "threat": '; echo '[1,2]'; } >events.jsonl
+"$KTA" eval -r "$root/rules/seed.yaml" events.jsonl >hits 2>err; rc=$?
+check "eval exit 0 with malformed lines" test $rc -eq 0
+check "eval: 3 hits" test "$(wc -l <hits)" -eq 3
+check "eval: malformed line 6 reported" has "events.jsonl:6: malformed event (invalid_json)" err
+check "eval: array line 7 reported" has "events.jsonl:7: malformed event (not_object)" err
+python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: eval hit shape"; }
+import json
+hits = [json.loads(l) for l in open("hits")]
+assert [h["rule"]["id"] for h in hits] == ["seed-severity-high", "seed-severity-critical", "seed-severity-critical"]
+assert [h["source"] for h in hits] == [{"file": "events.jsonl", "line": n} for n in (1, 3, 4)], hits
+assert hits[0]["event"] == {"host": "endpoint01", "threat": "malware.exe", "severity": "high"}
+assert hits[0]["rule"]["level"] == "high" and hits[0]["rule"]["tags"] == ["seed", "severity.high"]
+PY
+"$KTA" eval -r "$root/rules/seed.yaml" <events.jsonl >hits2 2>/dev/null
+check "eval from stdin" test "$(grep -c '"file":"-"' hits2)" -eq 3
+"$KTA" eval -r "$root/rules/seed.yaml" nosuchfile >/dev/null 2>err; check "eval missing file exit 1" test $? -eq 1
+check "eval missing file message" has "nosuchfile: No such file or directory" err
+printf 'id: x\ntitle: t\ndetection:\n  sel:\n    a: 1\n  condition: nosuch\n' >bad.yml
+"$KTA" eval -r bad.yml events.jsonl >/dev/null 2>err; check "eval rule error exit 1" test $? -eq 1
+check "eval rule error names file:line" grep -q 'bad.yml:[0-9]*:[0-9]*:' err
+"$KTA" eval events.jsonl >/dev/null 2>err; check "eval without -r exit 2" test $? -eq 2
+
+# check
+"$KTA" check "$root/rules/seed.yaml" >out 2>err; check "check seed exit 0" test $? -eq 0
+check "check summary" grep -q '2 loaded' out
+"$KTA" check bad.yml >out 2>err; check "check bad exit 1" test $? -eq 1
+
+# config
+printf 'output:\n  topic: hits\nkafka:\n  sasl.password: hunter2\n' >kta.yaml
+"$KTA" config -c kta.yaml -X workers=3 >out; check "config exit 0" test $? -eq 0
+check "config shows file value" has "output.topic: hits" out
+check "config shows -X" has "workers: 3" out
+check "config masks secrets" bash -c "! grep -q hunter2 out"
+"$KTA" config --markdown >out; check "config --markdown" has '| `output.topic` | `matched_hits` |' out
+printf 'outptu: 1\n' >bad.yaml
+"$KTA" config -c bad.yaml 2>err; check "config unknown key exit 2" test $? -eq 2
+check "config unknown key file:line:col" has "bad.yaml:1:1: unknown option 'outptu'" err
+
+# produce without a broker must fail, not hang
+timeout 60 "$KTA" produce -b 127.0.0.1:1 -t x -X message.timeout.ms=1000 <events.jsonl >/dev/null 2>err; rc=$?
+check "produce to no broker fails (not hang)" test $rc -eq 1
+"$KTA" produce --generate 3 -t x -b 127.0.0.1:1 -X message.timeout.ms=500 2>/dev/null; check "generate needs a broker too" test $? -eq 1
+
+echo "cli: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]
