@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
-# Data-driven rule tests: each tests/rules/cases/NAME/ holds rules.yml,
-# events.jsonl (JSON lines), expected ("LINE: id id ..." for every event
-# line that must produce hits, in rule load order; lines not listed must
-# produce none) and optionally fieldmap (a field map; no .yml suffix, so
-# a directory walk over cases/ does not take it for rules).  Each case runs
-#   $KTA eval -r rules.yml [-m fieldmap] events.jsonl
-# and its hits are compared with expected.  Then, when ../shared/sigma
-# (relative to the repo root) exists, `kta check --skip-invalid` must load
-# at least 99% of the public Sigma rules there, and `kta eval` must run
-# them over sample events.  KTA = the kta binary.
+# Data-driven rule tests.  A case is any directory under tests/rules/cases/
+# (at any depth, e.g. cases/docs/03-contains/) that holds an `expected` or
+# a `check` file.  Its files:
+#   rules.yml      the rules under test; or instead
+#   rules.path     one line: a repo-relative rules path (e.g. `rules`, the
+#                  default ruleset)
+#   fieldmap       a field map (no .yml suffix, so a directory walk over
+#                  cases/ does not take it for rules); or instead
+#   fieldmap.path  one line: a repo-relative field map path
+#   eval-args      extra `kta eval` options on one line (e.g. --skip-invalid)
+#   events.jsonl   JSON lines
+#   expected       "LINE: id id ..." for every event line that must produce
+#                  hits, in rule load order; lines not listed must produce none
+#   check          `kta check` expectations: the first line is "exit N", every
+#                  further line a text that must occur in its output
+# Each case with `expected` runs
+#   $KTA eval -r RULES [-m FIELDMAP] [EVAL-ARGS] events.jsonl
+# and its hits are compared with expected; a case with `check` runs
+#   $KTA check [-m FIELDMAP] RULES.
+# Then the default ruleset (rules/) must check clean (no error, no warning)
+# and every rule id in it must be hit by some case under cases/default/;
+# the examples in docs/rules.md must equal their cases under cases/docs/.
+# Then, when ../shared/sigma (relative to the repo root) exists,
+# `kta check --skip-invalid` must load at least 99% of the public Sigma
+# rules there, and `kta eval` must run them over sample events.
+# KTA = the kta binary.
 # Prints "rules: N passed, N failed" last; exits non-zero on any failure.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,23 +57,128 @@ sys.exit(bad)
 EOF
 }
 
-for dir in "$root"/tests/rules/cases/*/; do
-    name=$(basename "$dir")
-    args=(eval -r "$dir/rules.yml")
-    [[ -f $dir/fieldmap ]] && args+=(-m "$dir/fieldmap")
-    if ! "$KTA" "${args[@]}" "$dir/events.jsonl" >"$work/hits" 2>"$work/err"; then
-        echo "FAIL: $name: kta eval exited non-zero"
-        sed 's/^/  /' "$work/err"
-        fail=$((fail + 1))
-        continue
+firstline() { head -n 1 "$1" | tr -d '\r'; }
+
+while IFS= read -r dir; do
+    name=${dir#"$root"/tests/rules/cases/}
+    if [[ -f $dir/rules.path ]]; then rules=$root/$(firstline "$dir/rules.path"); else rules=$dir/rules.yml; fi
+    fm=()
+    if [[ -f $dir/fieldmap.path ]]; then fm=(-m "$root/$(firstline "$dir/fieldmap.path")")
+    elif [[ -f $dir/fieldmap ]]; then fm=(-m "$dir/fieldmap"); fi
+    extra=()
+    [[ -f $dir/eval-args ]] && read -r -a extra <"$dir/eval-args"
+    ok=1
+    if [[ -f $dir/check ]]; then
+        "$KTA" check "${fm[@]}" "$rules" >"$work/out" 2>&1
+        rc=$?
+        if ! python3 - "$dir/check" "$work/out" "$rc" <<'EOF'
+import sys
+lines = [l.rstrip("\n") for l in open(sys.argv[1], encoding="utf-8")]
+out = open(sys.argv[2], encoding="utf-8").read()
+bad = 0
+want = lines[0].split()
+if want[0] != "exit" or int(want[1]) != int(sys.argv[3]):
+    print(f"  kta check: {lines[0]!r} expected, exit {sys.argv[3]}"); bad = 1
+for l in lines[1:]:
+    if l.strip() and not l.startswith("#") and l not in out:
+        print(f"  kta check output lacks {l!r}"); bad = 1
+if bad:
+    print("  output was:\n" + "".join("    " + o + "\n" for o in out.splitlines()))
+sys.exit(bad)
+EOF
+        then ok=0; fi
     fi
-    if compare "$dir/expected" "$work/hits"; then
+    if [[ -f $dir/expected ]]; then
+        if ! "$KTA" eval -r "$rules" "${fm[@]}" "${extra[@]}" "$dir/events.jsonl" >"$work/hits" 2>"$work/err"; then
+            echo "  kta eval exited non-zero"
+            sed 's/^/  /' "$work/err"
+            ok=0
+        elif ! compare "$dir/expected" "$work/hits"; then
+            ok=0
+        fi
+    fi
+    if [[ $ok -eq 1 ]]; then
         pass=$((pass + 1))
     else
         echo "FAIL: $name"
         fail=$((fail + 1))
     fi
-done
+done < <(find "$root/tests/rules/cases" -type f \( -name expected -o -name check \) -printf '%h\n' |
+         LC_ALL=C sort -u)
+
+# The default ruleset loads without errors or warnings, and every rule in
+# it has at least one matching sample under cases/default/.
+if "$KTA" check "$root/rules" >"$work/out" 2>&1 && grep -q ' 0 errors, 0 warnings' "$work/out"; then
+    pass=$((pass + 1))
+else
+    echo "FAIL: default ruleset check"
+    sed 's/^/  /' "$work/out"
+    fail=$((fail + 1))
+fi
+if python3 - "$root" <<'EOF'
+import glob, os, sys, yaml
+root = sys.argv[1]
+ids = []
+for dirpath, _, names in os.walk(os.path.join(root, "rules")):
+    for n in names:
+        if not n.endswith((".yml", ".yaml")):
+            continue
+        for doc in yaml.safe_load_all(open(os.path.join(dirpath, n), encoding="utf-8")):
+            if isinstance(doc, dict):
+                ids += [r["id"] for r in doc.get("rules", [doc] if "detection" in doc else [])]
+hit = set()
+for exp in glob.glob(os.path.join(root, "tests/rules/cases/default/**/expected"), recursive=True):
+    if open(os.path.join(os.path.dirname(exp), "rules.path")).read().strip() != "rules":
+        continue
+    for line in open(exp, encoding="utf-8"):
+        if line.strip() and not line.startswith("#"):
+            hit.update(line.partition(":")[2].split())
+missing = sorted(set(ids) - hit)
+for m in missing:
+    print(f"  rule {m} has no matching sample under tests/rules/cases/default/")
+sys.exit(1 if missing or not ids else 0)
+EOF
+then pass=$((pass + 1)); else echo "FAIL: default ruleset samples"; fail=$((fail + 1)); fi
+
+# Every example in docs/rules.md that is tagged <!-- case: docs/NAME -->
+# (rules), <!-- events: docs/NAME --> or <!-- fieldmap: docs/NAME --> is
+# byte-for-byte the file of that case, and every case under cases/docs/ is
+# shown in the guide.
+if [[ -f $root/docs/rules.md ]]; then
+    if python3 - "$root" <<'EOF'
+import os, re, sys
+root = sys.argv[1]
+doc = open(os.path.join(root, "docs/rules.md"), encoding="utf-8").read()
+files = {"case": "rules.yml", "events": "events.jsonl", "fieldmap": "fieldmap"}
+bad, seen = 0, set()
+for m in re.finditer(r"<!-- (case|events|fieldmap): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S):
+    kind, case, text = m.groups()
+    seen.add(case)
+    path = os.path.join(root, "tests/rules/cases", case, files[kind])
+    if not os.path.exists(path):
+        print(f"  docs/rules.md: {kind} {case}: {path} does not exist"); bad = 1
+    elif open(path, encoding="utf-8").read() != text:
+        print(f"  docs/rules.md: {kind} {case} differs from {path}"); bad = 1
+tags = len(re.findall(r"<!-- (?:case|events|fieldmap): ", doc))
+if tags != len(re.findall(r"<!-- (case|events|fieldmap): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S)):
+    print("  docs/rules.md: a tag is not directly followed by a fenced block"); bad = 1
+docs = os.path.join(root, "tests/rules/cases/docs")
+for d in sorted(os.listdir(docs)) if os.path.isdir(docs) else []:
+    if "docs/" + d not in seen:
+        print(f"  tests/rules/cases/docs/{d} is not shown in docs/rules.md"); bad = 1
+sys.exit(bad)
+EOF
+    then pass=$((pass + 1)); else echo "FAIL: docs/rules.md examples"; fail=$((fail + 1)); fi
+fi
+if [[ -f $root/docs/man/kta-rules.7 ]] && command -v groff >/dev/null; then
+    if groff -man -Tutf8 -ww -z "$root/docs/man/kta-rules.7" 2>"$work/err" && [[ ! -s $work/err ]]; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL: docs/man/kta-rules.7 renders with warnings"
+        sed 's/^/  /' "$work/err"
+        fail=$((fail + 1))
+    fi
+fi
 
 sigma=$root/../shared/sigma/rules
 if [[ -d $sigma ]]; then
@@ -87,7 +208,7 @@ EOF
     # The whole corpus against sample events: must run clean (no crash,
     # no regex limit errors on ordinary events).
     if "$KTA" eval --skip-invalid -r "$sigma" "$root/tests/data/seed-events.jsonl" \
-            "$root"/tests/rules/cases/*/events.jsonl >"$work/hits" 2>"$work/err"; then
+            $(find "$root/tests/rules/cases" -name events.jsonl | LC_ALL=C sort) >"$work/hits" 2>"$work/err"; then
         pass=$((pass + 1))
     else
         echo "FAIL: sigma corpus eval"
