@@ -7,7 +7,7 @@
 #   make WERROR=1       warnings are errors
 #   make SANITIZE=address,undefined   build with sanitizers (into build/san-*)
 
-PKGS     := rdkafka jansson libpcre2-8 yaml-0.1
+PKGS     := rdkafka jansson libpcre2-8 yaml-0.1 libhs
 CC       ?= cc
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -95,7 +95,7 @@ test-integration: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) tests/integration/run.sh
 
 test-sanitize:
-	$(Q)$(MAKE) --no-print-directory -k SANITIZE=address,undefined test-unit test-cli test-rules
+	$(Q)$(MAKE) --no-print-directory -k SANITIZE=address,undefined test-unit test-cli test-rules test-integration
 
 # --- the rest --------------------------------------------------------------
 

@@ -45,6 +45,7 @@ struct kta_consumer {
     int                  paused;
     int64_t              last_commit;
     int                  drained;    /* last drain finished everything */
+    int                  closing;    /* shutdown drained already */
 };
 
 /* How often the loop still polls while workers are behind. */
@@ -201,11 +202,13 @@ static size_t drain(struct kta_consumer *c, int timeout_ms)
     while ((left = inflight(c)) > 0 && kta_now_ms() < end && !atomic_load(&c->pl->fatal))
         sleep_ms(2);
     left = inflight(c);
-    if (!atomic_load(&c->pl->fatal))
-        commit(c, 1);
-    if (left)
-        kta_log(KTA_LOG_WARN, "%zu records still unfinished; their offsets were not committed "
-                "and they will be read again", left);
+    /* The smallest unfinished offset is safe to commit even after a
+     * fatal error: a failed record holds its slot, so the position never
+     * passes it. */
+    commit(c, 1);
+    if (left && !c->closing)
+        kta_log(KTA_LOG_WARN, "%zu record%s still unfinished; not committed, will be read again",
+                left, left == 1 ? "" : "s");
     c->drained = (left == 0);
     return left;
 }
@@ -250,9 +253,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, partitions);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-        kta_log(KTA_LOG_INFO, "revoking %d partition%s: finishing records in flight",
-                partitions->cnt, partitions->cnt == 1 ? "" : "s");
-        drain(c, c->pl->cfg->shutdown_timeout_ms);
+        if (!c->closing)
+            kta_log(KTA_LOG_INFO, "revoking %d partition%s: finishing records in flight",
+                    partitions->cnt, partitions->cnt == 1 ? "" : "s");
+        /* At shutdown the waiting was done before closing. */
+        drain(c, c->closing ? 0 : c->pl->cfg->shutdown_timeout_ms);
         drop_parts(c);
         c->paused = 0;
         rd_kafka_assign(rk, NULL);
@@ -449,9 +454,8 @@ int kta_consumer_run(struct kta_consumer *c)
     kta_log(KTA_LOG_INFO, "stopping: finishing records in flight");
     if (drain(c, pl->cfg->shutdown_timeout_ms) > 0 || atomic_load(&pl->fatal))
         rc = 1;
+    c->closing = 1;
     rd_kafka_consumer_close(c->rk);
-    if (!c->drained)
-        rc = 1;
     return rc;
 }
 
