@@ -7,7 +7,7 @@ set -euo pipefail
 
 # Always wanted (checked with dpkg).
 pkgs=(build-essential pkg-config librdkafka-dev libjansson-dev libpcre2-dev
-      libyaml-dev kcat clang python3)
+      libyaml-dev libhyperscan-dev kcat clang python3)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -14,6 +14,7 @@
  * It never parses JSON or YAML.
  */
 #include "rules_int.h"
+#include "kta/event.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -50,6 +51,12 @@ struct kta_eval_ctx {
     unsigned             gen;       /* event number: validates the caches */
     struct lc_ent        lc[LC_SLOTS];
     struct kta_buf       lower;
+    /* kta_eval_raw */
+    int                  no_prefilter;
+    struct kta_prefilter_scratch *pfs;
+    uint64_t            *cand;      /* candidate rules of the current record */
+    size_t               cand_cap;
+    struct kta_eval_stats stats;
 };
 
 struct kta_eval_ctx *kta_eval_ctx_new(void)
@@ -84,7 +91,19 @@ void kta_eval_ctx_free(struct kta_eval_ctx *ctx)
     free(ctx->cands);
     free(ctx->strs);
     kta_buf_free(&ctx->lower);
+    kta_prefilter_scratch_free(ctx->pfs);
+    free(ctx->cand);
     free(ctx);
+}
+
+void kta_eval_ctx_prefilter(struct kta_eval_ctx *ctx, int on)
+{
+    ctx->no_prefilter = !on;
+}
+
+void kta_eval_ctx_stats(const struct kta_eval_ctx *ctx, struct kta_eval_stats *st)
+{
+    *st = ctx->stats;
 }
 
 /* ---- strings ----------------------------------------------------------- */
@@ -628,13 +647,13 @@ static int eval_cond(struct kta_eval_ctx *ctx, const struct kta_rule *r, const j
     return 0;
 }
 
-size_t kta_eval(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
-                const json_t *ev, kta_hit_fn *fn, void *opaque)
+/* Evaluates the enabled rules whose bit is set in cand (every rule when
+ * cand is NULL), in load order. */
+static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
+                         const json_t *ev, const uint64_t *cand, kta_hit_fn *fn, void *opaque)
 {
     size_t i, hits = 0;
 
-    if (!rs || !json_is_object(ev))
-        return 0;
     if (ctx->memo_cap < rs->max_searches) {
         /* Grows once per ruleset size, not per event. */
         ctx->memo = xrealloc(ctx->memo, rs->max_searches);
@@ -644,10 +663,23 @@ size_t kta_eval(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
     bump_gen(ctx);
     kta_buf_reset(&ctx->lower);
     for (i = 0; i < rs->nrules; i++) {
-        struct kta_rule *r = rs->rules[i];
+        struct kta_rule *r;
 
+        if (cand) {
+            uint64_t w = cand[i / 64] >> (i % 64);
+
+            if (!w) {   /* no candidate in the rest of this word */
+                i |= 63;
+                continue;
+            }
+            i += (size_t)__builtin_ctzll(w);
+            if (i >= rs->nrules)
+                break;
+        }
+        r = rs->rules[i];
         if (!r->enabled)
             continue;
+        ctx->stats.rules++;
         memset(ctx->memo, -1, r->nsearches);
         ctx->err = 0;
         if (eval_cond(ctx, r, ev, r->cond) && !ctx->err) {
@@ -659,4 +691,53 @@ size_t kta_eval(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
         }
     }
     return hits;
+}
+
+size_t kta_eval(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
+                const json_t *ev, kta_hit_fn *fn, void *opaque)
+{
+    if (!rs || !json_is_object(ev))
+        return 0;
+    return eval_rules(rs, ctx, ev, NULL, fn, opaque);
+}
+
+long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
+                  const void *data, size_t len, size_t max_bytes,
+                  kta_hit_fn *fn, void *opaque, json_t **evp,
+                  enum kta_event_error *err, char *detail, size_t detail_size)
+{
+    const struct kta_prefilter *pf = rs ? rs->pf : NULL;
+    const uint64_t *cand = NULL;
+    json_t *ev;
+    size_t hits;
+
+    *evp = NULL;
+    *err = KTA_EVENT_OK;
+    ctx->stats.events++;
+    /* Size limits first, as kta_event_decode has them; then only a
+     * record that the check calls PLAIN may skip the parse, because only
+     * there do the literals prove anything and is validity certain. */
+    if (pf && !ctx->no_prefilter && len > 0 && (!max_bytes || len <= max_bytes) &&
+        kta_event_check(data, len) == KTA_EVENT_PLAIN) {
+        size_t words = kta_prefilter_words(pf);
+
+        if (ctx->cand_cap < words) {
+            ctx->cand = xrealloc(ctx->cand, words * sizeof(*ctx->cand));
+            ctx->cand_cap = words;
+        }
+        if (kta_prefilter_scan(pf, &ctx->pfs, data, len, ctx->cand) == 0)
+            return 0;
+        cand = ctx->cand;
+    } else {
+        ctx->stats.unsure++;
+    }
+    ctx->stats.parsed++;
+    ev = kta_event_decode(data, len, max_bytes, err, detail, detail_size);
+    if (!ev) {
+        ctx->stats.malformed++;
+        return -1;
+    }
+    *evp = ev;
+    hits = rs ? eval_rules(rs, ctx, ev, cand, fn, opaque) : 0;
+    return (long)hits;
 }

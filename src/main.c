@@ -63,6 +63,28 @@ const struct kta_cmd kta_cmds[] = {
       "print the effective configuration, or the option reference",
       "Prints the configuration kta run would use (secrets masked), or with\n"
       "--markdown the reference of every kta.yaml option (docs/configuration.md).\n" },
+    { "bench", kta_cmd_bench,
+      "bench (-r RULES | --generate-rules N) [-m FIELDMAP] [--events N | --file JSONL] [--threads 1,2] [--json]",
+      "time the worker path (check, prefilter, parse, evaluate, encode) without Kafka",
+      "Runs events held in memory through the worker path for a fixed time per\n"
+      "measurement and prints events/s, ns/event per thread and the share of events\n"
+      "that needed a full parse, for each thread count, in three modes: engine (the\n"
+      "worker path), no-prefilter (every event parsed and every rule evaluated) and\n"
+      "parse-only (jansson parse + free, the baseline).\n\n"
+      "  -r RULES            rule file or directory (invalid rules are skipped)\n"
+      "  -m FIELDMAP         field map YAML file\n"
+      "  --generate-rules N  instead of -r: N literal rules on random tokens\n"
+      "  --match-rules P     share of generated rules that use a token of the\n"
+      "                      malicious events (default 0.01)\n"
+      "  --events N          generated events (default 100000)\n"
+      "  --file JSONL        events from a file instead, one JSON object per line\n"
+      "  --seed S            generator seed (default 1)\n"
+      "  --malicious P       share of malicious generated events (default 0.01)\n"
+      "  --threads LIST      worker thread counts, e.g. 1,2 (default 1)\n"
+      "  --seconds T         time per measurement (default 0.5)\n"
+      "  --modes LIST        engine,no-prefilter,parse-only (default all)\n"
+      "  --label TEXT        name of the ruleset in the output\n"
+      "  --json              one JSON object on stdout\n" },
     { "help", cmd_help, "help [COMMAND]", "show help", "" },
     { NULL, NULL, NULL, NULL, NULL },
 };

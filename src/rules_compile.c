@@ -367,6 +367,33 @@ static pcre2_code *re_compile(struct cc *cc, const struct kta_ynode *v, const ch
     return re;
 }
 
+/* Records in m->need the longest run of ASCII literal tokens in
+ * [lo, hi): any subject the pattern matches contains it (a wildcard,
+ * windash or non-ASCII character ends a run, since those may match other
+ * text; an ASCII character matches only itself in either case). */
+static void set_need_run(struct kta_matcher *m, const struct ptoks *t, size_t lo, size_t hi)
+{
+    size_t i, start = lo, best = lo, bestlen = 0;
+
+    for (i = lo; i <= hi; i++) {
+        if (i == hi || t->kind[i] != T_LIT || (unsigned char)t->ch[i] >= 0x80) {
+            if (i - start > bestlen) {
+                best = start;
+                bestlen = i - start;
+            }
+            start = i + 1;
+        }
+    }
+    if (bestlen == 0)
+        return;
+    m->need[0] = xmalloc(bestlen + 1);
+    for (i = 0; i < bestlen; i++)
+        m->need[0][i] = (char)tolower((unsigned char)t->ch[best + i]);
+    m->need[0][bestlen] = '\0';
+    m->needlen[0] = bestlen;
+    m->nneed = 1;
+}
+
 /* Compiles the tokens into m: a literal fast path when wildcards are only
  * at the ends, and a PCRE2 pattern when the literal test is not enough. */
 static int compile_tokens(struct cc *cc, const struct kta_ynode *v, struct kta_matcher *m,
@@ -387,6 +414,7 @@ static int compile_tokens(struct cc *cc, const struct kta_ynode *v, struct kta_m
         hi--;
     for (i = lo; i < hi; i++)
         inner |= t->kind[i] != T_LIT;
+    set_need_run(m, t, lo, hi);
     if (!inner) {
         m->lit = xmalloc(hi - lo + 1);
         m->litlen = hi - lo;
@@ -518,6 +546,13 @@ static int compile_base64offset(struct cc *cc, const struct kta_ynode *v,
             for (j = start_off[i]; j < enc.len - trim; j++)
                 regex_lit(&re, (unsigned char)enc.data[j]);
             first = 0;
+            /* Any match contains one of the variants (ASCII). */
+            m->needlen[m->nneed] = enc.len - trim - start_off[i];
+            m->need[m->nneed] = xmalloc(m->needlen[m->nneed] + 1);
+            for (j = 0; j < m->needlen[m->nneed]; j++)
+                m->need[m->nneed][j] = (char)tolower((unsigned char)enc.data[start_off[i] + j]);
+            m->need[m->nneed][j] = '\0';
+            m->nneed++;
         }
         kta_buf_free(&in);
         kta_buf_free(&enc);
@@ -766,6 +801,10 @@ b64_out:
 
 static void matcher_clear(struct kta_matcher *m)
 {
+    int i;
+
+    for (i = 0; i < m->nneed; i++)
+        free(m->need[i]);
     free(m->lit);
     pcre2_code_free(m->re);
     fpaths_free(m->ref, m->nref);
@@ -1253,6 +1292,7 @@ struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules)
     for (i = 0; i < nrules; i++)
         if (rules[i]->nsearches > rs->max_searches)
             rs->max_searches = rules[i]->nsearches;
+    rs->pf = kta_prefilter_new(rules, nrules);
     return rs;
 }
 
@@ -1268,6 +1308,7 @@ void kta_ruleset_decref(struct kta_ruleset *rs)
 
     if (!rs || atomic_fetch_sub_explicit(&rs->refs, 1, memory_order_acq_rel) != 1)
         return;
+    kta_prefilter_free(rs->pf);
     for (i = 0; i < rs->nrules; i++)
         kta_rule_free(rs->rules[i]);
     free(rs->rules);

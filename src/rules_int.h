@@ -154,6 +154,12 @@ struct kta_matcher {
     /* KTA_M_FIELDREF */
     struct kta_fpath *ref;
     size_t           nref;
+    /* Prefilter (prefilter.c): the subject text of any match contains one
+     * of need[0..nneed) (ASCII, lowercased; caseless is fine for cased
+     * values too).  nneed == 0: nothing provable, always a candidate. */
+    char            *need[3];
+    size_t           needlen[3];
+    int              nneed;
 };
 
 /* One `FIELD|mods: values` entry, or a keyword search (field-less). */
@@ -211,12 +217,49 @@ struct kta_rule {
     atomic_uint_fast64_t errors;
 };
 
+struct kta_prefilter;
+
 struct kta_ruleset {
     atomic_int        refs;
     struct kta_rule **rules;
     size_t            nrules;
     size_t            max_searches;  /* sizes the per-ctx memo */
+    struct kta_prefilter *pf;        /* NULL: every rule is always a candidate */
 };
+
+/* ---- prefilter (prefilter.c, Hyperscan) -------------------------------- */
+
+/*
+ * Derives, for each enabled rule, literals at least one of which occurs
+ * (ASCII-caseless) in the raw bytes of every event the rule matches, as
+ * long as the record passes kta_event_check's KTA_EVENT_PLAIN test; rules
+ * where nothing is provable are "always candidates".  Compiles them into
+ * one Hyperscan literal database.  Returns NULL (and logs why) when
+ * Hyperscan cannot run here or no rule has literals: callers then evaluate
+ * every rule.  Borrows rules, which must outlive the result.
+ */
+struct kta_prefilter *kta_prefilter_new(struct kta_rule *const *rules, size_t nrules);
+void kta_prefilter_free(struct kta_prefilter *pf);
+
+/* Words of the candidate bitmap (one bit per rule, load order). */
+size_t kta_prefilter_words(const struct kta_prefilter *pf);
+/* Rules that are always candidates / have literals. */
+size_t kta_prefilter_always(const struct kta_prefilter *pf);
+size_t kta_prefilter_literals(const struct kta_prefilter *pf);
+
+/* Per-thread scan state; *scratch starts NULL and is grown for each
+ * prefilter it is used with.  Thread: the owner of *scratch only. */
+struct kta_prefilter_scratch;
+void kta_prefilter_scratch_free(struct kta_prefilter_scratch *sc);
+
+/*
+ * Scans raw record bytes once and writes the candidate rules into cand
+ * (kta_prefilter_words words).  Returns the number of set bits (0: no
+ * rule can match the record).  Never fails: if the scan itself fails
+ * every rule is marked.
+ */
+size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_scratch **sc,
+                          const void *data, size_t len, uint64_t *cand);
 
 /* Where compile errors go and what the field map is. */
 struct kta_compile_env {
@@ -238,15 +281,6 @@ void kta_rule_free(struct kta_rule *r);
 /* Takes the rules array (and the rules).  Never fails. */
 struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules);
 
-/*
- * Loads rules from YAML text as if read from a file called name (tests and
- * callers that already hold the text).  Same contract as kta_rules_load.
- */
-struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml,
-                                          size_t len,
-                                          const struct kta_rules_opts *opts,
-                                          struct kta_rules_stats *st,
-                                          char *errstr, size_t errstr_size);
 
 /* Parses a string that is entirely a decimal number ("-12.5", "1e3";
  * no spaces, hex, inf or nan).  Returns 0 or -1. */

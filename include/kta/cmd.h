@@ -21,6 +21,7 @@ int kta_cmd_eval(int argc, char **argv);
 int kta_cmd_check(int argc, char **argv);
 int kta_cmd_produce(int argc, char **argv);
 int kta_cmd_config(int argc, char **argv);
+int kta_cmd_bench(int argc, char **argv);
 
 extern const struct kta_cmd kta_cmds[];
 

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kta/event.h"
+
 struct kta_ruleset;
 struct kta_rule;
 struct kta_eval_ctx;
@@ -60,6 +62,22 @@ struct kta_ruleset *kta_rules_load(const char *path,
                                    struct kta_rules_stats *st,
                                    char *errstr, size_t errstr_size);
 
+/*
+ * Loads rules from YAML text as if read from a file called name (tests,
+ * `kta bench --generate-rules`).  Same contract as kta_rules_load.
+ */
+struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml,
+                                          size_t len,
+                                          const struct kta_rules_opts *opts,
+                                          struct kta_rules_stats *st,
+                                          char *errstr, size_t errstr_size);
+
+/* Literals in the ruleset's prefilter and rules it cannot rule out for
+ * any record ("always candidates"); both 0 when there is no prefilter
+ * (Hyperscan unavailable, or no rule has literals). */
+void kta_ruleset_prefilter_info(const struct kta_ruleset *rs, size_t *literals,
+                                size_t *always);
+
 void kta_ruleset_incref(struct kta_ruleset *rs);
 void kta_ruleset_decref(struct kta_ruleset *rs);
 
@@ -96,5 +114,37 @@ typedef void kta_hit_fn(void *opaque, const struct kta_rule *r);
  */
 size_t kta_eval(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
                 const json_t *ev, kta_hit_fn *fn, void *opaque);
+
+/*
+ * The worker path on one raw record: decides whether it is a JSON object
+ * (RULES-SPEC 5) and evaluates it exactly as kta_eval would, but parses it
+ * only when the ruleset's literal prefilter finds a rule that could match,
+ * and then evaluates only such rules.  Every malformed record is still
+ * found: a record is skipped unparsed only when kta_event_check proves it
+ * valid.
+ * Returns the number of hits, or -1 when the record is malformed; *err and
+ * detail then say why, exactly as kta_event_decode (same max_bytes).
+ * *evp receives the parsed event, a new reference the caller frees, set
+ * before fn is first called; NULL when the record needed no parse.
+ * rs may be NULL (no rules: the record is only decoded).
+ */
+long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
+                  const void *data, size_t len, size_t max_bytes,
+                  kta_hit_fn *fn, void *opaque, json_t **evp,
+                  enum kta_event_error *err, char *detail, size_t detail_size);
+
+/* 0: kta_eval_raw parses every record and evaluates every rule (the old
+ * path; for comparisons and benchmarks).  Default 1. */
+void kta_eval_ctx_prefilter(struct kta_eval_ctx *ctx, int on);
+
+/* What kta_eval_raw did with this context so far. */
+struct kta_eval_stats {
+    uint64_t events;     /* records seen */
+    uint64_t parsed;     /* records parsed with jansson */
+    uint64_t unsure;     /* of those, records the cheap check could not vouch for */
+    uint64_t malformed;  /* records that were malformed */
+    uint64_t rules;      /* rule evaluations (kta_eval included) */
+};
+void kta_eval_ctx_stats(const struct kta_eval_ctx *ctx, struct kta_eval_stats *st);
 
 #endif
