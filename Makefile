@@ -107,6 +107,7 @@ deps:
 
 docs: $(BUILD)/kta
 	$(Q)$(BUILD)/kta config --markdown > docs/configuration.md
+	$(Q)mkdir -p docs/man && $(BUILD)/kta config --man > docs/man/kta.yaml.5
 
 clean:
 	rm -rf build

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { OPT_PRINT = 1000, OPT_MARKDOWN };
+enum { OPT_PRINT = 1000, OPT_MARKDOWN, OPT_MAN };
 
 static const struct option long_opts[] = {
     { "config",    required_argument, NULL, 'c' },
@@ -26,6 +26,7 @@ static const struct option long_opts[] = {
     { "workers",   required_argument, NULL, 'w' },
     { "print",     required_argument, NULL, OPT_PRINT },
     { "markdown",  no_argument,       NULL, OPT_MARKDOWN },
+    { "man",       no_argument,       NULL, OPT_MAN },
     { "verbose",   no_argument,       NULL, 'v' },
     { "quiet",     no_argument,       NULL, 'q' },
     { NULL, 0, NULL, 0 },
@@ -67,6 +68,7 @@ static struct kta_config *parse(int argc, char **argv, int *markdown)
         case 'w': key = "workers"; break;
         case OPT_PRINT: key = "console.print"; break;
         case OPT_MARKDOWN: *markdown = 1; continue;
+        case OPT_MAN: *markdown = 2; continue;
         case 'v': kta_log_threshold = KTA_LOG_DEBUG; continue;
         case 'q': kta_log_threshold = KTA_LOG_WARN; continue;
         case 't':
@@ -131,7 +133,9 @@ int kta_cmd_config(int argc, char **argv)
 
     if (!cfg)
         return 2;
-    if (markdown)
+    if (markdown == 2)
+        kta_config_man(stdout);
+    else if (markdown)
         kta_config_markdown(stdout);
     else
         kta_config_dump(cfg, stdout);

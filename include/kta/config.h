@@ -75,6 +75,9 @@ void kta_config_dump(const struct kta_config *cfg, FILE *fp);
 /* Writes the option reference (docs/configuration.md) as Markdown. */
 void kta_config_markdown(FILE *fp);
 
+/* Writes the same reference as a man page, kta.yaml(5). */
+void kta_config_man(FILE *fp);
+
 /* 1 when a librdkafka property name holds a secret (never logged). */
 int kta_config_is_secret(const char *key);
 

@@ -63,6 +63,10 @@ check "config shows file value" has "output.topic: hits" out
 check "config shows -X" has "workers: 3" out
 check "config masks secrets" bash -c "! grep -q hunter2 out"
 "$KTA" config --markdown >out; check "config --markdown" has '| `output.topic` | `matched_hits` |' out
+"$KTA" config --markdown | diff -u - "$root/docs/configuration.md" >diff.out
+check "docs/configuration.md is generated from the option table (make docs)" test $? -eq 0
+"$KTA" config --man | diff -u - "$root/docs/man/kta.yaml.5" >diff.out
+check "docs/man/kta.yaml.5 is generated from the option table (make docs)" test $? -eq 0
 printf 'outptu: 1\n' >bad.yaml
 "$KTA" config -c bad.yaml 2>err; check "config unknown key exit 2" test $? -eq 2
 check "config unknown key file:line:col" has "bad.yaml:1:1: unknown option 'outptu'" err
