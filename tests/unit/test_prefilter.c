@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for the prefilter path: kta_event_check never vouches for a
+ * record jansson would reject, and kta_eval_raw (check + prefilter + lazy
+ * parse) gives exactly the hits and dead-letter reasons of the plain path
+ * (kta_event_decode + kta_eval) — a differential test over random rules
+ * and events, the tests/rules cases, rules/, and the Sigma corpus in
+ * ../shared/sigma/rules when it is there (skipped otherwise).
+ * Run from the repository root (make test-unit does).
+ */
+#include "rules_int.h"
+#include "kta/event.h"
+#include "kta/gen.h"
+#include "kta/hit.h"
+#include "tap.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static uint64_t rs_state = 88172645463325252ULL;
+
+static uint64_t rnd(void)
+{
+    rs_state ^= rs_state << 13;
+    rs_state ^= rs_state >> 7;
+    rs_state ^= rs_state << 17;
+    return rs_state;
+}
+
+static size_t pick(size_t n)
+{
+    return (size_t)(rnd() % n);
+}
+
+/* ---- kta_event_check --------------------------------------------------- */
+
+static void test_check_cases(void)
+{
+    static const struct { const char *json; int plain; } rows[] = {
+        { "{}", 1 },
+        { " {\"a\":1} \n", 1 },
+        { "{\"a\":\"x\",\"b\":[1,true,false,null,{\"c\":\"d\"}],\"e\":{}}", 1 },
+        { "{\"a\":\"c:\\\\win\\\"q\\n\\t\\r\\b\\f\"}", 1 },
+        { "{\"a\":-0}", 1 },
+        { "{\"a\":123456789012345678}", 1 },
+        { "{\"a\":1234567890123456789}", 0 },   /* may not fit */
+        { "{\"a\":1.5}", 0 },                   /* reals: text differs */
+        { "{\"a\":1e3}", 0 },
+        { "{\"a\":01}", 0 },
+        { "{\"a\":-}", 0 },
+        { "{\"a\":\"\\u0041\"}", 0 },
+        { "{\"a\":\"\\/\"}", 0 },
+        { "{\"a\":\"\xc3\xa4\"}", 0 },           /* non-ASCII */
+        { "{\"a\":\"\x01\"}", 0 },
+        { "{\"a\":1,\"a\":2}", 0 },             /* duplicate key */
+        { "{\"a\":{\"b\":1},\"b\":{\"b\":2}}", 1 },
+        { "{\"a\":{\"b\":1,\"b\":2}}", 0 },
+        { "{\"a\\\\\":1,\"a\\\\\":2}", 0 },
+        { "[1]", 0 },
+        { "\"x\"", 0 },
+        { "{\"a\":1}x", 0 },
+        { "{\"a\":1,}", 0 },
+        { "{\"a\" 1}", 0 },
+        { "{\"a\":tru}", 0 },
+        { "{\"a\":[1,]}", 0 },
+        { "", 0 },
+        { "{", 0 },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int got = kta_event_check(rows[i].json, strlen(rows[i].json)) == KTA_EVENT_PLAIN;
+
+        if (got != rows[i].plain)
+            fprintf(stderr, "check(%s) = %d\n", rows[i].json, got);
+        CHECK_INT(got, rows[i].plain);
+    }
+}
+
+static void test_check_depth(void)
+{
+    struct kta_buf b = { 0 };
+    int d;
+
+    for (d = 63; d <= 65; d++) {
+        kta_buf_reset(&b);
+        kta_buf_appends(&b, "{\"a\":");
+        for (int k = 1; k < d; k++)
+            kta_buf_appends(&b, k % 2 ? "[" : "{\"x\":");
+        kta_buf_appends(&b, "1");
+        for (int k = d - 1; k >= 1; k--)
+            kta_buf_appends(&b, k % 2 ? "]" : "}");
+        kta_buf_appends(&b, "}");
+        CHECK_INT(kta_event_check(b.data, b.len) == KTA_EVENT_PLAIN, d <= KTA_EVENT_MAX_DEPTH);
+    }
+    kta_buf_free(&b);
+}
+
+/* Mutated records: whatever the check calls PLAIN, jansson must accept. */
+static void test_check_never_lies(void)
+{
+    static const char alphabet[] = "{}[]\",:\\ 0123456789-.eEtrufalsn\"\"ab/u\x01\xc3\xa4";
+    struct kta_gen g;
+    struct kta_buf ev = { 0 }, mut = { 0 };
+    size_t plain = 0, lies = 0;
+    int i;
+
+    kta_gen_init(&g, 7, 0.2);
+    for (i = 0; i < 200000; i++) {
+        enum kta_event_error err;
+        char detail[256];
+        json_t *j;
+        int k, edits = 1 + (int)pick(3);
+
+        if (i % 20 == 0) {
+            kta_buf_reset(&ev);
+            kta_gen_event(&g, &ev);
+        }
+        kta_buf_reset(&mut);
+        kta_buf_append(&mut, ev.data, ev.len);
+        for (k = 0; k < edits && mut.len > 1; k++) {
+            size_t at = pick(mut.len);
+            char c = alphabet[pick(sizeof(alphabet) - 1)];
+
+            switch (pick(3)) {
+            case 0:
+                mut.data[at] = c;
+                break;
+            case 1:
+                memmove(mut.data + at, mut.data + at + 1, mut.len - at - 1);
+                mut.len--;
+                break;
+            default:
+                kta_buf_append(&mut, "", 1);
+                memmove(mut.data + at + 1, mut.data + at, mut.len - at - 1);
+                mut.data[at] = c;
+                break;
+            }
+        }
+        if (kta_event_check(mut.data, mut.len) != KTA_EVENT_PLAIN)
+            continue;
+        plain++;
+        j = kta_event_decode(mut.data, mut.len, 0, &err, detail, sizeof(detail));
+        if (!j) {
+            if (lies++ < 5)
+                fprintf(stderr, "check vouched for %.*s (%s)\n", (int)mut.len, mut.data, detail);
+        }
+        json_decref(j);
+    }
+    CHECK(plain > 1000);
+    CHECK_INT(lies, 0);
+    kta_buf_free(&ev);
+    kta_buf_free(&mut);
+}
+
+/* ---- the differential test --------------------------------------------- */
+
+struct hits {
+    const struct kta_rule *r[4096];
+    size_t                 n;
+};
+
+static void collect(void *opaque, const struct kta_rule *r)
+{
+    struct hits *h = opaque;
+
+    if (h->n < sizeof(h->r) / sizeof(h->r[0]))
+        h->r[h->n++] = r;
+}
+
+struct diff {
+    size_t events, hits, skipped, mismatches;
+};
+
+/* One record both ways; counts and reports any difference. */
+static void differ(const struct kta_ruleset *rs, struct kta_eval_ctx *plain,
+                   struct kta_eval_ctx *fast, const char *rec, size_t len, struct diff *d,
+                   const char *what)
+{
+    static struct hits a, b;
+    enum kta_event_error ea, eb;
+    char da[256], db[256];
+    json_t *ev, *evb = NULL;
+    long nb;
+    int bad;
+
+    a.n = b.n = 0;
+    ev = kta_event_decode(rec, len, 1u << 20, &ea, da, sizeof(da));
+    if (ev)
+        kta_eval(rs, plain, ev, collect, &a);
+    nb = kta_eval_raw(rs, fast, rec, len, 1u << 20, collect, &b, &evb, &eb, db, sizeof(db));
+    bad = (!ev) != (nb < 0) || ea != eb || a.n != b.n ||
+          (nb >= 0 && (size_t)nb != b.n) ||
+          memcmp(a.r, b.r, a.n * sizeof(a.r[0])) != 0 || (!ev && strcmp(da, db) != 0);
+    d->events++;
+    d->hits += a.n;
+    d->skipped += ev && !evb;
+    if (bad && d->mismatches++ < 5) {
+        fprintf(stderr, "%s: prefilter changed the result for %.*s: %zu hits vs %zu\n", what,
+                (int)len, rec, a.n, b.n);
+        for (size_t i = 0; i < a.n || i < b.n; i++)
+            fprintf(stderr, "  %s | %s\n", i < a.n ? kta_rule_id(a.r[i]) : "-",
+                    i < b.n ? kta_rule_id(b.r[i]) : "-");
+    }
+    json_decref(ev);
+    json_decref(evb);
+}
+
+/* Flips the case of some ASCII letters. */
+static void scramble_case(char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z') && pick(3) == 0)
+            s[i] ^= 32;
+}
+
+/* Appends a JSON string for a value that a matcher should accept, built
+ * from its literal (or a random token). */
+static void value_for(struct kta_buf *out, const struct kta_matcher *m)
+{
+    struct kta_buf v = { 0 };
+
+    if (m->kind == KTA_M_PATTERN && m->is_num && pick(2)) {
+        kta_buf_printf(out, "%lld", m->ival);
+        return;
+    }
+    if (m->kind == KTA_M_PATTERN && m->lit) {
+        if (m->ptype == KTA_P_CONTAINS || m->ptype == KTA_P_SUFFIX)
+            kta_buf_appends(&v, pick(2) ? "x " : "");
+        kta_buf_append(&v, m->lit, m->litlen);
+        if (m->ptype == KTA_P_CONTAINS || m->ptype == KTA_P_PREFIX)
+            kta_buf_appends(&v, pick(2) ? " y" : "");
+    } else if (m->nneed) {
+        kta_buf_append(&v, m->need[0], m->needlen[0]);
+    } else {
+        kta_buf_appends(&v, pick(2) ? "10.1.2.3" : "zz");
+    }
+    if (v.data)
+        scramble_case(v.data, v.len);
+    kta_json_quote(out, v.data ? v.data : "", v.len);
+    kta_buf_free(&v);
+}
+
+/* Respells a PLAIN record so that the check must give up: a \u or \/
+ * escape, a real, or a non-ASCII string. */
+static void respell(struct kta_buf *out, const char *rec, size_t len)
+{
+    const char *p;
+
+    switch (pick(4)) {
+    case 0:
+        p = memchr(rec, '/', len);
+        if (p) {
+            kta_buf_append(out, rec, (size_t)(p - rec));
+            kta_buf_appends(out, "\\/");
+            kta_buf_append(out, p + 1, len - (size_t)(p - rec) - 1);
+            return;
+        }
+        break;
+    case 1:
+        p = memchr(rec, 'e', len);
+        if (p && p > rec && p[-1] != '\\') {
+            kta_buf_append(out, rec, (size_t)(p - rec));
+            kta_buf_appends(out, "\\u0045");
+            kta_buf_append(out, p + 1, len - (size_t)(p - rec) - 1);
+            return;
+        }
+        break;
+    case 2:
+        kta_buf_appends(out, "{\"zz_real\":1.0e0,");
+        kta_buf_append(out, rec + 1, len - 1);
+        return;
+    default:
+        kta_buf_appends(out, "{\"zz_u\":\"\xe2\x84\xaa\xc3\xa4\",");
+        kta_buf_append(out, rec + 1, len - 1);
+        return;
+    }
+    kta_buf_append(out, rec, len);
+}
+
+/* Events made from the rules' own literals, so that many rules fire:
+ * for each rule, one event per search mapping with every field set to a
+ * value its first matcher accepts. */
+static void rule_events(const struct kta_ruleset *rs, size_t max, struct kta_buf *out,
+                        size_t **offs, size_t *n)
+{
+    for (size_t i = 0; i < rs->nrules && *n < max; i++) {
+        const struct kta_rule *r = rs->rules[i];
+
+        for (size_t s = 0; s < r->nsearches; s++) {
+            for (size_t mi = 0; mi < r->searches[s].nmaps && mi < 2; mi++) {
+                const struct kta_fmap *fm = &r->searches[s].maps[mi];
+                size_t start = out->len, nkw = 0;
+
+                kta_buf_appends(out, "{\"host\":\"h1\"");
+                for (size_t c = 0; c < fm->nconds; c++) {
+                    const struct kta_fcond *fc = &fm->conds[c];
+                    const struct kta_matcher *m = &fc->vals[pick(fc->nvals)];
+
+                    if (fc->special)
+                        continue;
+                    if (fc->keyword)
+                        kta_buf_printf(out, ",\"kw%zu\":", nkw++);
+                    else {
+                        kta_buf_appends(out, ",");
+                        kta_json_quote(out, fc->paths[0].full, fc->paths[0].len);
+                        kta_buf_appends(out, ":");
+                    }
+                    value_for(out, m);
+                }
+                kta_buf_appends(out, "}");
+                *offs = xrealloc(*offs, (*n + 2) * sizeof(**offs));
+                (*offs)[(*n)++] = start;
+                (*offs)[*n] = out->len;
+            }
+        }
+    }
+}
+
+static void add_file_lines(const char *path, struct kta_buf *out, size_t **offs, size_t *n)
+{
+    FILE *fp = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+
+    if (!fp)
+        return;
+    while ((len = getline(&line, &cap, fp)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (len == 0)
+            continue;
+        *offs = xrealloc(*offs, (*n + 2) * sizeof(**offs));
+        (*offs)[(*n)++] = out->len;
+        kta_buf_append(out, line, (size_t)len);
+        (*offs)[*n] = out->len;
+    }
+    free(line);
+    fclose(fp);
+}
+
+static struct kta_buf case_events;
+static size_t *case_offs, ncase;
+
+static void run_differential(const char *what, struct kta_ruleset *rs, size_t ngen,
+                             size_t max_rule_events)
+{
+    struct kta_eval_ctx *plain = kta_eval_ctx_new(), *fast = kta_eval_ctx_new();
+    struct kta_buf evs = { 0 }, one = { 0 }, re = { 0 };
+    size_t *offs = NULL, n = 0, i;
+    struct diff d = { 0 };
+    struct kta_gen g;
+
+    kta_gen_init(&g, 3, 0.05);
+    for (i = 0; i < ngen; i++) {
+        offs = xrealloc(offs, (n + 2) * sizeof(*offs));
+        offs[n++] = evs.len;
+        kta_gen_event(&g, &evs);
+        offs[n] = evs.len;
+    }
+    rule_events(rs, max_rule_events, &evs, &offs, &n);
+    for (i = 0; i < n; i++) {
+        const char *rec = evs.data + offs[i];
+        size_t len = offs[i + 1] - offs[i];
+
+        differ(rs, plain, fast, rec, len, &d, what);
+        if (i % 4 == 0) {
+            kta_buf_reset(&re);
+            respell(&re, rec, len);
+            differ(rs, plain, fast, re.data, re.len, &d, what);
+        }
+    }
+    for (i = 0; i < ncase; i++)
+        differ(rs, plain, fast, case_events.data + case_offs[i], case_offs[i + 1] - case_offs[i],
+               &d, what);
+    printf("# %s: %zu events, %zu hits, %zu skipped unparsed, %zu mismatches\n", what,
+           d.events, d.hits, d.skipped, d.mismatches);
+    CHECK_INT(d.mismatches, 0);
+    CHECK(d.hits > 0);
+    kta_buf_free(&evs);
+    kta_buf_free(&one);
+    kta_buf_free(&re);
+    free(offs);
+    kta_eval_ctx_free(plain);
+    kta_eval_ctx_free(fast);
+}
+
+/* Random rules over a small token pool that the random events share. */
+static const char *const tokens[] = {
+    "foo", "Bar", "c:\\windows\\", "a\"b", "x*y", "q?z", "-enc", "/c", "4625", "1000",
+    "true", "ärger", "KELVIN", "straße", "tab\there", "new\nline", "sh", "\\\\srv\\", "s",
+    "cmd.exe", "203.0.113.7", "Zm9vYmFy", "foobar", "-", "  ", "k",
+};
+
+static void yaml_str(struct kta_buf *y, const char *s)
+{
+    /* double-quoted YAML: escape \ " and control characters */
+    kta_buf_appends(y, "\"");
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            kta_buf_printf(y, "\\%c", *s);
+        else if (*s == '\n')
+            kta_buf_appends(y, "\\n");
+        else if (*s == '\t')
+            kta_buf_appends(y, "\\t");
+        else
+            kta_buf_append(y, s, 1);
+    }
+    kta_buf_appends(y, "\"");
+}
+
+static void random_rules(struct kta_buf *y, size_t n, int literal_only)
+{
+    static const char *const fields[] = { "a", "b.c", "d", "arr" };
+    static const char *const mods[] = {
+        "", "|contains", "|startswith", "|endswith", "|contains|all", "|cased",
+        "|contains|windash", "|base64", "|base64offset|contains", "|contains|cased",
+        "|re", "|cidr", "|exists", "|gt", "|lt", "NULL", "NUM", "|re|i",
+    };
+    static const char *const conds[] = {
+        "sel", "not sel", "sel and not sel2", "1 of sel*", "all of them", "sel or kw",
+        "kw", "sel2 and (sel or kw)",
+    };
+
+    kta_buf_appends(y, "rules:\n");
+    for (size_t i = 0; i < n; i++) {
+        kta_buf_printf(y, "  - id: r%zu\n    title: t\n    detection:\n", i);
+        for (int s = 0; s < 2; s++) {
+            size_t nf = 1 + pick(2);
+
+            kta_buf_printf(y, "      sel%s:\n", s ? "2" : "");
+            for (size_t f = 0; f < nf; f++) {
+                /* literal_only: the first 10 modifiers, no `not`: rules the
+                 * prefilter can rule out, so that records get skipped */
+                const char *mod = mods[pick(literal_only ? 10 : sizeof(mods) / sizeof(mods[0]))];
+
+                kta_buf_printf(y, "        %s", fields[(f + (size_t)s) % 4]);
+                if (strcmp(mod, "NULL") == 0) {
+                    kta_buf_appends(y, ": null\n");
+                } else if (strcmp(mod, "NUM") == 0) {
+                    kta_buf_appends(y, pick(2) ? ": 1000\n" : ": [4625, 1.0]\n");
+                } else if (strcmp(mod, "|exists") == 0) {
+                    kta_buf_printf(y, "|exists: %s\n", pick(2) ? "true" : "false");
+                } else if (strcmp(mod, "|gt") == 0 || strcmp(mod, "|lt") == 0) {
+                    kta_buf_printf(y, "%s: 999\n", mod);
+                } else if (strcmp(mod, "|cidr") == 0) {
+                    kta_buf_printf(y, "%s: 203.0.113.0/24\n", mod);
+                } else if (strncmp(mod, "|re", 3) == 0) {
+                    kta_buf_printf(y, "%s: 'fo+|c:\\\\win'\n", mod);
+                } else {
+                    size_t nv = 1 + pick(2);
+                    int b64 = strstr(mod, "base64") != NULL;
+
+                    kta_buf_printf(y, "%s:\n", mod);
+                    for (size_t v = 0; v < nv; v++) {
+                        const char *t = tokens[pick(sizeof(tokens) / sizeof(tokens[0]))];
+
+                        if (b64 && strpbrk(t, "*?"))
+                            t = "foo";
+                        kta_buf_appends(y, "          - ");
+                        yaml_str(y, t);
+                        kta_buf_appends(y, "\n");
+                    }
+                }
+            }
+        }
+        kta_buf_appends(y, "      kw:\n");
+        kta_buf_appends(y, "        - ");
+        yaml_str(y, tokens[pick(sizeof(tokens) / sizeof(tokens[0]))]);
+        kta_buf_printf(y, "\n      condition: %s\n",
+                       literal_only ? "1 of sel* or kw" : conds[pick(sizeof(conds) / sizeof(conds[0]))]);
+    }
+}
+
+static void random_event(struct kta_buf *out)
+{
+    static const char *const keys[] = { "a", "b", "d", "arr", "b.c", "x" };
+    size_t nk = 1 + pick(5);
+    int used = 0;
+
+    kta_buf_appends(out, "{");
+    for (size_t k = 0; k < nk; k++) {
+        size_t ki = pick(6);
+        char tok[64];
+
+        if (used & (1 << ki))
+            continue;
+        if (used)
+            kta_buf_appends(out, ",");
+        used |= 1 << ki;
+        kta_buf_printf(out, "\"%s\":", keys[ki]);
+        switch (pick(8)) {
+        case 0:
+            kta_buf_appends(out, ki == 1 ? "{\"c\":" : "[");
+            kta_json_quote(out, tokens[pick(26)], strlen(tokens[pick(26)]));
+            kta_buf_appends(out, ki == 1 ? "}" : ",1000]");
+            break;
+        case 1:
+            kta_buf_appends(out, pick(2) ? "1000" : pick(2) ? "4625" : "null");
+            break;
+        case 2:
+            kta_buf_appends(out, "\"Zm9vYmFy\"");
+            break;
+        default: {
+            const char *t = tokens[pick(26)];
+
+            snprintf(tok, sizeof(tok), "%s%s%s", pick(2) ? "pre " : "", t,
+                     pick(2) ? " /c post" : "");
+            scramble_case(tok, strlen(tok));
+            if (ki == 1) {
+                kta_buf_appends(out, "{\"c\":");
+                kta_json_quote(out, tok, strlen(tok));
+                kta_buf_appends(out, "}");
+            } else {
+                kta_json_quote(out, tok, strlen(tok));
+            }
+        }
+        }
+    }
+    kta_buf_appends(out, "}");
+}
+
+static void test_random(void)
+{
+    struct kta_rules_opts opts = { .skip_invalid = 1 };
+    struct kta_buf y = { 0 }, ev = { 0 };
+    char errstr[512];
+
+    for (int round = 0; round < 6; round++) {
+        struct kta_ruleset *rs;
+        size_t save_n = ncase;
+
+        kta_buf_reset(&y);
+        random_rules(&y, round < 3 ? 150 : 12, round >= 3);
+        rs = kta_rules_load_string("random.yml", y.data, y.len, &opts, NULL, errstr,
+                                   sizeof(errstr));
+        CHECK(rs != NULL);
+        if (!rs) {
+            fprintf(stderr, "random rules: %s\n", errstr);
+            continue;
+        }
+        CHECK(rs->pf != NULL);
+        /* 3000 random events join the case events for this round. */
+        for (int i = 0; i < 3000; i++) {
+            case_offs = xrealloc(case_offs, (ncase + 2) * sizeof(*case_offs));
+            case_offs[ncase++] = case_events.len;
+            random_event(&case_events);
+            case_offs[ncase] = case_events.len;
+        }
+        run_differential("random rules", rs, 0, 2000);
+        ncase = save_n;
+        case_events.len = case_offs[ncase];
+        kta_ruleset_decref(rs);
+    }
+    kta_buf_free(&y);
+    kta_buf_free(&ev);
+}
+
+static void test_cases(void)
+{
+    DIR *dir = opendir("tests/rules/cases");
+    struct dirent *de;
+    char path[1024], fm[1024];
+
+    if (!dir) {
+        printf("# tests/rules/cases not found: skipped\n");
+        return;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        struct kta_rules_opts opts = { .skip_invalid = 0 };
+        struct kta_ruleset *rs;
+        struct stat sb;
+        char errstr[512];
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "tests/rules/cases/%s/rules.yml", de->d_name);
+        snprintf(fm, sizeof(fm), "tests/rules/cases/%s/fieldmap", de->d_name);
+        if (stat(fm, &sb) == 0)
+            opts.fieldmap = fm;
+        rs = kta_rules_load(path, &opts, NULL, errstr, sizeof(errstr));
+        if (!rs)
+            continue;
+        run_differential(de->d_name, rs, 500, 500);
+        kta_ruleset_decref(rs);
+    }
+    closedir(dir);
+}
+
+static void test_tree(const char *what, const char *path, size_t max_rule_events)
+{
+    struct kta_rules_opts opts = { .skip_invalid = 1 };
+    struct kta_ruleset *rs;
+    struct stat sb;
+    char errstr[512];
+
+    if (stat(path, &sb) != 0) {
+        printf("# %s (%s) not found: skipped\n", what, path);
+        return;
+    }
+    rs = kta_rules_load(path, &opts, NULL, errstr, sizeof(errstr));
+    CHECK(rs != NULL);
+    if (!rs)
+        return;
+    run_differential(what, rs, 1000, max_rule_events);
+    kta_ruleset_decref(rs);
+}
+
+int main(void)
+{
+    DIR *dir;
+    struct dirent *de;
+    char path[1024];
+
+    test_check_cases();
+    test_check_depth();
+    test_check_never_lies();
+
+    /* Every event of every case joins every differential run. */
+    dir = opendir("tests/rules/cases");
+    while (dir && (de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "tests/rules/cases/%s/events.jsonl", de->d_name);
+        add_file_lines(path, &case_events, &case_offs, &ncase);
+    }
+    if (dir)
+        closedir(dir);
+    add_file_lines("tests/data/seed-events.jsonl", &case_events, &case_offs, &ncase);
+
+    test_random();
+    test_cases();
+    test_tree("rules/", "rules", 100);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+    test_tree("sigma corpus", "../shared/sigma/rules", 1500);
+#else
+    test_tree("sigma corpus", "../shared/sigma/rules", 6000);
+#endif
+    kta_buf_free(&case_events);
+    free(case_offs);
+    return tap_done();
+}
