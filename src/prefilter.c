@@ -10,8 +10,9 @@
  * in the raw bytes of any event the rule matches, walking the condition:
  * OR and "1 of" take the union of their parts, AND and "all of" take the
  * part with the best literals, and anything it cannot prove (`not`, null,
- * exists, fieldref, gt/lt, cidr, re, a float value, `*`) makes the part
- * "always". A rule whose whole condition is "always" is a candidate for
+ * exists: false, a float value) makes the part "always".  A value it cannot
+ * read literals from (re, cidr, gt/lt, fieldref, `*`) still needs its
+ * field's key in the record. A rule whose whole condition is "always" is a candidate for
  * every event.  The proof relies on kta_event_check's KTA_EVENT_PLAIN: the
  * text of every value appears in the record as written, with only the
  * JSON escapes \" \\ \b \f \n \r \t, so the literals are scanned in that
@@ -21,6 +22,7 @@
  */
 #include "rules_int.h"
 
+#include <ctype.h>
 #include <hs/hs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,22 +217,64 @@ static void need_matcher(struct builder *b, const struct kta_matcher *m, struct 
     kta_buf_free(&esc);
 }
 
+/* The field's own key: a condition that cannot hold on a missing field
+ * needs the last segment of one of its paths as a key in the record (the
+ * flat key "a.b.c" ends in it too), so its text followed by '"'.  Keys are
+ * common, so such a set ranks below any value literal. */
+static void need_key(struct builder *b, const struct kta_fcond *fc, struct need *nd)
+{
+    struct kta_buf esc = { 0 };
+
+    need_init(nd, fc->npaths == 0);
+    for (size_t i = 0; i < fc->npaths && !nd->always; i++) {
+        const struct kta_fpath *p = &fc->paths[i];
+        size_t last = p->nseg - 1;
+
+        if (p->seg_len[last] == 0) {
+            need_always(nd);
+            break;
+        }
+        kta_buf_reset(&esc);
+        escape_lit(&esc, p->full + p->seg_off[last], p->seg_len[last]);
+        for (size_t k = 0; k < esc.len; k++)
+            esc.data[k] = (char)tolower((unsigned char)esc.data[k]);
+        kta_buf_append(&esc, "\"", 1);
+        nd->lit = xrealloc(nd->lit, (nd->n + 1) * sizeof(*nd->lit));
+        nd->lit[nd->n++] = lit_intern(b, esc.data, esc.len);
+    }
+    nd->minlen = 1;
+    kta_buf_free(&esc);
+}
+
 static void need_fcond(struct builder *b, const struct kta_fcond *fc, struct need *nd)
 {
     struct need v;
+    int missing_holds;
 
-    /* exists and fieldref hold or fail on the field as a whole. */
-    need_init(nd, fc->special || fc->nvals == 0);
+    need_init(nd, fc->nvals == 0);
     if (nd->always)
         return;
-    for (size_t i = 0; i < fc->nvals; i++) {
-        need_matcher(b, &fc->vals[i], &v);
-        if (i == 0)
-            *nd = v;
-        else if (fc->all)
-            need_and(nd, &v);
-        else
-            need_union(nd, &v);
+    if (fc->special) {
+        /* exists and fieldref hold or fail on the field as a whole */
+        need_init(nd, 1);
+        missing_holds = 0;
+        for (size_t i = 0; i < fc->nvals; i++)
+            missing_holds |= fc->vals[i].kind == KTA_M_EXISTS && !fc->vals[i].exists;
+    } else {
+        for (size_t i = 0; i < fc->nvals; i++) {
+            need_matcher(b, &fc->vals[i], &v);
+            if (i == 0)
+                *nd = v;
+            else if (fc->all)
+                need_and(nd, &v);
+            else
+                need_union(nd, &v);
+        }
+        missing_holds = fc->all ? fc->nnull == fc->nvals : fc->nnull > 0;
+    }
+    if (!fc->keyword && !missing_holds) {
+        need_key(b, fc, &v);
+        need_and(nd, &v);
     }
 }
 

@@ -493,11 +493,14 @@ static void random_event(struct kta_buf *out)
         used |= 1 << ki;
         kta_buf_printf(out, "\"%s\":", keys[ki]);
         switch (pick(8)) {
-        case 0:
+        case 0: {
+            const char *t = tokens[pick(sizeof(tokens) / sizeof(tokens[0]))];
+
             kta_buf_appends(out, ki == 1 ? "{\"c\":" : "[");
-            kta_json_quote(out, tokens[pick(26)], strlen(tokens[pick(26)]));
+            kta_json_quote(out, t, strlen(t));
             kta_buf_appends(out, ki == 1 ? "}" : ",1000]");
             break;
+        }
         case 1:
             kta_buf_appends(out, pick(2) ? "1000" : pick(2) ? "4625" : "null");
             break;
@@ -505,7 +508,7 @@ static void random_event(struct kta_buf *out)
             kta_buf_appends(out, "\"Zm9vYmFy\"");
             break;
         default: {
-            const char *t = tokens[pick(26)];
+            const char *t = tokens[pick(sizeof(tokens) / sizeof(tokens[0]))];
 
             snprintf(tok, sizeof(tok), "%s%s%s", pick(2) ? "pre " : "", t,
                      pick(2) ? " /c post" : "");
