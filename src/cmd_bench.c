@@ -62,7 +62,7 @@ struct result {
     int       threads;
     uint64_t  events;
     double    secs;
-    uint64_t  hits, parsed, malformed;
+    uint64_t  hits, parsed, malformed, rules;
 };
 
 static double now(void)
@@ -140,20 +140,26 @@ static void gen_rules(struct kta_buf *y, size_t n, double match, uint64_t seed)
 {
     static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 7;
-    size_t every = match > 0 ? (size_t)(1.0 / match + 0.5) : 0;
+    /* k evil rules spread evenly, at least one when match > 0 */
+    size_t k = match > 0 ? (size_t)((double)n * match + 0.5) : 0;
+
+    if (match > 0 && k == 0)
+        k = 1;
 
     kta_buf_appends(y, "rules:\n");
     for (size_t i = 0; i < n; i++) {
         char tok[11];
         const char *field = "process.command_line", *value = tok;
-        int evil = every && i % every == every / 2;
+        int evil = k && (i * k) % n < k;
 
-        for (size_t k = 0; k < 10; k++)
-            tok[k] = alnum[rnd(&s) % 36];
+        for (size_t c = 0; c < 10; c++)
+            tok[c] = alnum[rnd(&s) % 36];
         tok[10] = '\0';
         if (evil) {
-            field = evil_tokens[(i / every) % (sizeof(evil_tokens) / sizeof(evil_tokens[0]))][0];
-            value = evil_tokens[(i / every) % (sizeof(evil_tokens) / sizeof(evil_tokens[0]))][1];
+            size_t e = (i * k / n) % (sizeof(evil_tokens) / sizeof(evil_tokens[0]));
+
+            field = evil_tokens[e][0];
+            value = evil_tokens[e][1];
         }
         kta_buf_printf(y, "  - id: gen-%05zu\n    title: generated rule %zu\n    level: %s\n"
                           "    detection:\n", i, i, evil ? "high" : "low");
@@ -283,6 +289,7 @@ static void run(const struct kta_ruleset *rs, const struct events *e, enum mode 
         res->hits += th[i].hits;
         res->malformed += th[i].malformed;
         res->parsed += mode == MODE_PARSE ? th[i].done : th[i].st.parsed;
+        res->rules += th[i].st.rules;
         kta_eval_ctx_free(th[i].ctx);
         kta_buf_free(&th[i].hit);
         kta_buf_free(&th[i].key);
@@ -451,12 +458,14 @@ int kta_cmd_bench(int argc, char **argv)
         for (int i = 0; i < nres; i++)
             printf("%s{\"mode\":\"%s\",\"threads\":%d,\"events\":%llu,\"seconds\":%.4f,"
                    "\"events_per_s\":%.0f,\"ns_per_event_per_thread\":%.1f,"
-                   "\"parsed_share\":%.5f,\"hits_per_event\":%.5f,\"malformed\":%llu}",
+                   "\"parsed_share\":%.5f,\"rules_per_event\":%.3f,\"hits_per_event\":%.5f,"
+                   "\"malformed\":%llu}",
                    i ? "," : "", mode_names[res[i].mode], res[i].threads,
                    (unsigned long long)res[i].events, res[i].secs,
                    (double)res[i].events / res[i].secs,
                    res[i].secs * 1e9 * res[i].threads / (double)res[i].events,
                    (double)res[i].parsed / (double)res[i].events,
+                   (double)res[i].rules / (double)res[i].events,
                    (double)res[i].hits / (double)res[i].events,
                    (unsigned long long)res[i].malformed);
         printf("]}\n");
@@ -466,18 +475,19 @@ int kta_cmd_bench(int argc, char **argv)
                rst.rules, rst.enabled, rst.skipped, literals, always);
         printf("events:  %zu %s, %.0f bytes on average\n", e.n,
                file ? file : "generated", (double)e.data.len / (double)e.n);
-        printf("%-7s %-13s %12s %12s %10s %8s %10s %9s\n", "threads", "mode", "events/s",
-               "per thread", "ns/event", "parsed", "hits/ev", "vs parse");
+        printf("%-7s %-13s %12s %12s %10s %8s %9s %9s %9s\n", "threads", "mode", "events/s",
+               "per thread", "ns/event", "parsed", "rules/ev", "hits/ev", "vs parse");
         for (int i = 0; i < nres; i++) {
             double rate = (double)res[i].events / res[i].secs, base = 0;
 
             for (int k = 0; k < nres; k++)
                 if (res[k].mode == MODE_PARSE && res[k].threads == res[i].threads)
                     base = (double)res[k].events / res[k].secs;
-            printf("%-7d %-13s %12.0f %12.0f %10.1f %7.1f%% %10.4f", res[i].threads,
+            printf("%-7d %-13s %12.0f %12.0f %10.1f %7.1f%% %9.2f %9.4f", res[i].threads,
                    mode_names[res[i].mode], rate, rate / res[i].threads,
                    1e9 * res[i].threads / rate,
                    100.0 * (double)res[i].parsed / (double)res[i].events,
+                   (double)res[i].rules / (double)res[i].events,
                    (double)res[i].hits / (double)res[i].events);
             if (base > 0)
                 printf(" %8.2fx", rate / base);

@@ -10,6 +10,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 const char *kta_event_error_name(enum kta_event_error err)
 {
@@ -127,8 +130,29 @@ static int scan_string(struct scan *s)
     const unsigned char *p = s->p + 1, *end = s->end;
 
     for (;;) {
+#ifdef __SSE2__
+        /* 16 bytes at a time: '"', '\\', and, compared as signed bytes,
+         * everything below 0x20 (control characters and 0x80..0xff). */
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i stop = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            int mask = _mm_movemask_epi8(stop);
+
+            if (mask) {
+                p += __builtin_ctz((unsigned)mask);
+                goto stopped;
+            }
+            p += 16;
+        }
+#endif
         while (p < end && !str_stop[*p])
             p++;
+#ifdef __SSE2__
+stopped:
+#endif
         if (p >= end)
             return -1;
         if (*p == '"')

@@ -500,7 +500,8 @@ size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_s
 {
     struct kta_prefilter_scratch *sc = *scp;
     struct scan_state st = { .pf = pf, .cand = cand };
-    size_t i, n = 0;
+    uint64_t any = 0;
+    size_t i;
 
     memcpy(cand, pf->always, pf->nwords * sizeof(*cand));
     if (!sc)
@@ -515,9 +516,9 @@ size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_s
         hs_scan(pf->db, data, (unsigned)len, 0, sc->hs, on_literal, &st) != HS_SUCCESS)
         goto all;
     for (i = 0; i < pf->nwords; i++)
-        n += (size_t)__builtin_popcountll(cand[i]);
-    return n;
+        any |= cand[i];
+    return any != 0;
 all:
     memset(cand, 0xff, pf->nwords * sizeof(*cand));
-    return pf->nwords * 64;
+    return 1;
 }

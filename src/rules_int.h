@@ -254,9 +254,9 @@ void kta_prefilter_scratch_free(struct kta_prefilter_scratch *sc);
 
 /*
  * Scans raw record bytes once and writes the candidate rules into cand
- * (kta_prefilter_words words).  Returns the number of set bits (0: no
- * rule can match the record).  Never fails: if the scan itself fails
- * every rule is marked.
+ * (kta_prefilter_words words).  Returns 0 when no rule can match the
+ * record, 1 otherwise.  Never fails: if the scan itself fails every rule
+ * is marked.
  */
 size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_scratch **sc,
                           const void *data, size_t len, uint64_t *cand);
