@@ -48,6 +48,8 @@ static const struct option options[] = {
       "Field map YAML file that renames rule fields to event paths. `-m` on the command line." },
     { "rules.on_error", OPT_ENUM, OFF(rules_skip_invalid), "fail", 0, 0, "fail|skip",
       "`fail`: any invalid rule stops kta from starting. `skip`: invalid rules are reported and left out." },
+    { "rules.watch_interval_ms", OPT_INT, OFF(watch_interval_ms), "2000", 0, 3600000, NULL,
+      "How often kta checks the rule files (and field map) for changes and reloads them without a restart; 0 turns watching off (SIGHUP still reloads)." },
     { "workers", OPT_INT, OFF(workers), "0", 0, 256, NULL,
       "Worker threads evaluating rules; 0 means one per CPU. `-w` on the command line." },
     { "ring_size", OPT_INT, OFF(ring_size), "4096", 2, 1 << 24, NULL,

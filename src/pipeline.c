@@ -4,7 +4,10 @@
  * producer, the workers and the consumer, checks the brokers and topics,
  * runs the consumer loop on the calling thread, and on SIGINT/SIGTERM
  * shuts down in pipeline order so that nothing in flight is lost.
- * It holds no logic of its own beyond that order.
+ * It also owns rule reloads: on SIGHUP, or when the rule files change, a
+ * reloader thread loads and compiles the new ruleset off the hot path and
+ * swaps it in; workers move to it between batches.  A ruleset that fails
+ * to load is rejected and the old one keeps running.
  */
 #include "kta/pipeline.h"
 
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct kta_pipeline *the_pipeline;
@@ -23,17 +27,90 @@ void kta_pipeline_stop(struct kta_pipeline *pl, int fatal)
     atomic_store(&pl->stop, 1);
 }
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (the_pipeline)
-        kta_pipeline_stop(the_pipeline, 0);
-}
-
 static void rules_diag(void *opaque, enum kta_diag_kind kind, const char *msg)
 {
     (void)opaque;
     kta_log(kind == KTA_DIAG_ERROR ? KTA_LOG_ERROR : KTA_LOG_WARN, "%s", msg);
+}
+
+static void on_signal(int sig)
+{
+    if (!the_pipeline)
+        return;
+    if (sig == SIGHUP)
+        atomic_store(&the_pipeline->reload, 1);
+    else
+        kta_pipeline_stop(the_pipeline, 0);
+}
+
+struct kta_ruleset *kta_pipeline_ruleset(struct kta_pipeline *pl, unsigned *version)
+{
+    struct kta_ruleset *rs;
+
+    pthread_mutex_lock(&pl->rs_lock);
+    rs = pl->rs;
+    kta_ruleset_incref(rs);
+    *version = atomic_load(&pl->rs_version);
+    pthread_mutex_unlock(&pl->rs_lock);
+    return rs;
+}
+
+/* ---- rule reloads ----------------------------------------------------- */
+
+struct reloader {
+    struct kta_pipeline *pl;
+    pthread_t            thread;
+    uint64_t             fingerprint;
+};
+
+static void reload(struct reloader *rl, const char *why)
+{
+    struct kta_pipeline *pl = rl->pl;
+    const struct kta_config *cfg = pl->cfg;
+    struct kta_rules_opts ropts = { .fieldmap = cfg->fieldmap, .skip_invalid = cfg->rules_skip_invalid,
+                                    .diag = rules_diag };
+    struct kta_rules_stats rst = { 0 };
+    struct kta_ruleset *rs, *old;
+    char errstr[1024];
+    unsigned version;
+
+    /* Taken before loading: an edit during the load is seen next time. */
+    rl->fingerprint = kta_rules_fingerprint(cfg->rules_path, cfg->fieldmap);
+    rs = kta_rules_load(cfg->rules_path, &ropts, &rst, errstr, sizeof(errstr));
+    if (!rs) {
+        kta_log(KTA_LOG_ERROR, "rules reload (%s) rejected, version %u keeps running: %s", why,
+                atomic_load(&pl->rs_version), errstr);
+        return;
+    }
+    pthread_mutex_lock(&pl->rs_lock);
+    old = pl->rs;
+    pl->rs = rs;
+    version = atomic_fetch_add(&pl->rs_version, 1) + 1;
+    pthread_mutex_unlock(&pl->rs_lock);
+    kta_ruleset_decref(old);   /* workers still on it hold their own references */
+    kta_log(KTA_LOG_INFO, "rules version %u active (%s): %zu rules (%zu enabled) from %s", version,
+            why, rst.rules, rst.enabled, cfg->rules_path);
+}
+
+static void *reloader_main(void *arg)
+{
+    struct reloader *rl = arg;
+    struct kta_pipeline *pl = rl->pl;
+    int interval = pl->cfg->watch_interval_ms;
+    int64_t next_check = kta_now_ms() + interval;
+
+    while (!atomic_load(&pl->stop)) {
+        struct timespec ts = { 0, 100 * 1000000L };
+        nanosleep(&ts, NULL);
+        if (atomic_exchange(&pl->reload, 0)) {
+            reload(rl, "SIGHUP");
+        } else if (interval > 0 && kta_now_ms() >= next_check) {
+            if (kta_rules_fingerprint(pl->cfg->rules_path, pl->cfg->fieldmap) != rl->fingerprint)
+                reload(rl, "rule files changed");
+            next_check = kta_now_ms() + interval;
+        }
+    }
+    return NULL;
 }
 
 static int ncpus(void)
@@ -45,14 +122,20 @@ static int ncpus(void)
 int kta_pipeline_run(const struct kta_config *cfg)
 {
     struct kta_pipeline pl;
+    struct reloader rl;
     struct kta_rules_opts ropts = { 0 };
     struct kta_rules_stats rst = { 0 };
     struct sigaction sa;
     char errstr[1024];
-    int rc = 1, started = 0;
+    int rc = 1, started = 0, reloading = 0;
 
     memset(&pl, 0, sizeof(pl));
+    memset(&rl, 0, sizeof(rl));
     pl.cfg = cfg;
+    pthread_mutex_init(&pl.rs_lock, NULL);
+    atomic_init(&pl.rs_version, 1);
+    rl.pl = &pl;
+    rl.fingerprint = kta_rules_fingerprint(cfg->rules_path, cfg->fieldmap);
     ropts.fieldmap = cfg->fieldmap;
     ropts.skip_invalid = cfg->rules_skip_invalid;
     ropts.diag = rules_diag;
@@ -68,6 +151,7 @@ int kta_pipeline_run(const struct kta_config *cfg)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     if (!kta_producer_new(&pl, errstr, sizeof(errstr)) ||
@@ -77,8 +161,8 @@ int kta_pipeline_run(const struct kta_config *cfg)
         goto out;
     }
     atomic_store(&kta_kafka_started, 1);
-    kta_log(KTA_LOG_INFO, "loaded %zu rules (%zu enabled) from %s", rst.rules, rst.enabled,
-            cfg->rules_path);
+    kta_log(KTA_LOG_INFO, "rules version 1 active: %zu rules (%zu enabled) from %s", rst.rules,
+            rst.enabled, cfg->rules_path);
 
     pl.nworkers = cfg->workers > 0 ? cfg->workers : ncpus();
     pl.workers = xcalloc((size_t)pl.nworkers, sizeof(*pl.workers));
@@ -91,6 +175,8 @@ int kta_pipeline_run(const struct kta_config *cfg)
         }
     }
     started = 1;
+    if (pthread_create(&rl.thread, NULL, reloader_main, &rl) == 0)
+        reloading = 1;
     if (!atomic_load(&pl.stop)) {
         kta_log(KTA_LOG_INFO, "consuming %s%s from %s as group '%s' with %d worker%s; hits to "
                 "'%s', malformed records to '%s'", cfg->topics[0], cfg->ntopics > 1 ? " (and more)" : "",
@@ -102,6 +188,9 @@ int kta_pipeline_run(const struct kta_config *cfg)
         rc = 1;
 
 out:
+    kta_pipeline_stop(&pl, 0);
+    if (reloading)
+        pthread_join(rl.thread, NULL);
     atomic_store(&pl.workers_stop, 1);
     for (int i = 0; i < pl.nworkers; i++)
         kta_worker_join(&pl.workers[i]);
@@ -111,15 +200,16 @@ out:
     fflush(stdout);
     if (started)
         kta_log(KTA_LOG_INFO, "processed %llu events: %llu hits, %llu malformed, %llu "
-                "delivery retries", (unsigned long long)atomic_load(&pl.stats.events),
+                "delivery retries; rules version %u", (unsigned long long)atomic_load(&pl.stats.events),
                 (unsigned long long)atomic_load(&pl.stats.hits),
                 (unsigned long long)atomic_load(&pl.stats.malformed),
-                (unsigned long long)atomic_load(&pl.stats.retries));
+                (unsigned long long)atomic_load(&pl.stats.retries), atomic_load(&pl.rs_version));
     /* The producer goes first: its delivery reports may still point into
      * the consumer's offset trackers. */
     kta_producer_free(pl.producer);
     kta_consumer_free(pl.consumer);
     kta_ruleset_decref(pl.rs);
+    pthread_mutex_destroy(&pl.rs_lock);
     the_pipeline = NULL;
     return rc;
 }

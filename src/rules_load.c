@@ -1059,3 +1059,58 @@ struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml, si
     }
     return finish(&ld, st);
 }
+
+/* ---- change detection -------------------------------------------------- */
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Mixes a file's name, size, inode and modification time into h; a file
+ * that cannot be stat'ed mixes in only its name (so its return counts). */
+static uint64_t fingerprint_file(uint64_t h, const char *file)
+{
+    struct stat sb;
+
+    h = fnv1a(h, file, strlen(file) + 1);
+    if (stat(file, &sb) == 0) {
+        h = fnv1a(h, &sb.st_size, sizeof(sb.st_size));
+        h = fnv1a(h, &sb.st_ino, sizeof(sb.st_ino));
+        h = fnv1a(h, &sb.st_mtim, sizeof(sb.st_mtim));
+    }
+    return h;
+}
+
+uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap)
+{
+    struct kta_rules_stats own = { 0 };
+    struct kta_rules_opts quiet = { 0 };
+    struct kta_rules_diag d = { &quiet, &own, NULL, 0, 0 };
+    struct loader ld = { 0 };
+    struct stat sb;
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t h = 14695981039346656037ULL;
+
+    ld.d = &d;
+    ld.opts = &quiet;
+    if (fieldmap)
+        h = fingerprint_file(h, fieldmap);
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return fingerprint_file(h, path);
+    collect(&ld, path, &paths, &n, &cap);
+    qsort(paths, n, sizeof(*paths), cmp_path);
+    for (size_t i = 0; i < n; i++) {
+        h = fingerprint_file(h, paths[i]);
+        free(paths[i]);
+    }
+    free(paths);
+    return h;
+}

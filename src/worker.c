@@ -54,9 +54,10 @@ static void on_hit(void *opaque, const struct kta_rule *r)
     kta_hit_encode(&w->hit, r, rkm->payload, rkm->len, &src, j->detected_at);
     kta_buf_reset(&w->key);
     have_key = kta_hit_field_text(&w->key, j->ev, pl->cfg->key_field);
-    hdrs = rd_kafka_headers_new(2);
+    hdrs = rd_kafka_headers_new(3);
     add_header(hdrs, "kta.rule.id", kta_rule_id(r));
     add_header(hdrs, "kta.rule.level", kta_rule_level(r));
+    add_header(hdrs, "kta.ruleset.version", w->rs_version_text);
     if (kta_producer_send(pl->producer, 0, have_key ? w->key.data : NULL,
                           have_key ? w->key.len : 0, w->hit.data, w->hit.len, hdrs, j->slot) < 0) {
         j->failed = 1;
@@ -132,13 +133,22 @@ static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_sl
         return;
     }
     j.ev = ev;
-    nhits = kta_eval(pl->rs, w->ctx, ev, on_hit, &j);
+    nhits = kta_eval(w->rs, w->ctx, ev, on_hit, &j);
     if (nhits == 0 && pl->cfg->print == KTA_PRINT_ALL) {
         kta_buf_reset(&w->line);
         kta_hit_debug_line(&w->line, ev);
         fwrite(w->line.data, 1, w->line.len, stdout);
     }
     json_decref(ev);
+}
+
+static void adopt_ruleset(struct kta_worker *w)
+{
+    struct kta_ruleset *old = w->rs;
+
+    w->rs = kta_pipeline_ruleset(w->pl, &w->rs_version);
+    snprintf(w->rs_version_text, sizeof(w->rs_version_text), "%u", w->rs_version);
+    kta_ruleset_decref(old);
 }
 
 static void *worker_main(void *arg)
@@ -153,6 +163,11 @@ static void *worker_main(void *arg)
                 break;
             continue;
         }
+        /* A reload swaps the pipeline's ruleset; a worker moves to it
+         * between batches, so every record is evaluated by exactly one
+         * version, and the old one is freed when the last worker left. */
+        if (atomic_load_explicit(&w->pl->rs_version, memory_order_acquire) != w->rs_version)
+            adopt_ruleset(w);
         for (size_t i = 0; i < n; i++) {
             rd_kafka_message_t *rkm = items[i].msg;
             struct kta_slot *slot = items[i].tag;
@@ -171,9 +186,11 @@ int kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index)
     w->index = index;
     w->ring = kta_ring_new((size_t)pl->cfg->ring_size);
     w->ctx = kta_eval_ctx_new();
+    adopt_ruleset(w);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         kta_ring_free(w->ring);
         kta_eval_ctx_free(w->ctx);
+        kta_ruleset_decref(w->rs);
         return -1;
     }
     return 0;
@@ -185,6 +202,7 @@ void kta_worker_join(struct kta_worker *w)
     pthread_join(w->thread, NULL);
     kta_ring_free(w->ring);
     kta_eval_ctx_free(w->ctx);
+    kta_ruleset_decref(w->rs);
     kta_buf_free(&w->hit);
     kta_buf_free(&w->key);
     kta_buf_free(&w->line);

@@ -35,6 +35,7 @@ struct kta_config {
     char  *rules_path;           /* rules.path */
     char  *fieldmap;             /* rules.fieldmap, or NULL */
     int    rules_skip_invalid;   /* rules.on_error == skip */
+    int    watch_interval_ms;    /* rules.watch_interval_ms */
     int    workers;              /* 0: one per CPU */
     int    ring_size;
     int    inflight_per_partition;

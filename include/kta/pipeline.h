@@ -42,6 +42,9 @@ struct kta_worker {
     struct kta_ring     *ring;
     struct kta_pipeline *pl;
     struct kta_eval_ctx *ctx;
+    struct kta_ruleset  *rs;           /* this worker's reference */
+    unsigned             rs_version;
+    char                 rs_version_text[16];
     struct kta_buf       hit;          /* reused per hit */
     struct kta_buf       key;
     struct kta_buf       line;
@@ -49,7 +52,10 @@ struct kta_worker {
 
 struct kta_pipeline {
     const struct kta_config *cfg;
-    struct kta_ruleset      *rs;
+    struct kta_ruleset      *rs;            /* current ruleset; swapped under rs_lock */
+    atomic_uint              rs_version;    /* bumped on every swap */
+    pthread_mutex_t          rs_lock;
+    atomic_int               reload;        /* SIGHUP: reload the rules now */
     struct kta_producer     *producer;
     struct kta_consumer     *consumer;
     struct kta_worker       *workers;
@@ -66,6 +72,11 @@ int kta_pipeline_run(const struct kta_config *cfg);
 
 /* Asks the pipeline to stop (any thread, async-signal-safe). */
 void kta_pipeline_stop(struct kta_pipeline *pl, int fatal);
+
+/* Returns the current ruleset with a new reference, and its version.
+ * Any thread; takes rs_lock briefly, so call it only when rs_version
+ * changed. */
+struct kta_ruleset *kta_pipeline_ruleset(struct kta_pipeline *pl, unsigned *version);
 
 /* ---- worker.c ---- */
 int  kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index);

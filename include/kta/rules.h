@@ -78,6 +78,12 @@ struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml,
 void kta_ruleset_prefilter_info(const struct kta_ruleset *rs, size_t *literals,
                                 size_t *always);
 
+/* A hash of the names, sizes, inodes and modification times of every rule
+ * file under path and of the field map (may be NULL): it changes when a
+ * rule file is added, removed, edited or replaced.  Cheap enough to call
+ * every second; never fails. */
+uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap);
+
 void kta_ruleset_incref(struct kta_ruleset *rs);
 void kta_ruleset_decref(struct kta_ruleset *rs);
 
