@@ -3,6 +3,7 @@
 #   make                build build/kta
 #   make test           unit, rule, integration and sanitizer tests
 #   make demo           the seed scenario end to end on a local broker
+#   make bench          kta bench over a fixed matrix -> docs/benchmarks.md
 #   make V=1            show full command lines
 #   make WERROR=1       warnings are errors
 #   make SANITIZE=address,undefined   build with sanitizers (into build/san-*)
@@ -104,6 +105,9 @@ demo:
 
 deps:
 	$(Q)scripts/install-deps.sh
+
+bench: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) scripts/bench.sh
 
 docs: $(BUILD)/kta
 	$(Q)$(BUILD)/kta config --markdown > docs/configuration.md
