@@ -22,7 +22,7 @@ struct job {
     struct kta_worker        *w;
     const rd_kafka_message_t *rkm;
     struct kta_slot          *slot;
-    const json_t             *ev;
+    json_t                   *ev;       /* set by kta_eval_raw before on_hit */
     const char               *topic;
     char                      detected_at[40];
     int                       failed;
@@ -121,25 +121,29 @@ static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_sl
     struct job j = { .w = w, .rkm = rkm, .slot = slot };
     enum kta_event_error err;
     char detail[256];
-    json_t *ev;
-    size_t nhits;
+    long nhits;
 
     j.topic = rd_kafka_topic_name(rkm->rkt);
     atomic_fetch_add_explicit(&pl->stats.events, 1, memory_order_relaxed);
-    ev = kta_event_decode(rkm->payload, rkm->len, (size_t)pl->cfg->max_bytes, &err,
-                          detail, sizeof(detail));
-    if (!ev) {
+    /* Parses the record only when some rule could match it or it may be
+     * malformed (then kta_event_decode's reason, as before); j.ev is set
+     * before the first on_hit. */
+    nhits = kta_eval_raw(w->rs, w->ctx, rkm->payload, rkm->len, (size_t)pl->cfg->max_bytes,
+                         on_hit, &j, &j.ev, &err, detail, sizeof(detail));
+    if (nhits < 0) {
         dead_letter(w, rkm, j.topic, err, detail, slot);
         return;
     }
-    j.ev = ev;
-    nhits = kta_eval(w->rs, w->ctx, ev, on_hit, &j);
     if (nhits == 0 && pl->cfg->print == KTA_PRINT_ALL) {
+        /* Debug output wants the fields even of a record no rule needed. */
+        if (!j.ev)
+            j.ev = kta_event_decode(rkm->payload, rkm->len, (size_t)pl->cfg->max_bytes, &err,
+                                    detail, sizeof(detail));
         kta_buf_reset(&w->line);
-        kta_hit_debug_line(&w->line, ev);
+        kta_hit_debug_line(&w->line, j.ev);
         fwrite(w->line.data, 1, w->line.len, stdout);
     }
-    json_decref(ev);
+    json_decref(j.ev);
 }
 
 static void adopt_ruleset(struct kta_worker *w)
