@@ -115,3 +115,48 @@ docs: $(BUILD)/kta
 
 clean:
 	rm -rf build
+
+# --- fuzzing and thread sanitizer (tests/fuzz, tests/tsan.supp) -----------
+#   make fuzz          each libFuzzer harness for FUZZ_SECONDS (default 180)
+#   make fuzz-smoke    the same for 20 s each (CI)
+#   make test-tsan     unit + threaded integration tests under -fsanitize=thread
+
+FUZZ_SECONDS ?= 180
+FUZZ_BUILD   := build/fuzz
+FUZZERS      := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: fuzz fuzz-smoke fuzz-build test-tsan
+
+# Harnesses link the project objects built by clang with the fuzzer's
+# coverage instrumentation and ASan+UBSan (BUILD=build/fuzz, see below).
+# Only the modules between the record bytes and the hits, so a harness
+# builds while the pipeline files are being changed.
+FUZZ_OBJS    := $(patsubst %,$(BUILD)/obj/%.o,event eval prefilter rules_load rules_compile util)
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    $(FUZZ_OBJS) $(LDLIBS)
+
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) \
+	    SANITIZE=fuzzer-no-link,address,undefined $(FUZZERS:%=$(FUZZ_BUILD)/%)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+fuzz-smoke: fuzz-build
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh 20 $(FUZZERS)
+
+test-tsan:
+	$(Q)$(MAKE) --no-print-directory CC=clang SANITIZE=thread build/san-thread/kta
+	$(Q)TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) halt_on_error=1 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
+	    $(MAKE) --no-print-directory -k CC=clang SANITIZE=thread test-unit \
+	    TSAN_INTEGRATION="$(TSAN_INTEGRATION)" test-tsan-integration
+
+# The integration tests that run kta's threads (consumer, workers,
+# producer, reload); override with TSAN_INTEGRATION="...".
+TSAN_INTEGRATION ?= 0001-seed 0003-group 0005-backpressure 0006-malformed 0008-reload
+.PHONY: test-tsan-integration
+test-tsan-integration: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/integration/run.sh \
+	    $(TSAN_INTEGRATION:%=tests/integration/%.sh)
