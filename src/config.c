@@ -58,6 +58,8 @@ static const struct option options[] = {
       "Records per partition that may be unfinished (not yet acknowledged) before the partition is paused." },
     { "console.print", OPT_ENUM, OFF(print), "alerts", 0, 0, "none|alerts|all",
       "Console lines on stdout: `alerts` prints one `[ALERT]` line per hit, `all` adds a `[DEBUG]` line per event without hits, `none` prints nothing. `--print` on the command line." },
+    { "processing.guarantee", OPT_ENUM, OFF(exactly_once), "at_least_once", 0, 0, "at_least_once|exactly_once",
+      "`at_least_once`: offsets are committed after every hit of the record is acknowledged; a crash may repeat hits. `exactly_once`: hits, dead letters and input offsets are committed in one Kafka transaction per commit interval; readers with `isolation.level=read_committed` see every hit once." },
     { "commit_interval_ms", OPT_INT, OFF(commit_interval_ms), "1000", 10, 3600000, NULL,
       "How often finished input offsets are committed to the consumer group." },
     { "shutdown_timeout_ms", OPT_INT, OFF(shutdown_timeout_ms), "10000", 0, 3600000, NULL,

@@ -67,28 +67,74 @@ static struct part *find_part(struct kta_consumer *c, const char *topic, int32_t
 
 /* ---- commits ------------------------------------------------------------ */
 
-/* Commits each partition's smallest unfinished offset that moved since the
- * last commit.  sync: wait for the broker's answer. */
-static void commit(struct kta_consumer *c, int sync)
+/* The positions (smallest unfinished offsets) that moved since the last
+ * commit.  The caller destroys the list; mark_committed records them. */
+static rd_kafka_topic_partition_list_t *moved_positions(struct kta_consumer *c)
 {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)c->nparts);
-    rd_kafka_resp_err_t err;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)c->nparts + 1);
 
     for (size_t i = 0; i < c->nparts; i++) {
         struct part *p = &c->parts[i];
         int64_t pos = kta_offsets_advance(p->offsets);
-        if (pos < 0 || pos == p->committed)
-            continue;
-        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = pos;
-        p->committed = pos;
+        if (pos >= 0 && pos != p->committed)
+            rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = pos;
     }
+    return list;
+}
+
+static void mark_committed(struct kta_consumer *c, const rd_kafka_topic_partition_list_t *list)
+{
+    for (int i = 0; i < list->cnt; i++) {
+        struct part *p = find_part(c, list->elems[i].topic, list->elems[i].partition);
+        if (p)
+            p->committed = list->elems[i].offset;
+    }
+}
+
+static void rewind_to_committed(struct kta_consumer *c);
+
+/* Exactly-once: commits the open transaction with the input positions.
+ * Every tracked record must be finished.  On abort, rewinds. */
+static void txn_commit(struct kta_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *list = moved_positions(c);
+    rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(c->rk);
+    enum kta_txn_result res;
+
+    res = kta_producer_txn_commit(c->pl->producer, list, cgmd, c->pl->cfg->shutdown_timeout_ms);
+    if (res == KTA_TXN_OK)
+        mark_committed(c, list);
+    else if (res == KTA_TXN_ABORTED)
+        rewind_to_committed(c);
+    else
+        kta_pipeline_stop(c->pl, 1);
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Commits each partition's smallest unfinished offset that moved since the
+ * last commit.  sync: wait for the broker's answer.  In exactly-once mode
+ * the offsets go into the transaction instead, which needs every tracked
+ * record finished: callers there come through wait_idle first. */
+static void commit(struct kta_consumer *c, int sync)
+{
+    rd_kafka_topic_partition_list_t *list;
+    rd_kafka_resp_err_t err;
+
+    c->last_commit = kta_now_ms();
+    if (kta_producer_transactional(c->pl->producer)) {
+        txn_commit(c);
+        return;
+    }
+    list = moved_positions(c);
     if (list->cnt > 0) {
         err = rd_kafka_commit(c->rk, list, !sync);
         if (err)
             kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
+        else
+            mark_committed(c, list);
     }
     rd_kafka_topic_partition_list_destroy(list);
-    c->last_commit = kta_now_ms();
 }
 
 static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -190,22 +236,31 @@ static size_t inflight(struct kta_consumer *c)
     return n;
 }
 
-/* Waits until every tracked record is finished (processed and its hits
- * acknowledged) or timeout_ms passes, then commits synchronously.
- * Returns the number of records still unfinished. */
-static size_t drain(struct kta_consumer *c, int timeout_ms)
+/* Waits until every tracked record is finished (processed and its
+ * records acknowledged) or timeout_ms passes.  Returns how many are not. */
+static size_t wait_idle(struct kta_consumer *c, int timeout_ms)
 {
     int64_t end = kta_now_ms() + timeout_ms;
     size_t left;
 
-    overflow_discard(c);
     while ((left = inflight(c)) > 0 && kta_now_ms() < end && !atomic_load(&c->pl->fatal))
-        sleep_ms(2);
-    left = inflight(c);
+        sleep_ms(1);
+    return inflight(c);
+}
+
+/* Finishes everything in flight (up to timeout_ms), then commits
+ * synchronously.  Returns the number of records still unfinished. */
+static size_t drain(struct kta_consumer *c, int timeout_ms)
+{
+    size_t left;
+
+    overflow_discard(c);
+    left = wait_idle(c, timeout_ms);
     /* The smallest unfinished offset is safe to commit even after a
      * fatal error: a failed record holds its slot, so the position never
-     * passes it. */
-    commit(c, 1);
+     * passes it.  (A transaction needs everything finished, though.) */
+    if (left == 0 || !kta_producer_transactional(c->pl->producer))
+        commit(c, 1);
     if (left && !c->closing)
         kta_log(KTA_LOG_WARN, "%zu record%s still unfinished; not committed, will be read again",
                 left, left == 1 ? "" : "s");
@@ -213,22 +268,72 @@ static size_t drain(struct kta_consumer *c, int timeout_ms)
     return left;
 }
 
+static void retire(struct kta_consumer *c, struct kta_offsets *o)
+{
+    c->retired = xrealloc(c->retired, (c->nretired + 1) * sizeof(*c->retired));
+    c->retired[c->nretired++] = o;
+}
+
 static void drop_parts(struct kta_consumer *c)
 {
     for (size_t i = 0; i < c->nparts; i++) {
         struct part *p = &c->parts[i];
-        if (kta_offsets_inflight(p->offsets) == 0) {
+        if (kta_offsets_inflight(p->offsets) == 0)
             kta_offsets_free(p->offsets);
-        } else {
-            /* Workers or delivery reports may still touch its slots. */
-            c->retired = xrealloc(c->retired, (c->nretired + 1) * sizeof(*c->retired));
-            c->retired[c->nretired++] = p->offsets;
-        }
+        else
+            retire(c, p->offsets);   /* workers or reports may still touch its slots */
         free(p->topic);
     }
     free(c->parts);
     c->parts = NULL;
     c->nparts = 0;
+}
+
+/* After an aborted transaction: every record since the last commit must be
+ * read again, so seek each partition back to its committed offset. */
+static void rewind_to_committed(struct kta_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)c->nparts + 1);
+    const char *reset = kta_config_kafka(c->pl->cfg, "auto.offset.reset");
+    int64_t fallback = reset && (strcmp(reset, "latest") == 0 || strcmp(reset, "largest") == 0 ||
+                                 strcmp(reset, "end") == 0) ? RD_KAFKA_OFFSET_END
+                                                             : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *error;
+    rd_kafka_resp_err_t err;
+
+    overflow_discard(c);
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = &c->parts[i];
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition);
+        /* Aborted records' reports may still arrive: keep old slots alive. */
+        retire(c, p->offsets);
+        p->offsets = kta_offsets_new((size_t)c->pl->cfg->inflight_per_partition);
+    }
+    err = rd_kafka_committed(c->rk, list, c->pl->cfg->shutdown_timeout_ms);
+    if (err) {
+        kta_log(KTA_LOG_ERROR, "cannot read committed offsets to rewind: %s", rd_kafka_err2str(err));
+        kta_pipeline_stop(c->pl, 1);
+        goto out;
+    }
+    for (int i = 0; i < list->cnt; i++) {
+        struct part *p = find_part(c, list->elems[i].topic, list->elems[i].partition);
+        if (list->elems[i].offset < 0)
+            list->elems[i].offset = fallback;
+        if (p)
+            p->committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
+    }
+    error = rd_kafka_seek_partitions(c->rk, list, c->pl->cfg->shutdown_timeout_ms);
+    if (error) {
+        kta_log(KTA_LOG_ERROR, "cannot rewind after an aborted transaction: %s",
+                rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        kta_pipeline_stop(c->pl, 1);
+        goto out;
+    }
+    kta_log(KTA_LOG_INFO, "transaction aborted; re-reading %d partition%s from the committed offsets",
+            list->cnt, list->cnt == 1 ? "" : "s");
+out:
+    rd_kafka_topic_partition_list_destroy(list);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -423,8 +528,13 @@ int kta_consumer_run(struct kta_consumer *c)
         }
         rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 0 : 100);
         last_poll = kta_now_ms();
-        if (kta_now_ms() - c->last_commit >= pl->cfg->commit_interval_ms)
-            commit(c, 0);
+        if (kta_now_ms() - c->last_commit >= pl->cfg->commit_interval_ms) {
+            /* A transaction ends only with all its records finished: stop
+             * handing out records meanwhile (they wait in librdkafka). */
+            if (!kta_producer_transactional(pl->producer) ||
+                wait_idle(c, pl->cfg->shutdown_timeout_ms) == 0)
+                commit(c, 0);
+        }
         if (!rkm)
             continue;
         if (rkm->err) {

@@ -156,7 +156,8 @@ int kta_pipeline_run(const struct kta_config *cfg)
 
     if (!kta_producer_new(&pl, errstr, sizeof(errstr)) ||
         !kta_consumer_new(&pl, errstr, sizeof(errstr)) ||
-        kta_consumer_check(pl.consumer, errstr, sizeof(errstr)) < 0) {
+        kta_consumer_check(pl.consumer, errstr, sizeof(errstr)) < 0 ||
+        kta_producer_start(pl.producer, errstr, sizeof(errstr)) < 0) {
         fprintf(stderr, "kta: %s\n", errstr);
         goto out;
     }
@@ -178,10 +179,11 @@ int kta_pipeline_run(const struct kta_config *cfg)
     if (pthread_create(&rl.thread, NULL, reloader_main, &rl) == 0)
         reloading = 1;
     if (!atomic_load(&pl.stop)) {
-        kta_log(KTA_LOG_INFO, "consuming %s%s from %s as group '%s' with %d worker%s; hits to "
+        kta_log(KTA_LOG_INFO, "consuming %s%s from %s as group '%s' with %d worker%s, %s; hits to "
                 "'%s', malformed records to '%s'", cfg->topics[0], cfg->ntopics > 1 ? " (and more)" : "",
                 kta_config_kafka(cfg, "bootstrap.servers"), kta_config_kafka(cfg, "group.id"),
-                pl.nworkers, pl.nworkers == 1 ? "" : "s", cfg->output_topic, cfg->dlq_topic);
+                pl.nworkers, pl.nworkers == 1 ? "" : "s",
+                cfg->exactly_once ? "exactly once" : "at least once", cfg->output_topic, cfg->dlq_topic);
         rc = kta_consumer_run(pl.consumer);
     }
     if (atomic_load(&pl.fatal))

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 atomic_int kta_kafka_started;
 
@@ -27,6 +28,9 @@ struct kta_producer {
     pthread_t            poller;
     atomic_int           stop;
     int64_t              last_retry_log;
+    int                  transactional;  /* processing.guarantee: exactly_once */
+    atomic_int           txn_failed;     /* a record of the open transaction failed */
+    char                *txn_id;
 };
 
 /* Consumer-only properties kta sets by default; the producer skips them
@@ -128,6 +132,19 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
             kta_slot_release(slot);
         return;
     }
+    if (p && p->transactional) {
+        /* The transaction cannot commit now; the consumer thread aborts it
+         * and rewinds to the committed offsets, so nothing is lost and the
+         * record is not produced twice.  The slot is released so that the
+         * wait for the transaction's end can finish. */
+        if (!atomic_exchange(&p->txn_failed, 1))
+            kta_log(KTA_LOG_WARN, "delivery to topic '%s' failed (%s); the transaction will be "
+                    "aborted and its records processed again", rd_kafka_topic_name(rkm->rkt),
+                    rd_kafka_err2str(rkm->err));
+        if (slot)
+            kta_slot_release(slot);
+        return;
+    }
     if (is_permanent(rkm->err) || !p) {
         kta_log(KTA_LOG_ERROR, "cannot deliver to topic '%s': %s; stopping without committing "
                 "the input record", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
@@ -170,22 +187,30 @@ static void *poll_main(void *arg)
     return NULL;
 }
 
-struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size)
+/* Creates p->rk from the configuration.  Returns 0 or -1 with errstr. */
+static int create_handle(struct kta_producer *p, char *errstr, size_t errstr_size)
 {
-    struct kta_producer *p = xcalloc(1, sizeof(*p));
+    const struct kta_config *cfg = p->pl->cfg;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char rderr[512];
 
-    p->pl = pl;
-    pl->producer = p;
     if (rd_kafka_conf_set(conf, "client.id", "kta", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "enable.idempotence", "true", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_set(conf, "enable.idempotence", "true", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK ||
+        /* A killed kta's open transaction blocks read_committed readers
+         * until it times out: keep that short unless the user says. */
+        (p->transactional && !kta_config_kafka(cfg, "transaction.timeout.ms") &&
+         rd_kafka_conf_set(conf, "transaction.timeout.ms", "10000", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK)) {
         kta_err(errstr, errstr_size, "producer: %s", rderr);
         goto fail;
     }
-    if (kta_kafka_conf_apply(conf, pl->cfg, 1, errstr, errstr_size) < 0)
+    if (kta_kafka_conf_apply(conf, cfg, 1, errstr, errstr_size) < 0)
         goto fail;
-    rd_kafka_conf_set_opaque(conf, pl);
+    if (p->transactional &&
+        rd_kafka_conf_set(conf, "transactional.id", p->txn_id, rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) {
+        kta_err(errstr, errstr_size, "producer: %s", rderr);
+        goto fail;
+    }
+    rd_kafka_conf_set_opaque(conf, p->pl);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_log_cb(conf, kta_kafka_log_cb);
@@ -194,17 +219,155 @@ struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, siz
         kta_err(errstr, errstr_size, "producer: %s", rderr);
         goto fail;
     }
-    conf = NULL;
-    p->hits = rd_kafka_topic_new(p->rk, pl->cfg->output_topic, NULL);
-    p->dlq = rd_kafka_topic_new(p->rk, pl->cfg->dlq_topic, NULL);
+    p->hits = rd_kafka_topic_new(p->rk, cfg->output_topic, NULL);
+    p->dlq = rd_kafka_topic_new(p->rk, cfg->dlq_topic, NULL);
+    return 0;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return -1;
+}
+
+static void destroy_handle(struct kta_producer *p)
+{
+    rd_kafka_topic_destroy(p->hits);
+    rd_kafka_topic_destroy(p->dlq);
+    rd_kafka_poll(p->rk, 0);
+    rd_kafka_destroy(p->rk);
+    p->rk = NULL;
+}
+
+/* Runs a transactional API call's error through kta's policy: logs it and
+ * returns it (NULL on success) for the caller to classify. */
+static rd_kafka_error_t *txn_log(rd_kafka_error_t *error, const char *what)
+{
+    if (error)
+        kta_log(KTA_LOG_WARN, "transaction: %s failed: %s%s", what, rd_kafka_error_string(error),
+                rd_kafka_error_is_fatal(error) ? " (fatal)" :
+                rd_kafka_error_txn_requires_abort(error) ? " (abortable)" :
+                rd_kafka_error_is_retriable(error) ? " (retriable)" : "");
+    return error;
+}
+
+static int txn_start(struct kta_producer *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_error_t *error = rd_kafka_init_transactions(p->rk, timeout_ms);
+
+    if (!error)
+        error = rd_kafka_begin_transaction(p->rk);
+    if (error) {
+        kta_err(errstr, errstr_size, "cannot start a transaction (transactional.id '%s'): %s",
+                p->txn_id, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return -1;
+    }
+    atomic_store(&p->txn_failed, 0);
+    return 0;
+}
+
+struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size)
+{
+    struct kta_producer *p = xcalloc(1, sizeof(*p));
+    const struct kta_config *cfg = pl->cfg;
+
+    p->pl = pl;
+    pl->producer = p;
+    p->transactional = cfg->exactly_once;
+    if (p->transactional) {
+        const char *id = kta_config_kafka(cfg, "transactional.id");
+        char host[256] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        /* Unique per process, as Kafka Streams does: zombies are fenced by
+         * the consumer group generation (KIP-447), not by a shared id. */
+        p->txn_id = id ? xstrdup(id)
+                       : xasprintf("kta-%s-%s-%ld", kta_config_kafka(cfg, "group.id"), host,
+                                   (long)getpid());
+    }
+    if (create_handle(p, errstr, errstr_size) < 0)
+        goto fail;
     pthread_create(&p->poller, NULL, poll_main, p);
     return p;
 fail:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
     pl->producer = NULL;
+    free(p->txn_id);
     free(p);
     return NULL;
+}
+
+int kta_producer_start(struct kta_producer *p, char *errstr, size_t errstr_size)
+{
+    if (!p->transactional)
+        return 0;
+    return txn_start(p, p->pl->cfg->startup_timeout_ms, errstr, errstr_size);
+}
+
+enum kta_txn_result kta_producer_txn_commit(struct kta_producer *p,
+                                            const rd_kafka_topic_partition_list_t *offsets,
+                                            const rd_kafka_consumer_group_metadata_t *cgmd,
+                                            int timeout_ms)
+{
+    rd_kafka_error_t *error = NULL;
+    char errstr[512];
+
+    if (atomic_load(&p->txn_failed)) {
+        error = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "a record of this transaction was not delivered");
+        goto abort;
+    }
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (offsets && offsets->cnt > 0 && !error)
+            error = txn_log(rd_kafka_send_offsets_to_transaction(p->rk, offsets, cgmd, timeout_ms),
+                            "sending offsets");
+        if (!error)
+            error = txn_log(rd_kafka_commit_transaction(p->rk, timeout_ms), "commit");
+        if (!error) {
+            error = txn_log(rd_kafka_begin_transaction(p->rk), "begin");
+            if (!error)
+                return KTA_TXN_OK;
+        }
+        if (rd_kafka_error_is_fatal(error) || rd_kafka_error_txn_requires_abort(error) ||
+            !rd_kafka_error_is_retriable(error))
+            break;
+        /* Retriable (e.g. a timeout): calling commit again is allowed and
+         * resumes where the previous call stopped. */
+        rd_kafka_error_destroy(error);
+        error = NULL;
+    }
+    if (error && rd_kafka_error_is_fatal(error))
+        goto restart;
+abort:
+    rd_kafka_error_destroy(error);
+    error = txn_log(rd_kafka_abort_transaction(p->rk, timeout_ms), "abort");
+    if (!error)
+        error = txn_log(rd_kafka_begin_transaction(p->rk), "begin");
+    if (!error) {
+        atomic_store(&p->txn_failed, 0);
+        return KTA_TXN_ABORTED;
+    }
+restart:
+    /* Fenced or otherwise fatal: a new producer with the same id fences
+     * any zombie and starts clean.  Workers are idle while this runs. */
+    rd_kafka_error_destroy(error);
+    kta_log(KTA_LOG_WARN, "transaction: restarting the producer");
+    atomic_store(&p->stop, 1);
+    pthread_join(p->poller, NULL);
+    atomic_store(&p->stop, 0);
+    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(p->rk, 0);
+    destroy_handle(p);
+    if (create_handle(p, errstr, sizeof(errstr)) < 0 ||
+        txn_start(p, timeout_ms, errstr, sizeof(errstr)) < 0) {
+        kta_log(KTA_LOG_ERROR, "transaction: %s", errstr);
+        if (!p->rk)
+            create_handle(p, errstr, sizeof(errstr));   /* keep a handle for kta_producer_free */
+        pthread_create(&p->poller, NULL, poll_main, p);
+        return KTA_TXN_FATAL;
+    }
+    pthread_create(&p->poller, NULL, poll_main, p);
+    return KTA_TXN_ABORTED;
+}
+
+int kta_producer_transactional(const struct kta_producer *p)
+{
+    return p->transactional;
 }
 
 int kta_producer_send(struct kta_producer *p, int dead_letter,
@@ -266,11 +429,17 @@ void kta_producer_free(struct kta_producer *p)
 {
     if (!p)
         return;
+    if (p->transactional && p->rk) {
+        /* What is left open was never committed; say so to the broker
+         * instead of letting it time out. */
+        rd_kafka_error_t *error = rd_kafka_abort_transaction(p->rk, 2000);
+        if (error)
+            rd_kafka_error_destroy(error);
+    }
     atomic_store(&p->stop, 1);
     pthread_join(p->poller, NULL);
-    rd_kafka_topic_destroy(p->hits);
-    rd_kafka_topic_destroy(p->dlq);
-    rd_kafka_poll(p->rk, 0);
-    rd_kafka_destroy(p->rk);
+    if (p->rk)
+        destroy_handle(p);
+    free(p->txn_id);
     free(p);
 }

@@ -41,6 +41,7 @@ struct kta_config {
     int    inflight_per_partition;
     long long max_bytes;         /* input.max_bytes */
     enum kta_print print;        /* console.print */
+    int    exactly_once;         /* processing.guarantee == exactly_once */
     int    commit_interval_ms;
     int    shutdown_timeout_ms;
     int    startup_timeout_ms;

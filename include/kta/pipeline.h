@@ -110,6 +110,29 @@ int kta_producer_send(struct kta_producer *p, int dead_letter,
  * Returns how many are still outstanding. */
 int kta_producer_flush(struct kta_producer *p, int timeout_ms);
 rd_kafka_t *kta_producer_handle(struct kta_producer *p);
+
+/* After the start-up checks: in exactly-once mode, initialises the
+ * transactional producer (fencing older instances with the same
+ * transactional.id) and opens the first transaction. */
+int kta_producer_start(struct kta_producer *p, char *errstr, size_t errstr_size);
+
+/* processing.guarantee: exactly_once.  Hits, dead letters and the input
+ * offsets go out in one Kafka transaction per commit interval. */
+int kta_producer_transactional(const struct kta_producer *p);
+
+enum kta_txn_result {
+    KTA_TXN_OK,        /* committed; a new transaction is open */
+    KTA_TXN_ABORTED,   /* rolled back; the caller must rewind to the committed offsets */
+    KTA_TXN_FATAL,     /* no transaction could be started again: stop */
+};
+
+/* Consumer thread, with every record of the transaction finished: adds the
+ * input offsets to the open transaction, commits it and opens the next.
+ * Abortable errors abort; fatal ones (fencing) restart the producer. */
+enum kta_txn_result kta_producer_txn_commit(struct kta_producer *p,
+                                            const rd_kafka_topic_partition_list_t *offsets,
+                                            const rd_kafka_consumer_group_metadata_t *cgmd,
+                                            int timeout_ms);
 void kta_producer_free(struct kta_producer *p);
 
 /* ---- consumer.c ---- */

@@ -29,9 +29,9 @@ grep -qxF '[ERROR] Received malformed JSON: {"host": "endpoint05", "threat": ' k
 ok "malformed record reported on stderr"
 
 expect_eq "hit keys and rule headers" \
-"endpoint01 kta.rule.id=seed-severity-high,kta.rule.level=high
-endpoint03 kta.rule.id=seed-severity-critical,kta.rule.level=critical
-endpoint04 kta.rule.id=seed-severity-critical,kta.rule.level=critical" \
+"endpoint01 kta.rule.id=seed-severity-high,kta.rule.level=high,kta.ruleset.version=1
+endpoint03 kta.rule.id=seed-severity-critical,kta.rule.level=critical,kta.ruleset.version=1
+endpoint04 kta.rule.id=seed-severity-critical,kta.rule.level=critical,kta.ruleset.version=1" \
     "$(consume "$hits" '%k %h\n')"
 
 consume "$hits" >hits.jsonl
