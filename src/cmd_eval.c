@@ -143,6 +143,13 @@ int kta_cmd_eval(int argc, char **argv)
             fclose(fp);
     }
     fflush(stdout);
+    for (size_t i = 0; i < kta_ruleset_count(rs); i++) {
+        const struct kta_rule *r = kta_ruleset_rule(rs, i);
+        if (kta_rule_errors(r))
+            fprintf(stderr, "kta: rule %s: %llu event(s) hit the regex match limit and were not "
+                    "matched by this rule\n", kta_rule_id(r),
+                    (unsigned long long)kta_rule_errors(r));
+    }
     kta_buf_free(&st.out);
     kta_eval_ctx_free(ctx);
     kta_ruleset_decref(rs);

@@ -113,6 +113,20 @@ static void *reloader_main(void *arg)
     return NULL;
 }
 
+/* Rules whose regexes hit PCRE2's limits did not match those events; an
+ * operator needs to know which rules are that expensive. */
+static void log_rule_errors(const struct kta_ruleset *rs)
+{
+    for (size_t i = 0; rs && i < kta_ruleset_count(rs); i++) {
+        const struct kta_rule *r = kta_ruleset_rule(rs, i);
+        uint64_t n = kta_rule_errors(r);
+        if (n)
+            kta_log(KTA_LOG_WARN, "rule %s: %llu event%s hit the regex match limit and were "
+                    "not matched by this rule", kta_rule_id(r), (unsigned long long)n,
+                    n == 1 ? "" : "s");
+    }
+}
+
 static int ncpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -206,6 +220,8 @@ out:
                 (unsigned long long)atomic_load(&pl.stats.hits),
                 (unsigned long long)atomic_load(&pl.stats.malformed),
                 (unsigned long long)atomic_load(&pl.stats.retries), atomic_load(&pl.rs_version));
+    if (started)
+        log_rule_errors(pl.rs);
     /* The producer goes first: its delivery reports may still point into
      * the consumer's offset trackers. */
     kta_producer_free(pl.producer);

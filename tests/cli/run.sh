@@ -51,6 +51,14 @@ printf 'id: x\ntitle: t\ndetection:\n  sel:\n    a: 1\n  condition: nosuch\n' >b
 check "eval rule error names file:line" grep -q 'bad.yml:[0-9]*:[0-9]*:' err
 "$KTA" eval events.jsonl >/dev/null 2>err; check "eval without -r exit 2" test $? -eq 2
 
+# a catastrophic regex is cut off by PCRE2's limits, counted, and the
+# event is still evaluated by every other rule
+printf 'id: slow\ntitle: t\ndetection:\n  sel:\n    cmd|re: "(a+)+$"\n  condition: sel\n---\nid: other\ntitle: t\ndetection:\n  sel:\n    host: h1\n  condition: sel\n' >slow.yml
+python3 -c "print('{\"host\":\"h1\",\"cmd\":\"' + 'a' * 20000 + 'b\"}')" >slow.jsonl
+timeout 60 "$KTA" eval -r slow.yml slow.jsonl >hits 2>err; check "eval with a catastrophic regex exits 0" test $? -eq 0
+check "other rule still hits" grep -q '"id":"other"' hits
+check "regex limit reported per rule" has "rule slow: 1 event(s) hit the regex match limit" err
+
 # check
 "$KTA" check "$root/rules/seed.yaml" >out 2>err; check "check seed exit 0" test $? -eq 0
 check "check summary" grep -q '2 loaded' out
