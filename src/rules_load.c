@@ -423,6 +423,14 @@ static void parse_yaml(struct ybuild *yb, const char *text, size_t len)
             break;
         }
         yaml_event_delete(&ev);
+        /* libyaml's scanner costs O(depth) per token, so 4 MiB of '['
+         * would take hours: far past the limit, give up on the file as
+         * after a syntax error (the nesting error is already reported). */
+        if (yb->skip > KTA_RULES_MAX_DEPTH) {
+            yb->nbad++;
+            yb_reset_doc(yb);
+            break;
+        }
     }
     yaml_parser_delete(&parser);
 }
