@@ -380,7 +380,7 @@ int kta_producer_send(struct kta_producer *p, int dead_letter,
     if (slot)
         kta_slot_hold(slot);
     for (;;) {
-        err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(dead_letter ? p->dlq : p->hits),
+        err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT((dead_letter ? p->dlq : p->hits)),
                                 RD_KAFKA_V_VALUE((void *)value, value_len),
                                 RD_KAFKA_V_KEY(key, key_len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
