@@ -81,7 +81,7 @@ check-deps:
 # Each suite prints "N passed, N failed"; tests/run-suite.sh adds them up.
 
 test: all
-	$(Q)tests/run-all.sh
+	$(Q)tests/run-all.sh; rc=$$?; $(MAKE) --no-print-directory test-faults-quick || rc=1; exit $$rc
 
 test-unit: $(UNIT_BINS) $(BUILD)/kta
 	$(Q)KTA_BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
@@ -94,6 +94,14 @@ test-rules: $(BUILD)/kta
 
 test-integration: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) tests/integration/run.sh
+
+# Fault injection on a broker of its own (port 49092): tests/faults/run.sh.
+.PHONY: test-faults test-faults-quick
+test-faults: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/faults/run.sh
+
+test-faults-quick: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/faults/run.sh --quick
 
 test-sanitize:
 	$(Q)$(MAKE) --no-print-directory -k SANITIZE=address,undefined test-unit test-cli test-rules test-integration
