@@ -25,6 +25,8 @@ struct produce_state {
     const char       *key_field;
     unsigned long     sent, failed;
     struct kta_buf    key;
+    atomic_int        auth_failed;   /* TLS or SASL failure: no retry helps */
+    char              last_error[512];
 };
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -32,10 +34,28 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
     struct produce_state *ps = opaque;
 
     (void)rk;
+    /* librdkafka's own lines stay quiet (debug) until the brokers answer,
+     * as in `kta run`: a connection failure is one line at the end. */
+    atomic_store(&kta_kafka_started, 1);
     if (rkm->err) {
         ps->failed++;
+        if (atomic_load(&ps->auth_failed))
+            return;
         fprintf(stderr, "kta: produce: delivery failed: %s\n", rd_kafka_err2str(rkm->err));
     }
+}
+
+/* The first TLS or SASL failure stops the command (see kta_kafka_note_error);
+ * the reason is printed once, at the end.  Runs on the main thread. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct produce_state *ps = opaque;
+
+    (void)rk;
+    kta_kafka_note_error(err, reason);
+    snprintf(ps->last_error, sizeof(ps->last_error), "%s", reason);
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL)
+        atomic_store(&ps->auth_failed, 1);
 }
 
 static int send_line(struct produce_state *ps, const char *line, size_t len)
@@ -57,10 +77,12 @@ static int send_line(struct produce_state *ps, const char *line, size_t len)
         err = rd_kafka_producev(ps->rk, RD_KAFKA_V_RKT(ps->rkt),
                                 RD_KAFKA_V_VALUE((void *)line, len), RD_KAFKA_V_KEY(key, key_len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load(&ps->auth_failed))
             break;
         rd_kafka_poll(ps->rk, 10);
     }
+    if (atomic_load(&ps->auth_failed))
+        return -1;
     if (err) {
         fprintf(stderr, "kta: produce: %s\n", rd_kafka_err2str(err));
         return -1;
@@ -129,6 +151,7 @@ static int produce_generated(struct produce_state *ps, long long n, long long ra
 int kta_cmd_produce(int argc, char **argv)
 {
     static const struct option long_opts[] = {
+        { "config",           required_argument, NULL, 'c' },
         { "brokers",          required_argument, NULL, 'b' },
         { "bootstrap-server", required_argument, NULL, 'b' },
         { "topic",            required_argument, NULL, 't' },
@@ -148,10 +171,21 @@ int kta_cmd_produce(int argc, char **argv)
     char errstr[1024], *end;
     int opt, rc = 1;
 
+    /* Pass 1: only -c (the kafka: map of a kta.yaml, e.g. TLS and SASL
+     * settings), so that -b and -X override it whatever their order. */
+    opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "b:t:k:X:", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:", long_opts, NULL)) != -1)
+        if (opt == 'c' && kta_config_load(cfg, optarg, errstr, sizeof(errstr)) < 0) {
+            fprintf(stderr, "kta: %s\n", errstr);
+            goto out;
+        }
+    opterr = 1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:", long_opts, NULL)) != -1) {
         char *eq;
         switch (opt) {
+        case 'c': break;
         case 'b': kta_config_set_kafka(cfg, "bootstrap.servers", optarg, "-b"); break;
         case 't': topic = optarg; break;
         case 'k': ps.key_field = optarg; break;
@@ -178,7 +212,8 @@ int kta_cmd_produce(int argc, char **argv)
         case 'X':
             eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
-                fprintf(stderr, "kta: -X %s: expected key=value\n", optarg);
+                fprintf(stderr, "kta: -X %s: expected key=value\n",
+                        kta_config_is_secret(optarg) ? "(not shown: names a secret)" : optarg);
                 goto out;
             }
             *eq = '\0';
@@ -205,13 +240,13 @@ int kta_cmd_produce(int argc, char **argv)
     rd_kafka_conf_set_opaque(conf, &ps);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_log_cb(conf, kta_kafka_log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
     ps.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!ps.rk) {
         fprintf(stderr, "kta: %s\n", errstr);
         goto out;
     }
     conf = NULL;
-    atomic_store(&kta_kafka_started, 1);
     ps.rkt = rd_kafka_topic_new(ps.rk, topic, NULL);
     rc = 0;
     if (generate >= 0) {
@@ -236,9 +271,23 @@ int kta_cmd_produce(int argc, char **argv)
             rc = 1;
         fclose(fp);
     }
-    if (rd_kafka_flush(ps.rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        fprintf(stderr, "kta: produce: %d records not acknowledged within 30 s\n",
-                rd_kafka_outq_len(ps.rk));
+    for (int waited = 0; rd_kafka_outq_len(ps.rk) > 0 && waited < 30000 &&
+                         !atomic_load(&ps.auth_failed); waited += 100)
+        rd_kafka_flush(ps.rk, 100);
+    if (atomic_load(&ps.auth_failed)) {
+        char why[512];
+        kta_kafka_auth_error(why, sizeof(why));
+        fprintf(stderr, "kta: produce: cannot connect to the Kafka brokers at %s: %s\n",
+                kta_config_kafka(cfg, "bootstrap.servers"), why);
+        rd_kafka_purge(ps.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(ps.rk, 0);   /* the purged records' reports, silently */
+        rc = 1;
+        goto out;
+    }
+    if (rd_kafka_outq_len(ps.rk) > 0) {
+        fprintf(stderr, "kta: produce: %d records not acknowledged within 30 s%s%s\n",
+                rd_kafka_outq_len(ps.rk), ps.last_error[0] ? "; last error: " : "", ps.last_error);
+        ps.failed += (unsigned long)rd_kafka_outq_len(ps.rk);   /* not "produced" */
         rc = 1;
     }
     if (ps.failed)

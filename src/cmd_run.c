@@ -84,7 +84,8 @@ static struct kta_config *parse(int argc, char **argv, int *markdown)
         case 'X':
             eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
-                snprintf(errstr, sizeof(errstr), "-X %s: expected key=value", optarg);
+                snprintf(errstr, sizeof(errstr), "-X %s: expected key=value",
+                         kta_config_is_secret(optarg) ? "(not shown: names a secret)" : optarg);
                 goto fail;
             }
             *eq = '\0';

@@ -381,6 +381,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     struct kta_consumer *c = opaque;
     char fatal[512];
 
+    kta_kafka_note_error(err, reason);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
         kta_log(KTA_LOG_ERROR, "consumer: fatal error: %s", fatal);
@@ -457,10 +458,23 @@ int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
     const struct kta_config *cfg = c->pl->cfg;
     const rd_kafka_metadata_t *md = NULL;
     rd_kafka_resp_err_t err;
-    char why[256];
+    int64_t end = kta_now_ms() + cfg->startup_timeout_ms;
+    char why[256], auth[512];
     int rc = -1;
 
-    err = rd_kafka_metadata(c->rk, 1, NULL, &md, cfg->startup_timeout_ms);
+    /* In slices, so that a TLS or SASL failure (seen by the producer's
+     * poll thread) ends the wait at once: retrying cannot fix it. */
+    for (;;) {
+        int64_t left = end - kta_now_ms();
+        err = rd_kafka_metadata(c->rk, 1, NULL, &md, (int)(left > 500 ? 500 : left > 1 ? left : 1));
+        if (!err || kta_now_ms() >= end || kta_kafka_auth_error(auth, sizeof(auth)))
+            break;
+    }
+    if (err && kta_kafka_auth_error(auth, sizeof(auth))) {
+        kta_err(errstr, errstr_size, "cannot connect to the Kafka brokers at %s: %s",
+                kta_config_kafka(cfg, "bootstrap.servers"), auth);
+        goto out;
+    }
     if (err) {
         kta_err(errstr, errstr_size, "cannot reach the Kafka brokers at %s within %d ms: %s",
                 kta_config_kafka(cfg, "bootstrap.servers"), cfg->startup_timeout_ms,

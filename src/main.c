@@ -45,10 +45,11 @@ const struct kta_cmd kta_cmds[] = {
       "Loads every rule under each path, prints every error and warning with\n"
       "file:line:col, then a summary. Exit 0 when there is no error, 1 otherwise.\n" },
     { "produce", kta_cmd_produce,
-      "produce [-b BROKERS] -t TOPIC [-k FIELD] [-X key=value]... [FILE... | --generate N [--rate R] [--seed S] [--malicious P]]",
+      "produce [-c kta.yaml] [-b BROKERS] -t TOPIC [-k FIELD] [-X key=value]... [FILE... | --generate N [--rate R] [--seed S] [--malicious P]]",
       "send JSON lines from files or stdin to a Kafka topic",
       "Sends each non-empty line of each FILE (or stdin) as one record to TOPIC and\n"
       "waits until the broker has acknowledged all of them. Exit 1 if any failed.\n\n"
+      "  -c FILE         take the kafka: properties (TLS, SASL...) of a kta.yaml\n"
       "  -b BROKERS      bootstrap.servers (default localhost:9092)\n"
       "  -t TOPIC        topic (required)\n"
       "  -k FIELD        use the event's FIELD as the message key\n"

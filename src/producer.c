@@ -81,11 +81,34 @@ void kta_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const ch
             "librdkafka: %s: %s", fac, buf);
 }
 
+static pthread_mutex_t auth_error_lock = PTHREAD_MUTEX_INITIALIZER;
+static char auth_error[512];
+
+/* librdkafka's reasons name the broker and the mechanism, never a
+ * password (it redacts secrets even in its configuration dump). */
+void kta_kafka_note_error(int err, const char *reason)
+{
+    if (err != RD_KAFKA_RESP_ERR__AUTHENTICATION && err != RD_KAFKA_RESP_ERR__SSL)
+        return;
+    pthread_mutex_lock(&auth_error_lock);
+    snprintf(auth_error, sizeof(auth_error), "%s", reason);
+    pthread_mutex_unlock(&auth_error_lock);
+}
+
+int kta_kafka_auth_error(char *buf, size_t size)
+{
+    pthread_mutex_lock(&auth_error_lock);
+    snprintf(buf, size, "%s", auth_error);
+    pthread_mutex_unlock(&auth_error_lock);
+    return buf[0] != '\0';
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct kta_pipeline *pl = opaque;
     char fatal[512];
 
+    kta_kafka_note_error(err, reason);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
         kta_log(KTA_LOG_ERROR, "producer: fatal error: %s", fatal);
@@ -398,8 +421,8 @@ int kta_producer_send(struct kta_producer *p, int dead_letter,
     if (err) {
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
-        kta_log(KTA_LOG_ERROR, "cannot produce to topic '%s': %s",
-                dead_letter ? p->pl->cfg->dlq_topic : p->pl->cfg->output_topic,
+        kta_log(KTA_LOG_ERROR, "cannot deliver to topic '%s': %s; stopping without committing "
+                "the input record", dead_letter ? p->pl->cfg->dlq_topic : p->pl->cfg->output_topic,
                 rd_kafka_err2str(err));
         kta_pipeline_stop(p->pl, 1);
         return -1;

@@ -95,6 +95,12 @@ int kta_kafka_conf_apply(rd_kafka_conf_t *conf, const struct kta_config *cfg,
 void kta_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 extern atomic_int kta_kafka_started;
 
+/* Error callbacks pass every error here; a TLS or SASL failure (wrong CA,
+ * wrong password) is kept, so start-up can stop at once and say why.
+ * kta_kafka_auth_error copies it to buf; returns 0 when there was none. */
+void kta_kafka_note_error(int err, const char *reason);
+int kta_kafka_auth_error(char *buf, size_t size);
+
 struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
 
 /* Sends one record and holds `slot` (may be NULL) until the broker has
