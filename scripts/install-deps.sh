@@ -18,6 +18,7 @@ done
 # Wanted only when the command is absent (any JRE / Maven install will do).
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # test CA of kafka-local.sh
 
 if ((${#missing[@]} == 0)); then
     echo "install-deps: nothing to do, all dependencies present"

@@ -9,7 +9,8 @@
 #   kafka-local.sh status                    print running/stopped; exit 0 running, 3 stopped
 #   kafka-local.sh tool NAME [ARGS...]       run a Kafka CLI tool, e.g. kafka-topics --bootstrap-server ...
 #   kafka-local.sh topic-create NAME [PARTS] create a topic (replication factor 1) unless it exists
-#   kafka-local.sh env                       print KTA_BOOTSTRAP=... lines, for eval
+#   kafka-local.sh env                       print KTA_BOOTSTRAP=... lines, for eval (with the
+#                                            security listeners: CA path and credentials file too)
 #   kafka-local.sh fetch                     only download the jars (e.g. to warm a CI cache)
 #
 # Environment:
@@ -21,6 +22,12 @@
 #   KTA_KAFKA_TOOL_OPTS JVM flags for `tool` (default small heap, C1 only, SerialGC)
 #   KAFKA_HOME          use $KAFKA_HOME/libs/*.jar instead of the Maven-fetched jars
 #   JAVA_HOME           use $JAVA_HOME/bin/java instead of `java` on PATH
+#   KTA_KAFKA_SECURITY  1: also open an SSL listener on PORT+2 and a SASL_SSL listener
+#                       (SCRAM-SHA-256 and SCRAM-SHA-512, user "kta") on PORT+3, for
+#                       testing TLS and SASL clients. `up` makes a CA, a broker
+#                       certificate for 127.0.0.1/localhost and a random password in
+#                       STATE/security/ (secrets mode 600); `env` prints their paths.
+#                       Broker-to-controller traffic stays PLAINTEXT. (default 0)
 # Brokers with different ports and state dirs can run side by side.
 # Example: eval "$(scripts/kafka-local.sh env)"; kcat -L -b "$KTA_BOOTSTRAP"
 set -euo pipefail
@@ -40,6 +47,17 @@ if ! [[ $PORT =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65534)); then
 fi
 CPORT=$((PORT + 1))
 BOOTSTRAP=127.0.0.1:$PORT
+SECURITY=${KTA_KAFKA_SECURITY:-0}
+case $SECURITY in
+    0 | 1) ;;
+    *) echo "kafka-local: bad KTA_KAFKA_SECURITY '$SECURITY' (0 or 1)" >&2; exit 2 ;;
+esac
+SSL_PORT=$((PORT + 2))
+SASL_PORT=$((PORT + 3))
+if ((SECURITY && SASL_PORT > 65535)); then
+    echo "kafka-local: KTA_KAFKA_PORT $PORT too high for the security listeners (PORT+3)" >&2
+    exit 2
+fi
 STATE_DIR=${KTA_KAFKA_DIR:-$CACHE_ROOT/kafka-$PORT}
 [[ $STATE_DIR == /* ]] || STATE_DIR=$PWD/$STATE_DIR
 STATE_DIR=${STATE_DIR%/}
@@ -48,6 +66,11 @@ PROPS=$STATE_DIR/server.properties
 LOG_DIR=$STATE_DIR/logs
 DATA_DIR=$STATE_DIR/data
 MARKER=$STATE_DIR/.kta-kafka-state
+SEC_DIR=$STATE_DIR/security
+SEC_CA=$SEC_DIR/ca.pem
+SEC_CREDS=$SEC_DIR/credentials.env
+SEC_KEYSTORE=$SEC_DIR/broker.p12
+SCRAM_USER=kta
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 LIBS=
 
@@ -188,6 +211,108 @@ cmd_topic_create() {
     "${TOOL_CMD[@]}"
 }
 
+# ---------------------------------------------------------------- security listeners
+
+# Reads KEYSTORE_PASSWORD and SCRAM_PASSWORD from the credentials file.
+load_credentials() {
+    KEYSTORE_PASSWORD=$(sed -n 's/^KTA_KAFKA_KEYSTORE_PASSWORD=//p' "$SEC_CREDS")
+    SCRAM_PASSWORD=$(sed -n 's/^KTA_KAFKA_SASL_PASSWORD=//p' "$SEC_CREDS")
+    [[ -n $KEYSTORE_PASSWORD && -n $SCRAM_PASSWORD ]] || die "$SEC_CREDS is incomplete; delete $SEC_DIR and run up again"
+}
+
+random_secret() {
+    head -c 18 /dev/urandom | base64 | tr '+/' 'xy' | tr -d '=\n'
+}
+
+# Makes, once per state dir: a CA, a broker key and certificate (SAN
+# IP:127.0.0.1, DNS:localhost) signed by it in a PKCS#12 keystore, and the
+# SCRAM password of user kta.  Secrets are files readable by the owner only.
+make_security() {
+    need openssl
+    if [[ -f $SEC_CA && -f $SEC_KEYSTORE && -f $SEC_CREDS ]]; then
+        load_credentials
+        return
+    fi
+    local tmp
+    rm -rf "$SEC_DIR" "$STATE_DIR"/.security.*
+    tmp=$(mktemp -d "$STATE_DIR/.security.XXXXXX")
+    chmod 755 "$tmp"   # ca.pem is public; the keys and passwords are mode 600
+    KEYSTORE_PASSWORD=$(random_secret)
+    SCRAM_PASSWORD=$(random_secret)
+    (
+        umask 077
+        cd "$tmp"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout ca.key -out ca.pem -days 3650 -subj "/CN=kta-local-kafka test CA" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout broker.key -out broker.csr -subj "/CN=localhost"
+        printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "extendedKeyUsage=serverAuth" \
+            "basicConstraints=CA:FALSE" >broker.ext
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+            -extfile broker.ext -out broker.pem
+        openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+            -out broker.p12 -passout "pass:$KEYSTORE_PASSWORD"
+        rm -f broker.csr broker.ext ca.srl
+        {
+            echo "# Written by scripts/kafka-local.sh for the test listeners of this broker."
+            echo "KTA_KAFKA_SASL_USERNAME=$SCRAM_USER"
+            echo "KTA_KAFKA_SASL_PASSWORD=$SCRAM_PASSWORD"
+            echo "KTA_KAFKA_KEYSTORE_PASSWORD=$KEYSTORE_PASSWORD"
+        } >credentials.env
+        chmod 644 ca.pem
+    ) >"$LOG_DIR/security.log" 2>&1 || { cat "$LOG_DIR/security.log" >&2; rm -rf "$tmp"; die "making the test CA and broker certificate failed"; }
+    mv "$tmp" "$SEC_DIR"
+    rm -f "$DATA_DIR/.kta-scram"   # a new password: ensure_scram_user sets it
+    log "made a test CA ($SEC_CA) and broker certificate for the SSL/SASL_SSL listeners"
+}
+
+write_security_config() {
+    cat >>"$PROPS" <<EOF
+# KTA_KAFKA_SECURITY=1: SSL on $SSL_PORT, SASL_SSL with SCRAM on $SASL_PORT.
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT,SSL://127.0.0.1:$SSL_PORT,SASL_SSL://127.0.0.1:$SASL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SSL://127.0.0.1:$SSL_PORT,SASL_SSL://127.0.0.1:$SASL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$SEC_KEYSTORE
+ssl.keystore.password=$KEYSTORE_PASSWORD
+ssl.key.password=$KEYSTORE_PASSWORD
+ssl.client.auth=none
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+    chmod 600 "$PROPS"
+}
+
+# True when the server.properties of the last `up` opened the security listeners.
+security_configured() {
+    [[ -f $PROPS ]] && grep -q '^sasl.enabled.mechanisms=' "$PROPS" 2>/dev/null
+}
+
+# The SCRAM user is normally added by `kafka-storage format`; a data dir
+# formatted without it (security turned on later) gets it here.
+ensure_scram_user() {
+    [[ -f $DATA_DIR/.kta-scram ]] && return
+    local mech   # one mechanism per request: the broker refuses two for one user
+    for mech in SCRAM-SHA-256 SCRAM-SHA-512; do
+        tool_cmdline kafka-configs --bootstrap-server "$BOOTSTRAP" --alter --entity-type users \
+            --entity-name "$SCRAM_USER" --add-config "$mech=[password=$SCRAM_PASSWORD]"
+        if ! "${TOOL_CMD[@]}" >"$LOG_DIR/scram.log" 2>&1; then
+            sed "s/$SCRAM_PASSWORD/***/g" "$LOG_DIR/scram.log" >&2
+            die "adding the $mech credential of user $SCRAM_USER failed"
+        fi
+    done
+    touch "$DATA_DIR/.kta-scram"
+}
+
+# True when the SASL_SSL listener accepts the SCRAM user (kcat, TLS verified).
+security_answers() {
+    kcat -L -b "127.0.0.1:$SASL_PORT" -m 5 -X security.protocol=SASL_SSL \
+        -X "ssl.ca.location=$SEC_CA" -X sasl.mechanisms=SCRAM-SHA-256 \
+        -X "sasl.username=$SCRAM_USER" -X "sasl.password=$SCRAM_PASSWORD" >/dev/null 2>&1
+}
+
 # ---------------------------------------------------------------- broker state
 
 # Prints the pid from our pid file if that process is alive and is the broker
@@ -272,6 +397,7 @@ num.io.threads=4
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=4000
 EOF
+    if ((SECURITY)); then write_security_config; fi
     cat >"$STATE_DIR/log4j.properties" <<'EOF'
 # Broker logging: INFO to logs/server.log (WARN for the chattiest loggers).
 log4j.rootLogger=INFO, file
@@ -305,11 +431,17 @@ format_storage() {
     [[ -f $DATA_DIR/meta.properties ]] && return
     local cid
     cid=$(random_cluster_id)
-    tool_cmdline kafka-storage format -t "$cid" -c "$PROPS" --ignore-formatted
+    local scram=()
+    if ((SECURITY)); then
+        scram=(--add-scram "SCRAM-SHA-256=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]"
+            --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]")
+    fi
+    tool_cmdline kafka-storage format -t "$cid" -c "$PROPS" --ignore-formatted "${scram[@]}"
     if ! "${TOOL_CMD[@]}" >"$LOG_DIR/format.log" 2>&1; then
         cat "$LOG_DIR/format.log" >&2
         die "formatting storage in $DATA_DIR failed"
     fi
+    if ((SECURITY)); then touch "$DATA_DIR/.kta-scram"; fi
 }
 
 wait_ready() {
@@ -321,6 +453,7 @@ wait_ready() {
             die "broker (pid $pid) exited during startup"
         fi
         if port_open "$PORT" && broker_answers; then
+            if ((SECURITY)); then wait_security "$pid" "$start"; fi
             log "broker up on $BOOTSTRAP (pid $pid, $((SECONDS - start))s, state $STATE_DIR)"
             return 0
         fi
@@ -333,6 +466,21 @@ wait_ready() {
         fi
         sleep 0.5
     done
+}
+
+# With KTA_KAFKA_SECURITY=1: until the SASL_SSL listener accepts the SCRAM
+# user over verified TLS (which also proves the SSL side of the keystore).
+wait_security() {
+    local pid=$1 start=$2
+    ensure_scram_user
+    until security_answers; do
+        if ! kill -0 "$pid" 2>/dev/null || ((SECONDS - start >= READY_TIMEOUT)); then
+            show_logs
+            die "the SASL_SSL listener on 127.0.0.1:$SASL_PORT did not accept user $SCRAM_USER within ${READY_TIMEOUT}s"
+        fi
+        sleep 0.5
+    done
+    log "SSL listener on 127.0.0.1:$SSL_PORT, SASL_SSL (SCRAM) on 127.0.0.1:$SASL_PORT; CA $SEC_CA, credentials $SEC_CREDS"
 }
 
 # ---------------------------------------------------------------- commands
@@ -349,8 +497,13 @@ cmd_up() {
     touch "$MARKER"
     lock_state
     if pid=$(our_pid); then
+        if ((SECURITY)) && ! security_configured; then
+            die "the broker on $BOOTSTRAP (pid $pid) runs without the security listeners; 'down' it first"
+        fi
+        if ((SECURITY)); then load_credentials; fi
         if port_open "$PORT" && broker_answers; then
             log "already running on $BOOTSTRAP (pid $pid)"
+            if ((SECURITY)); then wait_security "$pid" "$start"; fi
             return 0
         fi
         log "broker pid $pid is starting; waiting"
@@ -358,11 +511,13 @@ cmd_up() {
         return 0
     fi
     rm -f "$PID_FILE"
-    local p
-    for p in "$PORT" "$CPORT"; do
+    local p ports=("$PORT" "$CPORT")
+    if ((SECURITY)); then ports+=("$SSL_PORT" "$SASL_PORT"); fi
+    for p in "${ports[@]}"; do
         ! port_open "$p" || die "port 127.0.0.1:$p is already in use (another broker with a different KTA_KAFKA_DIR?)"
     done
     load_libs
+    if ((SECURITY)); then make_security; fi
     write_config
     format_storage
     # Keep the previous run's log apart, so failure output shows only this run.
@@ -437,6 +592,12 @@ cmd_env() {
     printf 'KTA_KAFKA_CONTROLLER_PORT=%q\n' "$CPORT"
     printf 'KTA_KAFKA_DIR=%q\n' "$STATE_DIR"
     printf 'KTA_KAFKA_LOG=%q\n' "$LOG_DIR/server.log"
+    if security_configured; then
+        printf 'KTA_KAFKA_SSL_BOOTSTRAP=%q\n' "127.0.0.1:$SSL_PORT"
+        printf 'KTA_KAFKA_SASL_BOOTSTRAP=%q\n' "127.0.0.1:$SASL_PORT"
+        printf 'KTA_KAFKA_CA=%q\n' "$SEC_CA"
+        printf 'KTA_KAFKA_CREDENTIALS=%q\n' "$SEC_CREDS"
+    fi
 }
 
 main() {

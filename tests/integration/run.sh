@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Integration tests against a real Kafka broker.  Starts a throwaway broker
-# on KTA_TEST_PORT (default 19092) with its own state dir, so a running
-# demo broker on 9092 is never touched, runs every tests/integration/0*.sh
-# (or those named as arguments) and stops the broker again.
+# on KTA_TEST_PORT (default 19092; SSL and SASL_SSL listeners on PORT+2 and
+# PORT+3) with its own state dir, so a running demo broker on 9092 is never
+# touched, runs every tests/integration/0*.sh (or those named as arguments)
+# and stops the broker again.
 # Prints "integration: N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,6 +11,9 @@ root=$(cd "$here/../.." && pwd)
 export KTA=${KTA:-$root/build/kta}
 export KTA_KAFKA_PORT=${KTA_TEST_PORT:-19092}
 export KTA_KAFKA_DIR=${KTA_TEST_KAFKA_DIR:-$(mktemp -d /tmp/kta-it-kafka.XXXXXX)}
+# SSL on PORT+2 and SASL_SSL (SCRAM) on PORT+3 as well, for 0010-security;
+# costs no measurable start-up time.  KTA_KAFKA_SECURITY=0 turns them off.
+export KTA_KAFKA_SECURITY=${KTA_KAFKA_SECURITY:-1}
 export KTA_BOOTSTRAP=127.0.0.1:$KTA_KAFKA_PORT
 export KTA_ROOT=$root
 kafka=$root/scripts/kafka-local.sh
