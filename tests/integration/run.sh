@@ -10,7 +10,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export KTA=${KTA:-$root/build/kta}
 export KTA_KAFKA_PORT=${KTA_TEST_PORT:-19092}
-export KTA_KAFKA_DIR=${KTA_TEST_KAFKA_DIR:-$(mktemp -d /tmp/kta-it-kafka.XXXXXX)}
+# One private directory per run holds the broker and every test's scratch
+# directory, so concurrent runs (or clean-ups of other runs) never meet.
+top=$(mktemp -d "${TMPDIR:-/tmp}/kta-itest.XXXXXX")
+export KTA_KAFKA_DIR=${KTA_TEST_KAFKA_DIR:-$top/kafka}
 # SSL on PORT+2 and SASL_SSL (SCRAM) on PORT+3 as well, for 0010-security;
 # costs no measurable start-up time.  KTA_KAFKA_SECURITY=0 turns them off.
 export KTA_KAFKA_SECURITY=${KTA_KAFKA_SECURITY:-1}
@@ -19,9 +22,10 @@ export KTA_ROOT=$root
 kafka=$root/scripts/kafka-local.sh
 
 [[ -x $KTA ]] || { echo "integration: $KTA not built"; echo "integration: 0 passed, 1 failed"; exit 1; }
-stop() { "$kafka" down --purge >/dev/null 2>&1; }
+fail=1
+# Failed tests keep their scratch directories (and logs) for a look.
+stop() { "$kafka" down --purge >/dev/null 2>&1; [[ $fail -eq 0 ]] && rm -rf "$top"; }
 trap stop EXIT
-rmdir "$KTA_KAFKA_DIR" 2>/dev/null   # kafka-local.sh wants to create it itself
 if ! "$kafka" up; then
     echo "integration: 0 passed, 1 failed (broker did not start)"
     exit 1
@@ -34,7 +38,8 @@ pass=0 fail=0
 for t in "${tests[@]}"; do
     name=$(basename "$t" .sh)
     start=$(date +%s)
-    work=$(mktemp -d "/tmp/kta-it-$name.XXXXXX")
+    work=$top/$name
+    mkdir -p "$work"
     if (cd "$work" && KTA_TEST_NAME=$name bash "$t") >"$work/test.log" 2>&1; then
         echo "ok   $name ($(($(date +%s) - start)) s)"
         pass=$((pass + 1))
