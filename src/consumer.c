@@ -379,18 +379,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct kta_consumer *c = opaque;
-    char fatal[512];
 
-    kta_kafka_note_error(err, reason);
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-        kta_log(KTA_LOG_ERROR, "consumer: fatal error: %s", fatal);
-        kta_pipeline_stop(c->pl, 1);
-        return;
-    }
-    /* Other errors also arrive as log lines; only this one does not. */
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && atomic_load(&kta_kafka_started))
-        kta_log(KTA_LOG_WARN, "consumer: %s", reason);
+    kta_kafka_error(c->pl, "consumer", rk, err, reason);
 }
 
 /* ---- set-up ----------------------------------------------------------------- */

@@ -103,21 +103,26 @@ int kta_kafka_auth_error(char *buf, size_t size)
     return buf[0] != '\0';
 }
 
-static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, int err,
+                     const char *reason)
 {
-    struct kta_pipeline *pl = opaque;
     char fatal[512];
 
     kta_kafka_note_error(err, reason);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-        kta_log(KTA_LOG_ERROR, "producer: fatal error: %s", fatal);
+        kta_log(KTA_LOG_ERROR, "%s: fatal error: %s", who, fatal);
         kta_pipeline_stop(pl, 1);
         return;
     }
     /* Other errors also arrive as log lines; only this one does not. */
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && atomic_load(&kta_kafka_started))
-        kta_log(KTA_LOG_WARN, "producer: %s", reason);
+        kta_log(KTA_LOG_WARN, "%s: %s", who, reason);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kta_kafka_error(opaque, "producer", rk, err, reason);
 }
 
 /* Errors no retry can fix: stop rather than loop forever or drop. */

@@ -101,6 +101,11 @@ extern atomic_int kta_kafka_started;
 void kta_kafka_note_error(int err, const char *reason);
 int kta_kafka_auth_error(char *buf, size_t size);
 
+/* The error callback of every librdkafka handle: fatal errors stop the
+ * pipeline, authentication errors are remembered for start-up checks. */
+void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, int err,
+                     const char *reason);
+
 struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
 
 /* Sends one record and holds `slot` (may be NULL) until the broker has
