@@ -180,7 +180,10 @@ int kta_pipeline_run(const struct kta_config *cfg)
             rst.enabled, cfg->rules_path);
 
     pl.nworkers = cfg->workers > 0 ? cfg->workers : ncpus();
-    pl.workers = xcalloc((size_t)pl.nworkers, sizeof(*pl.workers));
+    /* struct kta_worker is cache-line aligned; calloc does not promise that. */
+    if (posix_memalign((void **)&pl.workers, 64, (size_t)pl.nworkers * sizeof(*pl.workers)) != 0)
+        abort();
+    memset(pl.workers, 0, (size_t)pl.nworkers * sizeof(*pl.workers));
     for (int i = 0; i < pl.nworkers; i++) {
         if (kta_worker_start(&pl.workers[i], &pl, i) < 0) {
             fprintf(stderr, "kta: cannot start worker thread %d\n", i);
@@ -208,8 +211,12 @@ out:
     if (reloading)
         pthread_join(rl.thread, NULL);
     atomic_store(&pl.workers_stop, 1);
-    for (int i = 0; i < pl.nworkers; i++)
+    for (int i = 0; i < pl.nworkers; i++) {
         kta_worker_join(&pl.workers[i]);
+        atomic_fetch_add(&pl.stats.events, atomic_load(&pl.workers[i].stats.events));
+        atomic_fetch_add(&pl.stats.hits, atomic_load(&pl.workers[i].stats.hits));
+        atomic_fetch_add(&pl.stats.malformed, atomic_load(&pl.workers[i].stats.malformed));
+    }
     free(pl.workers);
     if (pl.producer && kta_producer_flush(pl.producer, 1000) > 0)
         rc = 1;

@@ -63,7 +63,7 @@ static void on_hit(void *opaque, const struct kta_rule *r)
         j->failed = 1;
         return;
     }
-    atomic_fetch_add_explicit(&pl->stats.hits, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->stats.hits, 1, memory_order_relaxed);
     if (pl->cfg->print != KTA_PRINT_NONE) {
         kta_buf_reset(&w->line);
         kta_hit_alert_line(&w->line, j->ev, r);
@@ -110,7 +110,7 @@ static void dead_letter(struct kta_worker *w, const rd_kafka_message_t *rkm, con
     add_header(hdrs, "kta.source.offset", num);
     if (kta_producer_send(pl->producer, 1, rkm->key, rkm->key_len, rkm->payload, rkm->len,
                           hdrs, slot) == 0)
-        atomic_fetch_add_explicit(&pl->stats.malformed, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->stats.malformed, 1, memory_order_relaxed);
     if (pl->cfg->print != KTA_PRINT_NONE)
         print_malformed(w, rkm->payload, rkm->len);
 }
@@ -124,7 +124,7 @@ static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_sl
     long nhits;
 
     j.topic = rd_kafka_topic_name(rkm->rkt);
-    atomic_fetch_add_explicit(&pl->stats.events, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->stats.events, 1, memory_order_relaxed);
     /* Parses the record only when some rule could match it or it may be
      * malformed (then kta_event_decode's reason, as before); j.ev is set
      * before the first on_hit. */

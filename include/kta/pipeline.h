@@ -29,14 +29,17 @@
 struct kta_producer;
 struct kta_consumer;
 
+/* Counters.  Workers keep their own (no cache line shared between
+ * workers on the hot path); the pipeline adds them up. */
 struct kta_stats {
     atomic_uint_fast64_t events;       /* records taken from Kafka */
     atomic_uint_fast64_t hits;         /* hit records produced */
     atomic_uint_fast64_t malformed;    /* records sent to the dead-letter topic */
-    atomic_uint_fast64_t retries;      /* deliveries retried after an error */
+    atomic_uint_fast64_t retries;      /* deliveries retried after an error (producer) */
 };
 
 struct kta_worker {
+    _Alignas(64) struct kta_stats stats;   /* written by this worker only */
     pthread_t            thread;
     int                  index;
     struct kta_ring     *ring;
