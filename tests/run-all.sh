@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# `make test`: unit, rule-data and integration tests on the normal build,
-# then unit and rule-data tests again under ASan+UBSan.  Prints each
-# suite's "N passed, N failed" and a grand total last.
+# `make test`: every suite, in order of cost — unit, CLI, rule-data and
+# integration tests on the normal build; all of them again under
+# ASan+UBSan; unit and threaded integration tests under TSan; the reduced
+# fault suite (both delivery modes); a short run of each fuzzer; a smoke
+# run of the benchmark.  Prints each suite's "N passed, N failed" and a
+# grand total last.
 set -u
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
@@ -18,9 +21,13 @@ run test-cli
 run test-rules
 run test-integration
 run test-sanitize
+run test-tsan
+run test-faults-quick
+run fuzz-smoke
+run bench-smoke
 pass=0 fail=0
 while read -r p f; do pass=$((pass + p)); fail=$((fail + f)); done < <(
-    grep -E '^(unit|cli|rules|integration): [0-9]+ passed, [0-9]+ failed' "$log" |
+    grep -E '^(unit|cli|rules|integration|faults|fuzz|bench): [0-9]+ passed, [0-9]+ failed' "$log" |
     sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
 [[ $status -ne 0 && $fail -eq 0 ]] && fail=1
 echo
