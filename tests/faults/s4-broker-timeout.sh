@@ -10,6 +10,9 @@ produce_bg producer "$N" 14 $((N / 50))
 start_kta a a "${RULE_ARGS[@]}" -X message.timeout.ms=10000
 wait_log a 'assigned' 60
 sleep 4
+# A burst right before the kill, so that hits are in flight when the
+# broker dies (otherwise nothing may time out and the scenario proves little).
+"$KTA" produce -b "$B" -t "$IN" --generate 30000 --seed 24 --malicious 0.05 2>/dev/null
 bpid=$(cat "$KTA_KAFKA_DIR/kafka.pid")
 note "kill -9 broker pid $bpid for $DOWN s (message.timeout.ms=10000)"
 kill -KILL "$bpid"
@@ -32,6 +35,9 @@ wait_lag0 "$GROUP" 240 "$last"
 recovery=$((SECONDS - t_up))
 stop_kta "$last" TERM 30
 [[ $RC == 0 ]] || fail "kta exited $RC at the end"
-figures "broker_down=${DOWN}s message_timeout=10s kta='$behaviour' lag0_after=${recovery}s prefix=$prefix retries=$(cat a.err a2.err 2>/dev/null | grep -o '[0-9]* delivery retries' | cut -d' ' -f1 | tr '\n' '+')"
+timeouts=$(cat a.err a2.err 2>/dev/null | grep -c 'timed out' || true)
+figures "broker_down=${DOWN}s message_timeout=10s kta='$behaviour' lag0_after=${recovery}s prefix=$prefix" \
+    "retries=$(cat a.err a2.err 2>/dev/null | grep -o '[0-9]* delivery retries' | cut -d' ' -f1 | tr '\n' '+')" \
+    "timeout_log_lines=$timeouts"
 check_hits "broker-timeout" || fail "hits wrong after deliveries timed out"
 [[ $prefix == ok ]] || fail "offsets were committed past a failed delivery"
