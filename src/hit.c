@@ -94,6 +94,8 @@ int kta_hit_field_text(struct kta_buf *out, const json_t *ev, const char *field)
 {
     const json_t *v = json_object_get(ev, field);
 
+    if (!v)               /* json_typeof() does not take NULL */
+        return 0;
     switch (json_typeof(v)) {
     case JSON_STRING:
         kta_buf_append(out, json_string_value(v), json_string_length(v));
