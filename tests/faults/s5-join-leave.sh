@@ -2,7 +2,7 @@
 # (SIGTERM) and by kill -9, 3 cycles each (1 each in the quick run).  The
 # first kta runs throughout; no hit may be missing.
 . "$KTA_ROOT/tests/faults/lib.sh"
-if ((QUICK)); then N=20000 CYCLES=1; else N=60000 CYCLES=3; fi
+if ((QUICK)); then N=10000 CYCLES=1; else N=60000 CYCLES=3; fi
 make_topics
 produce_bg producer "$N" 15 $((N / (CYCLES * 25 + 10)))
 start_kta a a "${RULE_ARGS[@]}"
