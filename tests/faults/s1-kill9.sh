@@ -7,8 +7,8 @@
 if ((QUICK)); then N=${FAULTS_KILL_EVENTS:-10000} TRIALS=${FAULTS_KILL_TRIALS:-3}
 else N=${FAULTS_KILL_EVENTS:-100000} TRIALS=${FAULTS_KILL_TRIALS:-20}; fi
 make_topics
-# Spread the stream over the trials (each is ~6 s of rejoin + up to 4 s of work).
-rate=$((N / (TRIALS * 8) + 1))
+# Spread the stream over the trials (each takes ~8-11 s: rejoin, work, kill).
+rate=$((N / (TRIALS * 12) + 1))
 produce_bg producer "$N" 11 "$rate"
 note "stream of $N events at $rate/s; $TRIALS kills"
 prefix_bad=0
