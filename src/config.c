@@ -36,6 +36,8 @@ static const struct option options[] = {
       "Topics to consume events from (a list, or one name). `-t` on the command line." },
     { "input.max_bytes", OPT_INT, OFF(max_bytes), "1048576", 1, 1LL << 30, NULL,
       "Largest record value accepted as an event; larger records go to the dead-letter topic." },
+    { "input.buffer_bytes", OPT_INT, OFF(buffer_bytes), "33554432", 1024, 1LL << 34, NULL,
+      "Records (approximate bytes) kta keeps waiting for busy workers before it pauses its partitions; the main bound on its memory besides librdkafka's own queue." },
     { "output.topic", OPT_STR, OFF(output_topic), "matched_hits", 0, 0, NULL,
       "Topic that receives one JSON record per hit." },
     { "output.key_field", OPT_STR, OFF(key_field), "host", 0, 0, NULL,
@@ -62,6 +64,8 @@ static const struct option options[] = {
       "`at_least_once`: offsets are committed after every hit of the record is acknowledged; a crash may repeat hits. `exactly_once`: hits, dead letters and input offsets are committed in one Kafka transaction per commit interval; readers with `isolation.level=read_committed` see every hit once." },
     { "commit_interval_ms", OPT_INT, OFF(commit_interval_ms), "1000", 10, 3600000, NULL,
       "How often finished input offsets are committed to the consumer group." },
+    { "stats_interval_ms", OPT_INT, OFF(stats_interval_ms), "60000", 0, 86400000, NULL,
+      "How often kta logs a line of counters (events, rate, hits, malformed records, retries, rules version); 0 turns it off." },
     { "shutdown_timeout_ms", OPT_INT, OFF(shutdown_timeout_ms), "10000", 0, 3600000, NULL,
       "On SIGINT/SIGTERM, how long to wait for records in flight to be acknowledged before exiting." },
     { "startup_timeout_ms", OPT_INT, OFF(startup_timeout_ms), "10000", 100, 3600000, NULL,
@@ -76,6 +80,12 @@ static const char *kafka_defaults[][2] = {
     { "group.id", "kta" },
     { "auto.offset.reset", "earliest" },
     { "partition.assignment.strategy", "range,roundrobin" },
+    /* A resume waits for the fetch in flight: keep that wait short. */
+    { "fetch.wait.max.ms", "100" },
+    /* librdkafka prefetches up to 64 MiB by default; kta drains its queue
+     * into its own bounded buffer (input.buffer_bytes), so 16 MiB is
+     * plenty. */
+    { "queued.max.messages.kbytes", "16384" },
 };
 
 static const struct option *find_option(const char *name)
@@ -128,7 +138,7 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
         if (kta_parse_int(value, opt->min, opt->max, &v) < 0)
             return kta_err(errstr, errstr_size, "%s: '%s' is not a whole number from %lld to %lld",
                            opt->name, value ? value : "", opt->min, opt->max);
-        if (opt->offset == OFF(max_bytes))
+        if (opt->offset == OFF(max_bytes) || opt->offset == OFF(buffer_bytes))
             *(long long *)(base + opt->offset) = v;
         else
             *(int *)(base + opt->offset) = (int)v;
@@ -415,7 +425,7 @@ static void value_text(const struct kta_config *cfg, const struct option *opt,
         break;
     }
     case OPT_INT:
-        if (opt->offset == OFF(max_bytes))
+        if (opt->offset == OFF(max_bytes) || opt->offset == OFF(buffer_bytes))
             snprintf(out, out_size, "%lld", *(const long long *)(base + opt->offset));
         else
             snprintf(out, out_size, "%d", *(const int *)(base + opt->offset));

@@ -7,12 +7,10 @@
  * tracked when it is handed to a worker and the committed position is the
  * smallest unfinished offset, committed every commit_interval_ms.  Records
  * of one partition always go to the same worker, so hits keep partition
- * order.  When a ring or a tracker is full the record waits in an
- * overflow queue and the loop polls only every BLOCKED_POLL_MS, so records
- * stay in librdkafka's bounded prefetch queue; if the stall lasts until
- * the overflow reaches a high-water mark, every partition is paused.
- * Polling never stops (the group never sees this member as stuck), and
- * partitions resume once the overflow is empty.  Nothing is ever dropped: a record either reaches a
+ * order.  When a ring or a tracker is full the record waits in its
+ * worker's overflow queue; when those hold input.buffer_bytes every
+ * partition is paused, and resumed at 90% of that.  Polling never stops
+ * (the group never sees this member as stuck).  Nothing is ever dropped: a record either reaches a
  * worker or stays uncommitted for the next owner.
  *
  * Rebalances use the eager protocol: on revoke, everything in flight is
@@ -31,6 +29,13 @@ struct part {
     int64_t             committed;   /* last position committed, -1 if none */
 };
 
+/* A worker's records that did not fit its ring, oldest first: one queue
+ * per worker, so a busy worker never holds back an idle one. */
+struct backlog {
+    rd_kafka_message_t **v;
+    size_t               head, len, cap;   /* cap: 0 or a power of two */
+};
+
 struct kta_consumer {
     struct kta_pipeline *pl;
     rd_kafka_t          *rk;
@@ -39,17 +44,20 @@ struct kta_consumer {
     struct kta_offsets **retired;    /* trackers of revoked partitions that
                                         still had work in flight */
     size_t               nretired;
-    rd_kafka_message_t **overflow;   /* records waiting for room */
-    size_t               noverflow, overflow_cap;
-    size_t               overflow_high;  /* pause partitions at this many */
+    struct backlog      *overflow;   /* per worker: records waiting for room */
+    size_t               noverflow;  /* records in all of them */
+    size_t               overflow_bytes; /* and their approximate memory */
     int                  paused;
     int64_t              last_commit;
     int                  drained;    /* last drain finished everything */
     int                  closing;    /* shutdown drained already */
+    unsigned             unkicked;   /* records pushed since workers were last woken */
 };
 
-/* How often the loop still polls while workers are behind. */
-#define BLOCKED_POLL_MS 100
+/* Records handed out before sleeping workers are woken, at the latest. */
+#define KICK_BATCH 64
+/* What a waiting record costs: its payload plus librdkafka's message. */
+#define RECORD_BYTES(rkm) ((rkm)->len + (rkm)->key_len + 256)
 
 static void sleep_ms(int ms)
 {
@@ -166,8 +174,8 @@ static void set_paused(struct kta_consumer *c, int pause)
         rd_kafka_topic_partition_list_destroy(list);
     }
     c->paused = pause;
-    kta_log(KTA_LOG_DEBUG, "%s all partitions (%zu records waiting for a worker)",
-            pause ? "pausing" : "resuming", c->noverflow);
+    kta_log(KTA_LOG_DEBUG, "%s all partitions (%zu records, %zu KiB waiting for a worker)",
+            pause ? "pausing" : "resuming", c->noverflow, c->overflow_bytes / 1024);
 }
 
 /* Hands one record to its worker.  Returns 0, or -1 when there is no room
@@ -190,37 +198,65 @@ static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
     if (!it.tag)
         return -1;
     it.msg = rkm;
-    if (kta_ring_push(w->ring, &it) < 0)
+    if (kta_ring_push_quiet(w->ring, &it) < 0)
         abort();    /* checked above, and this thread is the only pusher */
+    c->unkicked++;
     return 0;
+}
+
+/* Wakes workers that sleep while records wait for them. */
+static void kick_workers(struct kta_consumer *c)
+{
+    for (int i = 0; i < c->pl->nworkers; i++)
+        kta_ring_kick(c->pl->workers[i].ring);
+    c->unkicked = 0;
 }
 
 static void overflow_add(struct kta_consumer *c, rd_kafka_message_t *rkm)
 {
-    if (c->noverflow == c->overflow_cap) {
-        c->overflow_cap = c->overflow_cap ? c->overflow_cap * 2 : 64;
-        c->overflow = xrealloc(c->overflow, c->overflow_cap * sizeof(*c->overflow));
+    struct backlog *b = &c->overflow[rkm->partition % c->pl->nworkers];
+
+    if (b->len == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        rd_kafka_message_t **v = xmalloc(cap * sizeof(*v));
+        for (size_t i = 0; i < b->len; i++)
+            v[i] = b->v[(b->head + i) & (b->cap - 1)];
+        free(b->v);
+        b->v = v;
+        b->cap = cap;
+        b->head = 0;
     }
-    c->overflow[c->noverflow++] = rkm;
+    b->v[(b->head + b->len++) & (b->cap - 1)] = rkm;
+    c->noverflow++;
+    c->overflow_bytes += RECORD_BYTES(rkm);
 }
 
 static void overflow_flush(struct kta_consumer *c)
 {
-    size_t i = 0;
+    size_t len;
 
-    while (i < c->noverflow && dispatch(c, c->overflow[i]) == 0)
-        i++;
-    memmove(c->overflow, c->overflow + i, (c->noverflow - i) * sizeof(*c->overflow));
-    c->noverflow -= i;
+    for (int w = 0; w < c->pl->nworkers; w++) {
+        struct backlog *b = &c->overflow[w];
+        while (b->len && (len = RECORD_BYTES(b->v[b->head]), dispatch(c, b->v[b->head]) == 0)) {
+            b->head = (b->head + 1) & (b->cap - 1);
+            b->len--;
+            c->noverflow--;
+            c->overflow_bytes -= len;
+        }
+    }
 }
 
 /* Records still waiting were never tracked, so dropping them here only
  * means the partition's next owner (or our next assignment) reads them. */
 static void overflow_discard(struct kta_consumer *c)
 {
-    for (size_t i = 0; i < c->noverflow; i++)
-        rd_kafka_message_destroy(c->overflow[i]);
+    for (int w = 0; c->overflow && w < c->pl->nworkers; w++) {
+        struct backlog *b = &c->overflow[w];
+        for (; b->len; b->len--, b->head = (b->head + 1) & (b->cap - 1))
+            rd_kafka_message_destroy(b->v[b->head]);
+    }
     c->noverflow = 0;
+    c->overflow_bytes = 0;
 }
 
 /* ---- draining and rebalances ---------------------------------------------- */
@@ -243,6 +279,7 @@ static size_t wait_idle(struct kta_consumer *c, int timeout_ms)
     int64_t end = kta_now_ms() + timeout_ms;
     size_t left;
 
+    kick_workers(c);
     while ((left = inflight(c)) > 0 && kta_now_ms() < end && !atomic_load(&c->pl->fatal))
         sleep_ms(1);
     return inflight(c);
@@ -501,7 +538,7 @@ int kta_consumer_run(struct kta_consumer *c)
     struct kta_pipeline *pl = c->pl;
     rd_kafka_topic_partition_list_t *topics;
     rd_kafka_resp_err_t err;
-    int64_t last_poll = 0;
+    size_t resume_bytes;
     int rc = 0;
 
     topics = rd_kafka_topic_partition_list_new((int)pl->cfg->ntopics);
@@ -514,24 +551,33 @@ int kta_consumer_run(struct kta_consumer *c)
         return 1;
     }
     c->last_commit = kta_now_ms();
-    c->overflow_high = (size_t)pl->cfg->ring_size;
+    resume_bytes = (size_t)pl->cfg->buffer_bytes / 10 * 9;
+    c->overflow = xcalloc((size_t)pl->nworkers, sizeof(*c->overflow));
 
     while (!atomic_load(&pl->stop)) {
         rd_kafka_message_t *rkm;
 
         if (c->noverflow) {
+            size_t before = c->noverflow;
             overflow_flush(c);
-            if (c->noverflow == 0) {
+            kick_workers(c);
+            if (c->paused && c->overflow_bytes <= resume_bytes)
                 set_paused(c, 0);
-            } else if (kta_now_ms() - last_poll < BLOCKED_POLL_MS) {
-                /* Workers are behind: leave records in librdkafka's
-                 * bounded prefetch queue rather than taking more. */
+            /* Paused and no room yet: wait for the workers, not the CPU. */
+            if (c->paused && c->noverflow == before)
                 sleep_ms(1);
-                continue;
-            }
         }
-        rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 0 : 100);
-        last_poll = kta_now_ms();
+        /* Drain what librdkafka has already fetched without blocking, and
+         * wake the workers once per burst (a futex wake-up per record would
+         * cost more than the record); block only when there is nothing. */
+        rkm = rd_kafka_consumer_poll(c->rk, 0);
+        if (!rkm) {
+            if (c->unkicked)
+                kick_workers(c);
+            rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 1 : 100);
+        } else if (c->unkicked >= KICK_BATCH) {
+            kick_workers(c);
+        }
         if (kta_now_ms() - c->last_commit >= pl->cfg->commit_interval_ms) {
             /* A transaction ends only with all its records finished: stop
              * handing out records meanwhile (they wait in librdkafka). */
@@ -553,13 +599,15 @@ int kta_consumer_run(struct kta_consumer *c)
             rd_kafka_message_destroy(rkm);
             continue;
         }
-        if (c->noverflow || dispatch(c, rkm) < 0) {
+        if (c->overflow[rkm->partition % pl->nworkers].len || dispatch(c, rkm) < 0) {
             overflow_add(c, rkm);
-            /* While blocked we poll only every BLOCKED_POLL_MS (to serve
-             * rebalances), so the overflow grows slowly; pausing is for
-             * long stalls only, because a resume waits for librdkafka's
-             * next fetch round (up to fetch.wait.max.ms). */
-            if (c->noverflow >= c->overflow_high)
+            /* Keep taking records while workers catch up: librdkafka 2.0
+             * stops fetching for about a second when its own queue is full
+             * or after a pause, so records left there, or a pause for a
+             * short burst, starve the workers later.  Past input.buffer_bytes
+             * the partitions are paused, and resumed at 90% of it: the
+             * second until the next fetch is spent on the rest. */
+            if (c->overflow_bytes >= (size_t)pl->cfg->buffer_bytes)
                 set_paused(c, 1);
         }
     }
@@ -578,6 +626,8 @@ void kta_consumer_free(struct kta_consumer *c)
     if (!c)
         return;
     overflow_discard(c);
+    for (int w = 0; c->overflow && w < c->pl->nworkers; w++)
+        free(c->overflow[w].v);
     free(c->overflow);
     drop_parts(c);
     for (size_t i = 0; i < c->nretired; i++)

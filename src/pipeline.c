@@ -12,6 +12,7 @@
 #include "kta/pipeline.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,16 +93,50 @@ static void reload(struct reloader *rl, const char *why)
             why, rst.rules, rst.enabled, cfg->rules_path);
 }
 
+static uint64_t worker_sum(const struct kta_pipeline *pl, size_t field)
+{
+    uint64_t n = 0;
+
+    for (int i = 0; i < pl->nworkers; i++)
+        n += atomic_load_explicit((atomic_uint_fast64_t *)((char *)&pl->workers[i].stats + field),
+                                  memory_order_relaxed);
+    return n;
+}
+
+/* One line of counters, for operators and benchmarks. */
+static void log_stats(struct kta_pipeline *pl, uint64_t *last_events, int64_t *last_ms)
+{
+    uint64_t events = worker_sum(pl, offsetof(struct kta_stats, events));
+    int64_t now = kta_now_ms();
+    double secs = (double)(now - *last_ms) / 1000.0;
+
+    kta_log(KTA_LOG_INFO, "stats: %llu events (%.0f/s), %llu hits, %llu malformed, %llu delivery "
+            "retries, rules version %u", (unsigned long long)events,
+            secs > 0 ? (double)(events - *last_events) / secs : 0.0,
+            (unsigned long long)worker_sum(pl, offsetof(struct kta_stats, hits)),
+            (unsigned long long)worker_sum(pl, offsetof(struct kta_stats, malformed)),
+            (unsigned long long)atomic_load(&pl->stats.retries), atomic_load(&pl->rs_version));
+    *last_events = events;
+    *last_ms = now;
+}
+
+/* The housekeeping thread: rule reloads and the periodic stats line. */
 static void *reloader_main(void *arg)
 {
     struct reloader *rl = arg;
     struct kta_pipeline *pl = rl->pl;
     int interval = pl->cfg->watch_interval_ms;
     int64_t next_check = kta_now_ms() + interval;
+    int64_t last_stats = kta_now_ms();
+    uint64_t last_events = 0;
+
+    pthread_setname_np(pthread_self(), "kta-reload");
 
     while (!atomic_load(&pl->stop)) {
         struct timespec ts = { 0, 100 * 1000000L };
         nanosleep(&ts, NULL);
+        if (pl->cfg->stats_interval_ms > 0 && kta_now_ms() - last_stats >= pl->cfg->stats_interval_ms)
+            log_stats(pl, &last_events, &last_stats);
         if (atomic_exchange(&pl->reload, 0)) {
             reload(rl, "SIGHUP");
         } else if (interval > 0 && kta_now_ms() >= next_check) {

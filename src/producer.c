@@ -210,6 +210,7 @@ static void *poll_main(void *arg)
 {
     struct kta_producer *p = arg;
 
+    pthread_setname_np(pthread_self(), "kta-delivery");
     while (!atomic_load(&p->stop))
         rd_kafka_poll(p->rk, 100);
     return NULL;

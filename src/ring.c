@@ -66,7 +66,7 @@ void kta_ring_wake(struct kta_ring *ring)
     pthread_mutex_unlock(&ring->lock);
 }
 
-int kta_ring_push(struct kta_ring *ring, const struct kta_ring_item *it)
+int kta_ring_push_quiet(struct kta_ring *ring, const struct kta_ring_item *it)
 {
     size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
     size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
@@ -75,10 +75,23 @@ int kta_ring_push(struct kta_ring *ring, const struct kta_ring_item *it)
         return -1;
     ring->items[tail & ring->mask] = *it;
     atomic_store_explicit(&ring->tail, tail + 1, memory_order_seq_cst);
-    /* seq_cst store/load pair against the popper's sleeping flag: either
-     * it sees our tail before sleeping, or we see it asleep and wake it. */
+    return 0;
+}
+
+void kta_ring_kick(struct kta_ring *ring)
+{
+    /* seq_cst store (of tail, in push) / load pair against the popper's
+     * sleeping flag: either it sees our tail before sleeping, or we see
+     * it asleep and wake it. */
     if (atomic_load_explicit(&ring->sleeping, memory_order_seq_cst))
         kta_ring_wake(ring);
+}
+
+int kta_ring_push(struct kta_ring *ring, const struct kta_ring_item *it)
+{
+    if (kta_ring_push_quiet(ring, it) < 0)
+        return -1;
+    kta_ring_kick(ring);
     return 0;
 }
 

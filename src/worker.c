@@ -159,6 +159,10 @@ static void *worker_main(void *arg)
 {
     struct kta_worker *w = arg;
     struct kta_ring_item items[BATCH];
+    char name[16];
+
+    snprintf(name, sizeof(name), "kta-worker-%d", w->index);
+    pthread_setname_np(pthread_self(), name);
 
     for (;;) {
         size_t n = kta_ring_pop_wait(w->ring, items, BATCH, 100);

@@ -40,10 +40,12 @@ struct kta_config {
     int    ring_size;
     int    inflight_per_partition;
     long long max_bytes;         /* input.max_bytes */
+    long long buffer_bytes;      /* input.buffer_bytes */
     enum kta_print print;        /* console.print */
     int    exactly_once;         /* processing.guarantee == exactly_once */
     int    commit_interval_ms;
     int    shutdown_timeout_ms;
+    int    stats_interval_ms;
     int    startup_timeout_ms;
     struct kta_kafka_prop *kafka;
     size_t nkafka;

@@ -32,6 +32,14 @@ void kta_ring_free(struct kta_ring *ring);
  * is pushed then). */
 int kta_ring_push(struct kta_ring *ring, const struct kta_ring_item *it);
 
+/* Producer thread only.  Like kta_ring_push, but never wakes the
+ * consumer: call kta_ring_kick after a burst of pushes, so a sleeping
+ * worker costs one wake-up per burst rather than one per item. */
+int kta_ring_push_quiet(struct kta_ring *ring, const struct kta_ring_item *it);
+
+/* Producer thread only.  Wakes the consumer if it is waiting. */
+void kta_ring_kick(struct kta_ring *ring);
+
 /* Consumer thread only.  Pops up to max items into out without waiting;
  * returns how many. */
 size_t kta_ring_pop(struct kta_ring *ring, struct kta_ring_item *out, size_t max);
