@@ -110,12 +110,23 @@ static void txn_commit(struct kta_consumer *c)
     enum kta_txn_result res;
 
     res = kta_producer_txn_commit(c->pl->producer, list, cgmd, c->pl->cfg->shutdown_timeout_ms);
-    if (res == KTA_TXN_OK)
+    if (res == KTA_TXN_OK) {
         mark_committed(c, list);
-    else if (res == KTA_TXN_ABORTED)
+    } else {
+        char why[512];
+        /* Forget the aborted records' positions before anything else: a
+         * later transaction (even an empty one at shutdown) must never
+         * commit offsets whose outputs were rolled back. */
         rewind_to_committed(c);
-    else
-        kta_pipeline_stop(c->pl, 1);
+        /* A topic that went away fails every transaction: say which and
+         * stop, rather than abort and rewind forever. */
+        if (res == KTA_TXN_FATAL) {
+            kta_pipeline_stop(c->pl, 1);
+        } else if (kta_consumer_check(c, why, sizeof(why)) < 0) {
+            kta_log(KTA_LOG_ERROR, "%s; stopping without committing", why);
+            kta_pipeline_stop(c->pl, 1);
+        }
+    }
     rd_kafka_consumer_group_metadata_destroy(cgmd);
     rd_kafka_topic_partition_list_destroy(list);
 }

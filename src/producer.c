@@ -111,6 +111,12 @@ void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, i
     kta_kafka_note_error(err, reason);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        if (pl->cfg->exactly_once && rd_kafka_type(rk) == RD_KAFKA_PRODUCER) {
+            /* The end of the transaction sees it too: it aborts, replaces
+             * the producer and rewinds; only a failed restart stops kta. */
+            kta_log(KTA_LOG_WARN, "%s: fatal error: %s; the producer will be replaced", who, fatal);
+            return;
+        }
         kta_log(KTA_LOG_ERROR, "%s: fatal error: %s", who, fatal);
         kta_pipeline_stop(pl, 1);
         return;
