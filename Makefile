@@ -50,7 +50,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: bench-smoke
+.PHONY: bench-smoke bench-e2e
 .PHONY: all clean test test-unit test-cli test-rules test-integration test-sanitize \
         demo deps docs bench check-deps
 
@@ -119,9 +119,15 @@ deps:
 bench: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) scripts/bench.sh
 
-# A few thousand events through kta bench: proves the benchmark runs (CI).
+# A few thousand events through kta bench and through the end-to-end
+# benchmark (its own broker on port 29092): proves both run (CI).
 bench-smoke: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) scripts/bench.sh --smoke
+	$(Q)KTA=$(abspath $(BUILD)/kta) scripts/bench-e2e.sh --smoke
+
+# The end-to-end benchmark against a real broker -> docs/benchmarks-e2e.md.
+bench-e2e: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) scripts/bench-e2e.sh
 
 docs: $(BUILD)/kta
 	$(Q)$(BUILD)/kta config --markdown > docs/configuration.md
