@@ -8,9 +8,11 @@
  * smallest unfinished offset, committed every commit_interval_ms.  Records
  * of one partition always go to the same worker, so hits keep partition
  * order.  When a ring or a tracker is full the record waits in its
- * worker's overflow queue; when those hold input.buffer_bytes every
- * partition is paused, and resumed at 90% of that.  Polling never stops
- * (the group never sees this member as stuck).  Nothing is ever dropped: a record either reaches a
+ * worker's overflow queue; when those hold input.buffer_bytes the loop
+ * stops taking records (librdkafka's prefetch queue then fills to its own
+ * bounds and stops fetching) until they are down to 90%, polling only
+ * every BLOCKED_POLL_MS so the group never sees this member as stuck.  A
+ * stall longer than input.stall_pause_ms pauses every partition.  Nothing is ever dropped: a record either reaches a
  * worker or stays uncommitted for the next owner.
  *
  * Rebalances use the eager protocol: on revoke, everything in flight is
@@ -56,6 +58,8 @@ struct kta_consumer {
 
 /* Records handed out before sleeping workers are woken, at the latest. */
 #define KICK_BATCH 64
+/* While workers are behind, the loop polls this often (for the group). */
+#define BLOCKED_POLL_MS 100
 /* What a waiting record costs: its payload plus librdkafka's message. */
 #define RECORD_BYTES(rkm) ((rkm)->len + (rkm)->key_len + 256)
 
@@ -550,6 +554,7 @@ int kta_consumer_run(struct kta_consumer *c)
     rd_kafka_topic_partition_list_t *topics;
     rd_kafka_resp_err_t err;
     size_t resume_bytes;
+    int64_t full_since = 0, last_poll = 0;
     int rc = 0;
 
     topics = rd_kafka_topic_partition_list_new((int)pl->cfg->ntopics);
@@ -569,14 +574,25 @@ int kta_consumer_run(struct kta_consumer *c)
         rd_kafka_message_t *rkm;
 
         if (c->noverflow) {
-            size_t before = c->noverflow;
             overflow_flush(c);
             kick_workers(c);
-            if (c->paused && c->overflow_bytes <= resume_bytes)
-                set_paused(c, 0);
-            /* Paused and no room yet: wait for the workers, not the CPU. */
-            if (c->paused && c->noverflow == before)
+        }
+        if (full_since && c->overflow_bytes <= resume_bytes) {
+            full_since = 0;
+            set_paused(c, 0);
+        }
+        if (full_since) {
+            /* Workers are behind: leave records in librdkafka's queue,
+             * which stops fetching at its own bounds, and poll only to
+             * serve the group.  A pause would throw its prefetched records
+             * away and cost a second of refetching (librdkafka 2.0), so
+             * it is kept for real stalls. */
+            if (!c->paused && kta_now_ms() - full_since > pl->cfg->stall_pause_ms)
+                set_paused(c, 1);
+            if (kta_now_ms() - last_poll < BLOCKED_POLL_MS) {
                 sleep_ms(1);
+                continue;
+            }
         }
         /* Drain what librdkafka has already fetched without blocking, and
          * wake the workers once per burst (a futex wake-up per record would
@@ -589,6 +605,7 @@ int kta_consumer_run(struct kta_consumer *c)
         } else if (c->unkicked >= KICK_BATCH) {
             kick_workers(c);
         }
+        last_poll = kta_now_ms();
         if (kta_now_ms() - c->last_commit >= pl->cfg->commit_interval_ms) {
             /* A transaction ends only with all its records finished: stop
              * handing out records meanwhile (they wait in librdkafka). */
@@ -612,14 +629,10 @@ int kta_consumer_run(struct kta_consumer *c)
         }
         if (c->overflow[rkm->partition % pl->nworkers].len || dispatch(c, rkm) < 0) {
             overflow_add(c, rkm);
-            /* Keep taking records while workers catch up: librdkafka 2.0
-             * stops fetching for about a second when its own queue is full
-             * or after a pause, so records left there, or a pause for a
-             * short burst, starve the workers later.  Past input.buffer_bytes
-             * the partitions are paused, and resumed at 90% of it: the
-             * second until the next fetch is spent on the rest. */
-            if (c->overflow_bytes >= (size_t)pl->cfg->buffer_bytes)
-                set_paused(c, 1);
+            /* Past input.buffer_bytes the loop stops taking records
+             * (see above) until the workers are down to 90% of it. */
+            if (!full_since && c->overflow_bytes >= (size_t)pl->cfg->buffer_bytes)
+                full_since = kta_now_ms();
         }
     }
 

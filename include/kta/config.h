@@ -41,6 +41,7 @@ struct kta_config {
     int    inflight_per_partition;
     long long max_bytes;         /* input.max_bytes */
     long long buffer_bytes;      /* input.buffer_bytes */
+    int    stall_pause_ms;       /* input.stall_pause_ms */
     enum kta_print print;        /* console.print */
     int    exactly_once;         /* processing.guarantee == exactly_once */
     int    commit_interval_ms;

@@ -27,7 +27,7 @@ for ((i = 1; i <= 30; i++)); do echo "{\"host\":\"s$i\",\"severity\":\"high\"}";
     "$KTA" produce -b "$B" -t "$in2" -k host 2>/dev/null
 start_kta kta -v -t "$in2" -G "$group-slow" -r "$KTA_ROOT/rules/seed.yaml" -X output.topic="$hits2" \
     -X dead_letter.topic="$dlq" --print none -w 1 -X ring_size=2 \
-    -X queue.buffering.max.messages=1 -X linger.ms=200 -X input.buffer_bytes=1024
+    -X queue.buffering.max.messages=1 -X linger.ms=200 -X input.buffer_bytes=1024 -X input.stall_pause_ms=300
 wait_count "$hits2" 30 120
 sleep 2
 stop_kta kta
