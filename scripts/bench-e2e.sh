@@ -287,6 +287,26 @@ else
     bad peak_rss "no drain"
 fi
 
+# ------------------------------------------------- 2a'. kta drain, selective rules
+
+# The drain target is for selective rules: most events match no rule's
+# literal, so kta can skip parsing them (rules/seed.yaml: 2 rules, ~1% hits).
+say "2a': kta run -r rules/seed.yaml drains $events events (fresh group)"
+t0=$(now)
+start_kta "$work/drain-sel.err" -b "$B" -t "$T" -r rules/seed.yaml -G bench-e2e-drain-sel --print none
+if t1=$(wait_committed "$T" bench-e2e-drain-sel "$events" "$work/drain-sel.progress"); then
+    put drain_sel_hwm_kib "$(awk '/^VmHWM/{print $2}' "/proc/$kpid/status")"
+    stop_kta "$kpid"
+    wall=$(calc "$t1 - $t0")
+    put drain_sel_s "$(calc "round($wall, 2)")"
+    put drain_sel_rate "$(calc "round($events / $wall)")"
+    put drain_sel_steady_rate "$(awk '$2 > 0 && !a {a = $1; b = $2} END {if (a && $1 > a) printf "%d", ($2 - b) / ($1 - a)}' "$work/drain-sel.progress")"
+    ok drain_selective "kta $(calc "round($events / $wall)") events/s ($wall s)"
+else
+    stop_kta "$kpid"
+    bad drain_selective "committed offsets never reached $events (kta exit status $rc)"
+fi
+
 # ---------------------------------------------------------------- 2b. kcat
 
 say "2b: kcat -C -e -o beginning -q > /dev/null"
