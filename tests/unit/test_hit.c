@@ -30,7 +30,11 @@ int main(void)
                       "\"tags\":[\"attack.t1059\",\"x\"]},\"event\":{\"severity\":\"critical\",\"n\":1.5,"
                       "\"ok\":true},\"source\":{\"topic\":\"in\",\"partition\":2,\"offset\":42,"
                       "\"timestamp\":1764230400000},\"detected_at\":\"2026-11-27T07:25:10.123Z\"}");
-    CHECK(json_loads(b.data, 0, NULL) != NULL);
+    {
+        json_t *hit = json_loads(b.data, 0, NULL);   /* the hit is valid JSON */
+        CHECK(hit != NULL);
+        json_decref(hit);
+    }
     kta_buf_reset(&b);
     src = (struct kta_hit_source){ .file = "e.jsonl", .line = 7, .timestamp = -1 };
     kta_hit_encode(&b, r, raw, strlen(raw), &src, "T");
