@@ -28,7 +28,7 @@ run bench-smoke
 pass=0 fail=0
 while read -r p f; do pass=$((pass + p)); fail=$((fail + f)); done < <(
     grep -E '^(unit|cli|rules|integration|faults|fuzz|bench|bench-e2e): [0-9]+ passed, [0-9]+ failed' "$log" |
-    sed -E 's/^[a-z-]+: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
+    sed -E 's/^[a-z0-9-]+: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
 [[ $status -ne 0 && $fail -eq 0 ]] && fail=1
 echo
 echo "total: $pass passed, $fail failed"
