@@ -5,14 +5,15 @@
  *
  * It owns every partition's offset tracker (offsets.c): a record is
  * tracked when it is handed to a worker and the committed position is the
- * smallest unfinished offset, committed every commit_interval_ms.  Records
- * of one partition always go to the same worker, so hits keep partition
- * order.  When a ring or a tracker is full the record waits in its
- * worker's overflow queue; when those hold input.buffer_bytes the loop
- * stops taking records (librdkafka's prefetch queue then fills to its own
- * bounds and stops fetching) until they are down to 90%, polling only
- * every BLOCKED_POLL_MS so the group never sees this member as stuck.  A
- * stall longer than input.stall_pause_ms pauses every partition.  Nothing is ever dropped: a record either reaches a
+ * smallest unfinished offset, committed every commit_interval_ms and as
+ * soon as the input is caught up.  Records of one partition always go to
+ * the same worker, so hits keep partition order.  When a ring or a tracker
+ * is full the record waits in its worker's overflow queue; when those hold
+ * input.buffer_bytes the loop stops taking records (librdkafka's prefetch
+ * queue then fills to its own bounds and stops fetching) until they are
+ * down to 90%, polling only every BLOCKED_POLL_MS so the group never sees
+ * this member as stuck.  A stall longer than input.stall_pause_ms pauses
+ * every partition.  Nothing is ever dropped: a record either reaches a
  * worker or stays uncommitted for the next owner.
  *
  * Rebalances use the eager protocol: on revoke, everything in flight is
@@ -58,6 +59,8 @@ struct kta_consumer {
 
 /* Records handed out before sleeping workers are woken, at the latest. */
 #define KICK_BATCH 64
+/* A poll that waited this long for nothing means the input is caught up. */
+#define IDLE_POLL_MS 100
 /* While workers are behind, the loop polls this often (for the group). */
 #define BLOCKED_POLL_MS 100
 /* What a waiting record costs: its payload plus librdkafka's message. */
@@ -92,6 +95,17 @@ static rd_kafka_topic_partition_list_t *moved_positions(struct kta_consumer *c)
             rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = pos;
     }
     return list;
+}
+
+/* Whether any position moved since the last commit. */
+static int moved(struct kta_consumer *c)
+{
+    for (size_t i = 0; i < c->nparts; i++) {
+        int64_t pos = kta_offsets_advance(c->parts[i].offsets);
+        if (pos >= 0 && pos != c->parts[i].committed)
+            return 1;
+    }
+    return 0;
 }
 
 static void mark_committed(struct kta_consumer *c, const rd_kafka_topic_partition_list_t *list)
@@ -555,6 +569,7 @@ int kta_consumer_run(struct kta_consumer *c)
     rd_kafka_resp_err_t err;
     size_t resume_bytes;
     int64_t full_since = 0, last_poll = 0;
+    int idle;
     int rc = 0;
 
     topics = rd_kafka_topic_partition_list_new((int)pl->cfg->ntopics);
@@ -598,15 +613,23 @@ int kta_consumer_run(struct kta_consumer *c)
          * wake the workers once per burst (a futex wake-up per record would
          * cost more than the record); block only when there is nothing. */
         rkm = rd_kafka_consumer_poll(c->rk, 0);
+        idle = 0;
         if (!rkm) {
             if (c->unkicked)
                 kick_workers(c);
-            rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 1 : 100);
+            rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 1 : IDLE_POLL_MS);
+            idle = !rkm && !c->noverflow;
         } else if (c->unkicked >= KICK_BATCH) {
             kick_workers(c);
         }
         last_poll = kta_now_ms();
-        if (kta_now_ms() - c->last_commit >= pl->cfg->commit_interval_ms) {
+        /* Caught up (nothing arrived for IDLE_POLL_MS, nothing waiting):
+         * commit now rather than at the next interval, so lag reads 0 and
+         * read_committed readers see the last hits without waiting for
+         * the interval.  At most once per idle period. */
+        if (idle && inflight(c) == 0 && moved(c))
+            commit(c, 0);
+        else if (kta_now_ms() - c->last_commit >= pl->cfg->commit_interval_ms) {
             /* A transaction ends only with all its records finished: stop
              * handing out records meanwhile (they wait in librdkafka). */
             if (!kta_producer_transactional(pl->producer) ||

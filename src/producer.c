@@ -30,6 +30,8 @@ struct kta_producer {
     int64_t              last_retry_log;
     int                  transactional;  /* processing.guarantee: exactly_once */
     atomic_int           txn_failed;     /* a record of the open transaction failed */
+    atomic_int           txn_logged;     /* ... and that was said */
+    atomic_int           txn_stopped;    /* ... for a reason that stops kta */
     char                *txn_id;
 };
 
@@ -170,8 +172,19 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
         /* The transaction cannot commit now; the consumer thread aborts it
          * and rewinds to the committed offsets, so nothing is lost and the
          * record is not produced twice.  The slot is released so that the
-         * wait for the transaction's end can finish. */
-        if (!atomic_exchange(&p->txn_failed, 1))
+         * wait for the transaction's end can finish.  A reason no retry
+         * can fix (record too large for the topic, not authorised) would
+         * abort every later try of the same record: stop instead.  Fatal
+         * and fenced are left to the end of the transaction, which
+         * replaces the producer. */
+        int permanent = is_permanent(rkm->err) && rkm->err != RD_KAFKA_RESP_ERR__FATAL &&
+                        rkm->err != RD_KAFKA_RESP_ERR__FENCED;
+        atomic_store(&p->txn_failed, 1);
+        if (permanent && !atomic_exchange(&p->txn_stopped, 1)) {
+            kta_log(KTA_LOG_ERROR, "cannot deliver to topic '%s': %s; stopping without committing "
+                    "the input record", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+            kta_pipeline_stop(pl, 1);
+        } else if (!permanent && !atomic_exchange(&p->txn_logged, 1))
             kta_log(KTA_LOG_WARN, "delivery to topic '%s' failed (%s); the transaction will be "
                     "aborted and its records processed again", rd_kafka_topic_name(rkm->rkt),
                     rd_kafka_err2str(rkm->err));
@@ -233,6 +246,12 @@ static int create_handle(struct kta_producer *p, char *errstr, size_t errstr_siz
         rd_kafka_conf_set(conf, "enable.idempotence", "true", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK ||
         /* A killed kta's open transaction blocks read_committed readers
          * until it times out: keep that short unless the user says. */
+        /* A dead letter is the input record unchanged, and the input
+         * topic may allow records larger than librdkafka's 1 MB default:
+         * let the dead-letter topic's own max.message.bytes decide, which
+         * stops kta with the broker's reason rather than a local one. */
+        (!kta_config_kafka(cfg, "message.max.bytes") &&
+         rd_kafka_conf_set(conf, "message.max.bytes", "16777216", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) ||
         (p->transactional && !kta_config_kafka(cfg, "transaction.timeout.ms") &&
          rd_kafka_conf_set(conf, "transaction.timeout.ms", "10000", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK)) {
         kta_err(errstr, errstr_size, "producer: %s", rderr);
@@ -283,6 +302,34 @@ static rd_kafka_error_t *txn_log(rd_kafka_error_t *error, const char *what)
     return error;
 }
 
+/* Recreates the librdkafka handle: the poll thread is stopped meanwhile. */
+static int replace_handle(struct kta_producer *p, char *errstr, size_t errstr_size)
+{
+    int rc;
+
+    atomic_store(&p->stop, 1);
+    pthread_join(p->poller, NULL);
+    atomic_store(&p->stop, 0);
+    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(p->rk, 0);
+    destroy_handle(p);
+    rc = create_handle(p, errstr, errstr_size);
+    if (rc < 0) {
+        char again[512];
+        /* Keep a handle for kta_producer_free; the first error is the one to report. */
+        if (create_handle(p, again, sizeof(again)) < 0) {
+            /* It worked with the same configuration a moment ago. */
+            kta_log(KTA_LOG_ERROR, "%s", again);
+            abort();
+        }
+    }
+    pthread_create(&p->poller, NULL, poll_main, p);
+    return rc;
+}
+
+/* init_transactions, then begin.  librdkafka retries retriable answers
+ * itself within timeout_ms (e.g. CONCURRENT_TRANSACTIONS while the broker
+ * still aborts the transaction of a previous producer with this id). */
 static int txn_start(struct kta_producer *p, int timeout_ms, char *errstr, size_t errstr_size)
 {
     rd_kafka_error_t *error = rd_kafka_init_transactions(p->rk, timeout_ms);
@@ -290,12 +337,15 @@ static int txn_start(struct kta_producer *p, int timeout_ms, char *errstr, size_
     if (!error)
         error = rd_kafka_begin_transaction(p->rk);
     if (error) {
-        kta_err(errstr, errstr_size, "cannot start a transaction (transactional.id '%s'): %s",
-                p->txn_id, rd_kafka_error_string(error));
+        kta_err(errstr, errstr_size, "cannot start a transaction (transactional.id '%s'): %s (%s%s)",
+                p->txn_id, rd_kafka_error_string(error), rd_kafka_error_name(error),
+                rd_kafka_error_is_fatal(error) ? ", fatal" :
+                rd_kafka_error_is_retriable(error) ? ", retriable" : "");
         rd_kafka_error_destroy(error);
         return -1;
     }
     atomic_store(&p->txn_failed, 0);
+    atomic_store(&p->txn_logged, 0);
     return 0;
 }
 
@@ -375,6 +425,7 @@ abort:
         error = txn_log(rd_kafka_begin_transaction(p->rk), "begin");
     if (!error) {
         atomic_store(&p->txn_failed, 0);
+        atomic_store(&p->txn_logged, 0);
         return KTA_TXN_ABORTED;
     }
 restart:
@@ -382,21 +433,11 @@ restart:
      * any zombie and starts clean.  Workers are idle while this runs. */
     rd_kafka_error_destroy(error);
     kta_log(KTA_LOG_WARN, "transaction: restarting the producer");
-    atomic_store(&p->stop, 1);
-    pthread_join(p->poller, NULL);
-    atomic_store(&p->stop, 0);
-    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_poll(p->rk, 0);
-    destroy_handle(p);
-    if (create_handle(p, errstr, sizeof(errstr)) < 0 ||
+    if (replace_handle(p, errstr, sizeof(errstr)) < 0 ||
         txn_start(p, timeout_ms, errstr, sizeof(errstr)) < 0) {
         kta_log(KTA_LOG_ERROR, "transaction: %s", errstr);
-        if (!p->rk)
-            create_handle(p, errstr, sizeof(errstr));   /* keep a handle for kta_producer_free */
-        pthread_create(&p->poller, NULL, poll_main, p);
         return KTA_TXN_FATAL;
     }
-    pthread_create(&p->poller, NULL, poll_main, p);
     return KTA_TXN_ABORTED;
 }
 
@@ -429,6 +470,21 @@ int kta_producer_send(struct kta_producer *p, int dead_letter,
             struct timespec ts = { 0, 5 * 1000000L };
             nanosleep(&ts, NULL);
         }
+    }
+    if (err && p->transactional && err != RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+        /* Mostly __STATE: a record of this transaction already failed and
+         * librdkafka takes no more until it is aborted.  The end of the
+         * transaction aborts and rewinds; this record is read again. */
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        if (slot)
+            kta_slot_release(slot);
+        atomic_store(&p->txn_failed, 1);
+        if (!atomic_exchange(&p->txn_logged, 1))
+            kta_log(KTA_LOG_WARN, "cannot produce to topic '%s' in this transaction (%s); it will "
+                    "be aborted and its records processed again",
+                    dead_letter ? p->pl->cfg->dlq_topic : p->pl->cfg->output_topic, rd_kafka_err2str(err));
+        return -1;
     }
     if (err) {
         if (hdrs)
