@@ -36,7 +36,7 @@ static const struct option options[] = {
       "Topics to consume events from (a list, or one name). `-t` on the command line." },
     { "input.max_bytes", OPT_INT, OFF(max_bytes), "1048576", 1, 1LL << 30, NULL,
       "Largest record value accepted as an event; larger records go to the dead-letter topic." },
-    { "input.buffer_bytes", OPT_INT, OFF(buffer_bytes), "33554432", 1024, 1LL << 34, NULL,
+    { "input.buffer_bytes", OPT_INT, OFF(buffer_bytes), "4194304", 1024, 1LL << 34, NULL,
       "Records (approximate bytes) kta keeps waiting for busy workers before it stops taking more from librdkafka; with `queued.max.messages.kbytes` the main bound on its memory. Smaller values save memory at the cost of drain speed (see docs/benchmarks-e2e.md)." },
     { "input.stall_pause_ms", OPT_INT, OFF(stall_pause_ms), "5000", 1, 3600000, NULL,
       "When workers stay behind (input.buffer_bytes full) this long, kta pauses its partitions until they catch up; shorter lags only slow its polling." },
@@ -85,9 +85,12 @@ static const char *kafka_defaults[][2] = {
     /* A resume waits for the fetch in flight: keep that wait short. */
     { "fetch.wait.max.ms", "100" },
     /* librdkafka prefetches up to 64 MiB by default; kta drains its queue
-     * into its own bounded buffer (input.buffer_bytes), so 16 MiB is
-     * plenty. */
-    { "queued.max.messages.kbytes", "16384" },
+     * into its own bounded buffer (input.buffer_bytes) and wakes the
+     * fetcher when it has drained a full queue (consumer.c), so 4 MiB is
+     * enough, with fetch responses well below that. */
+    { "queued.max.messages.kbytes", "4096" },
+    { "fetch.max.bytes", "1048576" },
+    { "max.partition.fetch.bytes", "262144" },
 };
 
 static const struct option *find_option(const char *name)

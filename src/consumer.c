@@ -55,10 +55,17 @@ struct kta_consumer {
     int                  drained;    /* last drain finished everything */
     int                  closing;    /* shutdown drained already */
     unsigned             unkicked;   /* records pushed since workers were last woken */
+    size_t               burst_bytes;   /* taken from librdkafka since its queue was last empty */
+    size_t               burst_records;
+    size_t               wake_bytes;    /* a burst this big may have filled librdkafka's queue */
+    size_t               wake_records;
+    long                 wakeups;
 };
 
 /* Records handed out before sleeping workers are woken, at the latest. */
 #define KICK_BATCH 64
+/* How long a fetch wake-up may block the consumer thread. */
+#define WAKE_TIMEOUT_MS 200
 /* A poll that waited this long for nothing means the input is caught up. */
 #define IDLE_POLL_MS 100
 /* While workers are behind, the loop polls this often (for the group). */
@@ -185,6 +192,39 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (offsets->elems[i].err)
             kta_log(KTA_LOG_WARN, "offset commit for %s [%d] failed: %s", offsets->elems[i].topic,
                     (int)offsets->elems[i].partition, rd_kafka_err2str(offsets->elems[i].err));
+}
+
+/* ---- fetch wake-up ---------------------------------------------------------- */
+
+/* librdkafka 2.0 stops fetching a partition while its queue holds
+ * queued.max.messages.kbytes (or queued.min.messages), and decides again
+ * only when that broker's thread wakes up: on its next request or reply,
+ * or after up to a second.  Draining the queue wakes nothing, so each
+ * full queue cost up to a second without records; that made small
+ * buffers slow and big ones the only way to speed.  A request to each
+ * leader wakes its thread at once: a ListOffsets (offsets_for_times) for
+ * the assigned partitions, answer ignored.  It is sent when kta takes
+ * records again after its own backlog was full, and when it has just
+ * drained a burst big enough that the queue may have reached its bound.
+ * Newer librdkafka releases re-check on their own (fetch.queue.backoff.ms);
+ * there the request is merely redundant.  Costs one round trip on this
+ * thread. */
+static void wake_fetchers(struct kta_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *list;
+    rd_kafka_resp_err_t err;
+
+    if (!c->nparts || c->paused)
+        return;
+    list = rd_kafka_topic_partition_list_new((int)c->nparts);
+    for (size_t i = 0; i < c->nparts; i++)
+        rd_kafka_topic_partition_list_add(list, c->parts[i].topic, c->parts[i].partition)->offset =
+            RD_KAFKA_OFFSET_END;   /* the latest timestamp: the cheapest lookup */
+    err = rd_kafka_offsets_for_times(c->rk, list, WAKE_TIMEOUT_MS);
+    rd_kafka_topic_partition_list_destroy(list);
+    c->wakeups++;
+    if (err)
+        kta_log(KTA_LOG_DEBUG, "fetch wake-up: %s", rd_kafka_err2str(err));
 }
 
 /* ---- pause / resume ------------------------------------------------------- */
@@ -583,6 +623,13 @@ int kta_consumer_run(struct kta_consumer *c)
     }
     c->last_commit = kta_now_ms();
     resume_bytes = (size_t)pl->cfg->buffer_bytes / 10 * 9;
+    {
+        /* Half of librdkafka's queue bounds (its defaults when unset). */
+        const char *kb = kta_config_kafka(pl->cfg, "queued.max.messages.kbytes");
+        const char *n = kta_config_kafka(pl->cfg, "queued.min.messages");
+        c->wake_bytes = (size_t)(kb ? atoll(kb) : 65536) * 1024 / 2;
+        c->wake_records = (size_t)(n ? atoll(n) : 100000) / 2;
+    }
     c->overflow = xcalloc((size_t)pl->nworkers, sizeof(*c->overflow));
 
     while (!atomic_load(&pl->stop)) {
@@ -595,6 +642,7 @@ int kta_consumer_run(struct kta_consumer *c)
         if (full_since && c->overflow_bytes <= resume_bytes) {
             full_since = 0;
             set_paused(c, 0);
+            wake_fetchers(c);
         }
         if (full_since) {
             /* Workers are behind: leave records in librdkafka's queue,
@@ -615,12 +663,19 @@ int kta_consumer_run(struct kta_consumer *c)
         rkm = rd_kafka_consumer_poll(c->rk, 0);
         idle = 0;
         if (!rkm) {
+            if (c->burst_bytes >= c->wake_bytes || c->burst_records >= c->wake_records)
+                wake_fetchers(c);
+            c->burst_bytes = c->burst_records = 0;
             if (c->unkicked)
                 kick_workers(c);
             rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 1 : IDLE_POLL_MS);
             idle = !rkm && !c->noverflow;
         } else if (c->unkicked >= KICK_BATCH) {
             kick_workers(c);
+        }
+        if (rkm) {
+            c->burst_bytes += rkm->len;
+            c->burst_records++;
         }
         last_poll = kta_now_ms();
         /* Caught up (nothing arrived for IDLE_POLL_MS, nothing waiting):
@@ -659,6 +714,7 @@ int kta_consumer_run(struct kta_consumer *c)
         }
     }
 
+    kta_log(KTA_LOG_DEBUG, "fetch wake-ups: %ld", c->wakeups);
     /* Stop intake: finish what workers hold, commit, leave the group. */
     kta_log(KTA_LOG_INFO, "stopping: finishing records in flight");
     if (drain(c, pl->cfg->shutdown_timeout_ms) > 0 || atomic_load(&pl->fatal))
