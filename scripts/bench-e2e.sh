@@ -29,8 +29,8 @@
 #  1. a topic with P partitions is preloaded with N `kta produce --generate` events;
 #  2. on that topic: (a) `kta run -r rules --print none` with a fresh group, from
 #     its start until the group's committed offsets reach the end (polled every
-#     50 ms; kta commits every commit_interval_ms = 1 s, so up to 1 s of that is
-#     commit cadence); (b) `kcat -C -e -o beginning -q` to /dev/null;
+#     50 ms; kta commits every commit_interval_ms = 1 s and as soon as it is
+#     caught up); (b) `kcat -C -e -o beginning -q` to /dev/null;
 #     (c) the seed's Python analyzer (extracted at run time from
 #     ../shared/seed/kafka-poc-threat-analyzer.md, topic/bootstrap/group patched,
 #     consumer_timeout_ms added so it exits; the timeout is subtracted) on

@@ -498,7 +498,11 @@ void kta_config_markdown(FILE *fp)
         fprintf(fp, "| `%s` | `%s` |\n", kafka_defaults[i][0], kafka_defaults[i][1]);
     fputs("\nkta always sets `enable.auto.commit=false` on the consumer (it commits only\n"
           "offsets whose hits the broker has acknowledged) and `enable.idempotence=true`\n"
-          "on the producer. Only the eager assignors `range` and `roundrobin` are\n"
+          "on the producer. Unless set, the producer also gets `linger.ms=1` (a hit\n"
+          "waits at most 1 ms for a batch; librdkafka's default is 5) and\n"
+          "`message.max.bytes=16777216` (a dead letter is the input record unchanged,\n"
+          "so the dead-letter topic's own limit should decide), and in exactly-once\n"
+          "mode `transaction.timeout.ms=10000`. Only the eager assignors `range` and `roundrobin` are\n"
           "supported. Properties whose names contain `password`, `secret` or\n"
           "`sasl.jaas` are never printed.\n", fp);
     kta_config_free(cfg);

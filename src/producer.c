@@ -250,6 +250,11 @@ static int create_handle(struct kta_producer *p, char *errstr, size_t errstr_siz
          * topic may allow records larger than librdkafka's 1 MB default:
          * let the dead-letter topic's own max.message.bytes decide, which
          * stops kta with the broker's reason rather than a local one. */
+        /* A hit waits at most 1 ms for company (librdkafka's 5 ms
+         * default is half the latency budget); under load batches still
+         * form behind the requests in flight. */
+        (!kta_config_kafka(cfg, "linger.ms") && !kta_config_kafka(cfg, "queue.buffering.max.ms") &&
+         rd_kafka_conf_set(conf, "linger.ms", "1", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) ||
         (!kta_config_kafka(cfg, "message.max.bytes") &&
          rd_kafka_conf_set(conf, "message.max.bytes", "16777216", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) ||
         (p->transactional && !kta_config_kafka(cfg, "transaction.timeout.ms") &&
