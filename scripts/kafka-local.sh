@@ -27,7 +27,9 @@
 #                       testing TLS and SASL clients. `up` makes a CA, a broker
 #                       certificate for 127.0.0.1/localhost and a random password in
 #                       STATE/security/ (secrets mode 600); `env` prints their paths.
-#                       Broker-to-controller traffic stays PLAINTEXT. (default 0)
+#                       Broker-to-controller traffic stays PLAINTEXT. An authorizer
+#                       is on: ACLs added with kafka-acls apply to user "kta";
+#                       every other client is a super user. (default 0)
 # Brokers with different ports and state dirs can run side by side.
 # Example: eval "$(scripts/kafka-local.sh env)"; kcat -L -b "$KTA_BOOTSTRAP"
 set -euo pipefail
@@ -281,6 +283,12 @@ ssl.client.auth=none
 sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# ACLs apply to the SCRAM user only: PLAINTEXT and SSL clients (and the
+# controller) are ANONYMOUS, a super user, and a resource without ACLs is
+# open to everyone, so a test opts in by adding ACLs (kafka-acls).
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=true
+super.users=User:ANONYMOUS
 EOF
     chmod 600 "$PROPS"
 }

@@ -541,19 +541,53 @@ fail:
     return NULL;
 }
 
-static int topic_exists(const rd_kafka_metadata_t *md, const char *name, char *why, size_t why_size)
+/* 1: the topic is there; 0: it is not; -1: it cannot be used, why says why. */
+static int topic_exists(struct kta_consumer *c, const rd_kafka_metadata_t *md, const char *name,
+                        char *why, size_t why_size)
 {
+    const rd_kafka_metadata_t *one = NULL;
+    rd_kafka_topic_t *rkt;
+
     for (int i = 0; i < md->topic_cnt; i++) {
         if (strcmp(md->topics[i].topic, name) != 0)
             continue;
         if (md->topics[i].err) {
             snprintf(why, why_size, "%s", rd_kafka_err2str(md->topics[i].err));
-            return 0;
+            return -1;
         }
         return 1;
     }
-    snprintf(why, why_size, "no such topic");
-    return 0;
+    /* A listing of all topics leaves out those this principal may not
+     * describe; asking for the one topic tells "missing" from "denied". */
+    why[0] = '\0';
+    rkt = rd_kafka_topic_new(c->rk, name, NULL);
+    if (rkt && !rd_kafka_metadata(c->rk, 0, rkt, &one, 5000) && one->topic_cnt == 1 &&
+        one->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+        snprintf(why, why_size, "%s (this principal may not describe it: check its ACLs)",
+                 rd_kafka_err2str(one->topics[0].err));
+    if (one)
+        rd_kafka_metadata_destroy(one);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return why[0] ? -1 : 0;
+}
+
+/* Says in errstr why topic NAME (a WHAT, set by SETTING) cannot be used;
+ * returns 0 when it can. */
+static int topic_unusable(struct kta_consumer *c, const rd_kafka_metadata_t *md, const char *what,
+                          const char *name, const char *setting, char *errstr, size_t errstr_size)
+{
+    char why[256];
+
+    switch (topic_exists(c, md, name, why, sizeof(why))) {
+    case 1:
+        return 0;
+    case 0:
+        return kta_err(errstr, errstr_size, "%s '%s': no such topic (create it, or set %s)", what,
+                       name, setting);
+    default:
+        return kta_err(errstr, errstr_size, "%s '%s': %s", what, name, why);
+    }
 }
 
 int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
@@ -562,7 +596,7 @@ int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
     const rd_kafka_metadata_t *md = NULL;
     rd_kafka_resp_err_t err;
     int64_t end = kta_now_ms() + cfg->startup_timeout_ms;
-    char why[256], auth[512];
+    char auth[512];
     int rc = -1;
 
     /* In slices, so that a TLS or SASL failure (seen by the producer's
@@ -585,21 +619,11 @@ int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
         goto out;
     }
     for (size_t i = 0; i < cfg->ntopics; i++)
-        if (!topic_exists(md, cfg->topics[i], why, sizeof(why))) {
-            kta_err(errstr, errstr_size, "input topic '%s': %s (create it, or set input.topics / -t)",
-                    cfg->topics[i], why);
+        if (topic_unusable(c, md, "input topic", cfg->topics[i], "input.topics / -t", errstr, errstr_size))
             goto out;
-        }
-    if (!topic_exists(md, cfg->output_topic, why, sizeof(why))) {
-        kta_err(errstr, errstr_size, "output topic '%s': %s (create it, or set output.topic)",
-                cfg->output_topic, why);
+    if (topic_unusable(c, md, "output topic", cfg->output_topic, "output.topic", errstr, errstr_size) ||
+        topic_unusable(c, md, "dead-letter topic", cfg->dlq_topic, "dead_letter.topic", errstr, errstr_size))
         goto out;
-    }
-    if (!topic_exists(md, cfg->dlq_topic, why, sizeof(why))) {
-        kta_err(errstr, errstr_size, "dead-letter topic '%s': %s (create it, or set "
-                "dead_letter.topic)", cfg->dlq_topic, why);
-        goto out;
-    }
     rc = 0;
 out:
     if (md)

@@ -397,9 +397,16 @@ enum kta_txn_result kta_producer_txn_commit(struct kta_producer *p,
 {
     rd_kafka_error_t *error = NULL;
     char errstr[512];
+    int permanent;
 
     if (atomic_load(&p->txn_failed)) {
-        error = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "a record of this transaction was not delivered");
+        /* librdkafka holds the transaction's own error: asking it to take
+         * the offsets fails at once with that reason (and if it did not,
+         * the abort below still throws them away). */
+        if (offsets && offsets->cnt > 0)
+            error = rd_kafka_send_offsets_to_transaction(p->rk, offsets, cgmd, timeout_ms);
+        if (!error)
+            error = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "a record of this transaction was not delivered");
         goto abort;
     }
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -424,6 +431,14 @@ enum kta_txn_result kta_producer_txn_commit(struct kta_producer *p,
     if (error && rd_kafka_error_is_fatal(error))
         goto restart;
 abort:
+    /* A reason no retry can fix (a topic kta may not write to, say) fails
+     * every later transaction of the same records: abort and stop. */
+    permanent = rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR__FENCED &&
+                rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR__FATAL &&
+                is_permanent(rd_kafka_error_code(error));
+    if (permanent)
+        kta_log(KTA_LOG_ERROR, "transaction failed: %s; stopping without committing",
+                rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
     error = txn_log(rd_kafka_abort_transaction(p->rk, timeout_ms), "abort");
     if (!error)
@@ -431,7 +446,7 @@ abort:
     if (!error) {
         atomic_store(&p->txn_failed, 0);
         atomic_store(&p->txn_logged, 0);
-        return KTA_TXN_ABORTED;
+        return permanent ? KTA_TXN_FATAL : KTA_TXN_ABORTED;
     }
 restart:
     /* Fenced or otherwise fatal: a new producer with the same id fences
