@@ -56,6 +56,8 @@ if ((smoke)); then
     exit
 fi
 
+# Keep the end-to-end block that scripts/bench-e2e.sh writes into the file.
+sed -n '/^<!-- bench-e2e: begin/,/^<!-- bench-e2e: end -->/p' docs/benchmarks.md >"$work/e2e-block" 2>/dev/null || true
 python3 - "$work" "$i" "$KTA" "$([[ -d $sigma ]] && echo yes || echo no)" >docs/benchmarks.md <<'PY'
 import json, os, platform, subprocess, sys, datetime
 work, n, kta, have_sigma = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "yes"
@@ -147,5 +149,9 @@ print("""
   numbers vary by about 10% between runs.""")
 print("\nRe-run with `make bench`; `scripts/bench.sh --smoke` is the quick CI check.")
 PY
+if [[ -s $work/e2e-block ]]; then
+    printf '\n' >>docs/benchmarks.md
+    cat "$work/e2e-block" >>docs/benchmarks.md
+fi
 echo "bench: wrote docs/benchmarks.md ($pass passed, $fail failed)"
 ((fail == 0))
