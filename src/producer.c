@@ -244,19 +244,19 @@ static int create_handle(struct kta_producer *p, char *errstr, size_t errstr_siz
 
     if (rd_kafka_conf_set(conf, "client.id", "kta", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK ||
-        /* A killed kta's open transaction blocks read_committed readers
-         * until it times out: keep that short unless the user says. */
-        /* A dead letter is the input record unchanged, and the input
-         * topic may allow records larger than librdkafka's 1 MB default:
-         * let the dead-letter topic's own max.message.bytes decide, which
-         * stops kta with the broker's reason rather than a local one. */
         /* A hit waits at most 1 ms for company (librdkafka's 5 ms
          * default is half the latency budget); under load batches still
          * form behind the requests in flight. */
         (!kta_config_kafka(cfg, "linger.ms") && !kta_config_kafka(cfg, "queue.buffering.max.ms") &&
          rd_kafka_conf_set(conf, "linger.ms", "1", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) ||
+        /* A dead letter is the input record unchanged, and the input
+         * topic may allow records larger than librdkafka's 1 MB default:
+         * let the dead-letter topic's own max.message.bytes decide, which
+         * stops kta with the broker's reason rather than a local one. */
         (!kta_config_kafka(cfg, "message.max.bytes") &&
          rd_kafka_conf_set(conf, "message.max.bytes", "16777216", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) ||
+        /* A killed kta's open transaction blocks read_committed readers
+         * until it times out: keep that short unless the user says. */
         (p->transactional && !kta_config_kafka(cfg, "transaction.timeout.ms") &&
          rd_kafka_conf_set(conf, "transaction.timeout.ms", "10000", rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK)) {
         kta_err(errstr, errstr_size, "producer: %s", rderr);
