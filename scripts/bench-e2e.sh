@@ -212,6 +212,18 @@ watch_assigned() {
     done
 }
 
+# put_assigned KEY T0 T1: after a drain that started watch_assigned into
+# $work/KEY.assigned (pid wpid), records when kta was assigned (KEY_assigned_s,
+# from T0) and its rate from there to T1 (KEY_from_assigned_rate).
+put_assigned() {
+    local ta
+    wait "$wpid" || true
+    ta=$(cat "$work/$1.assigned" 2>/dev/null)
+    [[ -n $ta ]] || return 0
+    put "$1_assigned_s" "$(calc "round($ta - $2, 3)")"
+    put "$1_from_assigned_rate" "$(calc "round($events / ($3 - $ta))")"
+}
+
 # Starts kta run with the given arguments in the background; sets kpid.
 start_kta() {
     local errlog=$1
@@ -288,10 +300,7 @@ if t1=$(wait_committed "$T" bench-e2e-drain "$events" "$work/drain.progress"); t
     wall=$(calc "$t1 - $t0")
     put drain_s "$(calc "round($wall, 2)")"
     put drain_rate "$(calc "round($events / $wall)")"
-    wait "$wpid" || true
-    ta=$(cat "$work/drain.assigned")
-    [[ -n $ta ]] && put drain_assigned_s "$(calc "round($ta - $t0, 3)")" &&
-        put drain_from_assigned_rate "$(calc "round($events / ($t1 - $ta))")"
+    put_assigned drain "$t0" "$t1"
     # Steady rate: between the first commit and the last one (no start-up).
     put drain_steady_rate "$(awk '$2 > 0 && !a {a = $1; b = $2} END {if (a && $1 > a) printf "%d", ($2 - b) / ($1 - a)}' "$work/drain.progress")"
     put drain_first_commit_s "$(awk -v t0="$t0" '$2 > 0 {printf "%.2f", $1 - t0; exit}' "$work/drain.progress")"
@@ -325,7 +334,7 @@ fi
 say "2a': kta run -r rules/seed.yaml drains $events events (fresh group)"
 t0=$(now)
 start_kta "$work/drain-sel.err" -b "$B" -t "$T" -r rules/seed.yaml -G bench-e2e-drain-sel --print none
-watch_assigned "$work/drain-sel.err" >"$work/drain-sel.assigned" &
+watch_assigned "$work/drain-sel.err" >"$work/drain_sel.assigned" &
 wpid=$!
 if t1=$(wait_committed "$T" bench-e2e-drain-sel "$events" "$work/drain-sel.progress"); then
     put drain_sel_hwm_kib "$(awk '/^VmHWM/{print $2}' "/proc/$kpid/status")"
@@ -333,10 +342,7 @@ if t1=$(wait_committed "$T" bench-e2e-drain-sel "$events" "$work/drain-sel.progr
     wall=$(calc "$t1 - $t0")
     put drain_sel_s "$(calc "round($wall, 2)")"
     put drain_sel_rate "$(calc "round($events / $wall)")"
-    wait "$wpid" || true
-    ta=$(cat "$work/drain-sel.assigned")
-    [[ -n $ta ]] && put drain_sel_assigned_s "$(calc "round($ta - $t0, 3)")" &&
-        put drain_sel_from_assigned_rate "$(calc "round($events / ($t1 - $ta))")"
+    put_assigned drain_sel "$t0" "$t1"
     put drain_sel_steady_rate "$(awk '$2 > 0 && !a {a = $1; b = $2} END {if (a && $1 > a) printf "%d", ($2 - b) / ($1 - a)}' "$work/drain-sel.progress")"
     ok drain_selective "kta $(calc "round($events / $wall)") events/s ($wall s)"
 else
@@ -359,10 +365,8 @@ for key in eos_all eos_sel; do
     wpid=$!
     if t1=$(wait_committed "$T" "bench-e2e-$key" "$events" "$work/$key.progress"); then
         stop_kta "$kpid"
-        wait "$wpid" || true
-        ta=$(cat "$work/$key.assigned")
         put "${key}_s" "$(calc "round($t1 - $t0, 2)")"
-        [[ -n $ta ]] && put "${key}_from_assigned_rate" "$(calc "round($events / ($t1 - $ta))")"
+        put_assigned "$key" "$t0" "$t1"
         ok "$key" "kta $(calc "round($events / ($t1 - $t0))") events/s"
     else
         stop_kta "$kpid"

@@ -96,6 +96,15 @@ static struct part *find_part(struct kta_consumer *c, const char *topic, int32_t
 
 /* ---- commits ------------------------------------------------------------ */
 
+/* The partition's position (smallest unfinished offset) if it moved since
+ * the last commit, else -1. */
+static int64_t moved_position(struct part *p)
+{
+    int64_t pos = kta_offsets_advance(p->offsets);
+
+    return pos >= 0 && pos != p->committed ? pos : -1;
+}
+
 /* The positions (smallest unfinished offsets) that moved since the last
  * commit.  The caller destroys the list; mark_committed records them. */
 static rd_kafka_topic_partition_list_t *moved_positions(struct kta_consumer *c)
@@ -104,8 +113,8 @@ static rd_kafka_topic_partition_list_t *moved_positions(struct kta_consumer *c)
 
     for (size_t i = 0; i < c->nparts; i++) {
         struct part *p = &c->parts[i];
-        int64_t pos = kta_offsets_advance(p->offsets);
-        if (pos >= 0 && pos != p->committed)
+        int64_t pos = moved_position(p);
+        if (pos >= 0)
             rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = pos;
     }
     return list;
@@ -114,11 +123,9 @@ static rd_kafka_topic_partition_list_t *moved_positions(struct kta_consumer *c)
 /* Whether any position moved since the last commit. */
 static int moved(struct kta_consumer *c)
 {
-    for (size_t i = 0; i < c->nparts; i++) {
-        int64_t pos = kta_offsets_advance(c->parts[i].offsets);
-        if (pos >= 0 && pos != c->parts[i].committed)
+    for (size_t i = 0; i < c->nparts; i++)
+        if (moved_position(&c->parts[i]) >= 0)
             return 1;
-    }
     return 0;
 }
 

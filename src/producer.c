@@ -155,6 +155,14 @@ static int is_permanent(rd_kafka_resp_err_t err)
     }
 }
 
+/* In exactly-once mode: a failure that aborting and retrying the
+ * transaction cannot fix.  Fatal and fenced are not among them: the end of
+ * the transaction replaces the producer. */
+static int txn_permanent(rd_kafka_resp_err_t err)
+{
+    return is_permanent(err) && err != RD_KAFKA_RESP_ERR__FATAL && err != RD_KAFKA_RESP_ERR__FENCED;
+}
+
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
     struct kta_pipeline *pl = opaque;
@@ -174,11 +182,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
          * record is not produced twice.  The slot is released so that the
          * wait for the transaction's end can finish.  A reason no retry
          * can fix (record too large for the topic, not authorised) would
-         * abort every later try of the same record: stop instead.  Fatal
-         * and fenced are left to the end of the transaction, which
-         * replaces the producer. */
-        int permanent = is_permanent(rkm->err) && rkm->err != RD_KAFKA_RESP_ERR__FATAL &&
-                        rkm->err != RD_KAFKA_RESP_ERR__FENCED;
+         * abort every later try of the same record: stop instead. */
+        int permanent = txn_permanent(rkm->err);
         atomic_store(&p->txn_failed, 1);
         if (permanent && !atomic_exchange(&p->txn_stopped, 1)) {
             kta_log(KTA_LOG_ERROR, "cannot deliver to topic '%s': %s; stopping without committing "
@@ -433,9 +438,7 @@ enum kta_txn_result kta_producer_txn_commit(struct kta_producer *p,
 abort:
     /* A reason no retry can fix (a topic kta may not write to, say) fails
      * every later transaction of the same records: abort and stop. */
-    permanent = rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR__FENCED &&
-                rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR__FATAL &&
-                is_permanent(rd_kafka_error_code(error));
+    permanent = txn_permanent(rd_kafka_error_code(error));
     if (permanent)
         kta_log(KTA_LOG_ERROR, "transaction failed: %s; stopping without committing",
                 rd_kafka_error_string(error));
