@@ -2,8 +2,9 @@
 /*
  * cmd_check: `kta check` — the rule linter.  Loads every rule path given
  * exactly as `kta run` would (same loader, same field map), prints every
- * error and warning as "FILE:LINE:COL: ..." on stderr and a one-line
- * summary on stdout.  It never reads events and never talks to Kafka.
+ * error and warning as "FILE:LINE:COL: ..." on stderr, and on stdout the
+ * rules skipped or left unscoped for their log source, a table of rules
+ * per log source, and a one-line summary last.  It never reads events and never talks to Kafka.
  */
 #include "kta/cmd.h"
 #include "kta/rules.h"
@@ -11,6 +12,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char check_usage[] =
@@ -30,6 +32,88 @@ static const char check_usage[] =
 struct check_state {
     int quiet;
 };
+
+/* Rules per log source (RULES-SPEC 6), for the report after a load. */
+struct ls_group {
+    char  *logsource;
+    size_t n[KTA_LS_NOMAP + 1];   /* by enum kta_ls_state */
+};
+
+struct ls_report {
+    struct ls_group *g;
+    size_t           ng, cap;
+    size_t           n[KTA_LS_NOMAP + 1];
+    int              quiet;
+};
+
+static void ls_collect(void *opaque, const struct kta_logsource_info *li)
+{
+    struct ls_report *rep = opaque;
+    size_t i;
+
+    for (i = 0; i < rep->ng && strcmp(rep->g[i].logsource, li->logsource) != 0; i++)
+        ;
+    if (i == rep->ng) {
+        if (rep->ng == rep->cap) {
+            rep->cap = rep->cap ? rep->cap * 2 : 32;
+            rep->g = xrealloc(rep->g, rep->cap * sizeof(*rep->g));
+        }
+        memset(&rep->g[i], 0, sizeof(rep->g[i]));
+        rep->g[i].logsource = xstrdup(li->logsource);
+        rep->ng++;
+    }
+    rep->g[i].n[li->state]++;
+    rep->n[li->state]++;
+    if (rep->quiet)
+        return;
+    if (li->state == KTA_LS_SKIPPED)
+        printf("skipped: %s:%d:%d: rule %s: logsource %s matches no entry of the log-source "
+               "map (unmapped: skip)\n", li->file, li->line, li->col, li->id, li->logsource);
+    else if (li->state == KTA_LS_UNMAPPED)
+        printf("unscoped: %s:%d:%d: rule %s: logsource %s matches no entry; applied to every "
+               "event\n", li->file, li->line, li->col, li->id, li->logsource);
+}
+
+static size_t ls_total(const struct ls_group *g)
+{
+    return g->n[KTA_LS_SCOPED] + g->n[KTA_LS_UNMAPPED] + g->n[KTA_LS_SKIPPED] + g->n[KTA_LS_NOMAP];
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    const struct ls_group *ga = a, *gb = b;
+    size_t na = ls_total(ga), nb = ls_total(gb);
+
+    if (na != nb)
+        return na > nb ? -1 : 1;
+    return strcmp(ga->logsource, gb->logsource);
+}
+
+/* The per-log-source table: how many rules each map entry scopes, which
+ * were skipped or left unscoped. */
+static void ls_print(struct ls_report *rep)
+{
+    size_t i;
+
+    if (rep->ng == 0)
+        return;
+    if (rep->n[KTA_LS_NOMAP]) {
+        printf("log sources: %zu rules carry a logsource that nothing scopes (no log-source "
+               "map given: they apply to every event)\n", rep->n[KTA_LS_NOMAP]);
+    } else {
+        printf("log sources: %zu rules scoped, %zu unmapped and applied to every event, "
+               "%zu skipped (not loaded)\n", rep->n[KTA_LS_SCOPED], rep->n[KTA_LS_UNMAPPED],
+               rep->n[KTA_LS_SKIPPED]);
+    }
+    qsort(rep->g, rep->ng, sizeof(*rep->g), cmp_group);
+    printf("  %7s %9s %8s  %s\n", "scoped", "unscoped", "skipped", "logsource");
+    for (i = 0; i < rep->ng; i++) {
+        const struct ls_group *g = &rep->g[i];
+
+        printf("  %7zu %9zu %8zu  %s\n", g->n[KTA_LS_SCOPED],
+               g->n[KTA_LS_UNMAPPED] + g->n[KTA_LS_NOMAP], g->n[KTA_LS_SKIPPED], g->logsource);
+    }
+}
 
 static void diag(void *opaque, enum kta_diag_kind kind, const char *msg)
 {
@@ -57,6 +141,7 @@ int kta_cmd_check(int argc, char **argv)
     struct check_state cs = { 0 };
     struct kta_rules_opts opts = { .diag = diag, .diag_opaque = &cs };
     struct kta_rules_stats total = { 0 };
+    struct ls_report rep = { 0 };
     int c, i;
 
     optind = 1;
@@ -93,6 +178,8 @@ int kta_cmd_check(int argc, char **argv)
         /* Each path is a separate load (as each would be for kta run), so
          * ids need only be unique within one path. */
         rs = kta_rules_load(argv[i], &opts, &st, err, sizeof(err));
+        rep.quiet = cs.quiet;
+        kta_ruleset_logsources(rs, ls_collect, &rep);
         kta_ruleset_decref(rs);
         total.files += st.files;
         total.rules += st.rules;
@@ -101,10 +188,14 @@ int kta_cmd_check(int argc, char **argv)
         total.errors += st.errors;
         total.warnings += st.warnings;
     }
+    ls_print(&rep);
     printf("rules: %zu loaded (%zu enabled), %zu skipped, %zu %s, %zu %s in %zu %s\n",
            total.rules, total.enabled, total.skipped, total.errors,
            plural(total.errors, "error", "errors"), total.warnings,
            plural(total.warnings, "warning", "warnings"), total.files,
            plural(total.files, "file", "files"));
+    for (size_t g = 0; g < rep.ng; g++)
+        free(rep.g[g].logsource);
+    free(rep.g);
     return total.errors ? 1 : 0;
 }

@@ -41,6 +41,8 @@ struct kta_eval_ctx {
     pcre2_jit_stack     *jit;
     signed char         *memo;      /* per search of the current rule: -1 unknown */
     size_t               memo_cap;
+    signed char         *scope_memo;/* per log-source scope of the event: -1 unknown */
+    size_t               scope_cap;
     int                  err;       /* a regex hit its limit in this rule */
     char                 num[2][64];/* number -> text, two sides for fieldref */
     const json_t       **cands;     /* candidate values of the current condition */
@@ -88,6 +90,7 @@ void kta_eval_ctx_free(struct kta_eval_ctx *ctx)
     pcre2_match_context_free(ctx->mctx);
     pcre2_jit_stack_free(ctx->jit);
     free(ctx->memo);
+    free(ctx->scope_memo);
     free(ctx->cands);
     free(ctx->strs);
     kta_buf_free(&ctx->lower);
@@ -647,6 +650,27 @@ static int eval_cond(struct kta_eval_ctx *ctx, const struct kta_rule *r, const j
     return 0;
 }
 
+/* Does the rule's log-source scope hold for ev?  Each scope is evaluated
+ * at most once per event. */
+static int scope_holds(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx, const json_t *ev,
+                       const struct kta_rule *r)
+{
+    for (size_t i = 0; i < r->nscope; i++) {
+        signed char *sm = &ctx->scope_memo[r->scope[i]];
+
+        if (*sm < 0) {
+            const struct kta_rule *w = rs->scopes[r->scope[i]];
+
+            memset(ctx->memo, -1, w->nsearches);
+            ctx->err = 0;
+            *sm = (signed char)(eval_cond(ctx, w, ev, w->cond) && !ctx->err);
+        }
+        if (!*sm)
+            return 0;
+    }
+    return 1;
+}
+
 /* Evaluates the enabled rules whose bit is set in cand (every rule when
  * cand is NULL), in load order. */
 static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
@@ -659,6 +683,12 @@ static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
         ctx->memo = xrealloc(ctx->memo, rs->max_searches);
         ctx->memo_cap = rs->max_searches;
     }
+    if (ctx->scope_cap < rs->nscopes) {
+        ctx->scope_memo = xrealloc(ctx->scope_memo, rs->nscopes);
+        ctx->scope_cap = rs->nscopes;
+    }
+    if (rs->nscopes)
+        memset(ctx->scope_memo, -1, rs->nscopes);
     /* A new event: the lowercase and keyword caches start over. */
     bump_gen(ctx);
     kta_buf_reset(&ctx->lower);
@@ -677,7 +707,7 @@ static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
                 break;
         }
         r = rs->rules[i];
-        if (!r->enabled)
+        if (!r->enabled || (r->nscope && !scope_holds(rs, ctx, ev, r)))
             continue;
         ctx->stats.rules++;
         memset(ctx->memo, -1, r->nsearches);

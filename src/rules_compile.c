@@ -1275,13 +1275,16 @@ void kta_rule_free(struct kta_rule *r)
     cnode_free(r->cond);
     json_decref(r->tags);
     json_decref(r->meta);
+    free(r->scope);
+    free(r->logsource);
     free(r->id);
     free(r->title);
     free(r->file);
     free(r);
 }
 
-struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules)
+struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules,
+                                    struct kta_rule **scopes, size_t nscopes)
 {
     struct kta_ruleset *rs = xcalloc(1, sizeof(*rs));
     size_t i;
@@ -1289,9 +1292,14 @@ struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules)
     atomic_init(&rs->refs, 1);
     rs->rules = rules;
     rs->nrules = nrules;
+    rs->scopes = scopes;
+    rs->nscopes = nscopes;
     for (i = 0; i < nrules; i++)
         if (rules[i]->nsearches > rs->max_searches)
             rs->max_searches = rules[i]->nsearches;
+    for (i = 0; i < nscopes; i++)
+        if (scopes[i]->nsearches > rs->max_searches)
+            rs->max_searches = scopes[i]->nsearches;
     rs->pf = kta_prefilter_new(rules, nrules);
     return rs;
 }
@@ -1312,7 +1320,38 @@ void kta_ruleset_decref(struct kta_ruleset *rs)
     for (i = 0; i < rs->nrules; i++)
         kta_rule_free(rs->rules[i]);
     free(rs->rules);
+    for (i = 0; i < rs->nscopes; i++)
+        kta_rule_free(rs->scopes[i]);
+    free(rs->scopes);
+    for (i = 0; i < rs->nskipped; i++) {
+        free((char *)rs->skipped[i].id);
+        free((char *)rs->skipped[i].file);
+        free((char *)rs->skipped[i].logsource);
+    }
+    free(rs->skipped);
     free(rs);
+}
+
+void kta_ruleset_logsources(const struct kta_ruleset *rs,
+                            void (*fn)(void *opaque, const struct kta_logsource_info *li),
+                            void *opaque)
+{
+    size_t i;
+
+    if (!rs)
+        return;
+    for (i = 0; i < rs->nrules; i++) {
+        const struct kta_rule *r = rs->rules[i];
+        struct kta_logsource_info li = {
+            .id = r->id, .file = r->file, .line = r->line, .col = r->col,
+            .logsource = r->logsource, .state = r->ls_state, .nscope = r->nscope,
+        };
+
+        if (r->logsource)
+            fn(opaque, &li);
+    }
+    for (i = 0; i < rs->nskipped; i++)
+        fn(opaque, &rs->skipped[i]);
 }
 
 size_t kta_ruleset_count(const struct kta_ruleset *rs)

@@ -90,11 +90,35 @@ struct kta_fieldmap_entry {
     size_t  npaths;
 };
 
+/* ---- log sources (RULES-SPEC 6) ---------------------------------------- */
+
+enum kta_unmapped { KTA_UNMAPPED_SKIP, KTA_UNMAPPED_WARN, KTA_UNMAPPED_MATCH_ALL };
+
+struct kta_rule;
+
+/* One `logsources:` entry: it applies to a rule when every match key
+ * equals the rule's logsource value (ASCII case-insensitive); its where
+ * is compiled like a rule (no field map) and owned here until the
+ * ruleset takes it. */
+struct kta_lsentry {
+    char           **keys, **vals;
+    size_t           nkeys;
+    struct kta_rule *where;       /* NULL: no condition */
+    size_t           scope;       /* index into the ruleset's scopes */
+    int              line, col;
+};
+
 struct kta_fieldmap {
     struct kta_fieldmap_entry *entries;
     size_t                     nentries;
     char                     **star;      /* "*" templates, "{}" = field name */
     size_t                     nstar;
+    /* version 2 */
+    int                        has_logsources;
+    struct kta_lsentry        *ls;
+    size_t                     nls;
+    size_t                     nscopes;   /* entries with a where */
+    enum kta_unmapped          unmapped;
 };
 
 void kta_fieldmap_free(struct kta_fieldmap *fm);
@@ -214,6 +238,12 @@ struct kta_rule {
     struct kta_search *searches;
     size_t             nsearches;
     struct kta_cnode  *cond;
+    /* Log-source scope: the rule holds only when every scopes[i] of the
+     * ruleset holds too (AND of the matching entries' where). */
+    size_t            *scope;
+    size_t             nscope;
+    char              *logsource;        /* "product=windows category=..." or NULL */
+    enum kta_ls_state  ls_state;
     atomic_uint_fast64_t errors;
 };
 
@@ -223,6 +253,10 @@ struct kta_ruleset {
     atomic_int        refs;
     struct kta_rule **rules;
     size_t            nrules;
+    struct kta_rule **scopes;        /* compiled log-source wheres */
+    size_t            nscopes;
+    struct kta_logsource_info *skipped;   /* rules not loaded: unmapped skip */
+    size_t            nskipped;
     size_t            max_searches;  /* sizes the per-ctx memo */
     struct kta_prefilter *pf;        /* NULL: every rule is always a candidate */
 };
@@ -278,8 +312,9 @@ int kta_rules_compile_detection(struct kta_rule *r, const struct kta_ynode *det,
 
 void kta_rule_free(struct kta_rule *r);
 
-/* Takes the rules array (and the rules).  Never fails. */
-struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules);
+/* Takes the rules and scopes arrays (and what they hold).  Never fails. */
+struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules,
+                                    struct kta_rule **scopes, size_t nscopes);
 
 
 /* Parses a string that is entirely a decimal number ("-12.5", "1e3";

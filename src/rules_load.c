@@ -490,6 +490,8 @@ static json_t *ynode_to_json(const struct kta_ynode *n)
 
 /* ---- field map --------------------------------------------------------- */
 
+static int scalar_text(const struct kta_ynode *n);
+
 void kta_fieldmap_free(struct kta_fieldmap *fm)
 {
     size_t i, j;
@@ -506,6 +508,16 @@ void kta_fieldmap_free(struct kta_fieldmap *fm)
     for (i = 0; i < fm->nstar; i++)
         free(fm->star[i]);
     free(fm->star);
+    for (i = 0; i < fm->nls; i++) {
+        for (j = 0; j < fm->ls[i].nkeys; j++) {
+            free(fm->ls[i].keys[j]);
+            free(fm->ls[i].vals[j]);
+        }
+        free(fm->ls[i].keys);
+        free(fm->ls[i].vals);
+        kta_rule_free(fm->ls[i].where);
+    }
+    free(fm->ls);
     free(fm);
 }
 
@@ -540,6 +552,142 @@ static int fieldmap_paths(struct kta_rules_diag *d, const char *file,
     return 0;
 }
 
+/* The v1 field map (RULES-SPEC 3.4), or the `fields:` of a v2 one. */
+static void fieldmap_fields(struct kta_rules_diag *d, const char *file,
+                            const struct kta_ynode *map, struct kta_fieldmap *fm)
+{
+    size_t i;
+
+    fm->entries = xcalloc(KTA_YMAP_LEN(map) + 1, sizeof(*fm->entries));
+    for (i = 0; i + 1 < map->n; i += 2) {
+        const struct kta_ynode *k = map->items[i], *v = map->items[i + 1];
+
+        if (strcmp(k->str, "*") == 0) {
+            if (fieldmap_paths(d, file, k, v, &fm->star, &fm->nstar) < 0)
+                continue;
+        } else {
+            struct kta_fieldmap_entry *e = &fm->entries[fm->nentries];
+
+            if (fieldmap_paths(d, file, k, v, &e->paths, &e->npaths) < 0)
+                continue;
+            e->name = xstrdup(k->str);
+            fm->nentries++;
+        }
+    }
+}
+
+/* Compiles an entry's where: a search (mapping, list of mappings, keyword
+ * list) or a mapping of named searches with a `condition`, exactly as a
+ * rule's detection, but with field names taken as written. */
+static struct kta_rule *where_compile(struct kta_rules_diag *d, const char *file,
+                                      const struct kta_ynode *where)
+{
+    struct kta_compile_env env = { .diag = d, .fm = NULL, .file = file };
+    struct kta_rule *w = xcalloc(1, sizeof(*w));
+    size_t errors0 = d->st->errors;
+
+    w->file = xstrdup(file);
+    w->line = where->line;
+    w->col = where->col;
+    w->enabled = 1;
+    w->level = "medium";
+    atomic_init(&w->errors, 0);
+    if (where->kind == KTA_YNODE_MAP && kta_ynode_get(where, "condition")) {
+        kta_rules_compile_detection(w, where, &env);
+    } else {
+        /* One search called "where": the detection {where: WHERE}. */
+        struct kta_ynode key = { .kind = KTA_YNODE_SCALAR, .line = where->line,
+                                 .col = where->col, .str = (char *)"where", .len = 5 };
+        struct kta_ynode *items[2] = { &key, (struct kta_ynode *)where };
+        struct kta_ynode det = { .kind = KTA_YNODE_MAP, .line = where->line,
+                                 .col = where->col, .items = items, .n = 2 };
+
+        kta_rules_compile_detection(w, &det, &env);
+    }
+    if (d->st->errors != errors0) {
+        kta_rule_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void logsources_load(struct kta_rules_diag *d, const char *file,
+                            const struct kta_ynode *list, struct kta_fieldmap *fm)
+{
+    size_t i, j;
+
+    fm->has_logsources = 1;
+    if (list->kind == KTA_YNODE_SCALAR && list->type == KTA_YT_NULL)
+        return;
+    if (list->kind != KTA_YNODE_SEQ) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, list->line, list->col, NULL,
+                         "'logsources' must be a list of entries with 'match' and 'where'");
+        return;
+    }
+    fm->ls = xcalloc(list->n + 1, sizeof(*fm->ls));
+    for (i = 0; i < list->n; i++) {
+        const struct kta_ynode *e = list->items[i], *match = NULL, *where = NULL;
+        struct kta_lsentry *ls;
+        size_t errors0 = d->st->errors;
+
+        if (e->kind != KTA_YNODE_MAP) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, e->line, e->col, NULL,
+                             "a logsources entry must be a mapping with 'match' and 'where'");
+            continue;
+        }
+        for (j = 0; j + 1 < e->n; j += 2) {
+            const struct kta_ynode *k = e->items[j];
+
+            if (strcmp(k->str, "match") == 0)
+                match = e->items[j + 1];
+            else if (strcmp(k->str, "where") == 0)
+                where = e->items[j + 1];
+            else
+                kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, NULL,
+                                 "unknown key '%s' in a logsources entry (expected 'match' "
+                                 "and 'where')", k->str);
+        }
+        if (!match) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, e->line, e->col, NULL,
+                             "logsources entry has no 'match'");
+        } else if (match->kind != KTA_YNODE_MAP || match->n == 0) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, match->line, match->col, NULL,
+                             "'match' must be a non-empty mapping such as "
+                             "{product: windows, category: process_creation}");
+            match = NULL;
+        } else {
+            for (j = 0; j + 1 < match->n; j += 2) {
+                const struct kta_ynode *v = match->items[j + 1];
+
+                if (!scalar_text(v) || memchr(v->str, '\0', v->len))
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, NULL,
+                                     "'match' value for '%s' must be a non-empty string",
+                                     match->items[j]->str);
+            }
+        }
+        if (d->st->errors != errors0)
+            continue;
+        ls = &fm->ls[fm->nls];
+        memset(ls, 0, sizeof(*ls));
+        ls->line = e->line;
+        ls->col = e->col;
+        if (where) {
+            ls->where = where_compile(d, file, where);
+            if (!ls->where)
+                continue;
+            ls->scope = fm->nscopes++;
+        }
+        ls->nkeys = KTA_YMAP_LEN(match);
+        ls->keys = xcalloc(ls->nkeys, sizeof(*ls->keys));
+        ls->vals = xcalloc(ls->nkeys, sizeof(*ls->vals));
+        for (j = 0; j < ls->nkeys; j++) {
+            ls->keys[j] = xstrdup(match->items[2 * j]->str);
+            ls->vals[j] = xstrdup(match->items[2 * j + 1]->str);
+        }
+        fm->nls++;
+    }
+}
+
 static struct kta_fieldmap *fieldmap_load(struct kta_rules_diag *d, const char *file)
 {
     struct ybuild yb = { .file = file, .d = d };
@@ -567,22 +715,41 @@ static struct kta_fieldmap *fieldmap_load(struct kta_rules_diag *d, const char *
     }
     root = yb.docs[0];
     fm = xcalloc(1, sizeof(*fm));
-    fm->entries = xcalloc(KTA_YMAP_LEN(root) + 1, sizeof(*fm->entries));
+    if (!kta_ynode_get(root, "fields") && !kta_ynode_get(root, "logsources") &&
+        !kta_ynode_get(root, "unmapped")) {
+        fieldmap_fields(d, file, root, fm);   /* version 1 */
+        goto done;
+    }
     for (i = 0; i + 1 < root->n; i += 2) {
         const struct kta_ynode *k = root->items[i], *v = root->items[i + 1];
 
-        if (strcmp(k->str, "*") == 0) {
-            if (fieldmap_paths(d, file, k, v, &fm->star, &fm->nstar) < 0)
+        if (strcmp(k->str, "fields") == 0) {
+            if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
                 continue;
+            if (v->kind != KTA_YNODE_MAP)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, NULL,
+                                 "'fields' must be a mapping of field names to paths");
+            else
+                fieldmap_fields(d, file, v, fm);
+        } else if (strcmp(k->str, "logsources") == 0) {
+            logsources_load(d, file, v, fm);
+        } else if (strcmp(k->str, "unmapped") == 0) {
+            if (v->kind == KTA_YNODE_SCALAR && strcmp(v->str, "skip") == 0)
+                fm->unmapped = KTA_UNMAPPED_SKIP;
+            else if (v->kind == KTA_YNODE_SCALAR && strcmp(v->str, "warn") == 0)
+                fm->unmapped = KTA_UNMAPPED_WARN;
+            else if (v->kind == KTA_YNODE_SCALAR && strcmp(v->str, "match_all") == 0)
+                fm->unmapped = KTA_UNMAPPED_MATCH_ALL;
+            else
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, NULL,
+                                 "'unmapped' must be skip, warn or match_all");
         } else {
-            struct kta_fieldmap_entry *e = &fm->entries[fm->nentries];
-
-            if (fieldmap_paths(d, file, k, v, &e->paths, &e->npaths) < 0)
-                continue;
-            e->name = xstrdup(k->str);
-            fm->nentries++;
+            kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, NULL,
+                             "unknown key '%s' in a version-2 field map (expected fields, "
+                             "logsources, unmapped)", k->str);
         }
     }
+done:
     if (d->st->errors != errors0)
         goto fail;
     yb_free(&yb);
@@ -602,6 +769,8 @@ struct loader {
     struct kta_rule          **rules;
     size_t                     nrules, cap;
     size_t                     valid;     /* rules without errors */
+    struct kta_logsource_info *skipped;   /* dropped by unmapped: skip */
+    size_t                     nskipped, skipcap;
 };
 
 /* Sigma metadata: kept, not interpreted, no warning. */
@@ -640,11 +809,111 @@ static void rule_add(struct loader *ld, struct kta_rule *r)
     ld->rules[ld->nrules++] = r;
 }
 
+/* "product=windows category=process_creation": the scalar keys of a
+ * logsource mapping as written, for reports. */
+static char *logsource_text(const struct kta_ynode *lsn)
+{
+    struct kta_buf b = { 0 };
+    size_t i;
+
+    for (i = 0; i + 1 < lsn->n; i += 2) {
+        const struct kta_ynode *v = lsn->items[i + 1];
+
+        if (!scalar_text(v))
+            continue;
+        if (b.len)
+            kta_buf_append(&b, " ", 1);
+        kta_buf_appends(&b, lsn->items[i]->str);
+        kta_buf_append(&b, "=", 1);
+        kta_buf_appends(&b, v->str);
+    }
+    kta_buf_append(&b, "", 1);
+    return b.data;
+}
+
+/* Does every key of the entry's match equal the rule's logsource value? */
+static int ls_matches(const struct kta_lsentry *e, const struct kta_ynode *lsn)
+{
+    size_t i;
+
+    for (i = 0; i < e->nkeys; i++) {
+        const struct kta_ynode *v = kta_ynode_get(lsn, e->keys[i]);
+
+        if (!v || !scalar_text(v) || strcasecmp(v->str, e->vals[i]) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Scopes r by the log-source map (RULES-SPEC 6).  Returns 0 when the rule
+ * is to be loaded, -1 when unmapped: skip drops it (r is then freed and
+ * listed in ld->skipped).
+ */
+static int apply_logsource(struct loader *ld, struct kta_rule *r, const struct kta_ynode *lsn)
+{
+    const struct kta_fieldmap *fm = ld->fm;
+    struct kta_rules_stats *st = ld->d->st;
+    size_t i, matched = 0;
+
+    if (lsn->kind != KTA_YNODE_MAP) {
+        if (!(lsn->kind == KTA_YNODE_SCALAR && lsn->type == KTA_YT_NULL))
+            kta_rules_report(ld->d, KTA_DIAG_WARNING, r->file, lsn->line, lsn->col, r->id,
+                             "'logsource' should be a mapping (product, category, service); "
+                             "ignored");
+        return 0;
+    }
+    r->logsource = logsource_text(lsn);
+    if (!fm || !fm->has_logsources) {
+        r->ls_state = KTA_LS_NOMAP;
+        st->ls_nomap++;
+        return 0;
+    }
+    for (i = 0; i < fm->nls; i++) {
+        if (!ls_matches(&fm->ls[i], lsn))
+            continue;
+        matched++;
+        if (fm->ls[i].where) {
+            r->scope = xrealloc(r->scope, (r->nscope + 1) * sizeof(*r->scope));
+            r->scope[r->nscope++] = fm->ls[i].scope;
+        }
+    }
+    if (matched) {
+        r->ls_state = KTA_LS_SCOPED;
+        st->ls_scoped++;
+        return 0;
+    }
+    switch (fm->unmapped) {
+    case KTA_UNMAPPED_WARN:
+        kta_rules_report(ld->d, KTA_DIAG_WARNING, r->file, lsn->line, lsn->col, r->id,
+                         "logsource %s matches no entry of the log-source map; applied to "
+                         "every event (unmapped: warn)", r->logsource);
+        /* fall through */
+    case KTA_UNMAPPED_MATCH_ALL:
+        r->ls_state = KTA_LS_UNMAPPED;
+        st->ls_unmapped++;
+        return 0;
+    case KTA_UNMAPPED_SKIP:
+        break;
+    }
+    if (ld->nskipped == ld->skipcap) {
+        ld->skipcap = ld->skipcap ? ld->skipcap * 2 : 64;
+        ld->skipped = xrealloc(ld->skipped, ld->skipcap * sizeof(*ld->skipped));
+    }
+    ld->skipped[ld->nskipped++] = (struct kta_logsource_info){
+        .id = xstrdup(r->id), .file = xstrdup(r->file), .line = r->line, .col = r->col,
+        .logsource = xstrdup(r->logsource), .state = KTA_LS_SKIPPED,
+    };
+    st->ls_skipped++;
+    kta_rule_free(r);
+    return -1;
+}
+
 static void load_rule(struct loader *ld, const char *file, const struct kta_ynode *node)
 {
     struct kta_rules_diag *d = ld->d;
     struct kta_compile_env env = { .diag = d, .fm = ld->fm, .file = file };
-    const struct kta_ynode *idn, *lvn = NULL, *sevn = NULL, *det = NULL;
+    const struct kta_ynode *idn, *lvn = NULL, *sevn = NULL, *det = NULL, *lsn = NULL;
     struct kta_rule *r;
     size_t errors0 = d->st->errors;
     size_t i;
@@ -733,6 +1002,8 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
         } else if (strcmp(key, "detection") == 0) {
             det = v;
         } else {
+            if (strcmp(key, "logsource") == 0)
+                lsn = v;
             if (!is_sigma_key(key))
                 kta_rules_report(d, KTA_DIAG_WARNING, file, k->line, k->col, r->id,
                                  "unknown key '%s' (kept, not interpreted)", key);
@@ -756,6 +1027,8 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
         kta_rule_free(r);
         goto invalid_noid;
     }
+    if (lsn && apply_logsource(ld, r, lsn) < 0)
+        return;   /* not loaded for its log source */
     ld->valid++;
     r->seq = ld->nrules;
     rule_add(ld, r);
@@ -949,6 +1222,18 @@ static void check_duplicate_ids(struct loader *ld)
     ld->nrules = out;
 }
 
+static void skipped_free(struct loader *ld)
+{
+    for (size_t i = 0; i < ld->nskipped; i++) {
+        free((char *)ld->skipped[i].id);
+        free((char *)ld->skipped[i].file);
+        free((char *)ld->skipped[i].logsource);
+    }
+    free(ld->skipped);
+    ld->skipped = NULL;
+    ld->nskipped = 0;
+}
+
 /* Shared tail of both entry points: ids, counts, and the verdict. */
 static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
 {
@@ -965,8 +1250,25 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
             kta_rule_free(ld->rules[i]);
         free(ld->rules);
     } else {
-        rs = kta_ruleset_new(ld->rules, ld->nrules);
+        struct kta_rule **scopes = NULL;
+        size_t nscopes = 0;
+
+        if (ld->fm) {
+            scopes = xcalloc(ld->fm->nls + 1, sizeof(*scopes));
+            for (i = 0; i < ld->fm->nls; i++) {
+                if (ld->fm->ls[i].where) {
+                    scopes[nscopes++] = ld->fm->ls[i].where;
+                    ld->fm->ls[i].where = NULL;
+                }
+            }
+        }
+        rs = kta_ruleset_new(ld->rules, ld->nrules, scopes, nscopes);
+        rs->skipped = ld->skipped;
+        rs->nskipped = ld->nskipped;
+        ld->skipped = NULL;
+        ld->nskipped = 0;
     }
+    skipped_free(ld);
     ld->rules = NULL;
     ld->nrules = 0;
     if (st)

@@ -47,6 +47,12 @@ struct kta_rules_stats {
     size_t skipped;   /* invalid rules dropped (skip_invalid) */
     size_t errors;    /* errors reported */
     size_t warnings;  /* warnings reported */
+    /* Log sources (RULES-SPEC 6), counted over the rules loaded or
+     * dropped for their log source: */
+    size_t ls_scoped;     /* scoped by one or more log-source entries */
+    size_t ls_unmapped;   /* logsource matched no entry; loaded unscoped */
+    size_t ls_skipped;    /* logsource matched no entry; not loaded */
+    size_t ls_nomap;      /* carry a logsource, but no log-source map given */
 };
 
 /*
@@ -83,6 +89,29 @@ void kta_ruleset_prefilter_info(const struct kta_ruleset *rs, size_t *literals,
  * rule file is added, removed, edited or replaced.  Cheap enough to call
  * every second; never fails. */
 uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap);
+
+/* What became of a rule's logsource (RULES-SPEC 6). */
+enum kta_ls_state {
+    KTA_LS_NONE,       /* the rule has no logsource: applies to every event */
+    KTA_LS_SCOPED,     /* scoped by the log-source map */
+    KTA_LS_UNMAPPED,   /* no entry matched; applied to every event (warn, match_all) */
+    KTA_LS_SKIPPED,    /* no entry matched; not loaded (skip) */
+    KTA_LS_NOMAP,      /* has a logsource, but no log-source map was given */
+};
+
+struct kta_logsource_info {
+    const char       *id, *file;
+    int               line, col;
+    const char       *logsource;   /* "product=windows category=process_creation" */
+    enum kta_ls_state state;
+    size_t            nscope;      /* entries ANDed into its scope */
+};
+
+/* Calls fn for every rule with a logsource, loaded or skipped for it, in
+ * load order (skipped ones last).  Pointers are valid during the call. */
+void kta_ruleset_logsources(const struct kta_ruleset *rs,
+                            void (*fn)(void *opaque, const struct kta_logsource_info *li),
+                            void *opaque);
 
 void kta_ruleset_incref(struct kta_ruleset *rs);
 void kta_ruleset_decref(struct kta_ruleset *rs);
