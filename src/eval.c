@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * eval: compiled ruleset x event (a jansson object) -> hits, in rule load
- * order.  This is the hot path of the pipeline: every worker thread calls
- * kta_eval for every event, sharing one immutable ruleset and owning one
- * struct kta_eval_ctx with the PCRE2 match data, JIT stack and scratch
- * buffers, so matching literals and regexes allocates nothing.
+ * eval: compiled ruleset x event -> hits, in rule load order.  This is the
+ * hot path of the pipeline: every worker thread evaluates every record,
+ * sharing one immutable ruleset and owning one struct kta_eval_ctx with
+ * the PCRE2 match data, JIT stack and scratch buffers, so matching
+ * literals and regexes allocates nothing once the buffers have grown.
+ *
+ * An event reaches the matchers in one of two shapes, through one
+ * evaluator: a jansson object (kta_eval, and records the cheap check
+ * cannot vouch for), or the flat value list of a PLAIN record
+ * (kta_event_scan), indexed by field path once per event, so that most
+ * records are evaluated without building a JSON tree at all.  Either way
+ * a field's candidate values become the same small views (struct val),
+ * and everything after the lookup is shared.
  *
  * It implements the lookup and matching rules of RULES-SPEC 3.1/3.3: flat
  * dotted key first, then the nested path with arrays fanning out; numbers
  * and booleans compared as their JSON text; keywords searched in string
- * values at any depth.  It never fails: a regex that runs into its match
- * or memory limit counts an error on its rule, which then does not match.
- * It never parses JSON or YAML.
+ * values at any depth; log-source scopes (RULES-SPEC 6) evaluated once per
+ * event.  It never fails: a regex that runs into its match or memory limit
+ * counts an error on its rule, which then does not match.  It parses JSON
+ * only through event.c, and never YAML.
  */
 #include "rules_int.h"
 #include "kta/event.h"
@@ -29,10 +38,37 @@
 #define LC_MAX     (4u << 20)   /* arena bytes before the cache starts over */
 
 struct lc_ent {
-    const json_t *v;
+    const void   *v;
     unsigned      gen;
     int           ascii;
     size_t        off;
+};
+
+/* One candidate value of a field, whichever shape the event has. */
+enum vt { VT_NULL, VT_STR, VT_INT, VT_REAL, VT_TRUE, VT_FALSE, VT_OBJ };
+
+struct val {
+    const void *id;     /* the json_t or view entry: key of the lowercase cache */
+    const char *s;      /* strings; integers of a PLAIN record as written */
+    size_t      n;
+    long long   i;
+    double      d;
+    int         t;      /* enum vt */
+};
+
+/* Candidate values of one lookup. */
+struct cset {
+    struct val *v;
+    size_t      n, cap;
+    int         present;
+};
+
+/* Per path number, the values of the current PLAIN record: a list of view
+ * indices reached through a flat top-level key, and one through nested
+ * keys (RULES-SPEC 3.1: the flat key wins). */
+struct phead {
+    unsigned gen;
+    int      flat, flat_tail, nested, nested_tail;   /* -1: none */
 };
 
 struct kta_eval_ctx {
@@ -45,14 +81,25 @@ struct kta_eval_ctx {
     size_t               scope_cap;
     int                  err;       /* a regex hit its limit in this rule */
     char                 num[2][64];/* number -> text, two sides for fieldref */
-    const json_t       **cands;     /* candidate values of the current condition */
-    size_t               ncands, cands_cap;
-    const json_t       **strs;      /* every string value of the event (keywords) */
-    size_t               nstrs, strs_cap;
+    struct cset          cs[2];     /* candidates: the field, a fieldref's other */
+    struct cset          strs;      /* every string value of the event (keywords) */
     unsigned             strs_gen;
     unsigned             gen;       /* event number: validates the caches */
     struct lc_ent        lc[LC_SLOTS];
     struct kta_buf       lower;
+    /* a PLAIN record evaluated from its view */
+    int                  raw;
+    const char          *data;
+    struct kta_event_view view;
+    struct phead        *heads;     /* per path number */
+    size_t               heads_cap;
+    int                 *next;      /* per view value: next in its list */
+    unsigned            *ugen;      /* per view value: unescaped this event */
+    size_t              *uoff;
+    size_t               vals_cap;
+    struct kta_buf       unesc;     /* reserved per record: never moves */
+    json_t             **evp;       /* parsed on the first hit */
+    size_t               len, max_bytes;
     /* kta_eval_raw */
     int                  no_prefilter;
     struct kta_prefilter_scratch *pfs;
@@ -91,9 +138,16 @@ void kta_eval_ctx_free(struct kta_eval_ctx *ctx)
     pcre2_jit_stack_free(ctx->jit);
     free(ctx->memo);
     free(ctx->scope_memo);
-    free(ctx->cands);
-    free(ctx->strs);
+    free(ctx->cs[0].v);
+    free(ctx->cs[1].v);
+    free(ctx->strs.v);
     kta_buf_free(&ctx->lower);
+    kta_event_view_free(&ctx->view);
+    free(ctx->heads);
+    free(ctx->next);
+    free(ctx->ugen);
+    free(ctx->uoff);
+    kta_buf_free(&ctx->unesc);
     kta_prefilter_scratch_free(ctx->pfs);
     free(ctx->cand);
     free(ctx);
@@ -107,6 +161,133 @@ void kta_eval_ctx_prefilter(struct kta_eval_ctx *ctx, int on)
 void kta_eval_ctx_stats(const struct kta_eval_ctx *ctx, struct kta_eval_stats *st)
 {
     *st = ctx->stats;
+}
+
+/* ---- field paths ------------------------------------------------------- */
+
+struct kta_pathtab {
+    uint64_t    *hash;     /* slot -> hash of the path (0: empty) */
+    uint32_t    *id;       /* slot -> path number */
+    const char **text;     /* path number -> text (owned by the rules) */
+    size_t      *len;
+    size_t       n, cap;   /* numbers given; slots (a power of two) */
+};
+
+static uint64_t path_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    while (n--)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h | 1;   /* never 0: that marks an empty slot */
+}
+
+/* The number of a path, or UINT32_MAX when no rule names it. */
+static uint32_t pathtab_find(const struct kta_pathtab *pt, const char *s, size_t n)
+{
+    uint64_t h = path_hash(s, n);
+    size_t slot = h & (pt->cap - 1);
+
+    while (pt->hash[slot]) {
+        uint32_t id = pt->id[slot];
+
+        if (pt->hash[slot] == h && pt->len[id] == n && memcmp(pt->text[id], s, n) == 0)
+            return id;
+        slot = (slot + 1) & (pt->cap - 1);
+    }
+    return UINT32_MAX;
+}
+
+static void pathtab_add(struct kta_pathtab *pt, struct kta_fpath *p)
+{
+    uint64_t h;
+    size_t slot;
+    uint32_t id = pathtab_find(pt, p->full, p->len);
+
+    if (id != UINT32_MAX) {
+        p->id = id;
+        return;
+    }
+    if (2 * (pt->n + 1) > pt->cap) {
+        size_t ocap = pt->cap, i;
+        uint64_t *oh = pt->hash;
+        uint32_t *oid = pt->id;
+
+        pt->cap = pt->cap ? pt->cap * 2 : 256;
+        pt->hash = xcalloc(pt->cap, sizeof(*pt->hash));
+        pt->id = xcalloc(pt->cap, sizeof(*pt->id));
+        for (i = 0; i < ocap; i++) {
+            if (!oh[i])
+                continue;
+            slot = oh[i] & (pt->cap - 1);
+            while (pt->hash[slot])
+                slot = (slot + 1) & (pt->cap - 1);
+            pt->hash[slot] = oh[i];
+            pt->id[slot] = oid[i];
+        }
+        free(oh);
+        free(oid);
+        pt->text = xrealloc(pt->text, pt->cap / 2 * sizeof(*pt->text));
+        pt->len = xrealloc(pt->len, pt->cap / 2 * sizeof(*pt->len));
+    }
+    h = path_hash(p->full, p->len);
+    slot = h & (pt->cap - 1);
+    while (pt->hash[slot])
+        slot = (slot + 1) & (pt->cap - 1);
+    p->id = (uint32_t)pt->n;
+    pt->hash[slot] = h;
+    pt->id[slot] = p->id;
+    pt->text[pt->n] = p->full;
+    pt->len[pt->n] = p->len;
+    pt->n++;
+}
+
+static void pathtab_rule(struct kta_pathtab *pt, struct kta_rule *r)
+{
+    for (size_t s = 0; s < r->nsearches; s++) {
+        for (size_t m = 0; m < r->searches[s].nmaps; m++) {
+            const struct kta_fmap *fm = &r->searches[s].maps[m];
+
+            for (size_t c = 0; c < fm->nconds; c++) {
+                struct kta_fcond *fc = &fm->conds[c];
+
+                for (size_t i = 0; i < fc->npaths; i++)
+                    pathtab_add(pt, &fc->paths[i]);
+                for (size_t v = 0; v < fc->nvals; v++)
+                    for (size_t i = 0; i < fc->vals[v].nref; i++)
+                        pathtab_add(pt, &fc->vals[v].ref[i]);
+            }
+        }
+    }
+}
+
+struct kta_pathtab *kta_pathtab_new(struct kta_rule *const *rules, size_t nrules,
+                                    struct kta_rule *const *scopes, size_t nscopes)
+{
+    struct kta_pathtab *pt = xcalloc(1, sizeof(*pt));
+    size_t i;
+
+    pt->cap = 256;
+    pt->hash = xcalloc(pt->cap, sizeof(*pt->hash));
+    pt->id = xcalloc(pt->cap, sizeof(*pt->id));
+    pt->text = xcalloc(pt->cap / 2, sizeof(*pt->text));
+    pt->len = xcalloc(pt->cap / 2, sizeof(*pt->len));
+    for (i = 0; i < nrules; i++)
+        pathtab_rule(pt, rules[i]);
+    for (i = 0; i < nscopes; i++)
+        pathtab_rule(pt, scopes[i]);
+    return pt;
+}
+
+void kta_pathtab_free(struct kta_pathtab *pt)
+{
+    if (!pt)
+        return;
+    free(pt->hash);
+    free(pt->id);
+    free(pt->text);
+    free(pt->len);
+    free(pt);
 }
 
 /* ---- strings ----------------------------------------------------------- */
@@ -127,6 +308,10 @@ static void bump_gen(struct kta_eval_ctx *ctx)
 {
     if (++ctx->gen == 0) {
         memset(ctx->lc, 0, sizeof(ctx->lc));
+        if (ctx->heads)
+            memset(ctx->heads, 0, ctx->heads_cap * sizeof(*ctx->heads));
+        if (ctx->ugen)
+            memset(ctx->ugen, 0, ctx->vals_cap * sizeof(*ctx->ugen));
         ctx->strs_gen = 0;
         ctx->gen = 1;
     }
@@ -134,7 +319,7 @@ static void bump_gen(struct kta_eval_ctx *ctx)
 
 /* The lowercased text of an ASCII string value, or NULL when the string
  * has non-ASCII bytes (those need PCRE2's Unicode case folding). */
-static const char *lowered(struct kta_eval_ctx *ctx, const json_t *v, const char *s, size_t n)
+static const char *lowered(struct kta_eval_ctx *ctx, const void *v, const char *s, size_t n)
 {
     struct lc_ent *e = &ctx->lc[((uintptr_t)v >> 4) % LC_SLOTS];
     size_t i;
@@ -144,9 +329,11 @@ static const char *lowered(struct kta_eval_ctx *ctx, const json_t *v, const char
         return e->ascii ? ctx->lower.data + e->off : NULL;
     if (ctx->lower.len + n + 1 > LC_MAX) {
         /* Start over rather than grow without bound; only the pointer
-         * returned last is in use, and it is not kept across calls. */
+         * returned last is in use, and it is not kept across calls.  The
+         * other per-event caches go with the generation, so re-validate
+         * them by hand: only the lowercase slots depend on this arena. */
         kta_buf_reset(&ctx->lower);
-        bump_gen(ctx);
+        memset(ctx->lc, 0, sizeof(ctx->lc));
     }
     e->v = v;
     e->gen = ctx->gen;
@@ -162,7 +349,6 @@ static const char *lowered(struct kta_eval_ctx *ctx, const json_t *v, const char
     ctx->lower.len += n + 1;
     return out;
 }
-
 /* memmem for the short needles and haystacks of rule values: glibc's
  * two-way setup costs more than a memchr scan for the first byte. */
 static int find(const char *s, size_t n, const char *lit, size_t ll)
@@ -206,9 +392,40 @@ static int re_match(struct kta_eval_ctx *ctx, const pcre2_code *re, const char *
     return 0;
 }
 
-/* v is the event value whose text is s (for the lowercase cache). */
+/* The JSON text of a scalar value ("4625", "1.5", "true"), or NULL for
+ * null and objects. */
+static const char *value_text(struct kta_eval_ctx *ctx, int side, const struct val *v, size_t *n)
+{
+    char *buf = ctx->num[side];
+
+    switch (v->t) {
+    case VT_STR:
+        *n = v->n;
+        return v->s;
+    case VT_INT:
+        if (v->s) {
+            *n = v->n;
+            return v->s;
+        }
+        *n = (size_t)snprintf(buf, sizeof(ctx->num[0]), "%lld", v->i);
+        return buf;
+    case VT_REAL:
+        kta_rules_fmt_double(v->d, buf, sizeof(ctx->num[0]));
+        *n = strlen(buf);
+        return buf;
+    case VT_TRUE:
+        *n = 4;
+        return "true";
+    case VT_FALSE:
+        *n = 5;
+        return "false";
+    default:
+        return NULL;
+    }
+}
+
 static int match_pattern(struct kta_eval_ctx *ctx, const struct kta_matcher *m,
-                         const json_t *v, const char *s, size_t n)
+                         const struct val *v, const char *s, size_t n)
 {
     if (m->ptype == KTA_P_ANY)
         return 1;
@@ -217,7 +434,7 @@ static int match_pattern(struct kta_eval_ctx *ctx, const struct kta_matcher *m,
             return lit_match(m->ptype, s, n, m->lit, m->litlen);
         if (m->lit_ascii) {
             /* Numbers and booleans are lowercase ASCII already. */
-            const char *low = json_is_string(v) ? lowered(ctx, v, s, n) : s;
+            const char *low = v->t == VT_STR ? lowered(ctx, v->id, s, n) : s;
 
             if (low)
                 return lit_match(m->ptype, low, n, m->lit, m->litlen);
@@ -226,47 +443,24 @@ static int match_pattern(struct kta_eval_ctx *ctx, const struct kta_matcher *m,
     return re_match(ctx, m->re, s, n);
 }
 
-/* The JSON text of a scalar event value ("4625", "1.5", "true"), or NULL
- * for null, objects and arrays. */
-static const char *value_text(struct kta_eval_ctx *ctx, int side, const json_t *v, size_t *n)
+static int is_number(const struct val *v)
 {
-    char *buf = ctx->num[side];
-
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        *n = json_string_length(v);
-        return json_string_value(v);
-    case JSON_INTEGER:
-        *n = (size_t)snprintf(buf, sizeof(ctx->num[0]), "%" JSON_INTEGER_FORMAT,
-                              json_integer_value(v));
-        return buf;
-    case JSON_REAL:
-        kta_rules_fmt_double(json_real_value(v), buf, sizeof(ctx->num[0]));
-        *n = strlen(buf);
-        return buf;
-    case JSON_TRUE:
-        *n = 4;
-        return "true";
-    case JSON_FALSE:
-        *n = 5;
-        return "false";
-    default:
-        return NULL;
-    }
+    return v->t == VT_INT || v->t == VT_REAL;
 }
 
-static int as_number(const json_t *v, double *d)
+static double number(const struct val *v)
 {
-    if (json_is_integer(v)) {
-        *d = (double)json_integer_value(v);
+    return v->t == VT_INT ? (double)v->i : v->d;
+}
+
+static int as_number(const struct val *v, double *d)
+{
+    if (is_number(v)) {
+        *d = number(v);
         return 0;
     }
-    if (json_is_real(v)) {
-        *d = json_real_value(v);
-        return 0;
-    }
-    if (json_is_string(v))
-        return kta_rules_parse_decimal(json_string_value(v), json_string_length(v), d);
+    if (v->t == VT_STR)
+        return kta_rules_parse_decimal(v->s, v->n, d);
     return -1;
 }
 
@@ -314,7 +508,7 @@ static int match_cidr(const struct kta_matcher *m, const char *s, size_t n)
 }
 
 /* Does one candidate value match one rule value (not exists/fieldref)? */
-static int match_value(struct kta_eval_ctx *ctx, const struct kta_matcher *m, const json_t *v)
+static int match_value(struct kta_eval_ctx *ctx, const struct kta_matcher *m, const struct val *v)
 {
     const char *s;
     size_t n;
@@ -322,12 +516,12 @@ static int match_value(struct kta_eval_ctx *ctx, const struct kta_matcher *m, co
 
     switch (m->kind) {
     case KTA_M_NULL:
-        return json_is_null(v);
+        return v->t == VT_NULL;
     case KTA_M_PATTERN:
-        if (m->is_num && json_is_number(v)) {
-            if (m->is_int && json_is_integer(v))
-                return json_integer_value(v) == m->ival;
-            return json_number_value(v) == m->num;
+        if (m->is_num && is_number(v)) {
+            if (m->is_int && v->t == VT_INT)
+                return v->i == m->ival;
+            return number(v) == m->num;
         }
         s = value_text(ctx, 0, v, &n);
         return s && match_pattern(ctx, m, v, s, n);
@@ -349,91 +543,10 @@ static int match_value(struct kta_eval_ctx *ctx, const struct kta_matcher *m, co
         }
         return 0;
     case KTA_M_CIDR:
-        return json_is_string(v) && match_cidr(m, json_string_value(v), json_string_length(v));
+        return v->t == VT_STR && match_cidr(m, v->s, v->n);
     default:
         return 0;
     }
-}
-
-/* ---- field lookup ------------------------------------------------------ */
-
-/* Called for each candidate value; returns 1 to stop the walk. */
-struct visit {
-    int  (*fn)(struct visit *vi, const json_t *v);
-    struct kta_eval_ctx       *ctx;
-    const struct kta_matcher  *m;
-    const json_t              *other;     /* fieldref: the left-hand value */
-    const struct kta_fcond    *fc;
-    const json_t              *ev;
-    size_t                     ncand;
-    int                        present;
-    int                        hit;
-};
-
-static int walk_end(const json_t *v, struct visit *vi)
-{
-    size_t i;
-
-    if (json_is_array(v)) {
-        for (i = 0; i < json_array_size(v); i++)
-            if (walk_end(json_array_get(v, i), vi))
-                return 1;
-        return 0;
-    }
-    vi->ncand++;
-    return vi->fn(vi, v);
-}
-
-static int walk(const json_t *cur, const struct kta_fpath *p, size_t seg, struct visit *vi)
-{
-    const json_t *child;
-    size_t i;
-
-    if (json_is_array(cur)) {
-        for (i = 0; i < json_array_size(cur); i++)
-            if (walk(json_array_get(cur, i), p, seg, vi))
-                return 1;
-        return 0;
-    }
-    if (!json_is_object(cur))
-        return 0;
-    child = json_object_getn(cur, p->full + p->seg_off[seg], p->seg_len[seg]);
-    if (!child)
-        return 0;
-    if (seg + 1 == p->nseg) {
-        vi->present = 1;
-        return walk_end(child, vi);
-    }
-    return walk(child, p, seg + 1, vi);
-}
-
-/* Visits every candidate value of the field (RULES-SPEC 3.1 lookup):
- * for each mapped path, a flat key equal to the whole path wins, else the
- * dotted path is followed through nested objects and arrays. */
-static int lookup(const json_t *ev, const struct kta_fpath *paths, size_t npaths,
-                  struct visit *vi)
-{
-    size_t i;
-
-    for (i = 0; i < npaths; i++) {
-        const json_t *v = json_object_getn(ev, paths[i].full, paths[i].len);
-
-        if (v) {
-            vi->present = 1;
-            if (walk_end(v, vi))
-                return 1;
-        } else if (walk(ev, &paths[i], 0, vi)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int visit_stop(struct visit *vi, const json_t *v)
-{
-    (void)v;
-    (void)vi;
-    return 1;
 }
 
 /* Caseless equality of two texts with Unicode folding; the rare non-ASCII
@@ -465,62 +578,124 @@ static int text_equal(struct kta_eval_ctx *ctx, const char *a, size_t an, const 
     return rc >= 0;
 }
 
-static int values_equal(struct kta_eval_ctx *ctx, const json_t *a, const json_t *b)
+static int values_equal(struct kta_eval_ctx *ctx, const struct val *a, const struct val *b)
 {
     const char *sa, *sb;
     size_t na, nb;
 
-    if (json_is_null(a) || json_is_null(b))
-        return json_is_null(a) && json_is_null(b);
-    if (json_is_number(a) && json_is_number(b)) {
-        if (json_is_integer(a) && json_is_integer(b))
-            return json_integer_value(a) == json_integer_value(b);
-        return json_number_value(a) == json_number_value(b);
+    if (a->t == VT_NULL || b->t == VT_NULL)
+        return a->t == b->t;
+    if (is_number(a) && is_number(b)) {
+        if (a->t == VT_INT && b->t == VT_INT)
+            return a->i == b->i;
+        return number(a) == number(b);
     }
     sa = value_text(ctx, 0, a, &na);
     sb = value_text(ctx, 1, b, &nb);
     return sa && sb && text_equal(ctx, sa, na, sb, nb);
 }
 
-static int visit_ref_inner(struct visit *vi, const json_t *v)
+/* ---- candidate values: jansson events ---------------------------------- */
+
+static struct val *cset_push(struct cset *cs)
 {
-    if (values_equal(vi->ctx, vi->other, v)) {
-        vi->hit = 1;
-        return 1;
+    if (cs->n == cs->cap) {
+        cs->cap = cs->cap ? cs->cap * 2 : 16;
+        cs->v = xrealloc(cs->v, cs->cap * sizeof(*cs->v));
     }
-    return 0;
+    return &cs->v[cs->n++];
 }
 
-static int visit_ref_outer(struct visit *vi, const json_t *v)
+static void jval(const json_t *j, struct val *v)
 {
-    struct visit inner = { .fn = visit_ref_inner, .ctx = vi->ctx, .other = v };
-
-    if (json_is_object(v))
-        return 0;
-    lookup(vi->ev, vi->m->ref, vi->m->nref, &inner);
-    if (inner.hit) {
-        vi->hit = 1;
-        return 1;
+    v->id = j;
+    v->s = NULL;
+    v->n = 0;
+    switch (json_typeof(j)) {
+    case JSON_STRING:
+        v->t = VT_STR;
+        v->s = json_string_value(j);
+        v->n = json_string_length(j);
+        break;
+    case JSON_INTEGER:
+        v->t = VT_INT;
+        v->i = json_integer_value(j);
+        break;
+    case JSON_REAL:
+        v->t = VT_REAL;
+        v->d = json_real_value(j);
+        break;
+    case JSON_TRUE:
+        v->t = VT_TRUE;
+        break;
+    case JSON_FALSE:
+        v->t = VT_FALSE;
+        break;
+    case JSON_NULL:
+        v->t = VT_NULL;
+        break;
+    default:
+        v->t = VT_OBJ;
+        break;
     }
-    return 0;
 }
 
-static int visit_collect(struct visit *vi, const json_t *v)
+/* An array at the end of a path contributes each of its elements. */
+static void walk_end(const json_t *v, struct cset *cs)
 {
-    struct kta_eval_ctx *ctx = vi->ctx;
+    size_t i;
 
-    if (ctx->ncands == ctx->cands_cap) {
-        ctx->cands_cap = ctx->cands_cap ? ctx->cands_cap * 2 : 16;
-        ctx->cands = xrealloc(ctx->cands, ctx->cands_cap * sizeof(*ctx->cands));
+    if (json_is_array(v)) {
+        for (i = 0; i < json_array_size(v); i++)
+            walk_end(json_array_get(v, i), cs);
+        return;
     }
-    ctx->cands[ctx->ncands++] = v;
-    return 0;
+    jval(v, cset_push(cs));
 }
 
-/* ---- keywords ---------------------------------------------------------- */
+static void walk(const json_t *cur, const struct kta_fpath *p, size_t seg, struct cset *cs)
+{
+    const json_t *child;
+    size_t i;
 
-/* Collects every string value in v (not object keys), at any depth. */
-static void collect_strings(struct kta_eval_ctx *ctx, const json_t *v)
+    if (json_is_array(cur)) {
+        for (i = 0; i < json_array_size(cur); i++)
+            walk(json_array_get(cur, i), p, seg, cs);
+        return;
+    }
+    if (!json_is_object(cur))
+        return;
+    child = json_object_getn(cur, p->full + p->seg_off[seg], p->seg_len[seg]);
+    if (!child)
+        return;
+    if (seg + 1 == p->nseg) {
+        cs->present = 1;
+        walk_end(child, cs);
+        return;
+    }
+    walk(child, p, seg + 1, cs);
+}
+
+/* Every candidate value of the field (RULES-SPEC 3.1 lookup): for each
+ * mapped path, a flat key equal to the whole path wins, else the dotted
+ * path is followed through nested objects and arrays. */
+static void lookup_json(const json_t *ev, const struct kta_fpath *paths, size_t npaths,
+                        struct cset *cs)
+{
+    for (size_t i = 0; i < npaths; i++) {
+        const json_t *v = json_object_getn(ev, paths[i].full, paths[i].len);
+
+        if (v) {
+            cs->present = 1;
+            walk_end(v, cs);
+        } else {
+            walk(ev, &paths[i], 0, cs);
+        }
+    }
+}
+
+/* Every string value in v (not object keys), at any depth. */
+static void strings_json(const json_t *v, struct cset *cs)
 {
     const char *key;
     json_t *val;
@@ -528,47 +703,228 @@ static void collect_strings(struct kta_eval_ctx *ctx, const json_t *v)
 
     switch (json_typeof(v)) {
     case JSON_STRING:
-        if (ctx->nstrs == ctx->strs_cap) {
-            ctx->strs_cap = ctx->strs_cap ? ctx->strs_cap * 2 : 32;
-            ctx->strs = xrealloc(ctx->strs, ctx->strs_cap * sizeof(*ctx->strs));
-        }
-        ctx->strs[ctx->nstrs++] = v;
+        jval(v, cset_push(cs));
         break;
     case JSON_ARRAY:
         for (i = 0; i < json_array_size(v); i++)
-            collect_strings(ctx, json_array_get(v, i));
+            strings_json(json_array_get(v, i), cs);
         break;
     case JSON_OBJECT:
         json_object_foreach((json_t *)v, key, val)
-            collect_strings(ctx, val);
+            strings_json(val, cs);
         break;
     default:
         break;
     }
 }
 
+/* ---- candidate values: PLAIN records ----------------------------------- */
+
+/* The value of view entry i as a struct val; strings with escapes are
+ * unescaped once per event into ctx->unesc, reserved for the whole record
+ * so that earlier views never move. */
+static void view_val(struct kta_eval_ctx *ctx, int i, struct val *v)
+{
+    const struct kta_event_val *e = &ctx->view.v[i];
+    const char *s = ctx->data + e->off;
+
+    v->id = e;
+    v->s = NULL;
+    v->n = 0;
+    switch (e->type) {
+    case KTA_EV_STR:
+        v->t = VT_STR;
+        if (!e->esc) {
+            v->s = s;
+            v->n = e->len;
+            break;
+        }
+        if (ctx->ugen[i] != ctx->gen) {
+            char *out = ctx->unesc.data + ctx->unesc.len;
+            size_t k, o = 0;
+
+            for (k = 0; k < e->len; k++) {
+                char c = s[k];
+
+                if (c == '\\') {
+                    switch (s[++k]) {
+                    case 'b': c = '\b'; break;
+                    case 'f': c = '\f'; break;
+                    case 'n': c = '\n'; break;
+                    case 'r': c = '\r'; break;
+                    case 't': c = '\t'; break;
+                    default:  c = s[k]; break;   /* \" and \\ */
+                    }
+                }
+                out[o++] = c;
+            }
+            out[o] = '\0';
+            ctx->uoff[i] = ctx->unesc.len;
+            ctx->unesc.len += o + 1;
+            ctx->ugen[i] = ctx->gen;
+            v->n = o;
+        } else {
+            v->n = strlen(ctx->unesc.data + ctx->uoff[i]);
+        }
+        v->s = ctx->unesc.data + ctx->uoff[i];
+        break;
+    case KTA_EV_INT: {
+        size_t k = 0;
+        int neg = s[0] == '-';
+        long long x = 0;
+
+        for (k = (size_t)neg; k < e->len; k++)
+            x = x * 10 + (s[k] - '0');
+        v->t = VT_INT;
+        v->i = neg ? -x : x;
+        v->s = s;
+        v->n = e->len;
+        break;
+    }
+    case KTA_EV_TRUE:
+        v->t = VT_TRUE;
+        break;
+    case KTA_EV_FALSE:
+        v->t = VT_FALSE;
+        break;
+    case KTA_EV_NULL:
+        v->t = VT_NULL;
+        break;
+    default:
+        v->t = VT_OBJ;
+        break;
+    }
+}
+
+static void lookup_view(struct kta_eval_ctx *ctx, const struct kta_fpath *paths, size_t npaths,
+                        struct cset *cs)
+{
+    for (size_t i = 0; i < npaths; i++) {
+        const struct phead *h;
+        int k;
+
+        if (paths[i].id >= ctx->heads_cap)
+            continue;
+        h = &ctx->heads[paths[i].id];
+        if (h->gen != ctx->gen)
+            continue;
+        k = h->flat >= 0 ? h->flat : h->nested;
+        if (k >= 0)
+            cs->present = 1;
+        for (; k >= 0; k = ctx->next[k])
+            if (ctx->view.v[k].type != KTA_EV_ARRAY)
+                view_val(ctx, k, cset_push(cs));
+    }
+}
+
+/* Indexes the view of the current PLAIN record by path number. */
+static void view_index(struct kta_eval_ctx *ctx, const struct kta_ruleset *rs)
+{
+    const struct kta_pathtab *pt = rs->paths;
+    size_t i;
+
+    if (ctx->heads_cap < pt->n) {
+        ctx->heads = xrealloc(ctx->heads, pt->n * sizeof(*ctx->heads));
+        memset(ctx->heads + ctx->heads_cap, 0, (pt->n - ctx->heads_cap) * sizeof(*ctx->heads));
+        ctx->heads_cap = pt->n;
+    }
+    if (ctx->vals_cap < ctx->view.n) {
+        size_t old = ctx->vals_cap;
+
+        ctx->vals_cap = ctx->view.n * 2;
+        ctx->next = xrealloc(ctx->next, ctx->vals_cap * sizeof(*ctx->next));
+        ctx->ugen = xrealloc(ctx->ugen, ctx->vals_cap * sizeof(*ctx->ugen));
+        ctx->uoff = xrealloc(ctx->uoff, ctx->vals_cap * sizeof(*ctx->uoff));
+        memset(ctx->ugen + old, 0, (ctx->vals_cap - old) * sizeof(*ctx->ugen));
+    }
+    kta_buf_reset(&ctx->unesc);
+    kta_buf_reserve(&ctx->unesc, ctx->len + 1);
+    for (i = 0; i < ctx->view.n; i++) {
+        const struct kta_event_val *e = &ctx->view.v[i];
+        struct phead *h;
+        uint32_t id;
+        int *head, *tail;
+
+        if (e->reach == KTA_EV_NONE || pt->n == 0)
+            continue;
+        id = pathtab_find(pt, ctx->view.paths.data + e->path_off, e->path_len);
+        if (id == UINT32_MAX)
+            continue;
+        h = &ctx->heads[id];
+        if (h->gen != ctx->gen) {
+            h->gen = ctx->gen;
+            h->flat = h->flat_tail = h->nested = h->nested_tail = -1;
+        }
+        head = e->reach == KTA_EV_FLAT ? &h->flat : &h->nested;
+        tail = e->reach == KTA_EV_FLAT ? &h->flat_tail : &h->nested_tail;
+        ctx->next[i] = -1;
+        if (*tail >= 0)
+            ctx->next[*tail] = (int)i;
+        else
+            *head = (int)i;
+        *tail = (int)i;
+    }
+}
+
 /* ---- conditions -------------------------------------------------------- */
+
+static struct cset *gather(struct kta_eval_ctx *ctx, const json_t *ev,
+                           const struct kta_fpath *paths, size_t npaths, int slot)
+{
+    struct cset *cs = &ctx->cs[slot];
+
+    cs->n = 0;
+    cs->present = 0;
+    if (ctx->raw)
+        lookup_view(ctx, paths, npaths, cs);
+    else
+        lookup_json(ev, paths, npaths, cs);
+    return cs;
+}
+
+static struct cset *strings(struct kta_eval_ctx *ctx, const json_t *ev)
+{
+    struct cset *cs = &ctx->strs;
+
+    if (ctx->strs_gen == ctx->gen)
+        return cs;
+    cs->n = 0;
+    if (ctx->raw) {
+        for (size_t i = 0; i < ctx->view.n; i++)
+            if (ctx->view.v[i].type == KTA_EV_STR)
+                view_val(ctx, (int)i, cset_push(cs));
+    } else {
+        strings_json(ev, cs);
+    }
+    ctx->strs_gen = ctx->gen;
+    return cs;
+}
 
 /* exists and fieldref look at the field itself, not at each candidate. */
 static int eval_special(struct kta_eval_ctx *ctx, const json_t *ev, const struct kta_fcond *fc,
                         const struct kta_matcher *m)
 {
-    struct visit vi = { .ctx = ctx, .m = m, .ev = ev, .fc = fc };
+    struct cset *a = gather(ctx, ev, fc->paths, fc->npaths, 0), *b;
 
-    if (m->kind == KTA_M_EXISTS) {
-        vi.fn = visit_stop;
-        lookup(ev, fc->paths, fc->npaths, &vi);
-        return vi.present == m->exists;
+    if (m->kind == KTA_M_EXISTS)
+        return a->present == m->exists;
+    if (a->n == 0)
+        return 0;
+    b = gather(ctx, ev, m->ref, m->nref, 1);
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].t == VT_OBJ)
+            continue;
+        for (size_t j = 0; j < b->n; j++)
+            if (values_equal(ctx, &a->v[i], &b->v[j]))
+                return 1;
     }
-    vi.fn = visit_ref_outer;
-    lookup(ev, fc->paths, fc->npaths, &vi);
-    return vi.hit;
+    return 0;
 }
 
 static int eval_fcond(struct kta_eval_ctx *ctx, const json_t *ev, const struct kta_fcond *fc)
 {
-    const json_t **cand;
-    size_t i, j, n;
+    const struct cset *cs;
+    size_t i, j;
 
     if (fc->special) {
         for (i = 0; i < fc->nvals; i++) {
@@ -579,37 +935,21 @@ static int eval_fcond(struct kta_eval_ctx *ctx, const json_t *ev, const struct k
         }
         return fc->all;
     }
-    if (fc->keyword) {
-        if (ctx->strs_gen != ctx->gen) {
-            ctx->nstrs = 0;
-            collect_strings(ctx, ev);
-            ctx->strs_gen = ctx->gen;
-        }
-        cand = ctx->strs;
-        n = ctx->nstrs;
-    } else {
-        /* Look the field up once, then try every value on its candidates. */
-        struct visit vi = { .fn = visit_collect, .ctx = ctx };
-
-        ctx->ncands = 0;
-        lookup(ev, fc->paths, fc->npaths, &vi);
-        cand = ctx->cands;
-        n = ctx->ncands;
-    }
-    if (n == 0)   /* a missing field: only null values can hold */
+    /* Look the field up once, then try every value on its candidates. */
+    cs = fc->keyword ? strings(ctx, ev) : gather(ctx, ev, fc->paths, fc->npaths, 0);
+    if (cs->n == 0)   /* a missing field: only null values can hold */
         return fc->all ? fc->nnull == fc->nvals : fc->nnull > 0;
     for (i = 0; i < fc->nvals; i++) {
         const struct kta_matcher *m = &fc->vals[i];
         int r = 0;
 
-        for (j = 0; j < n && !r; j++)
-            r = !!match_value(ctx, m, cand[j]);
+        for (j = 0; j < cs->n && !r; j++)
+            r = !!match_value(ctx, m, &cs->v[j]);
         if (fc->all == !r)
             return r;
     }
     return fc->all;
 }
-
 static int eval_search(struct kta_eval_ctx *ctx, const json_t *ev, const struct kta_search *s)
 {
     size_t i, j;
@@ -692,6 +1032,8 @@ static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
     /* A new event: the lowercase and keyword caches start over. */
     bump_gen(ctx);
     kta_buf_reset(&ctx->lower);
+    if (ctx->raw)
+        view_index(ctx, rs);
     for (i = 0; i < rs->nrules; i++) {
         struct kta_rule *r;
 
@@ -714,6 +1056,16 @@ static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
         ctx->err = 0;
         if (eval_cond(ctx, r, ev, r->cond) && !ctx->err) {
             hits++;
+            if (ctx->raw && !*ctx->evp) {
+                /* A hit needs the event as an object (hit fields, console
+                 * lines); a PLAIN record always decodes. */
+                enum kta_event_error err;
+                char detail[128];
+
+                ctx->stats.parsed++;
+                *ctx->evp = kta_event_decode(ctx->data, ctx->len, ctx->max_bytes, &err,
+                                             detail, sizeof(detail));
+            }
             if (fn)
                 fn(opaque, r);
         } else if (ctx->err) {
@@ -747,17 +1099,32 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
     /* Size limits first, as kta_event_decode has them; then only a
      * record that the check calls PLAIN may skip the parse, because only
      * there do the literals prove anything and is validity certain. */
-    if (pf && !ctx->no_prefilter && len > 0 && (!max_bytes || len <= max_bytes) &&
+    if (rs && !ctx->no_prefilter && len > 0 && (!max_bytes || len <= max_bytes) &&
         kta_event_check(data, len) == KTA_EVENT_PLAIN) {
-        size_t words = kta_prefilter_words(pf);
+        if (pf) {
+            size_t words = kta_prefilter_words(pf);
 
-        if (ctx->cand_cap < words) {
-            ctx->cand = xrealloc(ctx->cand, words * sizeof(*ctx->cand));
-            ctx->cand_cap = words;
+            if (ctx->cand_cap < words) {
+                ctx->cand = xrealloc(ctx->cand, words * sizeof(*ctx->cand));
+                ctx->cand_cap = words;
+            }
+            if (kta_prefilter_scan(pf, &ctx->pfs, data, len, ctx->cand) == 0)
+                return 0;
+            cand = ctx->cand;
         }
-        if (kta_prefilter_scan(pf, &ctx->pfs, data, len, ctx->cand) == 0)
-            return 0;
-        cand = ctx->cand;
+        /* Candidates left: evaluate them on the record's values, without
+         * a JSON tree, unless the view cannot stand for jansson's. */
+        kta_event_scan(data, len, &ctx->view);
+        if (ctx->view.ok) {
+            ctx->raw = 1;
+            ctx->data = data;
+            ctx->len = len;
+            ctx->max_bytes = max_bytes;
+            ctx->evp = evp;
+            hits = eval_rules(rs, ctx, NULL, cand, fn, opaque);
+            ctx->raw = 0;
+            return (long)hits;
+        }
     } else {
         ctx->stats.unsure++;
     }

@@ -9,6 +9,7 @@
 #include "kta/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -105,11 +106,12 @@ json_t *kta_event_decode(const void *data, size_t len, size_t max_bytes,
 #define CHECK_MAX_KEYS 256
 
 struct scan {
-    const unsigned char *p, *end;
+    const unsigned char *p, *end, *base;
     /* Keys of the objects being scanned, innermost last (duplicates). */
     const unsigned char *key[CHECK_MAX_KEYS];
     size_t               keylen[CHECK_MAX_KEYS];
     size_t               nkeys;
+    struct kta_event_view *view;    /* NULL: check only */
 };
 
 /* 1 for bytes that end the fast run inside a string: '"', '\\', control
@@ -124,10 +126,12 @@ static void skip_ws(struct scan *s)
         s->p++;
 }
 
-/* At the opening quote; leaves p after the closing one. */
+/* At the opening quote; leaves p after the closing one.  Returns -1 when
+ * not plain, 1 when the string has escapes, else 0. */
 static int scan_string(struct scan *s)
 {
     const unsigned char *p = s->p + 1, *end = s->end;
+    int esc = 0;
 
     for (;;) {
 #ifdef __SSE2__
@@ -162,13 +166,14 @@ stopped:
         switch (p[1]) {
         case '"': case '\\': case 'b': case 'f': case 'n': case 'r': case 't':
             p += 2;
+            esc = 1;
             break;
         default:           /* \u and \/ spell a character differently */
             return -1;
         }
     }
     s->p = p + 1;
-    return 0;
+    return esc;
 }
 
 static int scan_number(struct scan *s)
@@ -188,6 +193,8 @@ static int scan_number(struct scan *s)
     if (p == digits || p - digits > 18 ||
         (p < s->end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E')))
         return -1;
+    if (s->view && digits != s->p && *digits == '0')
+        s->view->ok = 0;   /* -0 reads back as 0: its text changes */
     s->p = p;
     return 0;
 }
@@ -200,9 +207,35 @@ static int scan_word(struct scan *s, const char *w, size_t n)
     return 0;
 }
 
-static int scan_value(struct scan *s, int depth);
+/* Where a value sits, for the view: its path and how lookups reach it. */
+struct vpos {
+    unsigned path_off, path_len;
+    int      reach;
+};
 
-static int scan_object(struct scan *s, int depth)
+static void view_add(struct scan *s, const struct vpos *at, int type, const unsigned char *b,
+                     size_t n, int esc)
+{
+    struct kta_event_view *vw = s->view;
+    struct kta_event_val *v;
+
+    if (vw->n == vw->cap) {
+        vw->cap = vw->cap ? vw->cap * 2 : 64;
+        vw->v = xrealloc(vw->v, vw->cap * sizeof(*vw->v));
+    }
+    v = &vw->v[vw->n++];
+    v->path_off = at->path_off;
+    v->path_len = at->path_len;
+    v->off = (unsigned)(b - s->base);
+    v->len = (unsigned)n;
+    v->type = (unsigned char)type;
+    v->reach = (unsigned char)at->reach;
+    v->esc = (unsigned char)esc;
+}
+
+static int scan_value(struct scan *s, int depth, const struct vpos *at, int is_elem);
+
+static int scan_object(struct scan *s, int depth, const struct vpos *at)
 {
     size_t first = s->nkeys, i;
     uint64_t seen = 0;
@@ -215,10 +248,12 @@ static int scan_object(struct scan *s, int depth)
     }
     for (;;) {
         const unsigned char *k = s->p + 1;
+        struct vpos child = { 0, 0, KTA_EV_NONE };
         size_t n;
         uint64_t bit;
+        int esc;
 
-        if (s->p >= s->end || *s->p != '"' || scan_string(s) < 0)
+        if (s->p >= s->end || *s->p != '"' || (esc = scan_string(s)) < 0)
             return -1;
         n = (size_t)(s->p - 1 - k);
         /* Keys are compared as written: with only the escapes
@@ -236,12 +271,36 @@ static int scan_object(struct scan *s, int depth)
             return -1;
         s->key[s->nkeys] = k;
         s->keylen[s->nkeys++] = n;
+        if (s->view) {
+            struct kta_buf *pb = &s->view->paths;
+            int dotted = memchr(k, '.', n) != NULL;
+
+            if (esc)
+                s->view->ok = 0;
+            /* The path: parent "." key, once per key in the arena. */
+            kta_buf_reserve(pb, at->path_len + 1 + n);
+            child.path_off = (unsigned)pb->len;
+            if (depth > 1) {
+                memcpy(pb->data + pb->len, pb->data + at->path_off, at->path_len);
+                pb->len += at->path_len;
+                pb->data[pb->len++] = '.';
+            }
+            memcpy(pb->data + pb->len, k, n);
+            pb->len += n;
+            child.path_len = (unsigned)(pb->len - child.path_off);
+            if (at->reach == KTA_EV_NONE)
+                child.reach = KTA_EV_NONE;
+            else if (depth == 1)
+                child.reach = dotted ? KTA_EV_FLAT : KTA_EV_NESTED;
+            else
+                child.reach = at->reach == KTA_EV_FLAT || dotted ? KTA_EV_NONE : KTA_EV_NESTED;
+        }
         skip_ws(s);
         if (s->p >= s->end || *s->p != ':')
             return -1;
         s->p++;
         skip_ws(s);
-        if (scan_value(s, depth) < 0)
+        if (scan_value(s, depth, &child, 0) < 0)
             return -1;
         skip_ws(s);
         if (s->p >= s->end)
@@ -258,7 +317,7 @@ static int scan_object(struct scan *s, int depth)
     return 0;
 }
 
-static int scan_array(struct scan *s, int depth)
+static int scan_array(struct scan *s, int depth, const struct vpos *at)
 {
     s->p++;
     skip_ws(s);
@@ -267,7 +326,7 @@ static int scan_array(struct scan *s, int depth)
         return 0;
     }
     for (;;) {
-        if (scan_value(s, depth) < 0)
+        if (scan_value(s, depth, at, 1) < 0)
             return -1;
         skip_ws(s);
         if (s->p >= s->end)
@@ -283,41 +342,89 @@ static int scan_array(struct scan *s, int depth)
     return 0;
 }
 
-/* depth: that of the container holding the value. */
-static int scan_value(struct scan *s, int depth)
+/* depth: that of the container holding the value; at: where it sits
+ * (meaningful only with a view); is_elem: an array element. */
+static int scan_value(struct scan *s, int depth, const struct vpos *at, int is_elem)
 {
+    const unsigned char *b = s->p;
+    int rc, type;
+
     if (s->p >= s->end)
         return -1;
     switch (*s->p) {
     case '"':
-        return scan_string(s);
+        rc = scan_string(s);
+        if (rc >= 0 && s->view)
+            view_add(s, at, KTA_EV_STR, b + 1, (size_t)(s->p - b - 2), rc);
+        return rc < 0 ? -1 : 0;
     case '{':
-        return depth >= KTA_EVENT_MAX_DEPTH ? -1 : scan_object(s, depth + 1);
+        if (depth >= KTA_EVENT_MAX_DEPTH)
+            return -1;
+        if (s->view)
+            view_add(s, at, KTA_EV_OBJ, b, 0, 0);
+        return scan_object(s, depth + 1, at);
     case '[':
-        return depth >= KTA_EVENT_MAX_DEPTH ? -1 : scan_array(s, depth + 1);
+        if (depth >= KTA_EVENT_MAX_DEPTH)
+            return -1;
+        if (s->view && !is_elem)
+            view_add(s, at, KTA_EV_ARRAY, b, 0, 0);
+        return scan_array(s, depth + 1, at);
     case 't':
-        return scan_word(s, "true", 4);
+        rc = scan_word(s, "true", 4);
+        type = KTA_EV_TRUE;
+        break;
     case 'f':
-        return scan_word(s, "false", 5);
+        rc = scan_word(s, "false", 5);
+        type = KTA_EV_FALSE;
+        break;
     case 'n':
-        return scan_word(s, "null", 4);
+        rc = scan_word(s, "null", 4);
+        type = KTA_EV_NULL;
+        break;
     default:
-        return scan_number(s);
+        rc = scan_number(s);
+        type = KTA_EV_INT;
+        break;
     }
+    if (rc == 0 && s->view)
+        view_add(s, at, type, b, (size_t)(s->p - b), 0);
+    return rc;
+}
+
+enum kta_event_check kta_event_scan(const void *data, size_t len, struct kta_event_view *view)
+{
+    struct vpos top = { 0, 0, KTA_EV_NESTED };
+    struct scan s;
+
+    s.p = s.base = data;
+    s.end = s.p + len;
+    s.nkeys = 0;
+    s.view = view;
+    if (view) {
+        view->n = 0;
+        view->ok = 1;
+        kta_buf_reset(&view->paths);
+    }
+    if (!data)
+        return KTA_EVENT_UNSURE;
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '{' || scan_object(&s, 1, &top) < 0)
+        return KTA_EVENT_UNSURE;
+    skip_ws(&s);
+    return s.p == s.end ? KTA_EVENT_PLAIN : KTA_EVENT_UNSURE;
 }
 
 enum kta_event_check kta_event_check(const void *data, size_t len)
 {
-    struct scan s;
+    return kta_event_scan(data, len, NULL);
+}
 
-    s.p = data;
-    s.end = s.p + len;
-    s.nkeys = 0;
-    if (!data)
-        return KTA_EVENT_UNSURE;
-    skip_ws(&s);
-    if (s.p >= s.end || *s.p != '{' || scan_object(&s, 1) < 0)
-        return KTA_EVENT_UNSURE;
-    skip_ws(&s);
-    return s.p == s.end ? KTA_EVENT_PLAIN : KTA_EVENT_UNSURE;
+void kta_event_view_free(struct kta_event_view *view)
+{
+    if (!view)
+        return;
+    free(view->v);
+    kta_buf_free(&view->paths);
+    view->v = NULL;
+    view->n = view->cap = 0;
 }

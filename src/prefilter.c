@@ -201,6 +201,10 @@ static void need_matcher(struct builder *b, const struct kta_matcher *m, struct 
 
     /* A float rule value equals an integer event value numerically
      * ("1.0" vs 1) without sharing its text. */
+    if (m->kind == KTA_M_PATTERN && m->need_never) {
+        need_init(nd, 0);   /* no literal, not always: never a candidate */
+        return;
+    }
     if (m->kind != KTA_M_PATTERN || m->nneed == 0 || (m->is_num && !m->is_int)) {
         need_init(nd, 1);
         return;

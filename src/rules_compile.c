@@ -394,6 +394,29 @@ static void set_need_run(struct kta_matcher *m, const struct ptoks *t, size_t lo
     m->nneed = 1;
 }
 
+/* Does the pattern need a non-ASCII character that matches no ASCII one?
+ * Caselessly, only KELVIN SIGN (k) and LONG S (s) fold to ASCII. */
+static int needs_non_ascii(const struct ptoks *t, size_t lo, size_t hi, int cased)
+{
+    for (size_t i = lo; i < hi; i++) {
+        const unsigned char *c = (const unsigned char *)&t->ch[i];
+
+        if (t->kind[i] != T_LIT || c[0] < 0xc0)
+            continue;
+        if (cased)
+            return 1;
+        if (i + 2 < hi && c[0] == 0xe2 && t->kind[i + 1] == T_LIT &&
+            (unsigned char)t->ch[i + 1] == 0x84 && t->kind[i + 2] == T_LIT &&
+            (unsigned char)t->ch[i + 2] == 0xaa)
+            continue;   /* U+212A KELVIN SIGN */
+        if (i + 1 < hi && c[0] == 0xc5 && t->kind[i + 1] == T_LIT &&
+            (unsigned char)t->ch[i + 1] == 0xbf)
+            continue;   /* U+017F LATIN SMALL LETTER LONG S */
+        return 1;
+    }
+    return 0;
+}
+
 /* Compiles the tokens into m: a literal fast path when wildcards are only
  * at the ends, and a PCRE2 pattern when the literal test is not enough. */
 static int compile_tokens(struct cc *cc, const struct kta_ynode *v, struct kta_matcher *m,
@@ -415,6 +438,7 @@ static int compile_tokens(struct cc *cc, const struct kta_ynode *v, struct kta_m
     for (i = lo; i < hi; i++)
         inner |= t->kind[i] != T_LIT;
     set_need_run(m, t, lo, hi);
+    m->need_never = needs_non_ascii(t, lo, hi, cased);
     if (!inner) {
         m->lit = xmalloc(hi - lo + 1);
         m->litlen = hi - lo;
@@ -1301,6 +1325,7 @@ struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules,
         if (scopes[i]->nsearches > rs->max_searches)
             rs->max_searches = scopes[i]->nsearches;
     rs->pf = kta_prefilter_new(rules, nrules);
+    rs->paths = kta_pathtab_new(rules, nrules, scopes, nscopes);
     return rs;
 }
 
@@ -1317,6 +1342,7 @@ void kta_ruleset_decref(struct kta_ruleset *rs)
     if (!rs || atomic_fetch_sub_explicit(&rs->refs, 1, memory_order_acq_rel) != 1)
         return;
     kta_prefilter_free(rs->pf);
+    kta_pathtab_free(rs->paths);
     for (i = 0; i < rs->nrules; i++)
         kta_rule_free(rs->rules[i]);
     free(rs->rules);

@@ -132,6 +132,7 @@ struct kta_fpath {
     size_t  nseg;
     size_t *seg_off;
     size_t *seg_len;
+    uint32_t id;       /* the ruleset's number for this path (eval.c) */
 };
 
 enum kta_mkind {
@@ -184,6 +185,9 @@ struct kta_matcher {
     char            *need[3];
     size_t           needlen[3];
     int              nneed;
+    /* Needs a non-ASCII character that no ASCII text matches, even
+     * caselessly: never holds on a PLAIN (pure ASCII) record. */
+    int              need_never;
 };
 
 /* One `FIELD|mods: values` entry, or a keyword search (field-less). */
@@ -259,6 +263,7 @@ struct kta_ruleset {
     size_t            nskipped;
     size_t            max_searches;  /* sizes the per-ctx memo */
     struct kta_prefilter *pf;        /* NULL: every rule is always a candidate */
+    struct kta_pathtab   *paths;     /* every field path, numbered (eval.c) */
 };
 
 /* ---- prefilter (prefilter.c, Hyperscan) -------------------------------- */
@@ -294,6 +299,15 @@ void kta_prefilter_scratch_free(struct kta_prefilter_scratch *sc);
  */
 size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_scratch **sc,
                           const void *data, size_t len, uint64_t *cand);
+
+/* ---- field paths (eval.c) ---------------------------------------------- */
+
+/* Numbers every field path of the rules and scopes (kta_fpath.id) so that
+ * a record's values can be indexed by path once per event.  Called by
+ * kta_ruleset_new; never fails. */
+struct kta_pathtab *kta_pathtab_new(struct kta_rule *const *rules, size_t nrules,
+                                    struct kta_rule *const *scopes, size_t nscopes);
+void kta_pathtab_free(struct kta_pathtab *pt);
 
 /* Where compile errors go and what the field map is. */
 struct kta_compile_env {

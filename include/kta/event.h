@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "kta/util.h"
+
 #define KTA_EVENT_MAX_DEPTH 64   /* the top-level object counts as 1 */
 
 /* Why a record was rejected; the short name goes into dead-letter headers. */
@@ -53,5 +55,46 @@ json_t *kta_event_decode(const void *data, size_t len, size_t max_bytes,
  */
 enum kta_event_check { KTA_EVENT_UNSURE = 0, KTA_EVENT_PLAIN = 1 };
 enum kta_event_check kta_event_check(const void *data, size_t len);
+
+/* A PLAIN record as a flat list of its values, for evaluating rules
+ * without building a jansson tree (eval.c).  Every key's value is listed
+ * under its path (keys joined with '.', arrays transparent), in document
+ * order; array elements are listed under the array's path. */
+enum kta_event_vtype {
+    KTA_EV_STR, KTA_EV_INT, KTA_EV_TRUE, KTA_EV_FALSE, KTA_EV_NULL, KTA_EV_OBJ,
+    KTA_EV_ARRAY   /* a key whose value is an array: present, no value itself */
+};
+
+/* How a field lookup (RULES-SPEC 3.1) reaches a value: through dot-free
+ * keys from the top (nested), through one top-level key that contains a
+ * dot (flat), or not at all (below such a key, or below a dotted key
+ * deeper down). */
+enum kta_event_reach { KTA_EV_NESTED, KTA_EV_FLAT, KTA_EV_NONE };
+
+struct kta_event_val {
+    unsigned      path_off, path_len;   /* into view->paths */
+    unsigned      off, len;             /* raw text: a string's bytes inside the
+                                         * quotes (escaped), a number, a word */
+    unsigned char type;                 /* enum kta_event_vtype */
+    unsigned char reach;                /* enum kta_event_reach */
+    unsigned char esc;                  /* string with backslash escapes */
+};
+
+struct kta_event_view {
+    struct kta_event_val *v;
+    size_t                n, cap;
+    struct kta_buf        paths;
+    int                   ok;   /* 0: keys with escapes or a -0: use jansson */
+};
+
+/*
+ * kta_event_check that also fills view (when not NULL) with the values of
+ * a PLAIN record; view->ok says whether the view is usable (it is not when
+ * a key has an escape or a number is -0, whose text jansson changes).
+ * The view's buffers are reused across calls; free with
+ * kta_event_view_free.
+ */
+enum kta_event_check kta_event_scan(const void *data, size_t len, struct kta_event_view *view);
+void kta_event_view_free(struct kta_event_view *view);
 
 #endif
