@@ -20,7 +20,8 @@
 #   $KTA check [-m FIELDMAP] RULES.
 # Then the default ruleset (rules/) must check clean (no error, no warning)
 # and every rule id in it must be hit by some case under cases/default/;
-# the examples in docs/rules.md must equal their cases under cases/docs/.
+# the examples in docs/rules.md must equal their cases under cases/docs/,
+# and sysmon.fieldmap must equal the `fields` of windows.fieldmap.
 # Then, when ../shared/sigma (relative to the repo root) exists,
 # `kta check --skip-invalid` must load at least 99% of the public Sigma
 # rules there, and `kta eval` must run them over sample events.
@@ -139,6 +140,19 @@ for m in missing:
 sys.exit(1 if missing or not ids else 0)
 EOF
 then pass=$((pass + 1)); else echo "FAIL: default ruleset samples"; fail=$((fail + 1)); fi
+
+# rules/fieldmaps/sysmon.fieldmap (version 1) and the `fields` of
+# windows.fieldmap (version 2) are the same field map; they must not drift.
+if python3 - "$root/rules/fieldmaps" <<'EOF'
+import os, sys, yaml
+d = sys.argv[1]
+v1 = yaml.safe_load(open(os.path.join(d, "sysmon.fieldmap"), encoding="utf-8"))
+v2 = yaml.safe_load(open(os.path.join(d, "windows.fieldmap"), encoding="utf-8"))
+if v1 != v2.get("fields"):
+    print("  rules/fieldmaps: sysmon.fieldmap differs from the fields of windows.fieldmap")
+    sys.exit(1)
+EOF
+then pass=$((pass + 1)); else echo "FAIL: sysmon.fieldmap / windows.fieldmap fields"; fail=$((fail + 1)); fi
 
 # Every example in docs/rules.md that is tagged <!-- case: docs/NAME -->
 # (rules.yml), or <!-- events|expected|fieldmap|check: docs/NAME --> is
