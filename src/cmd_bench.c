@@ -7,8 +7,9 @@
  * worker does, for a fixed wall-clock time.  The same events are also run
  * with the prefilter off (every record parsed, every rule evaluated: the
  * path before the prefilter) and through jansson alone (parse + free), the
- * baseline the engine is measured against.  Nothing here is used by the
- * pipeline.
+ * baseline the engine is measured against.  The memory the compiled
+ * ruleset takes is measured around the load (RSS and malloc'd bytes).
+ * Nothing here is used by the pipeline.
  */
 #include "kta/cmd.h"
 #include "kta/gen.h"
@@ -18,11 +19,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BENCH_MAX_THREADS 64
 #define BENCH_MAX_BYTES   (1u << 20)
@@ -104,6 +107,28 @@ static int events_load(struct events *e, const char *path, char *errstr, size_t 
     if (e->n == 0)
         return kta_err(errstr, errstr_size, "%s: no events", path);
     return 0;
+}
+
+/* ---- memory ------------------------------------------------------------ */
+
+struct mem {
+    long long rss_kb;    /* resident set, from /proc/self/statm */
+    long long heap_kb;   /* bytes in use by malloc (mallinfo2) */
+};
+
+static void mem_now(struct mem *m)
+{
+    struct mallinfo2 mi = mallinfo2();
+    long long pages = 0, resident = 0;
+    FILE *fp = fopen("/proc/self/statm", "r");
+
+    if (fp) {
+        if (fscanf(fp, "%lld %lld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(fp);
+    }
+    m->rss_kb = resident * (sysconf(_SC_PAGESIZE) / 1024);
+    m->heap_kb = (long long)((mi.uordblks + mi.hblkhd) / 1024);
 }
 
 /* ---- generated rules --------------------------------------------------- */
@@ -338,6 +363,7 @@ int kta_cmd_bench(int argc, char **argv)
         { "modes",          required_argument, NULL, 'o' },
         { "label",          required_argument, NULL, 'l' },
         { "json",           no_argument,       NULL, 'j' },
+        { "schema",         required_argument, NULL, 'e' },
         { NULL, 0, NULL, 0 },
     };
     struct kta_rules_opts ropts = { .diag = diag, .skip_invalid = 1 };
@@ -345,12 +371,14 @@ int kta_cmd_bench(int argc, char **argv)
     struct events e = { 0 };
     struct kta_ruleset *rs = NULL;
     struct result res[MODE_COUNT * 8];
-    const char *rules = NULL, *file = NULL, *label = NULL;
+    const char *rules = NULL, *file = NULL, *label = NULL, *schema = "kta";
+    struct mem m0, m1;
+    struct kta_gen g;
     long long nevents = 100000, seed = 1, ngen = -1;
     double malicious = 0.01, match_rules = 0.01, seconds = 0.5;
     int threads[8] = { 1 }, nthreads = 1, json = 0, modes[MODE_COUNT] = { 1, 1, 1 };
     int opt, rc = 1, nres = 0;
-    size_t literals, always;
+    size_t literals, always, events_bytes;
     char errstr[1024];
 
     optind = 1;
@@ -361,6 +389,14 @@ int kta_cmd_bench(int argc, char **argv)
         case 'f': file = optarg; break;
         case 'l': label = optarg; break;
         case 'j': json = 1; break;
+        case 'e':
+            schema = optarg;
+            if (kta_gen_schema(&g, schema) < 0) {
+                fprintf(stderr, "kta: bench: --schema '%s': unknown schema (expected one of "
+                        KTA_GEN_SCHEMAS ")\n", optarg);
+                goto usage;
+            }
+            break;
         case 'n':
             if (kta_parse_int(optarg, 1, 100000000, &nevents) < 0)
                 goto usage;
@@ -413,11 +449,15 @@ int kta_cmd_bench(int argc, char **argv)
         struct kta_buf y = { 0 };
 
         gen_rules(&y, (size_t)ngen, match_rules, (uint64_t)seed);
+        mem_now(&m0);
         rs = kta_rules_load_string("generated.yml", y.data, y.len, &ropts, &rst, errstr,
                                    sizeof(errstr));
+        mem_now(&m1);
         kta_buf_free(&y);
     } else {
+        mem_now(&m0);
         rs = kta_rules_load(rules, &ropts, &rst, errstr, sizeof(errstr));
+        mem_now(&m1);
     }
     if (!rs) {
         fprintf(stderr, "kta: cannot load rules: %s\n", errstr);
@@ -429,10 +469,10 @@ int kta_cmd_bench(int argc, char **argv)
             goto out;
         }
     } else {
-        struct kta_gen g;
         struct kta_buf one = { 0 };
 
         kta_gen_init(&g, (uint64_t)seed, malicious);
+        kta_gen_schema(&g, schema);
         for (long long i = 0; i < nevents; i++) {
             kta_buf_reset(&one);
             kta_gen_event(&g, &one);
@@ -440,6 +480,7 @@ int kta_cmd_bench(int argc, char **argv)
         }
         kta_buf_free(&one);
     }
+    events_bytes = e.data.len;
     kta_ruleset_prefilter_info(rs, &literals, &always);
     for (int ti = 0; ti < nthreads; ti++)
         for (int m = 0; m < MODE_COUNT; m++)
@@ -452,9 +493,12 @@ int kta_cmd_bench(int argc, char **argv)
         kta_json_quote(&e.data, label ? label : rules ? rules : "generated",
                        strlen(label ? label : rules ? rules : "generated"));
         printf("%s,\"rules\":%zu,\"enabled\":%zu,\"skipped\":%zu,\"literals\":%zu,"
-               "\"always\":%zu,\"events\":%zu,\"source\":\"%s\",\"seed\":%lld,"
-               "\"malicious\":%g,\"results\":[", e.data.data, rst.rules, rst.enabled,
-               rst.skipped, literals, always, e.n, file ? "file" : "generated", seed, malicious);
+               "\"always\":%zu,\"events\":%zu,\"source\":\"%s\",\"schema\":\"%s\","
+               "\"bytes_per_event\":%.0f,\"seed\":%lld,\"malicious\":%g,"
+               "\"ruleset_rss_kb\":%lld,\"ruleset_heap_kb\":%lld,\"results\":[",
+               e.data.data, rst.rules, rst.enabled, rst.skipped, literals, always, e.n,
+               file ? "file" : "generated", file ? "-" : schema, (double)events_bytes / (double)e.n,
+               seed, malicious, m1.rss_kb - m0.rss_kb, m1.heap_kb - m0.heap_kb);
         for (int i = 0; i < nres; i++)
             printf("%s{\"mode\":\"%s\",\"threads\":%d,\"events\":%llu,\"seconds\":%.4f,"
                    "\"events_per_s\":%.0f,\"ns_per_event_per_thread\":%.1f,"
@@ -473,8 +517,10 @@ int kta_cmd_bench(int argc, char **argv)
         printf("ruleset: %s: %zu rules (%zu enabled, %zu skipped); prefilter: %zu literals, "
                "%zu always-candidate rules\n", label ? label : rules ? rules : "generated",
                rst.rules, rst.enabled, rst.skipped, literals, always);
-        printf("events:  %zu %s, %.0f bytes on average\n", e.n,
-               file ? file : "generated", (double)e.data.len / (double)e.n);
+        printf("memory:  compiled ruleset %lld kB resident, %lld kB malloc'd\n",
+               m1.rss_kb - m0.rss_kb, m1.heap_kb - m0.heap_kb);
+        printf("events:  %zu %s%s, %.0f bytes on average\n", e.n, file ? file : "generated ",
+               file ? "" : schema, (double)events_bytes / (double)e.n);
         printf("%-7s %-13s %12s %12s %10s %8s %9s %9s %9s\n", "threads", "mode", "events/s",
                "per thread", "ns/event", "parsed", "rules/ev", "hits/ev", "vs parse");
         for (int i = 0; i < nres; i++) {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cmd_produce: `kta produce` — JSON lines from files or stdin -> records on
- * a Kafka topic, each acknowledged before the command exits.  The tool the
- * demo and the tests use to feed kta; not part of the pipeline.
+ * cmd_produce: `kta produce` — JSON lines from files or stdin, or events
+ * from gen.c, -> records on a Kafka topic, each acknowledged before the
+ * command exits; or generated events -> a file or stdout (-o), no Kafka.
+ * The tool the demo, the tests and the benchmarks use to feed kta; not
+ * part of the pipeline.
  */
 #include "kta/cmd.h"
 #include "kta/config.h"
@@ -113,16 +115,15 @@ static int produce_file(struct produce_state *ps, FILE *fp)
     return rc;
 }
 
-/* Sends n generated events, at `rate` per second when rate > 0. */
-static int produce_generated(struct produce_state *ps, long long n, long long rate,
-                             uint64_t seed, double malicious)
+/* Sends n generated events to the topic (ps->rk) or, with ps->rk NULL,
+ * writes them as lines to fp; at `rate` per second when rate > 0. */
+static int produce_generated(struct produce_state *ps, FILE *fp, long long n, long long rate,
+                             struct kta_gen *g)
 {
-    struct kta_gen g;
     struct kta_buf ev = { 0 };
     struct timespec t0, now;
     int rc = 0;
 
-    kta_gen_init(&g, seed, malicious);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long long i = 0; i < n; i++) {
         if (rate > 0 && i % 16 == 0) {
@@ -134,17 +135,53 @@ static int produce_generated(struct produce_state *ps, long long n, long long ra
                 due = (double)i / (double)rate;
                 if (el >= due)
                     break;
-                rd_kafka_poll(ps->rk, (int)((due - el) * 1000) > 0 ? 1 : 0);
+                if (ps->rk) {
+                    rd_kafka_poll(ps->rk, (int)((due - el) * 1000) > 0 ? 1 : 0);
+                } else {
+                    struct timespec ms = { 0, 1000000 };
+                    nanosleep(&ms, NULL);
+                }
             }
         }
         kta_buf_reset(&ev);
-        kta_gen_event(&g, &ev);
-        if (send_line(ps, ev.data, ev.len) < 0) {
+        kta_gen_event(g, &ev);
+        if (!ps->rk) {
+            kta_buf_append(&ev, "\n", 1);
+            if (fwrite(ev.data, 1, ev.len, fp) != ev.len) {
+                rc = -1;
+                break;
+            }
+            ps->sent++;
+        } else if (send_line(ps, ev.data, ev.len) < 0) {
             rc = -1;
             break;
         }
     }
     kta_buf_free(&ev);
+    return rc;
+}
+
+/* -o: generated events to a file ("-": stdout) instead of Kafka.
+ * Returns the exit code. */
+static int generate_to_file(const char *path, long long n, long long rate, struct kta_gen *g)
+{
+    struct produce_state ps = { 0 };
+    int to_stdout = strcmp(path, "-") == 0, rc = 0;
+    FILE *fp = to_stdout ? stdout : fopen(path, "w");
+
+    if (!fp) {
+        fprintf(stderr, "kta: produce: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (produce_generated(&ps, fp, n, rate, g) < 0 || fflush(fp) != 0 || ferror(fp))
+        rc = 1;
+    if (!to_stdout && fclose(fp) != 0)
+        rc = 1;
+    if (rc)
+        fprintf(stderr, "kta: produce: %s: %s\n", to_stdout ? "standard output" : path,
+                strerror(errno));
+    else if (!to_stdout)
+        fprintf(stderr, "kta: wrote %lu events to %s\n", ps.sent, path);
     return rc;
 }
 
@@ -156,7 +193,10 @@ int kta_cmd_produce(int argc, char **argv)
         { "bootstrap-server", required_argument, NULL, 'b' },
         { "topic",            required_argument, NULL, 't' },
         { "key-field",        required_argument, NULL, 'k' },
-        { "generate",         required_argument, NULL, 'g' },
+        { "generate",         optional_argument, NULL, 'g' },
+        { "count",            required_argument, NULL, 'n' },
+        { "schema",           required_argument, NULL, 's' },
+        { "output",           required_argument, NULL, 'o' },
         { "rate",             required_argument, NULL, 'R' },
         { "seed",             required_argument, NULL, 'S' },
         { "malicious",        required_argument, NULL, 'M' },
@@ -165,9 +205,11 @@ int kta_cmd_produce(int argc, char **argv)
     struct kta_config *cfg = kta_config_new();
     struct produce_state ps = { 0 };
     rd_kafka_conf_t *conf = NULL;
-    const char *topic = NULL;
-    long long generate = -1, rate = 0, seed = 1;
+    const char *topic = NULL, *output = NULL, *schema = "kta";
+    long long generate = -1, count = -1, rate = 0, seed = 1;
+    int gen_flag = 0;
     double malicious = 0.01;
+    struct kta_gen g;
     char errstr[1024], *end;
     int opt, rc = 1;
 
@@ -175,27 +217,43 @@ int kta_cmd_produce(int argc, char **argv)
      * settings), so that -b and -X override it whatever their order. */
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:", long_opts, NULL)) != -1)
+    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:n:o:", long_opts, NULL)) != -1)
         if (opt == 'c' && kta_config_load(cfg, optarg, errstr, sizeof(errstr)) < 0) {
             fprintf(stderr, "kta: %s\n", errstr);
             goto out;
         }
     opterr = 1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:n:o:", long_opts, NULL)) != -1) {
         char *eq;
         switch (opt) {
         case 'c': break;
         case 'b': kta_config_set_kafka(cfg, "bootstrap.servers", optarg, "-b"); break;
         case 't': topic = optarg; break;
         case 'k': ps.key_field = optarg; break;
+        case 'o': output = optarg; break;
+        case 's':
+            schema = optarg;
+            if (kta_gen_schema(&g, schema) < 0) {
+                fprintf(stderr, "kta: produce: --schema '%s': unknown schema (expected one of "
+                        KTA_GEN_SCHEMAS ")\n", optarg);
+                rc = 2;
+                goto out;
+            }
+            break;
         case 'g':
+            gen_flag = 1;
+            if (!optarg)   /* else --generate=N */
+                break;
+            /* fall through */
+        case 'n':
         case 'R':
         case 'S': {
-            long long *dst = opt == 'g' ? &generate : opt == 'R' ? &rate : &seed;
+            long long *dst = opt == 'g' ? &generate : opt == 'n' ? &count : opt == 'R' ? &rate : &seed;
             if (kta_parse_int(optarg, 0, 1LL << 62, dst) < 0) {
-                fprintf(stderr, "kta: produce: --%s '%s': expected a whole number\n",
-                        opt == 'g' ? "generate" : opt == 'R' ? "rate" : "seed", optarg);
+                fprintf(stderr, "kta: produce: %s '%s': expected a whole number\n",
+                        opt == 'g' ? "--generate" : opt == 'n' ? "-n" : opt == 'R' ? "--rate" : "--seed",
+                        optarg);
                 rc = 2;
                 goto out;
             }
@@ -226,8 +284,37 @@ int kta_cmd_produce(int argc, char **argv)
             goto out;
         }
     }
+    /* `--generate N` as before; `--generate -n N` (or only -n) as well: N
+     * is then the one operand, which getopt has moved behind the options. */
+    if (gen_flag && generate < 0 && count < 0 && optind + 1 == argc &&
+        kta_parse_int(argv[optind], 0, 1LL << 62, &generate) == 0)
+        optind++;
+    if (count >= 0) {
+        if (generate >= 0 && generate != count) {
+            fprintf(stderr, "kta: produce: --generate %lld and -n %lld disagree\n", generate, count);
+            rc = 2;
+            goto out;
+        }
+        generate = count;
+    }
+    if ((gen_flag || strcmp(schema, "kta") != 0 || output) && generate < 0) {
+        fprintf(stderr, "kta: produce: generating needs a count (--generate N or -n N)\n");
+        rc = 2;
+        goto out;
+    }
+    if (generate >= 0 && optind < argc) {
+        fprintf(stderr, "kta: produce: --generate takes no files\n");
+        rc = 2;
+        goto out;
+    }
+    kta_gen_init(&g, (uint64_t)seed, malicious);
+    kta_gen_schema(&g, schema);
+    if (output) {
+        rc = generate_to_file(output, generate, rate, &g);
+        goto out;
+    }
     if (!topic) {
-        fprintf(stderr, "kta: produce: -t TOPIC is required\n");
+        fprintf(stderr, "kta: produce: -t TOPIC is required (or -o FILE with --generate)\n");
         rc = 2;
         goto out;
     }
@@ -250,12 +337,7 @@ int kta_cmd_produce(int argc, char **argv)
     ps.rkt = rd_kafka_topic_new(ps.rk, topic, NULL);
     rc = 0;
     if (generate >= 0) {
-        if (optind < argc) {
-            fprintf(stderr, "kta: produce: --generate takes no files\n");
-            rc = 2;
-            goto out;
-        }
-        if (produce_generated(&ps, generate, rate, (uint64_t)seed, malicious) < 0)
+        if (produce_generated(&ps, NULL, generate, rate, &g) < 0)
             rc = 1;
     } else if (optind == argc && produce_file(&ps, stdin) < 0) {
         rc = 1;

@@ -45,39 +45,54 @@ const struct kta_cmd kta_cmds[] = {
       "Loads every rule under each path, prints every error and warning with\n"
       "file:line:col, then a summary. Exit 0 when there is no error, 1 otherwise.\n" },
     { "produce", kta_cmd_produce,
-      "produce [-c kta.yaml] [-b BROKERS] -t TOPIC [-k FIELD] [-X key=value]... [FILE... | --generate N [--rate R] [--seed S] [--malicious P]]",
+      "produce [-c kta.yaml] [-b BROKERS] (-t TOPIC | -o FILE) [-k FIELD] [-X key=value]... [FILE... | --generate [N] [-n N] [--schema kta|sysmon|linux] [--rate R] [--seed S] [--malicious P]]",
       "send JSON lines from files or stdin to a Kafka topic",
       "Sends each non-empty line of each FILE (or stdin) as one record to TOPIC and\n"
-      "waits until the broker has acknowledged all of them. Exit 1 if any failed.\n\n"
+      "waits until the broker has acknowledged all of them. Exit 1 if any failed.\n"
+      "With --generate it sends synthetic events instead, or with -o writes them as\n"
+      "JSON lines to a file (no Kafka).\n\n"
       "  -c FILE         take the kafka: properties (TLS, SASL...) of a kta.yaml\n"
       "  -b BROKERS      bootstrap.servers (default localhost:9092)\n"
       "  -t TOPIC        topic (required)\n"
       "  -k FIELD        use the event's FIELD as the message key\n"
       "  -X key=value    a librdkafka property\n"
-      "  --generate N    send N synthetic endpoint events (process, network, login,\n"
-      "                  file) instead of reading files; deterministic for a seed\n"
+      "  --generate N    send N synthetic events instead of reading files;\n"
+      "                  deterministic for a seed (N may also be given with -n)\n"
+      "  -n N            the number of events to generate\n"
+      "  --schema NAME   kta: small endpoint events (process, network, login, file;\n"
+      "                  the default); sysmon: flat Windows Sysmon and Security\n"
+      "                  events (EventID, Channel, Image, CommandLine...), ~870\n"
+      "                  bytes; linux: Sysmon for Linux process creation and\n"
+      "                  auditd records (type, syscall, exe, a0...)\n"
+      "  -o FILE         write the generated events to FILE, one per line (- for\n"
+      "                  stdout) instead of a topic\n"
       "  --rate R        at most R events per second (default: as fast as possible)\n"
       "  --seed S        generator seed (default 1)\n"
-      "  --malicious P   share of events the default rules detect (default 0.01)\n" },
+      "  --malicious P   share of malicious events (default 0.01): patterns the\n"
+      "                  default rules detect (kta) or the Sigma rules do (sysmon,\n"
+      "                  linux: encoded PowerShell, certutil downloads, reverse\n"
+      "                  shells...)\n" },
     { "config", kta_cmd_config,
       "config [-c kta.yaml] [-X key=value]... [--markdown]",
       "print the effective configuration, or the option reference",
       "Prints the configuration kta run would use (secrets masked), or with\n"
       "--markdown the reference of every kta.yaml option (docs/configuration.md).\n" },
     { "bench", kta_cmd_bench,
-      "bench (-r RULES | --generate-rules N) [-m FIELDMAP] [--events N | --file JSONL] [--threads 1,2] [--json]",
+      "bench (-r RULES | --generate-rules N) [-m FIELDMAP] [--events N [--schema NAME] | --file JSONL] [--threads 1,2] [--json]",
       "time the worker path (check, prefilter, parse, evaluate, encode) without Kafka",
       "Runs events held in memory through the worker path for a fixed time per\n"
       "measurement and prints events/s, ns/event per thread and the share of events\n"
       "that needed a full parse, for each thread count, in three modes: engine (the\n"
       "worker path), no-prefilter (every event parsed and every rule evaluated) and\n"
-      "parse-only (jansson parse + free, the baseline).\n\n"
+      "parse-only (jansson parse + free, the baseline). Also prints the memory the\n"
+      "compiled ruleset takes (RSS and malloc'd bytes grown across the load).\n\n"
       "  -r RULES            rule file or directory (invalid rules are skipped)\n"
       "  -m FIELDMAP         field map YAML file\n"
       "  --generate-rules N  instead of -r: N literal rules on random tokens\n"
       "  --match-rules P     share of generated rules that use a token of the\n"
       "                      malicious events (default 0.01)\n"
       "  --events N          generated events (default 100000)\n"
+      "  --schema NAME       kta (default), sysmon or linux: see `kta help produce`\n"
       "  --file JSONL        events from a file instead, one JSON object per line\n"
       "  --seed S            generator seed (default 1)\n"
       "  --malicious P       share of malicious generated events (default 0.01)\n"

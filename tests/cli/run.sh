@@ -84,5 +84,33 @@ timeout 60 "$KTA" produce -b 127.0.0.1:1 -t x -X message.timeout.ms=1000 <events
 check "produce to no broker fails (not hang)" test $rc -eq 1
 "$KTA" produce --generate 3 -t x -b 127.0.0.1:1 -X message.timeout.ms=500 2>/dev/null; check "generate needs a broker too" test $? -eq 1
 
+# produce --generate -o: generated events to stdout or a file, no broker
+"$KTA" produce --generate --schema sysmon -n 100 --seed 5 -o - >gen.jsonl 2>err
+check "generate -o - exit 0" test $? -eq 0
+check "generate -o -: 100 lines" test "$(wc -l <gen.jsonl)" -eq 100
+python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: generated sysmon events"; }
+import json
+evs = [json.loads(l) for l in open("gen.jsonl")]
+assert all(isinstance(e, dict) and isinstance(e["EventID"], int) and "Channel" in e for e in evs)
+p1 = [e for e in evs if e["EventID"] == 1]
+assert p1 and all(e["Channel"] == "Microsoft-Windows-Sysmon/Operational" and "\\" in e["Image"] for e in p1)
+PY
+"$KTA" produce --generate 100 --schema sysmon --seed 5 -o gen2.jsonl 2>err
+check "generate -o FILE, --generate N form" cmp -s gen.jsonl gen2.jsonl
+check "generate -o FILE says so" has "wrote 100 events to gen2.jsonl" err
+"$KTA" produce --generate --schema sysmon -n 100 --seed 6 -o - | cmp -s - gen.jsonl
+check "another seed, other events" test $? -ne 0
+"$KTA" produce --generate --schema linux -n 50 --malicious 1 -o - >lin.jsonl 2>/dev/null
+check "generate linux, all malicious" test "$(wc -l <lin.jsonl)" -eq 50
+"$KTA" produce --generate -n 3 -o - | grep -c '"host":"endpoint' >n.out
+check "default schema is kta" test "$(cat n.out)" -eq 3
+"$KTA" produce --generate --schema windows -n 10 -o - >out 2>err; rc=$?
+check "bad schema exit 2" test $rc -eq 2
+check "bad schema message" has "--schema 'windows': unknown schema (expected one of kta, sysmon, linux)" err
+check "bad schema writes nothing" test ! -s out
+"$KTA" produce --generate --schema sysmon -o - >/dev/null 2>err; rc=$?
+check "generate without a count exit 2" test $rc -eq 2
+"$KTA" help produce >out; check "help produce shows --schema" has "--schema NAME" out
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
