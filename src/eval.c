@@ -317,8 +317,25 @@ static void bump_gen(struct kta_eval_ctx *ctx)
     }
 }
 
-/* The lowercased text of an ASCII string value, or NULL when the string
- * has non-ASCII bytes (those need PCRE2's Unicode case folding). */
+/* Could s match an ASCII letter caselessly through a non-ASCII character?
+ * Only KELVIN SIGN (k) and LONG S (s) fold to ASCII. */
+static int folds_to_ascii(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if ((c == 0xc5 && (unsigned char)s[i + 1] == 0xbf) ||
+            (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x84 &&
+             (unsigned char)s[i + 2] == 0xaa))
+            return 1;
+    }
+    return 0;
+}
+
+/* The ASCII-lowercased text of a string value (other bytes as they are),
+ * good for matching ASCII literals caselessly; NULL when the string holds
+ * a character that folds to an ASCII letter (that needs PCRE2's Unicode
+ * case folding). */
 static const char *lowered(struct kta_eval_ctx *ctx, const void *v, const char *s, size_t n)
 {
     struct lc_ent *e = &ctx->lc[((uintptr_t)v >> 4) % LC_SLOTS];
@@ -329,15 +346,14 @@ static const char *lowered(struct kta_eval_ctx *ctx, const void *v, const char *
         return e->ascii ? ctx->lower.data + e->off : NULL;
     if (ctx->lower.len + n + 1 > LC_MAX) {
         /* Start over rather than grow without bound; only the pointer
-         * returned last is in use, and it is not kept across calls.  The
-         * other per-event caches go with the generation, so re-validate
-         * them by hand: only the lowercase slots depend on this arena. */
+         * returned last is in use, and it is not kept across calls.  Only
+         * the lowercase slots depend on this arena. */
         kta_buf_reset(&ctx->lower);
         memset(ctx->lc, 0, sizeof(ctx->lc));
     }
     e->v = v;
     e->gen = ctx->gen;
-    e->ascii = is_ascii(s, n);
+    e->ascii = is_ascii(s, n) || !folds_to_ascii(s, n);
     if (!e->ascii)
         return NULL;
     e->off = ctx->lower.len;
@@ -349,6 +365,7 @@ static const char *lowered(struct kta_eval_ctx *ctx, const void *v, const char *
     ctx->lower.len += n + 1;
     return out;
 }
+
 /* memmem for the short needles and haystacks of rule values: glibc's
  * two-way setup costs more than a memchr scan for the first byte. */
 static int find(const char *s, size_t n, const char *lit, size_t ll)
@@ -1090,6 +1107,7 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
 {
     const struct kta_prefilter *pf = rs ? rs->pf : NULL;
     const uint64_t *cand = NULL;
+    enum kta_event_check chk;
     json_t *ev;
     size_t hits;
 
@@ -1100,7 +1118,7 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
      * record that the check calls PLAIN may skip the parse, because only
      * there do the literals prove anything and is validity certain. */
     if (rs && !ctx->no_prefilter && len > 0 && (!max_bytes || len <= max_bytes) &&
-        kta_event_check(data, len) == KTA_EVENT_PLAIN) {
+        (chk = kta_event_check(data, len)) != KTA_EVENT_UNSURE) {
         if (pf) {
             size_t words = kta_prefilter_words(pf);
 
@@ -1108,7 +1126,8 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
                 ctx->cand = xrealloc(ctx->cand, words * sizeof(*ctx->cand));
                 ctx->cand_cap = words;
             }
-            if (kta_prefilter_scan(pf, &ctx->pfs, data, len, ctx->cand) == 0)
+            if (kta_prefilter_scan(pf, &ctx->pfs, data, len, chk == KTA_EVENT_PLAIN_UTF8,
+                                   ctx->cand) == 0)
                 return 0;
             cand = ctx->cand;
         }

@@ -111,6 +111,7 @@ struct scan {
     const unsigned char *key[CHECK_MAX_KEYS];
     size_t               keylen[CHECK_MAX_KEYS];
     size_t               nkeys;
+    int                  nonascii;  /* a string holds UTF-8 beyond ASCII */
     struct kta_event_view *view;    /* NULL: check only */
 };
 
@@ -119,6 +120,42 @@ struct scan {
 static const unsigned char str_stop[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
 };
+
+/* The length of the UTF-8 character at p, as jansson accepts it (no
+ * overlong forms, surrogates or code points past U+10FFFF), or -1.  Also
+ * -1 for KELVIN SIGN and LATIN SMALL LETTER LONG S: they match 'k' and
+ * 's' caselessly, so a record holding them may match an ASCII rule
+ * literal that its bytes do not contain, and the prefilter could not
+ * vouch for it. */
+static int utf8_char(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0], cp;
+    int n, i;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return -1;
+    }
+    if (end - p < n)
+        return -1;
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp == 0x212a || cp == 0x17f)
+        return -1;
+    return n;
+}
 
 static void skip_ws(struct scan *s)
 {
@@ -161,8 +198,17 @@ stopped:
             return -1;
         if (*p == '"')
             break;
+        if (*p >= 0x80) {
+            int n = utf8_char(p, end);
+
+            if (n < 0)
+                return -1;
+            p += n;
+            s->nonascii = 1;
+            continue;
+        }
         if (*p != '\\' || p + 1 >= end)
-            return -1;     /* control or non-ASCII byte: let jansson judge */
+            return -1;     /* a control byte: let jansson judge */
         switch (p[1]) {
         case '"': case '\\': case 'b': case 'f': case 'n': case 'r': case 't':
             p += 2;
@@ -399,6 +445,7 @@ enum kta_event_check kta_event_scan(const void *data, size_t len, struct kta_eve
     s.p = s.base = data;
     s.end = s.p + len;
     s.nkeys = 0;
+    s.nonascii = 0;
     s.view = view;
     if (view) {
         view->n = 0;
@@ -411,7 +458,9 @@ enum kta_event_check kta_event_scan(const void *data, size_t len, struct kta_eve
     if (s.p >= s.end || *s.p != '{' || scan_object(&s, 1, &top) < 0)
         return KTA_EVENT_UNSURE;
     skip_ws(&s);
-    return s.p == s.end ? KTA_EVENT_PLAIN : KTA_EVENT_UNSURE;
+    if (s.p != s.end)
+        return KTA_EVENT_UNSURE;
+    return s.nonascii ? KTA_EVENT_PLAIN_UTF8 : KTA_EVENT_PLAIN;
 }
 
 enum kta_event_check kta_event_check(const void *data, size_t len)

@@ -13,12 +13,16 @@
  * exists: false, a float value) makes the part "always".  A value it cannot
  * read literals from (re, cidr, gt/lt, fieldref, `*`) still needs its
  * field's key in the record. A rule whose whole condition is "always" is a candidate for
- * every event.  The proof relies on kta_event_check's KTA_EVENT_PLAIN: the
+ * every event.  The proof relies on kta_event_check's PLAIN verdicts: the
  * text of every value appears in the record as written, with only the
  * JSON escapes \" \\ \b \f \n \r \t, so the literals are scanned in that
- * escaped form, caselessly (ASCII only: PLAIN records are ASCII, and a
- * rule's non-ASCII characters end a literal run).  It never parses JSON
- * and never decides a match.
+ * escaped form, caselessly.  ASCII caselessness is enough: a rule's
+ * non-ASCII characters end a literal run unless they have no other case,
+ * and no character a PLAIN record may hold folds to an ASCII one.  A value that needs a non-ASCII
+ * character that folds to no ASCII one (emoji, homoglyphs) needs the
+ * pseudo-literal LIT_NONASCII instead, which "occurs" exactly in
+ * KTA_EVENT_PLAIN_UTF8 records.  It never parses JSON and never decides a
+ * match.
  */
 #include "rules_int.h"
 
@@ -44,6 +48,10 @@ struct kta_prefilter_scratch {
 };
 
 /* ---- literal sets ------------------------------------------------------ */
+
+/* Literal 0 is not scanned for: it "occurs" in every record whose check
+ * said KTA_EVENT_PLAIN_UTF8, for values that need a non-ASCII character. */
+#define LIT_NONASCII 0
 
 /* What one part of a rule needs: literal indices into the builder's
  * table, or always (n == 0 && always). */
@@ -201,8 +209,12 @@ static void need_matcher(struct builder *b, const struct kta_matcher *m, struct 
 
     /* A float rule value equals an integer event value numerically
      * ("1.0" vs 1) without sharing its text. */
-    if (m->kind == KTA_M_PATTERN && m->need_never) {
-        need_init(nd, 0);   /* no literal, not always: never a candidate */
+    if (m->kind == KTA_M_PATTERN && m->need_never && m->nneed == 0) {
+        /* Only a record with non-ASCII text can match. */
+        need_init(nd, 0);
+        nd->lit = xmalloc(sizeof(*nd->lit));
+        nd->lit[nd->n++] = LIT_NONASCII;
+        nd->minlen = 1;
         return;
     }
     if (m->kind != KTA_M_PATTERN || m->nneed == 0 || (m->is_num && !m->is_int)) {
@@ -348,6 +360,7 @@ struct kta_prefilter *kta_prefilter_new(struct kta_rule *const *rules, size_t nr
     pf->nwords = (nrules + 63) / 64;
     pf->always = xcalloc(pf->nwords ? pf->nwords : 1, sizeof(*pf->always));
     pf->serial = atomic_fetch_add(&serials, 1);
+    lit_intern(&b, "", 0);   /* LIT_NONASCII */
     for (i = 0; i < nrules; i++) {
         if (!rules[i]->enabled || !rules[i]->cond) {
             need_init(&needs[i], 0);   /* never matches: never a candidate */
@@ -360,8 +373,8 @@ struct kta_prefilter *kta_prefilter_new(struct kta_rule *const *rules, size_t nr
         }
         nlit_rules += needs[i].n;
     }
-    pf->nlits = b.n;
-    if (b.n == 0)
+    pf->nlits = b.n - 1;
+    if (b.n <= 1)
         goto fail;
     if (hs_valid_platform() != HS_SUCCESS) {
         kta_log(KTA_LOG_WARN, "prefilter disabled: this CPU lacks what Hyperscan needs (SSSE3)");
@@ -402,14 +415,14 @@ struct kta_prefilter *kta_prefilter_new(struct kta_rule *const *rules, size_t nr
     flags = xcalloc(b.n, sizeof(*flags));
     ids = xcalloc(b.n, sizeof(*ids));
     lens = xcalloc(b.n, sizeof(*lens));
-    for (i = 0; i < b.n; i++) {
-        exprs[i] = b.text[i].data;
-        lens[i] = b.text[i].len;
-        flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-        ids[i] = (unsigned)i;
+    for (i = 1; i < b.n; i++) {
+        exprs[i - 1] = b.text[i].data;
+        lens[i - 1] = b.text[i].len;
+        flags[i - 1] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+        ids[i - 1] = (unsigned)i;
     }
-    rc = hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)b.n, HS_MODE_BLOCK, NULL,
-                              &pf->db, &cerr);
+    rc = hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)(b.n - 1), HS_MODE_BLOCK,
+                              NULL, &pf->db, &cerr);
     if (rc != HS_SUCCESS) {
         kta_log(KTA_LOG_WARN, "prefilter disabled: Hyperscan: %s",
                 cerr && cerr->message ? cerr->message : "compile failed");
@@ -500,7 +513,7 @@ void kta_prefilter_scratch_free(struct kta_prefilter_scratch *sc)
 }
 
 size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_scratch **scp,
-                          const void *data, size_t len, uint64_t *cand)
+                          const void *data, size_t len, int nonascii, uint64_t *cand)
 {
     struct kta_prefilter_scratch *sc = *scp;
     struct scan_state st = { .pf = pf, .cand = cand };
@@ -519,6 +532,8 @@ size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_s
     if (len > UINT32_MAX ||
         hs_scan(pf->db, data, (unsigned)len, 0, sc->hs, on_literal, &st) != HS_SUCCESS)
         goto all;
+    if (nonascii)
+        on_literal(LIT_NONASCII, 0, 0, 0, &st);
     for (i = 0; i < pf->nwords; i++)
         any |= cand[i];
     return any != 0;

@@ -367,28 +367,69 @@ static pcre2_code *re_compile(struct cc *cc, const struct kta_ynode *v, const ch
     return re;
 }
 
-/* Records in m->need the longest run of ASCII literal tokens in
- * [lo, hi): any subject the pattern matches contains it (a wildcard,
- * windash or non-ASCII character ends a run, since those may match other
- * text; an ASCII character matches only itself in either case). */
+/* Is code point cp free of case variants for sure?  Punctuation, symbols,
+ * arrows, box drawing, dingbats, emoji, CJK, Hangul and scripts without
+ * case; a conservative list: anything else may have another case. */
+static int caseless_invariant(unsigned cp)
+{
+    return (cp >= 0xa0 && cp <= 0xbf && cp != 0xb5) || (cp >= 0x590 && cp <= 0x6ff) ||
+           (cp >= 0x900 && cp <= 0xe7f) || (cp >= 0x2000 && cp <= 0x206f) ||
+           (cp >= 0x20a0 && cp <= 0x20cf) || (cp >= 0x2190 && cp <= 0x245f) ||
+           (cp >= 0x2500 && cp <= 0x2bff) || (cp >= 0x3000 && cp <= 0x9fff) ||
+           (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xfe00 && cp <= 0xfe0f) ||
+           (cp >= 0x1f300 && cp <= 0x1faff);
+}
+
+/* The UTF-8 length of the character whose tokens start at i when it is a
+ * run of literal tokens of a case-invariant character, else 0. */
+static size_t invariant_char(const struct ptoks *t, size_t i, size_t hi)
+{
+    const unsigned char *c = (const unsigned char *)&t->ch[i];
+    size_t n = c[0] >= 0xf0 ? 4 : c[0] >= 0xe0 ? 3 : c[0] >= 0xc0 ? 2 : 0;
+    unsigned cp = c[0] & (0x7f >> n);
+
+    if (n == 0 || i + n > hi)
+        return 0;
+    for (size_t k = 1; k < n; k++) {
+        if (t->kind[i + k] != T_LIT || ((unsigned char)t->ch[i + k] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | ((unsigned char)t->ch[i + k] & 0x3f);
+    }
+    return caseless_invariant(cp) ? n : 0;
+}
+
+/* Records in m->need the longest run of literal tokens in [lo, hi) that
+ * any subject the pattern matches contains as bytes, ASCII-caselessly: a
+ * wildcard, windash or a non-ASCII character that may have another case
+ * ends a run (those may match other text); an ASCII character matches
+ * only itself in either case, a case-invariant one only its own bytes. */
 static void set_need_run(struct kta_matcher *m, const struct ptoks *t, size_t lo, size_t hi)
 {
     size_t i, start = lo, best = lo, bestlen = 0;
 
     for (i = lo; i <= hi; i++) {
-        if (i == hi || t->kind[i] != T_LIT || (unsigned char)t->ch[i] >= 0x80) {
+        size_t n = 1;
+
+        if (i < hi && t->kind[i] == T_LIT && (unsigned char)t->ch[i] >= 0x80)
+            n = invariant_char(t, i, hi);
+        if (i == hi || t->kind[i] != T_LIT || n == 0) {
             if (i - start > bestlen) {
                 best = start;
                 bestlen = i - start;
             }
             start = i + 1;
+        } else {
+            i += n - 1;
         }
     }
     if (bestlen == 0)
         return;
     m->need[0] = xmalloc(bestlen + 1);
-    for (i = 0; i < bestlen; i++)
-        m->need[0][i] = (char)tolower((unsigned char)t->ch[best + i]);
+    for (i = 0; i < bestlen; i++) {
+        unsigned char c = (unsigned char)t->ch[best + i];
+
+        m->need[0][i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
     m->need[0][bestlen] = '\0';
     m->needlen[0] = bestlen;
     m->nneed = 1;

@@ -186,7 +186,7 @@ struct kta_matcher {
     size_t           needlen[3];
     int              nneed;
     /* Needs a non-ASCII character that no ASCII text matches, even
-     * caselessly: never holds on a PLAIN (pure ASCII) record. */
+     * caselessly: never holds on a pure-ASCII record. */
     int              need_never;
 };
 
@@ -271,7 +271,7 @@ struct kta_ruleset {
 /*
  * Derives, for each enabled rule, literals at least one of which occurs
  * (ASCII-caseless) in the raw bytes of every event the rule matches, as
- * long as the record passes kta_event_check's KTA_EVENT_PLAIN test; rules
+ * long as the record passes kta_event_check's PLAIN tests; rules
  * where nothing is provable are "always candidates".  Compiles them into
  * one Hyperscan literal database.  Returns NULL (and logs why) when
  * Hyperscan cannot run here or no rule has literals: callers then evaluate
@@ -293,12 +293,13 @@ void kta_prefilter_scratch_free(struct kta_prefilter_scratch *sc);
 
 /*
  * Scans raw record bytes once and writes the candidate rules into cand
- * (kta_prefilter_words words).  Returns 0 when no rule can match the
+ * (kta_prefilter_words words); nonascii: the check said
+ * KTA_EVENT_PLAIN_UTF8.  Returns 0 when no rule can match the
  * record, 1 otherwise.  Never fails: if the scan itself fails every rule
  * is marked.
  */
 size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_scratch **sc,
-                          const void *data, size_t len, uint64_t *cand);
+                          const void *data, size_t len, int nonascii, uint64_t *cand);
 
 /* ---- field paths (eval.c) ---------------------------------------------- */
 

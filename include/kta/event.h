@@ -45,15 +45,18 @@ json_t *kta_event_decode(const void *data, size_t len, size_t max_bytes,
 
 /*
  * A cheap, strict look at a record without parsing it.  Returns
- * KTA_EVENT_PLAIN only when jansson (as kta_event_decode calls it) would
- * certainly accept data as a JSON object within KTA_EVENT_MAX_DEPTH, and
- * the text of every value appears in data as written, up to the escapes
- * \" \\ \b \f \n \r \t: pure ASCII, integers of at most 18 digits,
- * no reals, no \u or \/ escapes, no duplicate keys.  Otherwise returns
- * KTA_EVENT_UNSURE: the record may still be valid and must be decoded.
- * Size limits are the caller's business.  About 1 ns per byte.
+ * KTA_EVENT_PLAIN or KTA_EVENT_PLAIN_UTF8 only when jansson (as
+ * kta_event_decode calls it) would certainly accept data as a JSON object
+ * within KTA_EVENT_MAX_DEPTH, and the text of every value appears in data
+ * as written, up to the escapes \" \\ \b \f \n \r \t: valid UTF-8,
+ * integers of at most 18 digits, no reals, no \u or \/ escapes, no
+ * duplicate keys, and neither KELVIN SIGN nor LONG S (which fold to ASCII
+ * letters).  PLAIN records are pure ASCII; PLAIN_UTF8 ones have other
+ * characters in their strings.  Otherwise returns KTA_EVENT_UNSURE: the
+ * record may still be valid and must be decoded.  Size limits are the
+ * caller's business.  About 1 ns per byte.
  */
-enum kta_event_check { KTA_EVENT_UNSURE = 0, KTA_EVENT_PLAIN = 1 };
+enum kta_event_check { KTA_EVENT_UNSURE = 0, KTA_EVENT_PLAIN = 1, KTA_EVENT_PLAIN_UTF8 = 2 };
 enum kta_event_check kta_event_check(const void *data, size_t len);
 
 /* A PLAIN record as a flat list of its values, for evaluating rules
