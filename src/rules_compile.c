@@ -8,7 +8,13 @@
  * wildcard values into either a plain literal test (the common
  * contains/startswith/endswith case) or an anchored PCRE2 pattern, and
  * parses the condition grammar of RULES-SPEC 3.2 with a small
- * recursive-descent parser.  Everything it rejects is reported with the
+ * recursive-descent parser.  Modifiers that transform the value work on
+ * its text before matching: `expand` first replaces each %NAME% with
+ * every value the placeholders file gives it (one more value of the list
+ * per expansion), then wide/utf16le/utf16be/utf16 re-encode the text as
+ * UTF-16 bytes, which base64/base64offset turn into the base64 text that
+ * is matched.  A UTF-16 modifier must be followed by a base64 one: event
+ * strings are UTF-8, so raw UTF-16 could never match.  Everything it rejects is reported with the
  * file:line:col of the offending key, value or condition token.  It also
  * owns the ruleset's lifetime (reference count, accessors).  It never
  * reads files and never evaluates events.

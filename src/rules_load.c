@@ -8,7 +8,8 @@
  * of every node (so every later complaint can point at its source), and
  * rejects what RULES-SPEC 1 forbids (aliases and anchors, files over
  * 4 MiB, nesting deeper than 64).  It then checks each rule's top-level
- * keys and hands `detection` to the compiler.  Every problem goes to the
+ * keys and hands `detection` to the compiler, with the field map and the
+ * placeholders (expand) file it read first.  Every problem goes to the
  * caller's diag callback; loading never stops at the first one, so
  * `kta check` can list them all.  It never evaluates events.
  */

@@ -143,7 +143,8 @@ EOF
 then pass=$((pass + 1)); else echo "FAIL: default ruleset samples"; fail=$((fail + 1)); fi
 
 # Every example in docs/rules.md that is tagged <!-- case: docs/NAME -->
-# (rules.yml), or <!-- events|expected|fieldmap|check: docs/NAME --> is
+# (rules.yml), or <!-- events|expected|fieldmap|placeholders|check:
+# docs/NAME --> is
 # byte-for-byte that file of the case, and every case under cases/docs/ is
 # shown in the guide.
 if [[ -f $root/docs/rules.md ]]; then
@@ -152,9 +153,9 @@ import os, re, sys
 root = sys.argv[1]
 doc = open(os.path.join(root, "docs/rules.md"), encoding="utf-8").read()
 files = {"case": "rules.yml", "events": "events.jsonl", "fieldmap": "fieldmap",
-         "expected": "expected", "check": "check"}
+         "placeholders": "placeholders", "expected": "expected", "check": "check"}
 bad, seen = 0, set()
-for m in re.finditer(r"<!-- (case|events|fieldmap|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S):
+for m in re.finditer(r"<!-- (case|events|fieldmap|placeholders|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S):
     kind, case, text = m.groups()
     seen.add(case)
     path = os.path.join(root, "tests/rules/cases", case, files[kind])
@@ -162,8 +163,8 @@ for m in re.finditer(r"<!-- (case|events|fieldmap|expected|check): (\S+) -->\n``
         print(f"  docs/rules.md: {kind} {case}: {path} does not exist"); bad = 1
     elif open(path, encoding="utf-8").read() != text:
         print(f"  docs/rules.md: {kind} {case} differs from {path}"); bad = 1
-tags = len(re.findall(r"<!-- (?:case|events|fieldmap|expected|check): ", doc))
-if tags != len(re.findall(r"<!-- (case|events|fieldmap|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S)):
+tags = len(re.findall(r"<!-- (?:case|events|fieldmap|placeholders|expected|check): ", doc))
+if tags != len(re.findall(r"<!-- (case|events|fieldmap|placeholders|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S)):
     print("  docs/rules.md: a tag is not directly followed by a fenced block"); bad = 1
 docs = os.path.join(root, "tests/rules/cases/docs")
 for d in sorted(os.listdir(docs)) if os.path.isdir(docs) else []:
