@@ -352,6 +352,7 @@ int kta_cmd_bench(int argc, char **argv)
     static const struct option long_opts[] = {
         { "rules",          required_argument, NULL, 'r' },
         { "fieldmap",       required_argument, NULL, 'm' },
+        { "placeholders",   required_argument, NULL, 'p' },
         { "file",           required_argument, NULL, 'f' },
         { "events",         required_argument, NULL, 'n' },
         { "seed",           required_argument, NULL, 'S' },
@@ -382,10 +383,11 @@ int kta_cmd_bench(int argc, char **argv)
     char errstr[1024];
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "r:m:f:n:t:", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "r:m:p:f:n:t:", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'r': rules = optarg; break;
         case 'm': ropts.fieldmap = optarg; break;
+        case 'p': ropts.placeholders = optarg; break;
         case 'f': file = optarg; break;
         case 'l': label = optarg; break;
         case 'j': json = 1; break;

@@ -16,13 +16,15 @@
 #include <string.h>
 
 static const char check_usage[] =
-    "usage: kta check [-m FIELDMAP] [--skip-invalid] [-q] RULES...\n"
+    "usage: kta check [-m FIELDMAP] [-p PLACEHOLDERS] [--skip-invalid] [-q] RULES...\n"
     "\n"
     "Loads every rule file under each RULES path (a file, or a directory read\n"
     "recursively for *.yml and *.yaml), prints each error and warning as\n"
     "FILE:LINE:COL on stderr, then a summary line on stdout.\n"
     "\n"
     "  -m, --fieldmap FILE  field map YAML file (RULES-SPEC 3.4)\n"
+    "  -p, --placeholders FILE\n"
+    "                       values of the expand modifier's %NAME% placeholders\n"
     "      --skip-invalid   load the valid rules and count invalid ones as skipped\n"
     "  -q, --quiet          do not print warnings\n"
     "  -h, --help           show this help\n"
@@ -133,6 +135,7 @@ int kta_cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "fieldmap",     required_argument, NULL, 'm' },
+        { "placeholders", required_argument, NULL, 'p' },
         { "skip-invalid", no_argument,       NULL, 'S' },
         { "quiet",        no_argument,       NULL, 'q' },
         { "help",         no_argument,       NULL, 'h' },
@@ -146,10 +149,13 @@ int kta_cmd_check(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:p:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'm':
             opts.fieldmap = optarg;
+            break;
+        case 'p':
+            opts.placeholders = optarg;
             break;
         case 'S':
             opts.skip_invalid = 1;

@@ -91,6 +91,7 @@ int kta_cmd_eval(int argc, char **argv)
     static const struct option long_opts[] = {
         { "rules",        required_argument, NULL, 'r' },
         { "fieldmap",     required_argument, NULL, 'm' },
+        { "placeholders", required_argument, NULL, 'p' },
         { "skip-invalid", no_argument,       NULL, 's' },
         { NULL, 0, NULL, 0 },
     };
@@ -103,10 +104,11 @@ int kta_cmd_eval(int argc, char **argv)
     int opt, rc = 1;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "r:m:", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "r:m:p:", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'r': rules = optarg; break;
         case 'm': ropts.fieldmap = optarg; break;
+        case 'p': ropts.placeholders = optarg; break;
         case 's': ropts.skip_invalid = 1; break;
         default:
             fprintf(stderr, "see `kta help eval`\n");

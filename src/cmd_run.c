@@ -22,6 +22,7 @@ static const struct option long_opts[] = {
     { "topic",     required_argument, NULL, 't' },
     { "rules",     required_argument, NULL, 'r' },
     { "fieldmap",  required_argument, NULL, 'm' },
+    { "placeholders", required_argument, NULL, 'p' },
     { "group",     required_argument, NULL, 'G' },
     { "workers",   required_argument, NULL, 'w' },
     { "print",     required_argument, NULL, OPT_PRINT },
@@ -47,7 +48,7 @@ static struct kta_config *parse(int argc, char **argv, int *markdown)
     /* Pass 1: only -c, so that everything else overrides the file. */
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+c:b:t:r:m:G:w:X:vq", long_opts, NULL)) != -1)
+    while ((opt = getopt_long(argc, argv, "+c:b:t:r:m:p:G:w:X:vq", long_opts, NULL)) != -1)
         if (opt == 'c')
             file = optarg;
     if (file && kta_config_load(cfg, file, errstr, sizeof(errstr)) < 0)
@@ -55,7 +56,7 @@ static struct kta_config *parse(int argc, char **argv, int *markdown)
 
     opterr = 1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+c:b:t:r:m:G:w:X:vq", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+c:b:t:r:m:p:G:w:X:vq", long_opts, NULL)) != -1) {
         const char *key = NULL;
         char *eq;
         switch (opt) {
@@ -65,6 +66,7 @@ static struct kta_config *parse(int argc, char **argv, int *markdown)
         case 'G': kta_config_set_kafka(cfg, "group.id", optarg, "-G"); continue;
         case 'r': key = "rules.path"; break;
         case 'm': key = "rules.fieldmap"; break;
+        case 'p': key = "rules.placeholders"; break;
         case 'w': key = "workers"; break;
         case OPT_PRINT: key = "console.print"; break;
         case OPT_MARKDOWN: *markdown = 1; continue;

@@ -50,10 +50,12 @@ static const struct option options[] = {
       "Rule file or directory (read recursively). `-r` on the command line." },
     { "rules.fieldmap", OPT_STR_OR_NULL, OFF(fieldmap), NULL, 0, 0, NULL,
       "Field map YAML file that renames rule fields to event paths. `-m` on the command line." },
+    { "rules.placeholders", OPT_STR_OR_NULL, OFF(placeholders), NULL, 0, 0, NULL,
+      "Placeholders YAML file: the values that `%name%` stands for in rule values with the `expand` modifier (a mapping from name to a value or a list of values). `-p` on the command line." },
     { "rules.on_error", OPT_ENUM, OFF(rules_skip_invalid), "fail", 0, 0, "fail|skip",
       "`fail`: any invalid rule stops kta from starting. `skip`: invalid rules are reported and left out." },
     { "rules.watch_interval_ms", OPT_INT, OFF(watch_interval_ms), "2000", 0, 3600000, NULL,
-      "How often kta checks the rule files (and field map) for changes and reloads them without a restart; 0 turns watching off (SIGHUP still reloads)." },
+      "How often kta checks the rule files (and field map and placeholders) for changes and reloads them without a restart; 0 turns watching off (SIGHUP still reloads)." },
     { "workers", OPT_INT, OFF(workers), "0", 0, 256, NULL,
       "Worker threads evaluating rules; 0 means one per CPU. `-w` on the command line." },
     { "ring_size", OPT_INT, OFF(ring_size), "4096", 2, 1 << 24, NULL,
@@ -193,6 +195,7 @@ void kta_config_free(struct kta_config *cfg)
     free(cfg->dlq_topic);
     free(cfg->rules_path);
     free(cfg->fieldmap);
+    free(cfg->placeholders);
     for (size_t i = 0; i < cfg->nkafka; i++) {
         free(cfg->kafka[i].key);
         free(cfg->kafka[i].value);

@@ -12,7 +12,7 @@ static int cmd_help(int argc, char **argv);
 
 const struct kta_cmd kta_cmds[] = {
     { "run", kta_cmd_run,
-      "run [-c kta.yaml] [-b BROKERS] [-t TOPIC] [-r RULES] [-m FIELDMAP] [-G GROUP] [-w N] [-X key=value]... [--print alerts|all|none]",
+      "run [-c kta.yaml] [-b BROKERS] [-t TOPIC] [-r RULES] [-m FIELDMAP] [-p PLACEHOLDERS] [-G GROUP] [-w N] [-X key=value]... [--print alerts|all|none]",
       "consume events from Kafka, evaluate rules, produce hits to matched_hits",
       "Runs the pipeline: a consumer in group GROUP reads TOPIC, worker threads\n"
       "evaluate the rules, hits go to the output topic and malformed records to the\n"
@@ -24,13 +24,14 @@ const struct kta_cmd kta_cmds[] = {
       "  -t TOPIC        input topic; repeat for several (default threat-events)\n"
       "  -r RULES        rule file or directory (default rules)\n"
       "  -m FIELDMAP     field map YAML file\n"
+      "  -p PLACEHOLDERS values for %NAME% in rule values with `expand` (YAML)\n"
       "  -G GROUP        consumer group id (default kta)\n"
       "  -w N            worker threads (default: one per CPU)\n"
       "  -X key=value    a kta option (output.topic=...) or a librdkafka property\n"
       "  --print WHAT    console lines: alerts (default), all, none\n"
       "  -v, -q          more / less logging on stderr\n" },
     { "eval", kta_cmd_eval,
-      "eval -r RULES [-m FIELDMAP] [FILE...]",
+      "eval -r RULES [-m FIELDMAP] [-p PLACEHOLDERS] [FILE...]",
       "evaluate rules against JSON lines from files or stdin; print hits",
       "Reads JSON events, one per line, from each FILE (or stdin) and prints one hit\n"
       "JSON per line on stdout, with \"source\": {\"file\": NAME, \"line\": N}. Malformed\n"
@@ -38,9 +39,10 @@ const struct kta_cmd kta_cmds[] = {
       "1 on rule errors or unreadable files.\n\n"
       "  -r RULES        rule file or directory (required)\n"
       "  -m FIELDMAP     field map YAML file\n"
+      "  -p PLACEHOLDERS values for %NAME% in rule values with `expand` (YAML)\n"
       "  --skip-invalid  leave out invalid rules instead of failing\n" },
     { "check", kta_cmd_check,
-      "check [-m FIELDMAP] [--skip-invalid] [-q] RULES...",
+      "check [-m FIELDMAP] [-p PLACEHOLDERS] [--skip-invalid] [-q] RULES...",
       "validate rule files and print a summary",
       "Loads every rule under each path, prints every error and warning with\n"
       "file:line:col, then a summary. Exit 0 when there is no error, 1 otherwise.\n" },
@@ -78,7 +80,7 @@ const struct kta_cmd kta_cmds[] = {
       "Prints the configuration kta run would use (secrets masked), or with\n"
       "--markdown the reference of every kta.yaml option (docs/configuration.md).\n" },
     { "bench", kta_cmd_bench,
-      "bench (-r RULES | --generate-rules N) [-m FIELDMAP] [--events N [--schema NAME] | --file JSONL] [--threads 1,2] [--json]",
+      "bench (-r RULES | --generate-rules N) [-m FIELDMAP] [-p PLACEHOLDERS] [--events N [--schema NAME] | --file JSONL] [--threads 1,2] [--json]",
       "time the worker path (check, prefilter, parse, evaluate, encode) without Kafka",
       "Runs events held in memory through the worker path for a fixed time per\n"
       "measurement and prints events/s, ns/event per thread and the share of events\n"
@@ -88,6 +90,7 @@ const struct kta_cmd kta_cmds[] = {
       "compiled ruleset takes (RSS and malloc'd bytes grown across the load).\n\n"
       "  -r RULES            rule file or directory (invalid rules are skipped)\n"
       "  -m FIELDMAP         field map YAML file\n"
+      "  -p PLACEHOLDERS     values for %NAME% in rule values with `expand` (YAML)\n"
       "  --generate-rules N  instead of -r: N literal rules on random tokens\n"
       "  --match-rules P     share of generated rules that use a token of the\n"
       "                      malicious events (default 0.01)\n"

@@ -68,15 +68,15 @@ static void reload(struct reloader *rl, const char *why)
 {
     struct kta_pipeline *pl = rl->pl;
     const struct kta_config *cfg = pl->cfg;
-    struct kta_rules_opts ropts = { .fieldmap = cfg->fieldmap, .skip_invalid = cfg->rules_skip_invalid,
-                                    .diag = rules_diag };
+    struct kta_rules_opts ropts = { .fieldmap = cfg->fieldmap, .placeholders = cfg->placeholders,
+                                    .skip_invalid = cfg->rules_skip_invalid, .diag = rules_diag };
     struct kta_rules_stats rst = { 0 };
     struct kta_ruleset *rs, *old;
     char errstr[1024];
     unsigned version;
 
     /* Taken before loading: an edit during the load is seen next time. */
-    rl->fingerprint = kta_rules_fingerprint(cfg->rules_path, cfg->fieldmap);
+    rl->fingerprint = kta_rules_fingerprint(cfg->rules_path, cfg->fieldmap, cfg->placeholders);
     rs = kta_rules_load(cfg->rules_path, &ropts, &rst, errstr, sizeof(errstr));
     if (!rs) {
         kta_log(KTA_LOG_ERROR, "rules reload (%s) rejected, version %u keeps running: %s", why,
@@ -140,7 +140,8 @@ static void *reloader_main(void *arg)
         if (atomic_exchange(&pl->reload, 0)) {
             reload(rl, "SIGHUP");
         } else if (interval > 0 && kta_now_ms() >= next_check) {
-            if (kta_rules_fingerprint(pl->cfg->rules_path, pl->cfg->fieldmap) != rl->fingerprint)
+            if (kta_rules_fingerprint(pl->cfg->rules_path, pl->cfg->fieldmap,
+                                      pl->cfg->placeholders) != rl->fingerprint)
                 reload(rl, "rule files changed");
             next_check = kta_now_ms() + interval;
         }
@@ -184,8 +185,9 @@ int kta_pipeline_run(const struct kta_config *cfg)
     pthread_mutex_init(&pl.rs_lock, NULL);
     atomic_init(&pl.rs_version, 1);
     rl.pl = &pl;
-    rl.fingerprint = kta_rules_fingerprint(cfg->rules_path, cfg->fieldmap);
+    rl.fingerprint = kta_rules_fingerprint(cfg->rules_path, cfg->fieldmap, cfg->placeholders);
     ropts.fieldmap = cfg->fieldmap;
+    ropts.placeholders = cfg->placeholders;
     ropts.skip_invalid = cfg->rules_skip_invalid;
     ropts.diag = rules_diag;
     pl.rs = kta_rules_load(cfg->rules_path, &ropts, &rst, errstr, sizeof(errstr));

@@ -8,7 +8,13 @@
  * wildcard values into either a plain literal test (the common
  * contains/startswith/endswith case) or an anchored PCRE2 pattern, and
  * parses the condition grammar of RULES-SPEC 3.2 with a small
- * recursive-descent parser.  Everything it rejects is reported with the
+ * recursive-descent parser.  Modifiers that transform the value work on
+ * its text before matching: `expand` first replaces each %NAME% with
+ * every value the placeholders file gives it (one more value of the list
+ * per expansion), then wide/utf16le/utf16be/utf16 re-encode the text as
+ * UTF-16 bytes, which base64/base64offset turn into the base64 text that
+ * is matched.  A UTF-16 modifier must be followed by a base64 one: event
+ * strings are UTF-8, so raw UTF-16 could never match.  Everything it rejects is reported with the
  * file:line:col of the offending key, value or condition token.  It also
  * owns the ruleset's lifetime (reference count, accessors).  It never
  * reads files and never evaluates events.
@@ -51,13 +57,18 @@ void kta_rules_fmt_double(double d, char *out, size_t out_size)
 enum {
     MOD_CONTAINS, MOD_STARTSWITH, MOD_ENDSWITH, MOD_ALL, MOD_CASED, MOD_RE,
     MOD_RE_I, MOD_RE_M, MOD_RE_S, MOD_EXISTS, MOD_GT, MOD_GTE, MOD_LT, MOD_LTE,
-    MOD_CIDR, MOD_FIELDREF, MOD_BASE64, MOD_BASE64OFFSET, MOD_WINDASH, MOD_COUNT
+    MOD_CIDR, MOD_FIELDREF, MOD_BASE64, MOD_BASE64OFFSET, MOD_WINDASH,
+    MOD_WIDE, MOD_UTF16LE, MOD_UTF16BE, MOD_UTF16, MOD_EXPAND, MOD_COUNT
 };
 
 #define B(m) (1u << (m))
 #define STRING_SHAPE (B(MOD_CONTAINS) | B(MOD_STARTSWITH) | B(MOD_ENDSWITH))
 #define CMP_MODS (B(MOD_GT) | B(MOD_GTE) | B(MOD_LT) | B(MOD_LTE))
 #define RE_FLAGS (B(MOD_RE_I) | B(MOD_RE_M) | B(MOD_RE_S))
+#define B64_MODS (B(MOD_BASE64) | B(MOD_BASE64OFFSET))
+#define UTF16_MODS (B(MOD_WIDE) | B(MOD_UTF16LE) | B(MOD_UTF16BE) | B(MOD_UTF16))
+/* What a plain string value may carry besides its shape. */
+#define STR_XFORMS (B64_MODS | UTF16_MODS | B(MOD_WINDASH) | B(MOD_EXPAND))
 
 /* name, and the modifiers it may be combined with.  A pair is accepted
  * only when each side allows the other. */
@@ -65,15 +76,11 @@ static const struct {
     const char *name;
     unsigned    with;
 } mods[MOD_COUNT] = {
-    [MOD_CONTAINS]     = { "contains", B(MOD_ALL) | B(MOD_CASED) | B(MOD_BASE64) |
-                                       B(MOD_BASE64OFFSET) | B(MOD_WINDASH) },
-    [MOD_STARTSWITH]   = { "startswith", B(MOD_ALL) | B(MOD_CASED) | B(MOD_BASE64) |
-                                         B(MOD_BASE64OFFSET) | B(MOD_WINDASH) },
-    [MOD_ENDSWITH]     = { "endswith", B(MOD_ALL) | B(MOD_CASED) | B(MOD_BASE64) |
-                                       B(MOD_BASE64OFFSET) | B(MOD_WINDASH) },
+    [MOD_CONTAINS]     = { "contains", B(MOD_ALL) | B(MOD_CASED) | STR_XFORMS },
+    [MOD_STARTSWITH]   = { "startswith", B(MOD_ALL) | B(MOD_CASED) | STR_XFORMS },
+    [MOD_ENDSWITH]     = { "endswith", B(MOD_ALL) | B(MOD_CASED) | STR_XFORMS },
     [MOD_ALL]          = { "all", ~B(MOD_EXISTS) },
-    [MOD_CASED]        = { "cased", STRING_SHAPE | B(MOD_ALL) | B(MOD_BASE64) |
-                                    B(MOD_BASE64OFFSET) | B(MOD_WINDASH) },
+    [MOD_CASED]        = { "cased", STRING_SHAPE | B(MOD_ALL) | STR_XFORMS },
     [MOD_RE]           = { "re", B(MOD_ALL) | RE_FLAGS },
     [MOD_RE_I]         = { "i", B(MOD_ALL) | B(MOD_RE) | RE_FLAGS },
     [MOD_RE_M]         = { "m", B(MOD_ALL) | B(MOD_RE) | RE_FLAGS },
@@ -85,13 +92,22 @@ static const struct {
     [MOD_LTE]          = { "lte", B(MOD_ALL) },
     [MOD_CIDR]         = { "cidr", B(MOD_ALL) },
     [MOD_FIELDREF]     = { "fieldref", B(MOD_ALL) },
-    [MOD_BASE64]       = { "base64", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) },
-    [MOD_BASE64OFFSET] = { "base64offset", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) },
-    [MOD_WINDASH]      = { "windash", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) },
-};
-
-static const char *const v1_excluded[] = {
-    "wide", "utf16", "utf16le", "utf16be", "expand", NULL
+    [MOD_BASE64]       = { "base64", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) | UTF16_MODS |
+                                     B(MOD_EXPAND) },
+    [MOD_BASE64OFFSET] = { "base64offset", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) |
+                                           UTF16_MODS | B(MOD_EXPAND) },
+    [MOD_WINDASH]      = { "windash", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) | B(MOD_EXPAND) },
+    /* One UTF-16 form at a time, and only on the way to base64. */
+    [MOD_WIDE]         = { "wide", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) | B64_MODS |
+                                   B(MOD_EXPAND) },
+    [MOD_UTF16LE]      = { "utf16le", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) | B64_MODS |
+                                      B(MOD_EXPAND) },
+    [MOD_UTF16BE]      = { "utf16be", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) | B64_MODS |
+                                      B(MOD_EXPAND) },
+    [MOD_UTF16]        = { "utf16", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) | B64_MODS |
+                                    B(MOD_EXPAND) },
+    [MOD_EXPAND]       = { "expand", STRING_SHAPE | B(MOD_ALL) | B(MOD_CASED) | B64_MODS |
+                                     UTF16_MODS | B(MOD_WINDASH) },
 };
 
 /* Column of byte offset off inside a scalar.  Exact for plain and quoted
@@ -135,7 +151,7 @@ static int parse_mods(struct cc *cc, const struct kta_ynode *key, size_t *flen,
                       unsigned *set)
 {
     const char *s = key->str, *bar = strchr(s, '|');
-    size_t pos;
+    size_t pos, utf16_pos = 0;
     int m, o, bad = 0;
 
     *set = 0;
@@ -146,19 +162,12 @@ static int parse_mods(struct cc *cc, const struct kta_ynode *key, size_t *flen,
     for (;;) {
         const char *start = s + pos, *end = strchr(start, '|');
         size_t n = end ? (size_t)(end - start) : strlen(start);
-        size_t i;
 
         for (m = 0; m < MOD_COUNT; m++)
             if (strlen(mods[m].name) == n && strncmp(mods[m].name, start, n) == 0)
                 break;
         if (m == MOD_COUNT) {
-            for (i = 0; v1_excluded[i]; i++)
-                if (strlen(v1_excluded[i]) == n && strncmp(v1_excluded[i], start, n) == 0)
-                    break;
-            if (v1_excluded[i])
-                cc_error(cc, key->line, subcol(key, pos),
-                         "modifier '%.*s' is not part of rule format version 1", (int)n, start);
-            else if (n == 0)
+            if (n == 0)
                 cc_error(cc, key->line, subcol(key, pos), "empty modifier in '%s'", s);
             else
                 cc_error(cc, key->line, subcol(key, pos), "unknown modifier '%.*s'",
@@ -172,6 +181,12 @@ static int parse_mods(struct cc *cc, const struct kta_ynode *key, size_t *flen,
             cc_error(cc, key->line, subcol(key, pos),
                      "modifier '%s' is only valid after 're'", mods[m].name);
             bad = 1;
+        } else if ((B(m) & UTF16_MODS) && (*set & B64_MODS)) {
+            /* base64 of the text, then UTF-16 of that, is nothing a
+             * JSON string holds: the order is part of the meaning. */
+            cc_error(cc, key->line, subcol(key, pos), "modifier '%s' must come before '%s'",
+                     mods[m].name, (*set & B(MOD_BASE64)) ? "base64" : "base64offset");
+            bad = 1;
         } else {
             for (o = 0; o < MOD_COUNT; o++)
                 if ((*set & B(o)) && (!(mods[m].with & B(o)) || !(mods[o].with & B(m))))
@@ -183,10 +198,22 @@ static int parse_mods(struct cc *cc, const struct kta_ynode *key, size_t *flen,
                 bad = 1;
             }
             *set |= B(m);
+            if (B(m) & UTF16_MODS)
+                utf16_pos = pos;
         }
         if (!end)
             break;
         pos += n + 1;
+    }
+    if (!bad && (*set & UTF16_MODS) && !(*set & B64_MODS)) {
+        /* Event strings are UTF-8 text: UTF-16 bytes (a NUL after each
+         * ASCII letter) only turn up there in their base64 form. */
+        for (m = 0; !(*set & B(m) & UTF16_MODS); m++)
+            ;
+        cc_error(cc, key->line, subcol(key, utf16_pos),
+                 "modifier '%s' must be followed by 'base64' or 'base64offset' (event text is "
+                 "UTF-8, so UTF-16 can only be matched base64-encoded)", mods[m].name);
+        bad = 1;
     }
     if (*flen == 0 && (*set & (B(MOD_EXISTS) | CMP_MODS | B(MOD_FIELDREF)))) {
         for (m = 0; !(*set & B(m)) || !(B(m) & (B(MOD_EXISTS) | CMP_MODS | B(MOD_FIELDREF)));
@@ -580,6 +607,68 @@ static int unescape_plain(struct cc *cc, const struct kta_ynode *v, const char *
     return 0;
 }
 
+/* Next code point of UTF-8 text s[*i..n), advancing *i; -1 when the
+ * bytes there are not UTF-8 (overlong forms and surrogates included). */
+static long utf8_next(const unsigned char *s, size_t n, size_t *i)
+{
+    static const long min[4] = { 0, 0x80, 0x800, 0x10000 };
+    unsigned char c = s[*i];
+    size_t k, more = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 :
+                     (c & 0xf8) == 0xf0 ? 3 : 4;
+    long cp;
+
+    if (more == 4 || more >= n - *i)
+        return -1;
+    cp = more ? c & (0x3f >> more) : c;
+    for (k = 1; k <= more; k++) {
+        if ((s[*i + k] & 0xc0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (s[*i + k] & 0x3f);
+    }
+    if (cp < min[more] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return -1;
+    *i += more + 1;
+    return cp;
+}
+
+static void put_u16(struct kta_buf *out, unsigned u, int big)
+{
+    unsigned char b[2] = { (unsigned char)(big ? u >> 8 : u & 0xff),
+                           (unsigned char)(big ? u & 0xff : u >> 8) };
+
+    kta_buf_append(out, b, 2);
+}
+
+/* The bytes the wide / utf16le / utf16be / utf16 modifiers hand to base64:
+ * the value's text as UTF-16, little endian (utf16: after the byte order
+ * mark FF FE) or big endian (utf16be); characters beyond U+FFFF become
+ * surrogate pairs.  Returns -1 after reporting text that is not UTF-8. */
+static int to_utf16(struct cc *cc, const struct kta_ynode *v, const struct kta_buf *in,
+                    unsigned set, struct kta_buf *out)
+{
+    const unsigned char *s = (const unsigned char *)(in->data ? in->data : "");
+    int big = (set & B(MOD_UTF16BE)) != 0;
+    size_t i = 0;
+
+    if (set & B(MOD_UTF16))
+        kta_buf_append(out, "\xff\xfe", 2);
+    while (i < in->len) {
+        long cp = utf8_next(s, in->len, &i);
+
+        if (cp < 0) {
+            cc_error(cc, v->line, v->col, "the value is not valid UTF-8 text");
+            return -1;
+        }
+        if (cp >= 0x10000) {
+            put_u16(out, 0xd800 | (unsigned)((cp - 0x10000) >> 10), big);
+            put_u16(out, 0xdc00 | (unsigned)((cp - 0x10000) & 0x3ff), big);
+        } else {
+            put_u16(out, (unsigned)cp, big);
+        }
+    }
+    return 0;
+}
+
 static int compile_base64offset(struct cc *cc, const struct kta_ynode *v,
                                 struct kta_matcher *m, const char *raw, size_t n,
                                 unsigned set)
@@ -815,17 +904,24 @@ static int compile_value(struct cc *cc, struct kta_matcher *m, const struct kta_
     }
     if (set & (B(MOD_BASE64) | B(MOD_BASE64OFFSET))) {
         const char *mod = (set & B(MOD_BASE64)) ? "base64" : "base64offset";
-        struct kta_buf raw = { 0 }, enc = { 0 };
+        struct kta_buf raw = { 0 }, wide = { 0 }, enc = { 0 };
+        const struct kta_buf *bytes = &raw;
         struct ptoks t = { 0 };
         int rc = -1;
 
         if (unescape_plain(cc, v, text, len, mod, &raw) < 0)
             goto b64_out;
+        if (set & UTF16_MODS) {
+            if (to_utf16(cc, v, &raw, set, &wide) < 0)
+                goto b64_out;
+            bytes = &wide;
+        }
         if (set & B(MOD_BASE64OFFSET)) {
-            rc = compile_base64offset(cc, v, m, raw.data ? raw.data : "", raw.len, set);
+            rc = compile_base64offset(cc, v, m, bytes->data ? bytes->data : "", bytes->len,
+                                      set);
             goto b64_out;
         }
-        b64_encode(&enc, (const unsigned char *)(raw.data ? raw.data : ""), raw.len);
+        b64_encode(&enc, (const unsigned char *)(bytes->data ? bytes->data : ""), bytes->len);
         if (set & (B(MOD_CONTAINS) | B(MOD_ENDSWITH)))
             ptok_push(&t, T_STAR, 0);
         tokenize(&t, enc.data ? enc.data : "", enc.len, 0, 0);
@@ -834,6 +930,7 @@ static int compile_value(struct cc *cc, struct kta_matcher *m, const struct kta_
         rc = compile_tokens(cc, v, m, &t, (set & B(MOD_CASED)) != 0);
 b64_out:
         kta_buf_free(&raw);
+        kta_buf_free(&wide);
         kta_buf_free(&enc);
         free(t.kind);
         free(t.ch);
@@ -864,6 +961,100 @@ b64_out:
     }
 }
 
+/* ---- expand ------------------------------------------------------------ */
+
+static const struct kta_placeholder *find_placeholder(const struct kta_placeholders *ph,
+                                                      const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; ph && i < ph->n; i++)
+        if (strlen(ph->entries[i].name) == len && memcmp(ph->entries[i].name, name, len) == 0)
+            return &ph->entries[i];
+    return NULL;
+}
+
+static void texts_free(struct kta_buf *t, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        kta_buf_free(&t[i]);
+    free(t);
+}
+
+/*
+ * The texts a value with the expand modifier stands for.  Each %NAME%
+ * (NAME: letters, digits, '_') is replaced by each value of that
+ * placeholder, inserted as rule text (its wildcards count); with several
+ * placeholders every combination is produced.  "\%" is a literal '%', and
+ * a '%' that does not open %NAME% stays as it is.  Returns the texts
+ * (*ntexts >= 1), or NULL after reporting every placeholder without a
+ * value.
+ */
+static struct kta_buf *expand_value(struct cc *cc, const struct kta_ynode *v, size_t *ntexts)
+{
+    const char *s = v->str;
+    struct kta_buf *cur = xcalloc(1, sizeof(*cur));
+    size_t ncur = 1, i = 0, j, k, l;
+    int bad = 0;
+
+    while (i < v->len) {
+        const struct kta_placeholder *p;
+        struct kta_buf *next;
+
+        if (s[i] == '\\' && i + 1 < v->len && (s[i + 1] == '\\' || s[i + 1] == '%')) {
+            /* A doubled backslash stays for the wildcard parser;
+             * backslash-percent is a plain '%'. */
+            for (k = 0; k < ncur; k++)
+                kta_buf_append(&cur[k], s[i + 1] == '%' ? s + i + 1 : s + i,
+                               s[i + 1] == '%' ? 1 : 2);
+            i += 2;
+            continue;
+        }
+        for (j = i + 1; s[i] == '%' && j < v->len && word_byte((unsigned char)s[j]); j++)
+            ;
+        if (s[i] != '%' || j == i + 1 || j >= v->len || s[j] != '%') {
+            for (k = 0; k < ncur; k++)
+                kta_buf_append(&cur[k], &s[i], 1);
+            i++;
+            continue;
+        }
+        p = find_placeholder(cc->env->ph, s + i + 1, j - i - 1);
+        if (!p) {
+            cc_error(cc, v->line, subcol(v, i),
+                     "placeholder '%.*s' has no value; define '%.*s' in a placeholders file "
+                     "(kta.yaml rules.placeholders, or -p FILE)", (int)(j - i + 1), s + i,
+                     (int)(j - i - 1), s + i + 1);
+            bad = 1;
+        } else if (!bad && ncur * p->nvalues > KTA_RULES_MAX_EXPANSIONS) {
+            cc_error(cc, v->line, subcol(v, i),
+                     "placeholder '%.*s' makes the value expand into more than %u values",
+                     (int)(j - i + 1), s + i, KTA_RULES_MAX_EXPANSIONS);
+            bad = 1;
+        } else if (!bad) {
+            next = xcalloc(ncur * p->nvalues, sizeof(*next));
+            for (k = 0; k < ncur; k++) {
+                for (l = 0; l < p->nvalues; l++) {
+                    kta_buf_append(&next[k * p->nvalues + l], cur[k].data ? cur[k].data : "",
+                                   cur[k].len);
+                    kta_buf_appends(&next[k * p->nvalues + l], p->values[l]);
+                }
+            }
+            texts_free(cur, ncur);
+            cur = next;
+            ncur *= p->nvalues;
+        }
+        i = j + 1;
+    }
+    if (bad) {
+        texts_free(cur, ncur);
+        return NULL;
+    }
+    *ntexts = ncur;
+    return cur;
+}
+
 static void matcher_clear(struct kta_matcher *m)
 {
     int i;
@@ -876,6 +1067,17 @@ static void matcher_clear(struct kta_matcher *m)
 }
 
 /* ---- searches ---------------------------------------------------------- */
+
+/* Compiles v into the next free slot of fc->vals. */
+static void fcond_add(struct cc *cc, struct kta_fcond *fc, const struct kta_ynode *v,
+                      unsigned set)
+{
+    compile_value(cc, &fc->vals[fc->nvals], v, set, fc->keyword);
+    fc->nnull += fc->vals[fc->nvals].kind == KTA_M_NULL;
+    fc->special |= fc->vals[fc->nvals].kind == KTA_M_EXISTS ||
+                   fc->vals[fc->nvals].kind == KTA_M_FIELDREF;
+    fc->nvals++;
+}
 
 /* Compiles one `key: value` entry of a search mapping (or a keyword list
  * when key is NULL). */
@@ -915,12 +1117,30 @@ static int compile_fcond(struct cc *cc, struct kta_fcond *fc, const struct kta_y
     fc->vals = xcalloc(n, sizeof(*fc->vals));
     for (i = 0; i < n; i++) {
         const struct kta_ynode *v = val->kind == KTA_YNODE_SEQ ? val->items[i] : val;
+        struct kta_buf *texts;
+        size_t ntexts, k;
 
-        compile_value(cc, &fc->vals[fc->nvals], v, set, fc->keyword);
-        fc->nnull += fc->vals[fc->nvals].kind == KTA_M_NULL;
-        fc->special |= fc->vals[fc->nvals].kind == KTA_M_EXISTS ||
-                       fc->vals[fc->nvals].kind == KTA_M_FIELDREF;
-        fc->nvals++;
+        if (!(set & B(MOD_EXPAND)) || v->kind != KTA_YNODE_SCALAR || v->type != KTA_YT_STR) {
+            fcond_add(cc, fc, v, set);
+            continue;
+        }
+        /* Each expansion is one more value of the list, so `all` ANDs
+         * them as it would values written out one by one. */
+        texts = expand_value(cc, v, &ntexts);
+        if (!texts)
+            continue;
+        fc->vals = xrealloc(fc->vals, (fc->nvals + ntexts + n - i - 1) * sizeof(*fc->vals));
+        memset(fc->vals + fc->nvals, 0, (ntexts + n - i - 1) * sizeof(*fc->vals));
+        for (k = 0; k < ntexts; k++) {
+            /* Neither plain nor quoted: errors point at the value itself,
+             * since columns inside an expansion mean nothing in the file. */
+            struct kta_ynode one = { .kind = KTA_YNODE_SCALAR, .line = v->line, .col = v->col,
+                                     .str = texts[k].data ? texts[k].data : "",
+                                     .len = texts[k].len, .type = KTA_YT_STR };
+
+            fcond_add(cc, fc, &one, set);
+        }
+        texts_free(texts, ntexts);
     }
     return cc->errors == errors0 ? 0 : -1;
 }

@@ -123,6 +123,26 @@ struct kta_fieldmap {
 
 void kta_fieldmap_free(struct kta_fieldmap *fm);
 
+/* ---- placeholders (the expand modifier) -------------------------------- */
+
+/* Most values one rule value may expand into (placeholders with several
+ * values multiply), so a typo in a placeholders file cannot make a rule
+ * compile for minutes. */
+#define KTA_RULES_MAX_EXPANSIONS 4096
+
+struct kta_placeholder {
+    char   *name;
+    char  **values;     /* NUL-free rule-value text, wildcards and all */
+    size_t  nvalues;    /* >= 1 */
+};
+
+struct kta_placeholders {
+    struct kta_placeholder *entries;
+    size_t                  n;
+};
+
+void kta_placeholders_free(struct kta_placeholders *ph);
+
 /* ---- compiled rules (rules_compile.c, eval.c) -------------------------- */
 
 /* A field path, kept whole (for the flat-key lookup) and split on '.'. */
@@ -310,11 +330,13 @@ struct kta_pathtab *kta_pathtab_new(struct kta_rule *const *rules, size_t nrules
                                     struct kta_rule *const *scopes, size_t nscopes);
 void kta_pathtab_free(struct kta_pathtab *pt);
 
-/* Where compile errors go and what the field map is. */
+/* Where compile errors go, what the field map and the placeholders are
+ * (either may be NULL). */
 struct kta_compile_env {
-    struct kta_rules_diag     *diag;
-    const struct kta_fieldmap *fm;
-    const char                *file;
+    struct kta_rules_diag         *diag;
+    const struct kta_fieldmap     *fm;
+    const struct kta_placeholders *ph;
+    const char                    *file;
 };
 
 /*

@@ -8,12 +8,14 @@
  * of every node (so every later complaint can point at its source), and
  * rejects what RULES-SPEC 1 forbids (aliases and anchors, files over
  * 4 MiB, nesting deeper than 64).  It then checks each rule's top-level
- * keys and hands `detection` to the compiler.  Every problem goes to the
+ * keys and hands `detection` to the compiler, with the field map and the
+ * placeholders (expand) file it read first.  Every problem goes to the
  * caller's diag callback; loading never stops at the first one, so
  * `kta check` can list them all.  It never evaluates events.
  */
 #include "rules_int.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -760,12 +762,125 @@ fail:
     return NULL;
 }
 
+/* ---- placeholders ------------------------------------------------------ */
+
+void kta_placeholders_free(struct kta_placeholders *ph)
+{
+    size_t i, j;
+
+    if (!ph)
+        return;
+    for (i = 0; i < ph->n; i++) {
+        for (j = 0; j < ph->entries[i].nvalues; j++)
+            free(ph->entries[i].values[j]);
+        free(ph->entries[i].values);
+        free(ph->entries[i].name);
+    }
+    free(ph->entries);
+    free(ph);
+}
+
+/* A placeholder value: a string or a number, taken as written. */
+static int placeholder_value(const struct kta_ynode *n)
+{
+    return n->kind == KTA_YNODE_SCALAR && n->type != KTA_YT_NULL &&
+           n->type != KTA_YT_BOOL && strlen(n->str) == n->len;
+}
+
+/*
+ * Reads a placeholders file for the expand modifier: one YAML mapping from
+ * a name (letters, digits, '_') to a value or a non-empty list of values,
+ * each a string or a number (an empty file defines none).  Returns NULL
+ * after reporting every problem with its file:line:col.
+ */
+static struct kta_placeholders *placeholders_load(struct kta_rules_diag *d, const char *file)
+{
+    struct ybuild yb = { .file = file, .d = d };
+    struct kta_placeholders *ph = NULL;
+    const struct kta_ynode *root;
+    char err[512];
+    char *text;
+    size_t len, i, j;
+    size_t errors0 = d->st->errors;
+
+    text = kta_read_file(file, KTA_RULES_MAX_FILE, &len, err, sizeof(err));
+    if (!text) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, 0, 0, NULL, "cannot read placeholders: %s",
+                         err);
+        return NULL;
+    }
+    parse_yaml(&yb, text, len);
+    free(text);
+    if (d->st->errors != errors0)
+        goto fail;
+    ph = xcalloc(1, sizeof(*ph));
+    if (yb.ndocs == 0)
+        goto out;   /* an empty file: no placeholders yet */
+    if (yb.ndocs != 1 || yb.docs[0]->kind != KTA_YNODE_MAP) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, yb.docs[0]->line, yb.docs[0]->col, NULL,
+                         "a placeholders file must be a single YAML mapping from names to "
+                         "values");
+        goto fail;
+    }
+    root = yb.docs[0];
+    ph->entries = xcalloc(KTA_YMAP_LEN(root) + 1, sizeof(*ph->entries));
+    for (i = 0; i + 1 < root->n; i += 2) {
+        const struct kta_ynode *k = root->items[i], *v = root->items[i + 1];
+        struct kta_placeholder *e = &ph->entries[ph->n];
+        size_t n = v->kind == KTA_YNODE_SEQ ? v->n : 1, bad = 0;
+
+        for (j = 0; j < k->len; j++)
+            bad |= !(isalnum((unsigned char)k->str[j]) || k->str[j] == '_' ||
+                     (unsigned char)k->str[j] >= 0x80);
+        if (bad || k->len == 0) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, NULL,
+                             "placeholder name '%s' may only hold letters, digits and '_'",
+                             k->str);
+            continue;
+        }
+        if (v->kind == KTA_YNODE_MAP || (v->kind == KTA_YNODE_SEQ && v->n == 0)) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, NULL,
+                             "placeholder '%s' must be a value or a non-empty list of values",
+                             k->str);
+            continue;
+        }
+        for (j = 0; j < n; j++) {
+            const struct kta_ynode *one = v->kind == KTA_YNODE_SEQ ? v->items[j] : v;
+
+            if (!placeholder_value(one)) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, one->line, one->col, NULL,
+                                 "placeholder '%s': a value must be a string or a number",
+                                 k->str);
+                bad = 1;
+            }
+        }
+        if (bad)
+            continue;
+        e->values = xcalloc(n, sizeof(char *));
+        for (j = 0; j < n; j++)
+            e->values[j] = xstrdup((v->kind == KTA_YNODE_SEQ ? v->items[j] : v)->str);
+        e->nvalues = n;
+        e->name = xstrdup(k->str);
+        ph->n++;
+    }
+    if (d->st->errors != errors0)
+        goto fail;
+out:
+    yb_free(&yb);
+    return ph;
+fail:
+    kta_placeholders_free(ph);
+    yb_free(&yb);
+    return NULL;
+}
+
 /* ---- rules ------------------------------------------------------------- */
 
 struct loader {
     struct kta_rules_diag     *d;
     const struct kta_rules_opts *opts;
     struct kta_fieldmap       *fm;
+    struct kta_placeholders   *ph;
     struct kta_rule          **rules;
     size_t                     nrules, cap;
     size_t                     valid;     /* rules without errors */
@@ -912,7 +1027,7 @@ static int apply_logsource(struct loader *ld, struct kta_rule *r, const struct k
 static void load_rule(struct loader *ld, const char *file, const struct kta_ynode *node)
 {
     struct kta_rules_diag *d = ld->d;
-    struct kta_compile_env env = { .diag = d, .fm = ld->fm, .file = file };
+    struct kta_compile_env env = { .diag = d, .fm = ld->fm, .ph = ld->ph, .file = file };
     const struct kta_ynode *idn, *lvn = NULL, *sevn = NULL, *det = NULL, *lsn = NULL;
     struct kta_rule *r;
     size_t errors0 = d->st->errors;
@@ -1275,11 +1390,14 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
         *st = *ld->d->st;
     kta_fieldmap_free(ld->fm);
     ld->fm = NULL;
+    kta_placeholders_free(ld->ph);
+    ld->ph = NULL;
     return rs;
 }
 
-/* Sets up the loader and reads the field map.  Returns -1 when the field
- * map is unusable (the load then fails even with skip_invalid). */
+/* Sets up the loader and reads the field map and the placeholders.
+ * Returns -1 when either is unusable (the load then fails even with
+ * skip_invalid). */
 static int start(struct loader *ld, struct kta_rules_diag *d, struct kta_rules_stats *own,
                  const struct kta_rules_opts *opts, char *errstr, size_t errstr_size)
 {
@@ -1299,6 +1417,11 @@ static int start(struct loader *ld, struct kta_rules_diag *d, struct kta_rules_s
     if (ld->opts->fieldmap) {
         ld->fm = fieldmap_load(d, ld->opts->fieldmap);
         if (!ld->fm)
+            return -1;
+    }
+    if (ld->opts->placeholders) {
+        ld->ph = placeholders_load(d, ld->opts->placeholders);
+        if (!ld->ph)
             return -1;
     }
     return 0;
@@ -1340,6 +1463,7 @@ struct kta_ruleset *kta_rules_load(const char *path, const struct kta_rules_opts
     return finish(&ld, st);
 fail:
     kta_fieldmap_free(ld.fm);
+    kta_placeholders_free(ld.ph);
     if (st)
         *st = own;
     return NULL;
@@ -1356,6 +1480,7 @@ struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml, si
 
     if (start(&ld, &d, &own, opts, errstr, errstr_size) < 0) {
         kta_fieldmap_free(ld.fm);
+        kta_placeholders_free(ld.ph);
         if (st)
             *st = own;
         return NULL;
@@ -1398,7 +1523,8 @@ static uint64_t fingerprint_file(uint64_t h, const char *file)
     return h;
 }
 
-uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap)
+uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap,
+                               const char *placeholders)
 {
     struct kta_rules_stats own = { 0 };
     struct kta_rules_opts quiet = { 0 };
@@ -1413,6 +1539,8 @@ uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap)
     ld.opts = &quiet;
     if (fieldmap)
         h = fingerprint_file(h, fieldmap);
+    if (placeholders)
+        h = fingerprint_file(h, placeholders);
     if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return fingerprint_file(h, path);
     collect(&ld, path, &paths, &n, &cap);

@@ -34,6 +34,7 @@ struct kta_config {
     char  *dlq_topic;            /* dead_letter.topic */
     char  *rules_path;           /* rules.path */
     char  *fieldmap;             /* rules.fieldmap, or NULL */
+    char  *placeholders;         /* rules.placeholders, or NULL */
     int    rules_skip_invalid;   /* rules.on_error == skip */
     int    watch_interval_ms;    /* rules.watch_interval_ms */
     int    workers;              /* 0: one per CPU */

@@ -34,6 +34,8 @@ typedef void kta_diag_fn(void *opaque, enum kta_diag_kind kind, const char *msg)
 
 struct kta_rules_opts {
     const char  *fieldmap;      /* field map YAML file (RULES-SPEC 3.4), or NULL */
+    const char  *placeholders;  /* values for the expand modifier's %NAME%
+                                 * (a YAML mapping), or NULL */
     int          skip_invalid;  /* 1: drop invalid rules (each reported); 0: fail */
     kta_diag_fn *diag;          /* may be NULL */
     void        *diag_opaque;
@@ -85,10 +87,11 @@ void kta_ruleset_prefilter_info(const struct kta_ruleset *rs, size_t *literals,
                                 size_t *always);
 
 /* A hash of the names, sizes, inodes and modification times of every rule
- * file under path and of the field map (may be NULL): it changes when a
- * rule file is added, removed, edited or replaced.  Cheap enough to call
- * every second; never fails. */
-uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap);
+ * file under path, of the field map and of the placeholders file (either
+ * may be NULL): it changes when one of them is added, removed, edited or
+ * replaced.  Cheap enough to call every second; never fails. */
+uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap,
+                               const char *placeholders);
 
 /* What became of a rule's logsource (RULES-SPEC 6). */
 enum kta_ls_state {

@@ -64,6 +64,23 @@ check "regex limit reported per rule" has "rule slow: 1 event(s) hit the regex m
 check "check summary" grep -q '2 loaded' out
 "$KTA" check bad.yml >out 2>err; check "check bad exit 1" test $? -eq 1
 
+# -p / --placeholders: the values of %NAME% for the expand modifier, on
+# every command that loads rules (run shares its parser with config)
+printf 'id: ex\ntitle: t\ndetection:\n  sel:\n    host|expand: "%%hosts%%"\n' >expand.yml
+printf 'hosts: [endpoint01, endpoint03]\n' >ph.map
+"$KTA" eval -r expand.yml -p ph.map events.jsonl >hits 2>/dev/null
+check "eval -p: both hosts hit" test "$(grep -c '"id":"ex"' hits)" -eq 2
+"$KTA" eval -r expand.yml --placeholders ph.map events.jsonl >hits 2>/dev/null
+check "eval --placeholders" test "$(grep -c '"id":"ex"' hits)" -eq 2
+"$KTA" eval -r expand.yml events.jsonl >/dev/null 2>err; check "eval without -p exit 1" test $? -eq 1
+check "missing placeholder says how to define it" has "expand.yml:5:19: error: rule ex: placeholder '%hosts%' has no value; define 'hosts' in a placeholders file (kta.yaml rules.placeholders, or -p FILE)" err
+"$KTA" check -p ph.map expand.yml >out 2>err; check "check -p exit 0" test $? -eq 0
+"$KTA" check --placeholders nosuch.map expand.yml >out 2>err; check "check bad -p exit 1" test $? -eq 1
+check "check bad -p names the file" has "nosuch.map:0:0: error: cannot read placeholders" err
+"$KTA" bench -r expand.yml -p ph.map --events 100 --seconds 0.01 --modes engine >out 2>err
+check "bench -p exit 0" test $? -eq 0
+"$KTA" config -p ph.map >out; check "run/config -p sets rules.placeholders" has "rules.placeholders: ph.map" out
+
 # config
 printf 'output:\n  topic: hits\nkafka:\n  sasl.password: hunter2\n' >kta.yaml
 "$KTA" config -c kta.yaml -X workers=3 >out; check "config exit 0" test $? -eq 0

@@ -8,6 +8,7 @@
 #   fieldmap       a field map (no .yml suffix, so a directory walk over
 #                  cases/ does not take it for rules); or instead
 #   fieldmap.path  one line: a repo-relative field map path
+#   placeholders   values for the expand modifier (no .yml suffix either)
 #   eval-args      extra `kta eval` options on one line (e.g. --skip-invalid)
 #   events.jsonl   JSON lines
 #   expected       "LINE: id id ..." for every event line that must produce
@@ -15,9 +16,9 @@
 #   check          `kta check` expectations: the first line is "exit N", every
 #                  further line a text that must occur in its output
 # Each case with `expected` runs
-#   $KTA eval -r RULES [-m FIELDMAP] [EVAL-ARGS] events.jsonl
+#   $KTA eval -r RULES [-m FIELDMAP] [-p PLACEHOLDERS] [EVAL-ARGS] events.jsonl
 # and its hits are compared with expected; a case with `check` runs
-#   $KTA check [-m FIELDMAP] RULES.
+#   $KTA check [-m FIELDMAP] [-p PLACEHOLDERS] RULES.
 # Then the default ruleset (rules/) must check clean (no error, no warning)
 # and every rule id in it must be hit by some case under cases/default/;
 # the examples in docs/rules.md must equal their cases under cases/docs/,
@@ -66,6 +67,7 @@ while IFS= read -r dir; do
     fm=()
     if [[ -f $dir/fieldmap.path ]]; then fm=(-m "$root/$(firstline "$dir/fieldmap.path")")
     elif [[ -f $dir/fieldmap ]]; then fm=(-m "$dir/fieldmap"); fi
+    [[ -f $dir/placeholders ]] && fm+=(-p "$dir/placeholders")
     extra=()
     [[ -f $dir/eval-args ]] && read -r -a extra <"$dir/eval-args"
     ok=1
@@ -155,7 +157,8 @@ EOF
 then pass=$((pass + 1)); else echo "FAIL: sysmon.fieldmap / windows.fieldmap fields"; fail=$((fail + 1)); fi
 
 # Every example in docs/rules.md that is tagged <!-- case: docs/NAME -->
-# (rules.yml), or <!-- events|expected|fieldmap|check: docs/NAME --> is
+# (rules.yml), or <!-- events|expected|fieldmap|placeholders|check:
+# docs/NAME --> is
 # byte-for-byte that file of the case, and every case under cases/docs/ is
 # shown in the guide.
 if [[ -f $root/docs/rules.md ]]; then
@@ -164,9 +167,9 @@ import os, re, sys
 root = sys.argv[1]
 doc = open(os.path.join(root, "docs/rules.md"), encoding="utf-8").read()
 files = {"case": "rules.yml", "events": "events.jsonl", "fieldmap": "fieldmap",
-         "expected": "expected", "check": "check"}
+         "placeholders": "placeholders", "expected": "expected", "check": "check"}
 bad, seen = 0, set()
-for m in re.finditer(r"<!-- (case|events|fieldmap|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S):
+for m in re.finditer(r"<!-- (case|events|fieldmap|placeholders|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S):
     kind, case, text = m.groups()
     seen.add(case)
     path = os.path.join(root, "tests/rules/cases", case, files[kind])
@@ -174,8 +177,8 @@ for m in re.finditer(r"<!-- (case|events|fieldmap|expected|check): (\S+) -->\n``
         print(f"  docs/rules.md: {kind} {case}: {path} does not exist"); bad = 1
     elif open(path, encoding="utf-8").read() != text:
         print(f"  docs/rules.md: {kind} {case} differs from {path}"); bad = 1
-tags = len(re.findall(r"<!-- (?:case|events|fieldmap|expected|check): ", doc))
-if tags != len(re.findall(r"<!-- (case|events|fieldmap|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S)):
+tags = len(re.findall(r"<!-- (?:case|events|fieldmap|placeholders|expected|check): ", doc))
+if tags != len(re.findall(r"<!-- (case|events|fieldmap|placeholders|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S)):
     print("  docs/rules.md: a tag is not directly followed by a fenced block"); bad = 1
 docs = os.path.join(root, "tests/rules/cases/docs")
 for d in sorted(os.listdir(docs)) if os.path.isdir(docs) else []:
@@ -197,11 +200,34 @@ fi
 
 sigma=$root/../shared/sigma/rules
 if [[ -d $sigma ]]; then
+    # Placeholders of rules using `expand` (a site's own lists in real
+    # use) get a stand-in value here, so such rules count as loadable.
+    python3 - "$sigma" >"$work/placeholders" <<'EOF'
+import os, re, sys
+names = set()
+for dirpath, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if f.endswith((".yml", ".yaml")):
+            text = open(os.path.join(dirpath, f), encoding="utf-8", errors="replace").read()
+            if "|expand" in text:
+                names.update(re.findall(r"%(\w+)%", text))
+for n in sorted(names):
+    print(f"{n}: kta-test-{n}")
+EOF
     start=$(date +%s.%N)
-    "$KTA" check -q --skip-invalid "$sigma" >"$work/summary" 2>"$work/err"
+    "$KTA" check -q --skip-invalid -p "$work/placeholders" "$sigma" >"$work/summary" 2>"$work/err"
     end=$(date +%s.%N)
     summary=$(tail -n 1 "$work/summary")
     echo "sigma corpus: $summary ($(python3 -c "print(f'{$end - $start:.2f}')")s)"
+    # How many rules fail to load, and why (the message without file and id).
+    python3 - "$work/err" <<'EOF'
+import collections, re, sys
+why = collections.Counter(re.sub(r"^.*?: error: (rule \S+: )?", "", l.rstrip())
+                          for l in open(sys.argv[1], encoding="utf-8") if ": error: " in l)
+print(f"sigma corpus: {sum(why.values())} load error(s)")
+for msg, n in why.most_common(10):
+    print(f"  {n:5d} {msg}")
+EOF
     # Rules may be skipped only for a reason, and every skip must be reported.
     if python3 - "$summary" "$work/err" <<'EOF'
 import re, sys

@@ -570,35 +570,84 @@ static void test_random(void)
     kta_buf_free(&ev);
 }
 
+/* Calls fn for every case directory: tests/rules/cases/NAME and one level
+ * below (cases/modifiers/NAME), as "NAME" or "modifiers/NAME". */
+static void for_each_case(void (*fn)(const char *name))
+{
+    DIR *dir = opendir("tests/rules/cases"), *sub;
+    struct dirent *de, *se;
+    char path[1024], name[1024];
+
+    while (dir && (de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        fn(de->d_name);
+        snprintf(path, sizeof(path), "tests/rules/cases/%s", de->d_name);
+        sub = opendir(path);
+        while (sub && (se = readdir(sub)) != NULL) {
+            if (se->d_name[0] == '.')
+                continue;
+            snprintf(name, sizeof(name), "%s/%s", de->d_name, se->d_name);
+            fn(name);
+        }
+        if (sub)
+            closedir(sub);
+    }
+    if (dir)
+        closedir(dir);
+}
+
+static void case_differential(const char *name)
+{
+    struct kta_rules_opts opts = { .skip_invalid = 0 };
+    struct kta_ruleset *rs;
+    struct stat sb;
+    char path[1024], fm[1024], ph[1024], errstr[512];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "tests/rules/cases/%s/rules.yml", name);
+    snprintf(fm, sizeof(fm), "tests/rules/cases/%s/fieldmap.path", name);
+    snprintf(ph, sizeof(ph), "tests/rules/cases/%s/placeholders", name);
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return;
+    /* fieldmap.path: one line, a repo-relative field map */
+    if ((fp = fopen(fm, "r")) != NULL) {
+        if (fgets(fm, sizeof(fm), fp))
+            fm[strcspn(fm, "\r\n")] = '\0';
+        else
+            fm[0] = '\0';
+        fclose(fp);
+    } else {
+        snprintf(fm, sizeof(fm), "tests/rules/cases/%s/fieldmap", name);
+    }
+    if (fm[0] && stat(fm, &sb) == 0)
+        opts.fieldmap = fm;
+    if (stat(ph, &sb) == 0)
+        opts.placeholders = ph;
+    rs = kta_rules_load(path, &opts, NULL, errstr, sizeof(errstr));
+    if (!rs)
+        return;
+    run_differential(name, rs, 500, 500);
+    kta_ruleset_decref(rs);
+}
+
 static void test_cases(void)
 {
-    DIR *dir = opendir("tests/rules/cases");
-    struct dirent *de;
-    char path[1024], fm[1024];
+    struct stat sb;
 
-    if (!dir) {
+    if (stat("tests/rules/cases", &sb) != 0) {
         printf("# tests/rules/cases not found: skipped\n");
         return;
     }
-    while ((de = readdir(dir)) != NULL) {
-        struct kta_rules_opts opts = { .skip_invalid = 0 };
-        struct kta_ruleset *rs;
-        struct stat sb;
-        char errstr[512];
+    for_each_case(case_differential);
+}
 
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "tests/rules/cases/%s/rules.yml", de->d_name);
-        snprintf(fm, sizeof(fm), "tests/rules/cases/%s/fieldmap", de->d_name);
-        if (stat(fm, &sb) == 0)
-            opts.fieldmap = fm;
-        rs = kta_rules_load(path, &opts, NULL, errstr, sizeof(errstr));
-        if (!rs)
-            continue;
-        run_differential(de->d_name, rs, 500, 500);
-        kta_ruleset_decref(rs);
-    }
-    closedir(dir);
+static void case_add_events(const char *name)
+{
+    char path[1024];
+
+    snprintf(path, sizeof(path), "tests/rules/cases/%s/events.jsonl", name);
+    add_file_lines(path, &case_events, &case_offs, &ncase);
 }
 
 static void test_tree(const char *what, const char *path, size_t max_rule_events)
@@ -622,24 +671,12 @@ static void test_tree(const char *what, const char *path, size_t max_rule_events
 
 int main(void)
 {
-    DIR *dir;
-    struct dirent *de;
-    char path[1024];
-
     test_check_cases();
     test_check_depth();
     test_check_never_lies();
 
     /* Every event of every case joins every differential run. */
-    dir = opendir("tests/rules/cases");
-    while (dir && (de = readdir(dir)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "tests/rules/cases/%s/events.jsonl", de->d_name);
-        add_file_lines(path, &case_events, &case_offs, &ncase);
-    }
-    if (dir)
-        closedir(dir);
+    for_each_case(case_add_events);
     add_file_lines("tests/data/seed-events.jsonl", &case_events, &case_offs, &ncase);
 
     test_random();

@@ -101,15 +101,42 @@ static const struct row rows[] = {
     /* modifiers */
     { R("detection:\n  s: {a|contain: x}\n"),
       "t.yml:4:9: error: rule r1: unknown modifier 'contain'\n", 1, 0 },
-    { R("detection:\n  s:\n    a|wide|base64offset|contains: x\n"),
-      "t.yml:5:7: error: rule r1: modifier 'wide' is not part of rule format version 1\n",
+    /* the UTF-16 family: only on the way to base64 */
+    { R("detection:\n  s:\n    a|wide|base64offset|contains: x\n"), "", 0, 0 },
+    { R("detection:\n  s: {a|utf16le|base64: x, b|utf16be|base64: x, c|utf16|base64: x}\n"),
+      "", 0, 0 },
+    { R("detection:\n  s: {a|wide: x}\n"),
+      "t.yml:4:9: error: rule r1: modifier 'wide' must be followed by 'base64' or "
+      "'base64offset' (event text is UTF-8, so UTF-16 can only be matched "
+      "base64-encoded)\n", 1, 0 },
+    { R("detection:\n  s: {a|contains|utf16: x}\n"),
+      "t.yml:4:18: error: rule r1: modifier 'utf16' must be followed by 'base64' or "
+      "'base64offset' (event text is UTF-8, so UTF-16 can only be matched "
+      "base64-encoded)\n", 1, 0 },
+    { R("detection:\n  s: {a|base64offset|utf16le|contains: x}\n"),
+      "t.yml:4:22: error: rule r1: modifier 'utf16le' must come before 'base64offset'\n",
       1, 0 },
-    { R("detection:\n  s: {a|utf16le|base64: x}\n"),
-      "t.yml:4:9: error: rule r1: modifier 'utf16le' is not part of rule format version 1\n",
-      1, 0 },
+    { R("detection:\n  s: {a|utf16|wide|base64: x}\n"),
+      "t.yml:4:15: error: rule r1: modifier 'wide' cannot be combined with 'utf16'\n", 1, 0 },
+    { R("detection:\n  s: {a|wide|base64: 'x*'}\n"),
+      "t.yml:4:24: error: rule r1: wildcards cannot be used with modifier 'base64' (escape "
+      "them as \\*)\n", 1, 0 },
+    { R("detection:\n  s: {a|wide|re: x}\n"),
+      "t.yml:4:14: error: rule r1: modifier 're' cannot be combined with 'wide'\n", 1, 0 },
+    /* expand, without a placeholders file */
     { R("detection:\n  s: {a|expand: '%x%'}\n"),
-      "t.yml:4:9: error: rule r1: modifier 'expand' is not part of rule format version 1\n",
-      1, 0 },
+      "t.yml:4:18: error: rule r1: placeholder '%x%' has no value; define 'x' in a "
+      "placeholders file (kta.yaml rules.placeholders, or -p FILE)\n", 1, 0 },
+    { R("detection:\n  s: {a|expand: [a%x%, '%y%b', 100%, '%%', 'a\\%x%']}\n"),
+      "t.yml:4:19: error: rule r1: placeholder '%x%' has no value; define 'x' in a "
+      "placeholders file (kta.yaml rules.placeholders, or -p FILE)\n"
+      "t.yml:4:25: error: rule r1: placeholder '%y%' has no value; define 'y' in a "
+      "placeholders file (kta.yaml rules.placeholders, or -p FILE)\n", 2, 0 },
+    { R("detection:\n  s: {a|expand: no placeholder}\n"), "", 0, 0 },
+    { R("detection:\n  s: {a|expand|re: x}\n"),
+      "t.yml:4:16: error: rule r1: modifier 're' cannot be combined with 'expand'\n", 1, 0 },
+    { R("detection:\n  s: {a|expand: null}\n"),
+      "t.yml:4:17: error: rule r1: null cannot be used with modifier 'expand'\n", 1, 0 },
     { R("detection:\n  s: {a|re|contains: x}\n"),
       "t.yml:4:12: error: rule r1: modifier 'contains' cannot be combined with 're'\n", 1, 0 },
     { R("detection:\n  s: {a|contains|startswith: x}\n"),
@@ -339,9 +366,93 @@ static void test_directory(void)
     free(sub);
 }
 
+static void test_placeholders(void)
+{
+    char dir[] = "/tmp/kta-ph-XXXXXX";
+    struct diags d = { "", 0 };
+    struct kta_rules_opts opts = { .diag = on_diag, .diag_opaque = &d };
+    static const char rule[] = "id: a\ntitle: a\ndetection: {s: {x|expand: 'h-%ws%-%n%'}}\n";
+    struct kta_rules_stats st;
+    struct kta_ruleset *rs;
+    struct kta_buf big = { 0 };
+    char err[1024], *ph, *rules;
+    uint64_t f1, f2;
+    int i;
+
+    CHECK(mkdtemp(dir) != NULL);
+    ph = xasprintf("%s/ph.map", dir);
+    rules = xasprintf("%s/r.yml", dir);
+    write_file(dir, "r.yml", rule);
+    write_file(dir, "ph.map", "ws: [a, b, c]\nn: [1, 2]\nunused: x\n");
+    opts.placeholders = ph;
+
+    /* 3 x 2 combinations, each one value of the list */
+    rs = kta_rules_load(rules, &opts, &st, err, sizeof(err));
+    CHECK(rs != NULL);
+    CHECK_STR(d.text, "");
+    if (rs && kta_ruleset_count(rs) == 1) {
+        const struct kta_fcond *fc = &kta_ruleset_rule(rs, 0)->searches[0].maps[0].conds[0];
+
+        CHECK_INT(fc->nvals, 6);
+        CHECK_STR(fc->vals[0].lit, "h-a-1");
+        CHECK_STR(fc->vals[1].lit, "h-a-2");
+        CHECK_STR(fc->vals[5].lit, "h-c-2");
+    }
+    kta_ruleset_decref(rs);
+
+    /* the placeholders file is part of the fingerprint */
+    f1 = kta_rules_fingerprint(rules, NULL, ph);
+    CHECK(f1 != kta_rules_fingerprint(rules, NULL, NULL));
+    CHECK(f1 == kta_rules_fingerprint(rules, NULL, ph));
+    write_file(dir, "ph.map", "ws: [a, b, c, d]\nn: [1, 2]\n");
+    f2 = kta_rules_fingerprint(rules, NULL, ph);
+    CHECK(f1 != f2);
+
+    /* too many combinations */
+    kta_buf_appends(&big, "ws: [");
+    for (i = 0; i < 100; i++)
+        kta_buf_printf(&big, "%sw%d", i ? ", " : "", i);
+    kta_buf_appends(&big, "]\nn: [");
+    for (i = 0; i < 41; i++)
+        kta_buf_printf(&big, "%s%d", i ? ", " : "", i);
+    kta_buf_appends(&big, "]\n");
+    write_file(dir, "ph.map", big.data);
+    d.text[0] = '\0';
+    rs = kta_rules_load(rules, &opts, &st, err, sizeof(err));
+    CHECK(rs == NULL);
+    CHECK(strstr(d.text, "r.yml:3:35: error: rule a: placeholder '%n%' makes the value expand "
+                         "into more than 4096 values") != NULL);
+
+    /* a broken placeholders file fails the load even with skip_invalid */
+    opts.skip_invalid = 1;
+    write_file(dir, "ph.map", "- just\n- a list\n");
+    d.text[0] = '\0';
+    rs = kta_rules_load(rules, &opts, &st, err, sizeof(err));
+    CHECK(rs == NULL);
+    CHECK(strstr(err, "ph.map:1:1: error: a placeholders file must be a single YAML mapping "
+                      "from names to values") != NULL);
+    /* an empty file defines nothing: the rule's placeholders have no value */
+    write_file(dir, "ph.map", "# none yet\n");
+    rs = kta_rules_load(rules, &opts, &st, err, sizeof(err));
+    CHECK(rs != NULL && kta_ruleset_count(rs) == 0);
+    CHECK(strstr(err, "r.yml:3:30: error: rule a: placeholder '%ws%' has no value") != NULL);
+    kta_ruleset_decref(rs);
+    remove(ph);
+    rs = kta_rules_load(rules, &opts, &st, err, sizeof(err));
+    CHECK(rs == NULL);
+    CHECK(strstr(err, "ph.map:0:0: error: cannot read placeholders: ") != NULL);
+
+    remove(rules);
+    rmdir(dir);
+    kta_buf_free(&big);
+    free(ph);
+    free(rules);
+}
+
 int main(void)
 {
     test_rows();
+    test_placeholders();
     test_deep_nesting();
     test_skip_invalid();
     test_directory();
