@@ -404,7 +404,8 @@ static int caseless_invariant(unsigned cp)
            (cp >= 0x20a0 && cp <= 0x20cf) || (cp >= 0x2190 && cp <= 0x245f) ||
            (cp >= 0x2500 && cp <= 0x2bff) || (cp >= 0x3000 && cp <= 0x9fff) ||
            (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xfe00 && cp <= 0xfe0f) ||
-           (cp >= 0x1f300 && cp <= 0x1faff);
+           (cp >= 0x13000 && cp <= 0x1343f) || (cp >= 0x1f000 && cp <= 0x1faff) ||
+           (cp >= 0x20000 && cp <= 0x3ffff);
 }
 
 /* The UTF-8 length of the character whose tokens start at i when it is a
