@@ -57,6 +57,7 @@ struct chunk {
     size_t          len, cap;
     const char     *file;      /* "-" for stdin */
     long            line0;     /* line number before the first line */
+    long            line_end;  /* of the last line (set by eval_chunk) */
     struct kta_buf  note;      /* a file error to report after the chunk */
     /* Filled by an evaluator. */
     struct kta_buf  out;       /* hit lines */
@@ -185,6 +186,7 @@ static void eval_chunk(struct thread *t, struct chunk *c)
         }
         p = nl ? nl + 1 : end;
     }
+    c->line_end = line;
 }
 
 /* ---- writing, in input order ------------------------------------------- */
@@ -444,9 +446,6 @@ static int fill(struct reader *rd, struct chunk *c)
     }
     c->file = rd->file;
     c->line0 = rd->line;
-    rd->line += (long)count_lines(c->buf, c->len);
-    if (rd->eof && c->len > 0 && c->buf[c->len - 1] != '\n')
-        rd->line++;
     return c->len > 0;
 }
 
@@ -475,8 +474,16 @@ static int eval_file(struct eval *e, const char *path)
         got = fill(&rd, c);
         if (rd.eof && rd.error)
             kta_buf_printf(&c->note, "kta: %s: read error: %s\n", rd.file, strerror(rd.error));
+        /* The next chunk's first line number: counted here when chunks are
+         * evaluated in parallel; a single thread learns it from
+         * eval_chunk, which saves a pass over the input. */
+        if (e->nthreads > 1)
+            rd.line += (long)count_lines(c->buf, c->len) +
+                       (c->len > 0 && c->buf[c->len - 1] != '\n');
         if (got || c->note.len)
             slot_put(e, c);
+        if (e->nthreads == 1 && got)
+            rd.line = c->line_end;
     } while (!rd.eof && !atomic_load(&e->write_failed));
     if (owned)
         close(rd.fd);
