@@ -411,7 +411,8 @@ static int fill(struct reader *rd, struct chunk *c)
         free(c->buf);
         c->buf = xmalloc(c->cap);
     }
-    memcpy(c->buf, rd->carry.data, rd->carry.len);
+    if (rd->carry.len)
+        memcpy(c->buf, rd->carry.data, rd->carry.len);
     c->len = rd->carry.len;
     kta_buf_reset(&rd->carry);
     while (!rd->eof) {
