@@ -268,6 +268,7 @@ static void write_chunk(struct eval *e, struct chunk *c)
 
 /* ---- threads ----------------------------------------------------------- */
 
+/* Takes READY chunks in sequence order, leaves them DONE.  Thread: evaluator. */
 static void *evaluator_main(void *arg)
 {
     struct thread *t = arg;
@@ -293,6 +294,8 @@ static void *evaluator_main(void *arg)
     return NULL;
 }
 
+/* Writes DONE chunks strictly in sequence order, leaves them FREE.
+ * Thread: writer. */
 static void *writer_main(void *arg)
 {
     struct eval *e = arg;
@@ -335,7 +338,8 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* A free slot for the reader; the single-threaded run has just one. */
+/* A free slot for the reader; the single-threaded run has just one.
+ * Thread: main. */
 static struct chunk *slot_get(struct eval *e)
 {
     struct chunk *c;
@@ -351,7 +355,7 @@ static struct chunk *slot_get(struct eval *e)
 }
 
 /* Hands a filled slot on: evaluated and written now when single-threaded,
- * else queued for the evaluators. */
+ * else queued for the evaluators.  Thread: main. */
 static void slot_put(struct eval *e, struct chunk *c)
 {
     if (e->nthreads == 1) {
@@ -403,6 +407,7 @@ static int readable_now(int fd)
  * `tail -f` get their hits at once).  Returns 1 when c holds lines, 0 when
  * the file has no more.  A read error ends the file as its end would, with
  * rd->error set; the lines read before it are still handed out.
+ * Thread: main.
  */
 static int fill(struct reader *rd, struct chunk *c)
 {
