@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * worker: one thread per worker, between its ring and the producer.
- * For each record: decode (event.c), evaluate (eval.c), encode each hit
- * (hit.c) and hand it to the producer, or send a malformed record to the
+ * For each record: evaluate it (record.c: the same path as `kta eval`),
+ * hand each encoded hit to the producer, or send a malformed record to the
  * dead-letter topic.  Then it releases its share of the record's offset
  * slot; delivery reports release the rest.
  *
@@ -12,6 +12,7 @@
 #include "kta/event.h"
 #include "kta/hit.h"
 #include "kta/pipeline.h"
+#include "kta/record.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,10 +23,7 @@ struct job {
     struct kta_worker        *w;
     const rd_kafka_message_t *rkm;
     struct kta_slot          *slot;
-    json_t                   *ev;       /* set by kta_eval_raw before on_hit */
     const char               *topic;
-    char                      detected_at[40];
-    int                       failed;
 };
 
 static void add_header(rd_kafka_headers_t *hdrs, const char *name, const char *value)
@@ -33,42 +31,33 @@ static void add_header(rd_kafka_headers_t *hdrs, const char *name, const char *v
     rd_kafka_header_add(hdrs, name, -1, value, -1);
 }
 
-static void on_hit(void *opaque, const struct kta_rule *r)
+/* rec->hit holds the encoded hit (record.c).  Returns non-zero when the
+ * producer refused it: the record's remaining hits are then not sent. */
+static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r)
 {
     struct job *j = opaque;
     struct kta_worker *w = j->w;
     struct kta_pipeline *pl = w->pl;
-    const rd_kafka_message_t *rkm = j->rkm;
-    struct kta_hit_source src = {
-        .topic = j->topic, .partition = rkm->partition, .offset = rkm->offset,
-        .timestamp = rd_kafka_message_timestamp(rkm, NULL),
-    };
     rd_kafka_headers_t *hdrs;
     int have_key;
 
-    if (j->failed)
-        return;
-    if (!j->detected_at[0])
-        kta_iso8601_now(j->detected_at, sizeof(j->detected_at));
-    kta_buf_reset(&w->hit);
-    kta_hit_encode(&w->hit, r, rkm->payload, rkm->len, &src, j->detected_at);
     kta_buf_reset(&w->key);
-    have_key = kta_hit_field_text(&w->key, j->ev, pl->cfg->key_field);
+    have_key = kta_hit_field_text(&w->key, rec->ev, pl->cfg->key_field);
     hdrs = rd_kafka_headers_new(3);
     add_header(hdrs, "kta.rule.id", kta_rule_id(r));
     add_header(hdrs, "kta.rule.level", kta_rule_level(r));
     add_header(hdrs, "kta.ruleset.version", w->rs_version_text);
     if (kta_producer_send(pl->producer, 0, have_key ? w->key.data : NULL,
-                          have_key ? w->key.len : 0, w->hit.data, w->hit.len, hdrs, j->slot) < 0) {
-        j->failed = 1;
-        return;
-    }
+                          have_key ? w->key.len : 0, rec->hit->data, rec->hit->len, hdrs,
+                          j->slot) < 0)
+        return -1;
     atomic_fetch_add_explicit(&w->stats.hits, 1, memory_order_relaxed);
     if (pl->cfg->print != KTA_PRINT_NONE) {
         kta_buf_reset(&w->line);
-        kta_hit_alert_line(&w->line, j->ev, r);
+        kta_hit_alert_line(&w->line, rec->ev, r);
         fwrite(w->line.data, 1, w->line.len, stdout);
     }
+    return 0;
 }
 
 /* Prints the malformed payload on one line, control bytes shown as '?'. */
@@ -119,31 +108,34 @@ static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_sl
 {
     struct kta_pipeline *pl = w->pl;
     struct job j = { .w = w, .rkm = rkm, .slot = slot };
-    enum kta_event_error err;
-    char detail[256];
+    struct kta_hit_source src = {
+        .partition = rkm->partition, .offset = rkm->offset,
+        .timestamp = rd_kafka_message_timestamp(rkm, NULL),
+    };
+    struct kta_record rec = { .data = rkm->payload, .len = rkm->len, .src = &src, .hit = &w->hit };
     long nhits;
 
-    j.topic = rd_kafka_topic_name(rkm->rkt);
+    j.topic = src.topic = rd_kafka_topic_name(rkm->rkt);
     atomic_fetch_add_explicit(&w->stats.events, 1, memory_order_relaxed);
-    /* Parses the record only when some rule could match it or it may be
-     * malformed (then kta_event_decode's reason, as before); j.ev is set
+    /* The path `kta eval` takes too (record.c): the record is parsed only
+     * when some rule could match it or it may be malformed; rec.ev is set
      * before the first on_hit. */
-    nhits = kta_eval_raw(w->rs, w->ctx, rkm->payload, rkm->len, (size_t)pl->cfg->max_bytes,
-                         on_hit, &j, &j.ev, &err, detail, sizeof(detail));
+    nhits = kta_record_eval(w->rs, w->ctx, (size_t)pl->cfg->max_bytes, 0, &rec, on_hit, &j);
     if (nhits < 0) {
-        dead_letter(w, rkm, j.topic, err, detail, slot);
+        dead_letter(w, rkm, j.topic, rec.err, rec.detail, slot);
+        kta_record_done(&rec);
         return;
     }
     if (nhits == 0 && pl->cfg->print == KTA_PRINT_ALL) {
         /* Debug output wants the fields even of a record no rule needed. */
-        if (!j.ev)
-            j.ev = kta_event_decode(rkm->payload, rkm->len, (size_t)pl->cfg->max_bytes, &err,
-                                    detail, sizeof(detail));
+        if (!rec.ev)
+            rec.ev = kta_event_decode(rkm->payload, rkm->len, (size_t)pl->cfg->max_bytes,
+                                      &rec.err, rec.detail, sizeof(rec.detail));
         kta_buf_reset(&w->line);
-        kta_hit_debug_line(&w->line, j.ev);
+        kta_hit_debug_line(&w->line, rec.ev);
         fwrite(w->line.data, 1, w->line.len, stdout);
     }
-    json_decref(j.ev);
+    kta_record_done(&rec);
 }
 
 static void adopt_ruleset(struct kta_worker *w)

@@ -59,6 +59,130 @@ timeout 60 "$KTA" eval -r slow.yml slow.jsonl >hits 2>err; check "eval with a ca
 check "other rule still hits" grep -q '"id":"other"' hits
 check "regex limit reported per rule" has "rule slow: 1 event(s) hit the regex match limit" err
 
+# eval: summary, --stats, -q, --threads, --reference
+nodate() { sed -E 's/"detected_at":"[^"]*"/"detected_at":""/' "$1"; }
+notime() { sed -E 's/ in [0-9.]+ s \([0-9]+ events\/s\)$/ in S s (R events\/s)/' "$1"; }
+"$KTA" eval -r "$root/rules/seed.yaml" events.jsonl >hits 2>err
+check "eval: summary line last on stderr" \
+    grep -qE '^kta: eval: 6 events, 3 hits, 2 malformed in [0-9.]+ s \([0-9]+ events/s\)$' <(tail -n 1 err)
+check "eval: no progress line when stderr is not a terminal" bash -c "! grep -q $'\r' err"
+"$KTA" eval -q -r "$root/rules/seed.yaml" events.jsonl >hits.q 2>err.q
+check "eval -q: no summary" bash -c "! grep -q 'kta: eval:' err.q"
+check "eval -q: malformed lines still reported" test "$(grep -c 'malformed event' err.q)" -eq 2
+"$KTA" eval --stats -r "$root/rules/seed.yaml" events.jsonl >/dev/null 2>err
+check "eval --stats: header" has "kta: eval: hits per rule (2 of 2 rules hit):" err
+grep -A 1 -E '^ +2  seed-severity-critical  Agent reported a critical threat$' err | tail -n 1 >stats.next
+check "eval --stats: sorted by count, id and title" \
+    grep -qE '^ +1  seed-severity-high  Agent reported a high-severity threat$' stats.next
+check "eval --stats: rules per event" grep -qE '^kta: eval: [0-9.]+ rules evaluated per event \([0-9]+ evaluations\), [0-9.]+% of events parsed$' err
+check "eval --stats: summary still last" grep -q '^kta: eval: 6 events' <(tail -n 1 err)
+"$KTA" eval --stats --reference -r "$root/rules/seed.yaml" events.jsonl >/dev/null 2>err
+check "eval --stats --reference: every rule on every event" \
+    has "kta: eval: 1.33 rules evaluated per event (8 evaluations), 100.0% of events parsed" err
+"$KTA" eval --threads -1 -r "$root/rules/seed.yaml" events.jsonl >/dev/null 2>err
+check "eval --threads -1 exit 2" test $? -eq 2
+
+# The same output, byte for byte (detected_at and timing aside), for the
+# engine, --reference and any thread count; also across files, with a
+# missing file in the middle (its message keeps its place on stderr),
+# CRLF lines, a last line without newline and a line longer than eval's
+# read block.
+printf '{"host":"crlf","severity":"high"}\r\n\r\n{"severity":"critical"}' >tail.jsonl
+python3 - <<'PY'
+import json
+with open("long.jsonl", "w") as f:
+    f.write('{"severity":"low"}\n')
+    f.write(json.dumps({"host": "big", "severity": "critical", "pad": "x" * 700000}) + "\n")
+    f.write("[]\n" * 3 + '{"severity":"high"}\n')
+PY
+for t in 1 2 0; do
+    for mode in "" --reference; do
+        # shellcheck disable=SC2086
+        "$KTA" eval --threads $t $mode -r "$root/rules/seed.yaml" events.jsonl nosuchfile tail.jsonl \
+            long.jsonl - <events.jsonl >"hits.$t$mode" 2>"err.$t$mode"
+        echo $? >"rc.$t$mode"
+    done
+done
+check "eval: exit 1 with a missing file, every thread count" \
+    test "$(cat rc.1 rc.2 rc.0 rc.1--reference rc.2--reference rc.0--reference | sort -u)" = 1
+ok=1
+for f in 2 0 1--reference 2--reference 0--reference; do
+    cmp -s <(nodate hits.1) <(nodate "hits.$f") || { ok=0; echo "  hits.$f differs from hits.1"; }
+    cmp -s <(notime err.1) <(notime "err.$f") || { ok=0; echo "  err.$f differs from err.1"; diff err.1 "err.$f" | head -5; }
+done
+check "eval: same hits and stderr for --threads 1/2/0 and --reference" test $ok -eq 1
+python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: eval across files: sources and order"; }
+import json
+hits = [json.loads(l) for l in open("hits.1")]
+got = [(h["source"]["file"], h["source"]["line"], h["rule"]["id"]) for h in hits]
+want = [("events.jsonl", 1, "seed-severity-high"), ("events.jsonl", 3, "seed-severity-critical"),
+        ("events.jsonl", 4, "seed-severity-critical"),
+        ("tail.jsonl", 1, "seed-severity-high"), ("tail.jsonl", 3, "seed-severity-critical"),
+        ("long.jsonl", 2, "seed-severity-critical"), ("long.jsonl", 6, "seed-severity-high"),
+        ("-", 1, "seed-severity-high"), ("-", 3, "seed-severity-critical"), ("-", 4, "seed-severity-critical")]
+assert got == want, got
+assert hits[3]["event"] == {"host": "crlf", "severity": "high"}, hits[3]
+assert len(hits[5]["event"]["pad"]) == 700000
+err = open("err.1").read().splitlines()
+i = err.index("kta: nosuchfile: No such file or directory")
+assert err[i - 1].startswith("events.jsonl:7: malformed event (not_object)"), err
+assert err[i + 1].startswith("long.jsonl:3: malformed event (not_object)"), err
+PY
+
+if [[ -w /dev/full ]]; then
+    for t in 1 2; do
+        "$KTA" eval --threads $t -r "$root/rules/seed.yaml" events.jsonl >/dev/full 2>err
+        check "eval --threads $t: a failed write to stdout exits 1" test $? -eq 1
+        check "eval --threads $t: a failed write is reported" has "kta: eval: cannot write hits: No space left on device" err
+    done
+fi
+
+# A large generated file (200,000 lines: hits, misses, malformed and blank
+# lines) on 1, 2 and one-per-CPU threads, and through --reference.
+python3 "$root/scripts/gen-jsonl.py" events 200000 --seed 7 --malicious 0.05 --malformed 0.01 --blank 0.01 >big.jsonl
+for t in 1 2 0; do
+    "$KTA" eval --threads $t -r "$root/rules" big.jsonl >"big.hits.$t" 2>"big.err.$t"
+done
+"$KTA" eval --reference -r "$root/rules" big.jsonl >big.hits.ref 2>big.err.ref
+check "eval big file: thousands of hits" test "$(wc -l <big.hits.1)" -gt 5000
+check "eval big file: thousands of malformed lines" test "$(grep -c 'malformed event' big.err.1)" -gt 1000
+ok=1
+for f in 2 0 ref; do
+    cmp -s <(nodate big.hits.1) <(nodate "big.hits.$f") || { ok=0; echo "  big.hits.$f differs"; }
+    cmp -s <(notime big.err.1) <(notime "big.err.$f") || { ok=0; echo "  big.err.$f differs"; }
+done
+check "eval big file: --threads 2/0 and --reference equal --threads 1" test $ok -eq 1
+check "eval big file: summary counts" \
+    grep -qE "^kta: eval: $(grep -cvE '^[[:space:]]*$' big.jsonl) events, $(wc -l <big.hits.1) hits, $(grep -c 'malformed event' big.err.1) malformed in" big.err.2
+
+# Input that trickles in (a pipe, a terminal, tail -f) gets its hits as
+# each line arrives, not at the end of a block; on a terminal a progress
+# line is shown and erased.
+for t in 1 2; do
+    python3 - "$KTA" "$root/rules/seed.yaml" "$t" <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: eval --threads $t: hits as lines arrive"; }
+import select, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "eval", "-q", "--threads", sys.argv[3], "-r", sys.argv[2]],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+for n in range(3):
+    p.stdin.write(b'{"severity":"high"}\n')
+    p.stdin.flush()
+    r, _, _ = select.select([p.stdout], [], [], 10)
+    assert r, f"no hit within 10 s for line {n + 1}"
+    line = p.stdout.readline()
+    assert b'"line":%d' % (n + 1) in line, line
+p.stdin.close()
+assert p.wait(10) == 0
+PY
+done
+if command -v script >/dev/null; then
+    printf 'for i in 1 2 3; do cat "%s"; sleep 0.4; done | "%s" eval -r "%s" >/dev/null\n' \
+        "$root/tests/data/seed-events.jsonl" "$KTA" "$root/rules/seed.yaml" >slow.sh
+    script -qec "bash slow.sh" /dev/null >tty.out 2>&1
+    check "eval on a terminal: progress line" grep -qE $'\r[0-9]+ events, [0-9]+ events/s, [0-9]+ hits' tty.out
+    check "eval on a terminal: progress erased before the summary" \
+        grep -qF $'\r\e[Kkta: eval: 12 events, 9 hits, 0 malformed' tty.out
+fi
+
 # check
 "$KTA" check "$root/rules/seed.yaml" >out 2>err; check "check seed exit 0" test $? -eq 0
 check "check summary" grep -q '2 loaded' out

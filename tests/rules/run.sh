@@ -17,7 +17,11 @@
 #                  further line a text that must occur in its output
 # Each case with `expected` runs
 #   $KTA eval -r RULES [-m FIELDMAP] [-p PLACEHOLDERS] [EVAL-ARGS] events.jsonl
-# and its hits are compared with expected; a case with `check` runs
+# and its hits are compared with expected; the same with --reference (every
+# line decoded, every rule evaluated) and with --threads 2 must print the
+# same hits and the same stderr (detected_at and the summary's timing
+# aside), so every case also checks the engine against the plain path.
+# A case with `check` runs
 #   $KTA check [-m FIELDMAP] [-p PLACEHOLDERS] RULES.
 # Then the default ruleset (rules/) must check clean (no error, no warning)
 # and every rule id in it must be hit by some case under cases/default/;
@@ -25,7 +29,8 @@
 # and sysmon.fieldmap must equal the `fields` of windows.fieldmap.
 # Then, when ../shared/sigma (relative to the repo root) exists,
 # `kta check --skip-invalid` must load at least 99% of the public Sigma
-# rules there, and `kta eval` must run them over sample events.
+# rules there, and `kta eval` must run them over sample events, with the
+# same hits as `kta eval --reference`.
 # KTA = the kta binary.
 # Prints "rules: N passed, N failed" last; exits non-zero on any failure.
 set -u
@@ -60,6 +65,21 @@ EOF
 }
 
 firstline() { head -n 1 "$1" | tr -d '\r'; }
+
+# same_run NAME OUT ERR OUT2 ERR2: two kta eval runs printed the same hits
+# and the same stderr, but for detected_at and the summary's timing.
+norm_out() { sed -E 's/"detected_at":"[^"]*"/"detected_at":""/' "$1"; }
+norm_err() { sed -E 's/ in [0-9.]+ s \([0-9]+ events\/s\)$/ in S s (R events\/s)/' "$1"; }
+same_run() {
+    if ! cmp -s <(norm_out "$2") <(norm_out "$4"); then
+        echo "  $1: hits differ"; diff <(norm_out "$2") <(norm_out "$4") | head -n 10 | sed 's/^/  /'
+        return 1
+    fi
+    if ! cmp -s <(norm_err "$3") <(norm_err "$5"); then
+        echo "  $1: stderr differs"; diff <(norm_err "$3") <(norm_err "$5") | head -n 10 | sed 's/^/  /'
+        return 1
+    fi
+}
 
 while IFS= read -r dir; do
     name=${dir#"$root"/tests/rules/cases/}
@@ -99,6 +119,13 @@ EOF
         elif ! compare "$dir/expected" "$work/hits"; then
             ok=0
         fi
+        for alt in --reference "--threads 2"; do
+            # shellcheck disable=SC2086  # $alt is one or two words
+            "$KTA" eval -r "$rules" "${fm[@]}" "${extra[@]}" $alt "$dir/events.jsonl" \
+                >"$work/hits.alt" 2>"$work/err.alt"
+            same_run "eval $alt vs the engine" "$work/hits" "$work/err" "$work/hits.alt" \
+                "$work/err.alt" || ok=0
+        done
     fi
     if [[ $ok -eq 1 ]]; then
         pass=$((pass + 1))
@@ -247,13 +274,23 @@ EOF
     then pass=$((pass + 1)); else echo "FAIL: sigma corpus load"; fail=$((fail + 1)); fi
 
     # The whole corpus against sample events: must run clean (no crash,
-    # no regex limit errors on ordinary events).
-    if "$KTA" eval --skip-invalid -r "$sigma" "$root/tests/data/seed-events.jsonl" \
-            $(find "$root/tests/rules/cases" -name events.jsonl | LC_ALL=C sort) >"$work/hits" 2>"$work/err"; then
+    # no regex limit errors on ordinary events), and the engine must find
+    # exactly the hits of the plain path.
+    samples=("$root/tests/data/seed-events.jsonl")
+    while IFS= read -r f; do samples+=("$f"); done < <(find "$root/tests/rules/cases" -name events.jsonl | LC_ALL=C sort)
+    if "$KTA" eval --skip-invalid -r "$sigma" "${samples[@]}" >"$work/hits" 2>"$work/err"; then
         pass=$((pass + 1))
     else
         echo "FAIL: sigma corpus eval"
         head -n 20 "$work/err" | sed 's/^/  /'
+        fail=$((fail + 1))
+    fi
+    "$KTA" eval --skip-invalid --reference -r "$sigma" "${samples[@]}" >"$work/hits.alt" 2>"$work/err.alt"
+    if [[ -s $work/hits ]] && same_run "sigma corpus eval --reference" "$work/hits" "$work/err" \
+            "$work/hits.alt" "$work/err.alt"; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL: sigma corpus: engine and --reference disagree (or no hits)"
         fail=$((fail + 1))
     fi
 else
