@@ -1108,6 +1108,7 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
     const struct kta_prefilter *pf = rs ? rs->pf : NULL;
     const uint64_t *cand = NULL;
     enum kta_event_check chk;
+    int viewed;
     json_t *ev;
     size_t hits;
 
@@ -1117,8 +1118,12 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
     /* Size limits first, as kta_event_decode has them; then only a
      * record that the check calls PLAIN may skip the parse, because only
      * there do the literals prove anything and is validity certain. */
+    /* With log sources nearly every record has candidates (its source's
+     * rules), so the view is built in the same pass as the check; without
+     * them most records have none and the bare check is cheaper. */
+    viewed = rs && rs->nscopes > 0;
     if (rs && !ctx->no_prefilter && len > 0 && (!max_bytes || len <= max_bytes) &&
-        (chk = kta_event_check(data, len)) != KTA_EVENT_UNSURE) {
+        (chk = kta_event_scan(data, len, viewed ? &ctx->view : NULL)) != KTA_EVENT_UNSURE) {
         if (pf) {
             size_t words = kta_prefilter_words(pf);
 
@@ -1133,7 +1138,8 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
         }
         /* Candidates left: evaluate them on the record's values, without
          * a JSON tree, unless the view cannot stand for jansson's. */
-        kta_event_scan(data, len, &ctx->view);
+        if (!viewed)
+            kta_event_scan(data, len, &ctx->view);
         if (ctx->view.ok) {
             ctx->raw = 1;
             ctx->data = data;

@@ -53,6 +53,9 @@ struct kta_prefilter_scratch {
  * said KTA_EVENT_PLAIN_UTF8, for values that need a non-ASCII character. */
 #define LIT_NONASCII 0
 
+/* Shortest value literal worth scanning for. */
+#define MIN_LITERAL 3
+
 /* What one part of a rule needs: literal indices into the builder's
  * table, or always (n == 0 && always). */
 struct need {
@@ -217,7 +220,11 @@ static void need_matcher(struct builder *b, const struct kta_matcher *m, struct 
         nd->minlen = 1;
         return;
     }
-    if (m->kind != KTA_M_PATTERN || m->nneed == 0 || (m->is_num && !m->is_int)) {
+    /* A literal of one or two bytes ("1", "-e") occurs in nearly every
+     * record by chance and costs the scanner more than it saves: such a
+     * value needs only its field's key (need_fcond). */
+    if (m->kind != KTA_M_PATTERN || m->nneed == 0 || (m->is_num && !m->is_int) ||
+        m->needlen[0] < MIN_LITERAL) {
         need_init(nd, 1);
         return;
     }
