@@ -97,6 +97,8 @@ struct kta_eval_ctx {
     unsigned            *ugen;      /* per view value: unescaped this event */
     size_t              *uoff;
     size_t               vals_cap;
+    uint32_t            *present;   /* path numbers with a value this event */
+    size_t               npresent, present_cap;
     struct kta_buf       unesc;     /* reserved per record: never moves */
     json_t             **evp;       /* parsed on the first hit */
     size_t               len, max_bytes;
@@ -147,6 +149,7 @@ void kta_eval_ctx_free(struct kta_eval_ctx *ctx)
     free(ctx->next);
     free(ctx->ugen);
     free(ctx->uoff);
+    free(ctx->present);
     kta_buf_free(&ctx->unesc);
     kta_prefilter_scratch_free(ctx->pfs);
     free(ctx->cand);
@@ -277,6 +280,11 @@ struct kta_pathtab *kta_pathtab_new(struct kta_rule *const *rules, size_t nrules
     for (i = 0; i < nscopes; i++)
         pathtab_rule(pt, scopes[i]);
     return pt;
+}
+
+size_t kta_pathtab_count(const struct kta_pathtab *pt)
+{
+    return pt->n;
 }
 
 void kta_pathtab_free(struct kta_pathtab *pt)
@@ -834,7 +842,19 @@ static void lookup_view(struct kta_eval_ctx *ctx, const struct kta_fpath *paths,
     }
 }
 
-/* Indexes the view of the current PLAIN record by path number. */
+/* The current record is a PLAIN one, evaluated from ctx->view. */
+static void raw_begin(struct kta_eval_ctx *ctx, const void *data, size_t len, size_t max_bytes,
+                      json_t **evp)
+{
+    ctx->raw = 1;
+    ctx->data = data;
+    ctx->len = len;
+    ctx->max_bytes = max_bytes;
+    ctx->evp = evp;
+}
+
+/* Indexes the view of the current PLAIN record by path number, and lists
+ * the path numbers that have a value (ctx->present). */
 static void view_index(struct kta_eval_ctx *ctx, const struct kta_ruleset *rs)
 {
     const struct kta_pathtab *pt = rs->paths;
@@ -856,6 +876,7 @@ static void view_index(struct kta_eval_ctx *ctx, const struct kta_ruleset *rs)
     }
     kta_buf_reset(&ctx->unesc);
     kta_buf_reserve(&ctx->unesc, ctx->len + 1);
+    ctx->npresent = 0;
     for (i = 0; i < ctx->view.n; i++) {
         const struct kta_event_val *e = &ctx->view.v[i];
         struct phead *h;
@@ -871,6 +892,11 @@ static void view_index(struct kta_eval_ctx *ctx, const struct kta_ruleset *rs)
         if (h->gen != ctx->gen) {
             h->gen = ctx->gen;
             h->flat = h->flat_tail = h->nested = h->nested_tail = -1;
+            if (ctx->npresent == ctx->present_cap) {
+                ctx->present_cap = ctx->present_cap ? ctx->present_cap * 2 : 64;
+                ctx->present = xrealloc(ctx->present, ctx->present_cap * sizeof(*ctx->present));
+            }
+            ctx->present[ctx->npresent++] = id;
         }
         head = e->reach == KTA_EV_FLAT ? &h->flat : &h->nested;
         tail = e->reach == KTA_EV_FLAT ? &h->flat_tail : &h->nested_tail;
@@ -1030,11 +1056,8 @@ static int scope_holds(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx, c
 
 /* Evaluates the enabled rules whose bit is set in cand (every rule when
  * cand is NULL), in load order. */
-static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
-                         const json_t *ev, const uint64_t *cand, kta_hit_fn *fn, void *opaque)
+static void begin_event(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx)
 {
-    size_t i, hits = 0;
-
     if (ctx->memo_cap < rs->max_searches) {
         /* Grows once per ruleset size, not per event. */
         ctx->memo = xrealloc(ctx->memo, rs->max_searches);
@@ -1051,6 +1074,17 @@ static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
     kta_buf_reset(&ctx->lower);
     if (ctx->raw)
         view_index(ctx, rs);
+}
+
+/* begun: begin_event has run for this event already. */
+static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
+                         const json_t *ev, const uint64_t *cand, kta_hit_fn *fn, void *opaque,
+                         int begun)
+{
+    size_t i, hits = 0;
+
+    if (!begun)
+        begin_event(rs, ctx);
     for (i = 0; i < rs->nrules; i++) {
         struct kta_rule *r;
 
@@ -1097,7 +1131,7 @@ size_t kta_eval(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
 {
     if (!rs || !json_is_object(ev))
         return 0;
-    return eval_rules(rs, ctx, ev, NULL, fn, opaque);
+    return eval_rules(rs, ctx, ev, NULL, fn, opaque, 0);
 }
 
 long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
@@ -1124,6 +1158,15 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
     viewed = rs && rs->nscopes > 0;
     if (rs && !ctx->no_prefilter && len > 0 && (!max_bytes || len <= max_bytes) &&
         (chk = kta_event_scan(data, len, viewed ? &ctx->view : NULL)) != KTA_EVENT_UNSURE) {
+        int begun = 0;
+
+        if (viewed && ctx->view.ok) {
+            /* Index the values first: the prefilter learns from them which
+             * fields are present. */
+            raw_begin(ctx, data, len, max_bytes, evp);
+            begin_event(rs, ctx);
+            begun = 1;
+        }
         if (pf) {
             size_t words = kta_prefilter_words(pf);
 
@@ -1132,8 +1175,11 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
                 ctx->cand_cap = words;
             }
             if (kta_prefilter_scan(pf, &ctx->pfs, data, len, chk == KTA_EVENT_PLAIN_UTF8,
-                                   ctx->cand) == 0)
+                                   begun ? ctx->present : NULL, ctx->npresent,
+                                   ctx->cand) == 0) {
+                ctx->raw = 0;
                 return 0;
+            }
             cand = ctx->cand;
         }
         /* Candidates left: evaluate them on the record's values, without
@@ -1141,12 +1187,9 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
         if (!viewed)
             kta_event_scan(data, len, &ctx->view);
         if (ctx->view.ok) {
-            ctx->raw = 1;
-            ctx->data = data;
-            ctx->len = len;
-            ctx->max_bytes = max_bytes;
-            ctx->evp = evp;
-            hits = eval_rules(rs, ctx, NULL, cand, fn, opaque);
+            if (!begun)
+                raw_begin(ctx, data, len, max_bytes, evp);
+            hits = eval_rules(rs, ctx, NULL, cand, fn, opaque, begun);
             ctx->raw = 0;
             return (long)hits;
         }
@@ -1160,6 +1203,6 @@ long kta_eval_raw(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
         return -1;
     }
     *evp = ev;
-    hits = rs ? eval_rules(rs, ctx, ev, cand, fn, opaque) : 0;
+    hits = rs ? eval_rules(rs, ctx, ev, cand, fn, opaque, 0) : 0;
     return (long)hits;
 }

@@ -32,7 +32,9 @@
 #include <string.h>
 
 struct kta_prefilter {
-    hs_database_t *db;
+    hs_database_t *db;          /* NULL when only pseudo-literals are needed */
+    uint32_t      *path_lit;    /* path number -> its key pseudo-literal, 0: none */
+    size_t         npaths;
     size_t         nwords;      /* bitmap words: one bit per rule */
     uint64_t      *always;      /* rules that are candidates for every record */
     size_t         nalways;
@@ -70,7 +72,13 @@ struct builder {
     size_t          n, cap;
     size_t         *hash;       /* open addressing: index + 1, 0 empty */
     size_t          hcap;
+    int             by_view;    /* field keys: pseudo-literals per path number */
 };
+
+/* A pseudo-literal "the field with path number id has a value": its text
+ * starts with a byte no escaped literal holds, so it is never scanned
+ * for; the caller reports the present paths (kta_prefilter_scan). */
+#define PATH_MARK '\x01'
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
@@ -253,15 +261,22 @@ static void need_key(struct builder *b, const struct kta_fcond *fc, struct need 
         const struct kta_fpath *p = &fc->paths[i];
         size_t last = p->nseg - 1;
 
-        if (p->seg_len[last] == 0) {
-            need_always(nd);
-            break;
-        }
         kta_buf_reset(&esc);
-        escape_lit(&esc, p->full + p->seg_off[last], p->seg_len[last]);
-        for (size_t k = 0; k < esc.len; k++)
-            esc.data[k] = (char)tolower((unsigned char)esc.data[k]);
-        kta_buf_append(&esc, "\"", 1);
+        if (b->by_view) {
+            char mark[16];
+            int n = snprintf(mark, sizeof(mark), "%c%u", PATH_MARK, (unsigned)p->id);
+
+            kta_buf_append(&esc, mark, (size_t)n);
+        } else {
+            if (p->seg_len[last] == 0) {
+                need_always(nd);
+                break;
+            }
+            escape_lit(&esc, p->full + p->seg_off[last], p->seg_len[last]);
+            for (size_t k = 0; k < esc.len; k++)
+                esc.data[k] = (char)tolower((unsigned char)esc.data[k]);
+            kta_buf_append(&esc, "\"", 1);
+        }
         nd->lit = xrealloc(nd->lit, (nd->n + 1) * sizeof(*nd->lit));
         nd->lit[nd->n++] = lit_intern(b, esc.data, esc.len);
     }
@@ -353,10 +368,11 @@ static void need_cond(struct builder *b, const struct kta_rule *r, const struct 
 
 static atomic_uint_fast64_t serials = 1;
 
-struct kta_prefilter *kta_prefilter_new(struct kta_rule *const *rules, size_t nrules)
+struct kta_prefilter *kta_prefilter_new(struct kta_rule *const *rules, size_t nrules,
+                                        size_t npaths, int by_view)
 {
     struct kta_prefilter *pf = xcalloc(1, sizeof(*pf));
-    struct builder b = { 0 };
+    struct builder b = { .by_view = by_view };
     struct need *needs = xcalloc(nrules ? nrules : 1, sizeof(*needs));
     const char **exprs = NULL;
     unsigned *flags = NULL, *ids = NULL;
@@ -422,14 +438,24 @@ struct kta_prefilter *kta_prefilter_new(struct kta_rule *const *rules, size_t nr
     flags = xcalloc(b.n, sizeof(*flags));
     ids = xcalloc(b.n, sizeof(*ids));
     lens = xcalloc(b.n, sizeof(*lens));
-    for (i = 1; i < b.n; i++) {
-        exprs[i - 1] = b.text[i].data;
-        lens[i - 1] = b.text[i].len;
-        flags[i - 1] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-        ids[i - 1] = (unsigned)i;
+    pf->npaths = npaths;
+    pf->path_lit = xcalloc(npaths + 1, sizeof(*pf->path_lit));
+    for (i = 1, j = 0; i < b.n; i++) {
+        if (b.text[i].data[0] == PATH_MARK) {
+            unsigned long id = strtoul(b.text[i].data + 1, NULL, 10);
+
+            if (id < npaths)
+                pf->path_lit[id] = (uint32_t)i;
+            continue;
+        }
+        exprs[j] = b.text[i].data;
+        lens[j] = b.text[i].len;
+        flags[j] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+        ids[j++] = (unsigned)i;
     }
-    rc = hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)(b.n - 1), HS_MODE_BLOCK,
-                              NULL, &pf->db, &cerr);
+    rc = j == 0 ? HS_SUCCESS :
+         hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)j, HS_MODE_BLOCK, NULL,
+                              &pf->db, &cerr);
     if (rc != HS_SUCCESS) {
         kta_log(KTA_LOG_WARN, "prefilter disabled: Hyperscan: %s",
                 cerr && cerr->message ? cerr->message : "compile failed");
@@ -462,6 +488,7 @@ void kta_prefilter_free(struct kta_prefilter *pf)
     if (!pf)
         return;
     hs_free_database(pf->db);
+    free(pf->path_lit);
     free(pf->always);
     free(pf->lit_off);
     free(pf->lit_rules);
@@ -520,7 +547,8 @@ void kta_prefilter_scratch_free(struct kta_prefilter_scratch *sc)
 }
 
 size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_scratch **scp,
-                          const void *data, size_t len, int nonascii, uint64_t *cand)
+                          const void *data, size_t len, int nonascii,
+                          const uint32_t *present, size_t npresent, uint64_t *cand)
 {
     struct kta_prefilter_scratch *sc = *scp;
     struct scan_state st = { .pf = pf, .cand = cand };
@@ -530,17 +558,26 @@ size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_s
     memcpy(cand, pf->always, pf->nwords * sizeof(*cand));
     if (!sc)
         sc = *scp = xcalloc(1, sizeof(*sc));
-    if (sc->serial != pf->serial) {
+    if (pf->db && sc->serial != pf->serial) {
         /* Grows the scratch space when this database needs more. */
         if (hs_alloc_scratch(pf->db, &sc->hs) != HS_SUCCESS)
             goto all;
         sc->serial = pf->serial;
     }
-    if (len > UINT32_MAX ||
-        hs_scan(pf->db, data, (unsigned)len, 0, sc->hs, on_literal, &st) != HS_SUCCESS)
+    if (pf->db && (len > UINT32_MAX ||
+                   hs_scan(pf->db, data, (unsigned)len, 0, sc->hs, on_literal, &st) != HS_SUCCESS))
         goto all;
     if (nonascii)
         on_literal(LIT_NONASCII, 0, 0, 0, &st);
+    if (!present && pf->npaths) {
+        /* Which fields are present is unknown: all of them may be. */
+        for (i = 0; i < pf->npaths; i++)
+            if (pf->path_lit[i])
+                on_literal(pf->path_lit[i], 0, 0, 0, &st);
+    }
+    for (i = 0; present && i < npresent; i++)
+        if (present[i] < pf->npaths && pf->path_lit[present[i]])
+            on_literal(pf->path_lit[present[i]], 0, 0, 0, &st);
     for (i = 0; i < pf->nwords; i++)
         any |= cand[i];
     return any != 0;

@@ -1586,8 +1586,10 @@ struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules,
     for (i = 0; i < nscopes; i++)
         if (scopes[i]->nsearches > rs->max_searches)
             rs->max_searches = scopes[i]->nsearches;
-    rs->pf = kta_prefilter_new(rules, nrules);
+    /* Paths first: with log sources the prefilter learns which fields are
+     * present from the record's view, by path number. */
     rs->paths = kta_pathtab_new(rules, nrules, scopes, nscopes);
+    rs->pf = kta_prefilter_new(rules, nrules, kta_pathtab_count(rs->paths), nscopes > 0);
     return rs;
 }
 

@@ -297,7 +297,8 @@ struct kta_ruleset {
  * Hyperscan cannot run here or no rule has literals: callers then evaluate
  * every rule.  Borrows rules, which must outlive the result.
  */
-struct kta_prefilter *kta_prefilter_new(struct kta_rule *const *rules, size_t nrules);
+struct kta_prefilter *kta_prefilter_new(struct kta_rule *const *rules, size_t nrules,
+                                        size_t npaths, int by_view);
 void kta_prefilter_free(struct kta_prefilter *pf);
 
 /* Words of the candidate bitmap (one bit per rule, load order). */
@@ -319,7 +320,8 @@ void kta_prefilter_scratch_free(struct kta_prefilter_scratch *sc);
  * is marked.
  */
 size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_scratch **sc,
-                          const void *data, size_t len, int nonascii, uint64_t *cand);
+                          const void *data, size_t len, int nonascii,
+                          const uint32_t *present, size_t npresent, uint64_t *cand);
 
 /* ---- field paths (eval.c) ---------------------------------------------- */
 
@@ -328,6 +330,7 @@ size_t kta_prefilter_scan(const struct kta_prefilter *pf, struct kta_prefilter_s
  * kta_ruleset_new; never fails. */
 struct kta_pathtab *kta_pathtab_new(struct kta_rule *const *rules, size_t nrules,
                                     struct kta_rule *const *scopes, size_t nscopes);
+size_t kta_pathtab_count(const struct kta_pathtab *pt);
 void kta_pathtab_free(struct kta_pathtab *pt);
 
 /* Where compile errors go, what the field map and the placeholders are
