@@ -1035,22 +1035,35 @@ static int eval_cond(struct kta_eval_ctx *ctx, const struct kta_rule *r, const j
 
 /* Does the rule's log-source scope hold for ev?  Each scope is evaluated
  * at most once per event. */
-static int scope_holds(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx, const json_t *ev,
-                       const struct kta_rule *r)
+static int scope_one(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx, const json_t *ev,
+                     size_t scope)
 {
-    for (size_t i = 0; i < r->nscope; i++) {
-        signed char *sm = &ctx->scope_memo[r->scope[i]];
+    signed char *sm = &ctx->scope_memo[scope];
 
-        if (*sm < 0) {
-            const struct kta_rule *w = rs->scopes[r->scope[i]];
+    if (*sm < 0) {
+        const struct kta_rule *w = rs->scopes[scope];
 
-            memset(ctx->memo, -1, w->nsearches);
-            ctx->err = 0;
-            *sm = (signed char)(eval_cond(ctx, w, ev, w->cond) && !ctx->err);
-        }
-        if (!*sm)
-            return 0;
+        memset(ctx->memo, -1, w->nsearches);
+        ctx->err = 0;
+        *sm = (signed char)(eval_cond(ctx, w, ev, w->cond) && !ctx->err);
     }
+    return *sm;
+}
+
+static int scope_holds(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx, const json_t *ev,
+                       size_t i)
+{
+    const struct kta_rule_hot *h = &rs->hot[i];
+
+    if (h->nscope != 255) {
+        for (size_t k = 0; k < h->nscope; k++)
+            if (!scope_one(rs, ctx, ev, h->scope[k]))
+                return 0;
+        return 1;
+    }
+    for (size_t k = 0; k < rs->rules[i]->nscope; k++)
+        if (!scope_one(rs, ctx, ev, rs->rules[i]->scope[k]))
+            return 0;
     return 1;
 }
 
@@ -1099,9 +1112,9 @@ static size_t eval_rules(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
             if (i >= rs->nrules)
                 break;
         }
-        r = rs->rules[i];
-        if (!r->enabled || (r->nscope && !scope_holds(rs, ctx, ev, r)))
+        if (!rs->hot[i].enabled || (rs->hot[i].nscope && !scope_holds(rs, ctx, ev, i)))
             continue;
+        r = rs->rules[i];
         ctx->stats.rules++;
         memset(ctx->memo, -1, r->nsearches);
         ctx->err = 0;

@@ -1586,6 +1586,19 @@ struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules,
     for (i = 0; i < nscopes; i++)
         if (scopes[i]->nsearches > rs->max_searches)
             rs->max_searches = scopes[i]->nsearches;
+    rs->hot = xcalloc(nrules + 1, sizeof(*rs->hot));
+    for (i = 0; i < nrules; i++) {
+        struct kta_rule_hot *h = &rs->hot[i];
+        int fits = rules[i]->nscope <= KTA_HOT_SCOPES;
+
+        for (size_t k = 0; fits && k < rules[i]->nscope; k++) {
+            fits = rules[i]->scope[k] <= UINT16_MAX;
+            if (fits)
+                h->scope[k] = (uint16_t)rules[i]->scope[k];
+        }
+        h->nscope = fits ? (uint8_t)rules[i]->nscope : 255;
+        h->enabled = rules[i]->enabled != 0;
+    }
     /* Paths first: with log sources the prefilter learns which fields are
      * present from the record's view, by path number. */
     rs->paths = kta_pathtab_new(rules, nrules, scopes, nscopes);
@@ -1610,6 +1623,7 @@ void kta_ruleset_decref(struct kta_ruleset *rs)
     for (i = 0; i < rs->nrules; i++)
         kta_rule_free(rs->rules[i]);
     free(rs->rules);
+    free(rs->hot);
     for (i = 0; i < rs->nscopes; i++)
         kta_rule_free(rs->scopes[i]);
     free(rs->scopes);

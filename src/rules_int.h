@@ -273,10 +273,20 @@ struct kta_rule {
 
 struct kta_prefilter;
 
+/* What eval.c looks at for every candidate before touching the rule
+ * itself, packed densely so that skipping a rule costs no cache miss. */
+#define KTA_HOT_SCOPES 3
+struct kta_rule_hot {
+    uint16_t scope[KTA_HOT_SCOPES];   /* the first scopes, when they fit */
+    uint8_t  nscope;                  /* 255: more, or a number too big: see the rule */
+    uint8_t  enabled;
+};
+
 struct kta_ruleset {
     atomic_int        refs;
     struct kta_rule **rules;
     size_t            nrules;
+    struct kta_rule_hot *hot;        /* per rule, load order */
     struct kta_rule **scopes;        /* compiled log-source wheres */
     size_t            nscopes;
     struct kta_logsource_info *skipped;   /* rules not loaded: unmapped skip */
