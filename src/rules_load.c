@@ -924,24 +924,33 @@ static void rule_add(struct loader *ld, struct kta_rule *r)
     ld->rules[ld->nrules++] = r;
 }
 
-/* "product=windows category=process_creation": the scalar keys of a
- * logsource mapping as written, for reports. */
+/* "product=windows category=process_creation service=...": the log source
+ * as reports show it, in that order whatever the rule's order, lowercased
+ * as matching ignores case (other keys, such as `definition`, are
+ * descriptions and left out). */
 static char *logsource_text(const struct kta_ynode *lsn)
 {
+    static const char *const keys[] = { "product", "category", "service" };
     struct kta_buf b = { 0 };
-    size_t i;
 
-    for (i = 0; i + 1 < lsn->n; i += 2) {
-        const struct kta_ynode *v = lsn->items[i + 1];
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct kta_ynode *v = kta_ynode_get(lsn, keys[i]);
 
-        if (!scalar_text(v))
+        if (!v || !scalar_text(v))
             continue;
         if (b.len)
             kta_buf_append(&b, " ", 1);
-        kta_buf_appends(&b, lsn->items[i]->str);
+        kta_buf_appends(&b, keys[i]);
         kta_buf_append(&b, "=", 1);
-        kta_buf_appends(&b, v->str);
+        for (size_t k = 0; k < v->len; k++) {   /* matching ignores case */
+            char c = v->str[k];
+
+            c = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            kta_buf_append(&b, &c, 1);
+        }
     }
+    if (!b.len)
+        kta_buf_appends(&b, "(none)");
     kta_buf_append(&b, "", 1);
     return b.data;
 }
