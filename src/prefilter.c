@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * prefilter: compiled ruleset -> one multi-literal scanner over the raw
- * record bytes, so that most events are shown to match no rule without
- * being parsed (the only module that uses Hyperscan).  Built once per
- * ruleset by kta_ruleset_new; eval.c scans each record with it before
- * deciding whether to parse.
+ * record bytes, so that most rules are shown not to match an event without
+ * being evaluated (the only module that uses Hyperscan).  Built once per
+ * ruleset by kta_ruleset_new; eval.c scans each record with it and
+ * evaluates only the candidates it reports.
  *
  * For each rule it derives a set of literals at least one of which occurs
  * in the raw bytes of any event the rule matches, walking the condition:
  * OR and "1 of" take the union of their parts, AND and "all of" take the
  * part with the best literals, and anything it cannot prove (`not`, null,
  * exists: false, a float value) makes the part "always".  A value it cannot
- * read literals from (re, cidr, gt/lt, fieldref, `*`) still needs its
- * field's key in the record. A rule whose whole condition is "always" is a candidate for
- * every event.  The proof relies on kta_event_check's PLAIN verdicts: the
+ * read literals from (re, cidr, gt/lt, fieldref, `*`, a literal of one or
+ * two bytes) still needs its field: the field's key text in the record,
+ * or, with log sources (by_view), a pseudo-literal per path number that
+ * eval.c sets from the record's value list.  A rule whose whole condition
+ * is "always" is a candidate for every event.  The proof relies on kta_event_check's PLAIN verdicts: the
  * text of every value appears in the record as written, with only the
  * JSON escapes \" \\ \b \f \n \r \t, so the literals are scanned in that
  * escaped form, caselessly.  ASCII caselessness is enough: a rule's
