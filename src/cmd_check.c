@@ -22,7 +22,7 @@ static const char check_usage[] =
     "recursively for *.yml and *.yaml), prints each error and warning as\n"
     "FILE:LINE:COL on stderr, then a summary line on stdout.\n"
     "\n"
-    "  -m, --fieldmap FILE  field map YAML file (RULES-SPEC 3.4)\n"
+    "  -m, --fieldmap FILE  field map YAML file (docs/rules.md §15)\n"
     "  -p, --placeholders FILE\n"
     "                       values of the expand modifier's %NAME% placeholders\n"
     "      --skip-invalid   load the valid rules and count invalid ones as skipped\n"
@@ -35,7 +35,7 @@ struct check_state {
     int quiet;
 };
 
-/* Rules per log source (RULES-SPEC 6), for the report after a load. */
+/* Rules per log source (docs/rules.md §21), for the report after a load. */
 struct ls_group {
     char  *logsource;
     size_t n[KTA_LS_NOMAP + 1];   /* by enum kta_ls_state */

@@ -14,10 +14,10 @@
  * a field's candidate values become the same small views (struct val),
  * and everything after the lookup is shared.
  *
- * It implements the lookup and matching rules of RULES-SPEC 3.1/3.3: flat
+ * It implements the lookup and matching rules of docs/rules.md §9 and 13: flat
  * dotted key first, then the nested path with arrays fanning out; numbers
  * and booleans compared as their JSON text; keywords searched in string
- * values at any depth; log-source scopes (RULES-SPEC 6) evaluated once per
+ * values at any depth; log-source scopes (docs/rules.md §21) evaluated once per
  * event.  It never fails: a regex that runs into its match or memory limit
  * counts an error on its rule, which then does not match.  It parses JSON
  * only through event.c, and never YAML.
@@ -65,7 +65,7 @@ struct cset {
 
 /* Per path number, the values of the current PLAIN record: a list of view
  * indices reached through a flat top-level key, and one through nested
- * keys (RULES-SPEC 3.1: the flat key wins). */
+ * keys (docs/rules.md §4-13: the flat key wins). */
 struct phead {
     unsigned gen;
     int      flat, flat_tail, nested, nested_tail;   /* -1: none */
@@ -701,7 +701,7 @@ static void walk(const json_t *cur, const struct kta_fpath *p, size_t seg, struc
     walk(child, p, seg + 1, cs);
 }
 
-/* Every candidate value of the field (RULES-SPEC 3.1 lookup): for each
+/* Every candidate value of the field (docs/rules.md §4-13 lookup): for each
  * mapped path, a flat key equal to the whole path wins, else the dotted
  * path is followed through nested objects and arrays. */
 static void lookup_json(const json_t *ev, const struct kta_fpath *paths, size_t npaths,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * hit: encodes hits (RULES-SPEC 4) and the console lines.  Runs on the
+ * hit: encodes hits (docs/rules.md §20) and the console lines.  Runs on the
  * worker threads right after eval; knows no Kafka (the producer sends
  * what this module writes) and parses nothing.
  */

@@ -4,10 +4,10 @@
  * condition tree that eval.c can run without ever looking at YAML again.
  * This is the only module that compiles PCRE2 patterns.
  *
- * It parses field keys and their modifiers (RULES-SPEC 3.1), turns
+ * It parses field keys and their modifiers (docs/rules.md §4-13), turns
  * wildcard values into either a plain literal test (the common
  * contains/startswith/endswith case) or an anchored PCRE2 pattern, and
- * parses the condition grammar of RULES-SPEC 3.2 with a small
+ * parses the condition grammar of docs/rules.md §14 with a small
  * recursive-descent parser.  Modifiers that transform the value work on
  * its text before matching: `expand` first replaces each %NAME% with
  * every value the placeholders file gives it (one more value of the list
@@ -260,7 +260,7 @@ static void fpaths_free(struct kta_fpath *p, size_t n)
     free(p);
 }
 
-/* Applies the field map (RULES-SPEC 3.4) to a rule field name. */
+/* Applies the field map (docs/rules.md §15) to a rule field name. */
 static struct kta_fpath *map_field(const struct kta_fieldmap *fm, const char *name,
                                    size_t len, size_t *n)
 {

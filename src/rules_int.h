@@ -23,7 +23,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 
-/* Limits from RULES-SPEC 1. */
+/* Limits from docs/rules.md §1. */
 #define KTA_RULES_MAX_FILE   (4u * 1024 * 1024)
 #define KTA_RULES_MAX_DEPTH  64
 
@@ -82,7 +82,7 @@ void kta_rules_report(struct kta_rules_diag *d, enum kta_diag_kind kind,
                       const char *file, int line, int col, const char *rule_id,
                       const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
-/* ---- field map (RULES-SPEC 3.4) ---------------------------------------- */
+/* ---- field map (docs/rules.md §15) ---------------------------------------- */
 
 struct kta_fieldmap_entry {
     char   *name;
@@ -90,7 +90,7 @@ struct kta_fieldmap_entry {
     size_t  npaths;
 };
 
-/* ---- log sources (RULES-SPEC 6) ---------------------------------------- */
+/* ---- log sources (docs/rules.md §21) ---------------------------------------- */
 
 enum kta_unmapped { KTA_UNMAPPED_SKIP, KTA_UNMAPPED_WARN, KTA_UNMAPPED_MATCH_ALL };
 

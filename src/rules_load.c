@@ -6,7 +6,7 @@
  * It walks a directory in byte-wise sorted order, reads each file with
  * libyaml's event parser into a small node tree that keeps the line:col
  * of every node (so every later complaint can point at its source), and
- * rejects what RULES-SPEC 1 forbids (aliases and anchors, files over
+ * rejects what docs/rules.md §1 forbids (aliases and anchors, files over
  * 4 MiB, nesting deeper than 64).  It then checks each rule's top-level
  * keys and hands `detection` to the compiler, with the field map and the
  * placeholders (expand) file it read first.  Every problem goes to the
@@ -554,7 +554,7 @@ static int fieldmap_paths(struct kta_rules_diag *d, const char *file,
     return 0;
 }
 
-/* The v1 field map (RULES-SPEC 3.4), or the `fields:` of a v2 one. */
+/* The v1 field map (docs/rules.md §15), or the `fields:` of a v2 one. */
 static void fieldmap_fields(struct kta_rules_diag *d, const char *file,
                             const struct kta_ynode *map, struct kta_fieldmap *fm)
 {
@@ -970,7 +970,7 @@ static int ls_matches(const struct kta_lsentry *e, const struct kta_ynode *lsn)
 }
 
 /*
- * Scopes r by the log-source map (RULES-SPEC 6).  Returns 0 when the rule
+ * Scopes r by the log-source map (docs/rules.md §21).  Returns 0 when the rule
  * is to be loaded, -1 when unmapped: skip drops it (r is then freed and
  * listed in ld->skipped).
  */

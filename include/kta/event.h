@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * event: raw record bytes -> JSON object (jansson), or the reason it is
- * malformed (RULES-SPEC 5).
+ * malformed (docs/rules.md §18).
  *
  * Malformed input is data, not a program error: the caller counts it and
  * sends it to the dead-letter topic.  Nesting is checked on the raw bytes
@@ -68,7 +68,7 @@ enum kta_event_vtype {
     KTA_EV_ARRAY   /* a key whose value is an array: present, no value itself */
 };
 
-/* How a field lookup (RULES-SPEC 3.1) reaches a value: through dot-free
+/* How a field lookup (docs/rules.md §4-13) reaches a value: through dot-free
  * keys from the top (nested), through one top-level key that contains a
  * dot (flat), or not at all (below such a key, or below a dotted key
  * deeper down). */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * hit: a matched rule + its event -> the hit record (RULES-SPEC 4), its
+ * hit: a matched rule + its event -> the hit record (docs/rules.md §20), its
  * message key, and the console lines the seed analyzer printed.
  *
  * Encoding appends to a caller-owned struct kta_buf that workers reuse, so

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * record: one raw record -> its hits, each encoded as a hit record
- * (RULES-SPEC 4), or the reason it is malformed.  The one path that
+ * (docs/rules.md §20), or the reason it is malformed.  The one path that
  * `kta run`'s workers (worker.c) and `kta eval` (cmd_eval.c) both take,
  * so the two commands cannot disagree about an event: kta_eval_raw
  * (check, prefilter, parse only when needed, evaluate), then kta_hit_encode

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * rules: YAML rule files (RULES-SPEC v1) -> compiled, immutable ruleset;
+ * rules: YAML rule files (docs/rules.md) -> compiled, immutable ruleset;
  * ruleset x event -> matching rules, in load order.
  *
  * Loading lives in src/rules_load.c (libyaml), compiling in
@@ -33,7 +33,7 @@ enum kta_diag_kind { KTA_DIAG_ERROR, KTA_DIAG_WARNING };
 typedef void kta_diag_fn(void *opaque, enum kta_diag_kind kind, const char *msg);
 
 struct kta_rules_opts {
-    const char  *fieldmap;      /* field map YAML file (RULES-SPEC 3.4), or NULL */
+    const char  *fieldmap;      /* field map YAML file (docs/rules.md §15), or NULL */
     const char  *placeholders;  /* values for the expand modifier's %NAME%
                                  * (a YAML mapping), or NULL */
     int          skip_invalid;  /* 1: drop invalid rules (each reported); 0: fail */
@@ -49,7 +49,7 @@ struct kta_rules_stats {
     size_t skipped;   /* invalid rules dropped (skip_invalid) */
     size_t errors;    /* errors reported */
     size_t warnings;  /* warnings reported */
-    /* Log sources (RULES-SPEC 6), counted over the rules loaded or
+    /* Log sources (docs/rules.md §21), counted over the rules loaded or
      * dropped for their log source: */
     size_t ls_scoped;     /* scoped by one or more log-source entries */
     size_t ls_unmapped;   /* logsource matched no entry; loaded unscoped */
@@ -93,7 +93,7 @@ void kta_ruleset_prefilter_info(const struct kta_ruleset *rs, size_t *literals,
 uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap,
                                const char *placeholders);
 
-/* What became of a rule's logsource (RULES-SPEC 6). */
+/* What became of a rule's logsource (docs/rules.md §21). */
 enum kta_ls_state {
     KTA_LS_NONE,       /* the rule has no logsource: applies to every event */
     KTA_LS_SCOPED,     /* scoped by the log-source map */
@@ -155,7 +155,7 @@ size_t kta_eval(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx,
 
 /*
  * The worker path on one raw record: decides whether it is a JSON object
- * (RULES-SPEC 5) and evaluates it exactly as kta_eval would, but parses it
+ * (docs/rules.md §18) and evaluates it exactly as kta_eval would, but parses it
  * only when the ruleset's literal prefilter finds a rule that could match,
  * and then evaluates only such rules.  Every malformed record is still
  * found: a record is skipped unparsed only when kta_event_check proves it

@@ -51,7 +51,7 @@ for h, (rid, level, host, off) in zip(hits, want):
     assert src["topic"] == topic and src["partition"] == 0 and src["offset"] == off, src
     assert isinstance(src["timestamp"], int) and src["timestamp"] > 0, src
     assert h["detected_at"].endswith("Z") and "T" in h["detected_at"], h
-print("ok: hit records shaped as RULES-SPEC 4")
+print("ok: hit records shaped as docs/rules.md §20")
 PY
 
 expect_eq "dead-letter record unchanged" '{"host": "endpoint05", "threat": ' "$(consume "$dlq")"

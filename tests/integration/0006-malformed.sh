@@ -1,4 +1,4 @@
-# Every class of malformed record (RULES-SPEC 5) lands unchanged in the
+# Every class of malformed record (docs/rules.md §18) lands unchanged in the
 # dead-letter topic with its reason, the stream goes on, and good records
 # around them still produce their hits.
 . "$KTA_ROOT/tests/integration/lib.sh"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for the condition grammar (RULES-SPEC 3.2) in
+ * Unit tests for the condition grammar (docs/rules.md §14) in
  * rules_compile.c.  Valid conditions are checked by truth table: searches
  * a, b, c hold when the event has x, y, z; sel_a / sel_b mirror a / b;
  * _c mirrors c.  Invalid ones must fail with the exact line:col.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for eval.c: one table row per matching rule of RULES-SPEC 3.1
+ * Unit tests for eval.c: one table row per matching rule of docs/rules.md §4-13
  * and 3.3 — a detection, an event, and whether the rule must match.  Rules
  * are loaded from strings (kta_rules_load_string), so no files are needed.
  */

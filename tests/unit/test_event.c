@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for event decoding: every malformed class of RULES-SPEC 5. */
+/* Unit tests for event decoding: every malformed class of docs/rules.md §18. */
 #include "kta/event.h"
 #include "kta/util.h"
 #include "tap.h"

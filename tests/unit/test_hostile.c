@@ -5,7 +5,7 @@
  * heap limits), count an error on their rule (kta_rule_errors) and leave
  * every other rule evaluated; YAML alias bombs, rule files over 4 MiB and
  * nesting over 64 levels must be refused at load with a message that says
- * so (RULES-SPEC 1).
+ * so (docs/rules.md §1).
  */
 #include "rules_int.h"
 #include "tap.h"
