@@ -58,7 +58,7 @@ struct kta_prefilter_scratch {
 #define LIT_NONASCII 0
 
 /* Shortest value literal worth scanning for. */
-#define MIN_LITERAL 3
+#define MIN_LITERAL 4
 
 /* What one part of a rule needs: literal indices into the builder's
  * table, or always (n == 0 && always). */
@@ -230,11 +230,12 @@ static void need_matcher(struct builder *b, const struct kta_matcher *m, struct 
         nd->minlen = 1;
         return;
     }
-    /* A literal of one or two bytes ("1", "-e") occurs in nearly every
-     * record by chance and costs the scanner more than it saves: such a
-     * value needs only its field's key (need_fcond). */
+    /* An ASCII literal of up to three bytes ("1", "-e", ".sh") occurs in
+     * many records by chance and costs the scanner more than it saves:
+     * such a value needs only its field (need_fcond).  Non-ASCII ones are
+     * rare in text whatever their length. */
     if (m->kind != KTA_M_PATTERN || m->nneed == 0 || (m->is_num && !m->is_int) ||
-        m->needlen[0] < MIN_LITERAL) {
+        (m->needlen[0] < MIN_LITERAL && (unsigned char)m->need[0][0] < 0x80)) {
         need_init(nd, 1);
         return;
     }

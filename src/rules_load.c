@@ -891,7 +891,8 @@ struct loader {
 /* Sigma metadata: kept, not interpreted, no warning. */
 static const char *const sigma_keys[] = {
     "description", "status", "author", "date", "modified", "references",
-    "falsepositives", "logsource", "fields", "related", "license", NULL
+    "falsepositives", "logsource", "fields", "related", "license",
+    "regression_tests_path", "simulation", NULL
 };
 
 static const char *const levels[] = {
