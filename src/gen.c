@@ -1505,6 +1505,15 @@ static void compose(struct kta_gen *g, const struct kta_gen_rule *r, size_t i, s
         vb_add(b, exact, strlen(exact));
         return;
     }
+    if (fc == FC_TEXT)
+        /* a field of no known kind holding a path piece is dressed as a path */
+        for (size_t j = i; j < r->nfields; j++) {
+            const struct kta_gen_field *f = &r->fields[j];
+
+            if ((f->name == name || (f->name && name && strcmp(f->name, name) == 0)) &&
+                strchr(f->value, linux ? '/' : '\\'))
+                fc = FC_PATH;
+        }
     b->sep = fc == FC_PATH || fc == FC_REG ? (linux ? '/' : '\\') : ' ';
     switch (fc) {
     case FC_PATH:
