@@ -4,13 +4,15 @@
  * from gen.c, -> records on a Kafka topic, each acknowledged before the
  * command exits; or generated events -> a file or stdout (-o), no Kafka.
  * The tool the demo, the tests and the benchmarks use to feed kta; not
- * part of the pipeline.
+ * part of the pipeline.  With -r, the malicious share is built from the
+ * literal values of the loaded rules (kta_rule_samples -> kta_gen_rules).
  */
 #include "kta/cmd.h"
 #include "kta/config.h"
 #include "kta/gen.h"
 #include "kta/hit.h"
 #include "kta/pipeline.h"
+#include "kta/rules.h"
 #include "kta/util.h"
 
 #include <errno.h>
@@ -161,6 +163,95 @@ static int produce_generated(struct produce_state *ps, FILE *fp, long long n, lo
     return rc;
 }
 
+/* The rules' samples in the generator's terms; owns every string. */
+struct gen_rules {
+    struct kta_gen_rule *rules;
+    size_t               n, cap;
+    size_t               nf, fcap;   /* fields of the rule being collected */
+};
+
+static void sample_cb(void *opaque, const char *field, const char *value, size_t len,
+                      enum kta_sample_shape shape)
+{
+    struct gen_rules *gr = opaque;
+    struct kta_gen_rule *r = &gr->rules[gr->n];
+    struct kta_gen_field *f;
+
+    if (memchr(value, '\0', len))   /* cannot travel as a C string */
+        return;
+    if (gr->nf == gr->fcap) {
+        gr->fcap = gr->fcap ? gr->fcap * 2 : 8;
+        r->fields = xrealloc((void *)r->fields, gr->fcap * sizeof(*r->fields));
+    }
+    f = (struct kta_gen_field *)&r->fields[gr->nf++];
+    f->name = field ? xstrdup(field) : NULL;
+    f->value = xstrndup(value, len);
+    f->shape = shape == KTA_SAMPLE_PREFIX ? KTA_GEN_PREFIX : shape == KTA_SAMPLE_SUFFIX ? KTA_GEN_SUFFIX :
+               shape == KTA_SAMPLE_CONTAINS ? KTA_GEN_CONTAINS : KTA_GEN_EXACT;
+    r->nfields = gr->nf;
+}
+
+static void gen_rules_free(struct gen_rules *gr)
+{
+    for (size_t i = 0; i < gr->n; i++) {
+        for (size_t j = 0; j < gr->rules[i].nfields; j++) {
+            free((char *)gr->rules[i].fields[j].name);
+            free((char *)gr->rules[i].fields[j].value);
+        }
+        free((void *)gr->rules[i].fields);
+        free((char *)gr->rules[i].logsource);
+    }
+    free(gr->rules);
+}
+
+/* -r: loads the rules as `kta run` would (same field map, invalid ones
+ * skipped) and keeps the samples of the enabled ones whose log source the
+ * schema generates.  Returns 0, or -1 (printed) when nothing is usable. */
+static int load_gen_rules(const char *path, const char *fieldmap, enum kta_gen_schema schema,
+                          struct gen_rules *gr)
+{
+    struct kta_rules_opts ropts = { .fieldmap = fieldmap, .skip_invalid = 1 };
+    struct kta_rules_stats st;
+    struct kta_ruleset *rs;
+    char errstr[1024];
+    size_t i, n;
+
+    rs = kta_rules_load(path, &ropts, &st, errstr, sizeof(errstr));
+    if (!rs) {
+        fprintf(stderr, "kta: produce: %s\n", errstr);
+        return -1;
+    }
+    n = kta_ruleset_count(rs);
+    for (i = 0; i < n; i++) {
+        const struct kta_rule *r = kta_ruleset_rule(rs, i);
+        const char *ls = kta_rule_logsource(r);
+
+        if (!kta_rule_enabled(r) || !ls || !kta_gen_fits(schema, ls))
+            continue;
+        if (gr->n == gr->cap) {
+            gr->cap = gr->cap ? gr->cap * 2 : 64;
+            gr->rules = xrealloc(gr->rules, gr->cap * sizeof(*gr->rules));
+        }
+        memset(&gr->rules[gr->n], 0, sizeof(gr->rules[gr->n]));
+        gr->nf = gr->fcap = 0;
+        kta_rule_samples(r, sample_cb, gr);
+        if (!gr->rules[gr->n].nfields) {
+            free((void *)gr->rules[gr->n].fields);
+            continue;
+        }
+        gr->rules[gr->n++].logsource = xstrdup(ls);
+    }
+    kta_ruleset_decref(rs);
+    fprintf(stderr, "kta: produce: %zu of %zu rules give malicious events (%zu invalid skipped)\n",
+            gr->n, n, st.skipped);
+    if (!gr->n) {
+        fprintf(stderr, "kta: produce: %s: no rule for this schema has literal values to "
+                "generate from\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 /* -o: generated events to a file ("-": stdout) instead of Kafka.
  * Returns the exit code. */
 static int generate_to_file(const char *path, long long n, long long rate, struct kta_gen *g)
@@ -200,12 +291,15 @@ int kta_cmd_produce(int argc, char **argv)
         { "rate",             required_argument, NULL, 'R' },
         { "seed",             required_argument, NULL, 'S' },
         { "malicious",        required_argument, NULL, 'M' },
+        { "rules",            required_argument, NULL, 'r' },
+        { "fieldmap",         required_argument, NULL, 'm' },
         { NULL, 0, NULL, 0 },
     };
     struct kta_config *cfg = kta_config_new();
     struct produce_state ps = { 0 };
     rd_kafka_conf_t *conf = NULL;
-    const char *topic = NULL, *output = NULL, *schema = "kta";
+    const char *topic = NULL, *output = NULL, *schema = "kta", *rules = NULL, *fieldmap = NULL;
+    struct gen_rules gr = { 0 };
     long long generate = -1, count = -1, rate = 0, seed = 1;
     int gen_flag = 0;
     double malicious = 0.01;
@@ -217,14 +311,14 @@ int kta_cmd_produce(int argc, char **argv)
      * settings), so that -b and -X override it whatever their order. */
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:n:o:", long_opts, NULL)) != -1)
+    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:n:o:r:m:", long_opts, NULL)) != -1)
         if (opt == 'c' && kta_config_load(cfg, optarg, errstr, sizeof(errstr)) < 0) {
             fprintf(stderr, "kta: %s\n", errstr);
             goto out;
         }
     opterr = 1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:n:o:", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:n:o:r:m:", long_opts, NULL)) != -1) {
         char *eq;
         switch (opt) {
         case 'c': break;
@@ -232,6 +326,8 @@ int kta_cmd_produce(int argc, char **argv)
         case 't': topic = optarg; break;
         case 'k': ps.key_field = optarg; break;
         case 'o': output = optarg; break;
+        case 'r': rules = optarg; break;
+        case 'm': fieldmap = optarg; break;
         case 's':
             schema = optarg;
             if (kta_gen_schema(&g, schema) < 0) {
@@ -307,8 +403,28 @@ int kta_cmd_produce(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if ((rules || fieldmap) && generate < 0) {
+        fprintf(stderr, "kta: produce: -r and -m are for generated events (--generate N)\n");
+        rc = 2;
+        goto out;
+    }
     kta_gen_init(&g, (uint64_t)seed, malicious);
     kta_gen_schema(&g, schema);
+    if (fieldmap && !rules) {
+        fprintf(stderr, "kta: produce: -m needs -r RULES\n");
+        rc = 2;
+        goto out;
+    }
+    if (rules) {
+        if (g.schema == KTA_GEN_KTA) {
+            fprintf(stderr, "kta: produce: -r needs --schema sysmon or linux\n");
+            rc = 2;
+            goto out;
+        }
+        if (load_gen_rules(rules, fieldmap, g.schema, &gr) < 0)
+            goto out;
+        kta_gen_rules(&g, gr.rules, gr.n);
+    }
     if (output) {
         rc = generate_to_file(output, generate, rate, &g);
         goto out;
@@ -385,5 +501,6 @@ out:
         rd_kafka_destroy(ps.rk);
     kta_buf_free(&ps.key);
     kta_config_free(cfg);
+    gen_rules_free(&gr);
     return rc;
 }

@@ -9,7 +9,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -38,6 +40,11 @@ void kta_gen_init(struct kta_gen *g, uint64_t seed, double malicious)
     g->schema = KTA_GEN_KTA;
     g->samples = NULL;
     g->nsamples = 0;
+    g->rules = NULL;
+    g->nrules = 0;
+    g->nevil = 0;
+    g->rule_start = 0;
+    g->rule_step = 1;
 }
 
 /* ---- kta: the original ~200-byte events --------------------------------- */
@@ -192,6 +199,7 @@ struct emit {
     const char *const  *ovr;    /* name, value, ..., NULL; or NULL */
     uint32_t            used;   /* bit i: pair i written */
     const char         *user;   /* short user name for "{u}" */
+    int                 raw;    /* overrides are rule text: no "{u}" */
 };
 
 static void put_value(struct emit *e, const char *v)
@@ -215,16 +223,34 @@ static void put_value(struct emit *e, const char *v)
     kta_json_quote(e->out, tmp, n);
 }
 
-static void put(struct emit *e, const char *name, const char *v)
+/* The override of name, marked written; or NULL. */
+static const char *take(struct emit *e, const char *name)
 {
     for (uint32_t i = 0; e->ovr && e->ovr[2 * i] && i < 32; i++)
         if (strcmp(e->ovr[2 * i], name) == 0) {
-            v = e->ovr[2 * i + 1];
             e->used |= 1u << i;
-            break;
+            return e->ovr[2 * i + 1];
         }
+    return NULL;
+}
+
+static void put_ovr(struct emit *e, const char *v)
+{
+    if (e->raw)
+        kta_json_quote(e->out, v, strlen(v));
+    else
+        put_value(e, v);
+}
+
+static void put(struct emit *e, const char *name, const char *v)
+{
+    const char *o = take(e, name);
+
     kta_buf_printf(e->out, ",\"%s\":", name);
-    put_value(e, v);
+    if (o)
+        put_ovr(e, o);
+    else
+        put_value(e, v);
 }
 
 static void put_fmt(struct emit *e, const char *name, const char *fmt, ...)
@@ -240,9 +266,31 @@ static void put_fmt(struct emit *e, const char *name, const char *fmt, ...)
     put(e, name, tmp);
 }
 
+/* A decimal integer as JSON writes it (no sign but '-', no leading 0). */
+static int is_int_text(const char *s)
+{
+    size_t i = s[0] == '-';
+
+    if (!s[i] || (s[i] == '0' && s[i + 1]) || strlen(s + i) > 15)
+        return 0;
+    for (; s[i]; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
 static void put_int(struct emit *e, const char *name, long long v)
 {
-    kta_buf_printf(e->out, ",\"%s\":%lld", name, v);
+    const char *o = take(e, name);
+
+    if (!o)
+        kta_buf_printf(e->out, ",\"%s\":%lld", name, v);
+    else if (is_int_text(o))
+        kta_buf_printf(e->out, ",\"%s\":%s", name, o);
+    else {
+        kta_buf_printf(e->out, ",\"%s\":", name);
+        put_ovr(e, o);
+    }
 }
 
 static void put_rest(struct emit *e)
@@ -250,7 +298,7 @@ static void put_rest(struct emit *e)
     for (uint32_t i = 0; e->ovr && e->ovr[2 * i] && i < 32; i++)
         if (!(e->used & 1u << i)) {
             kta_buf_printf(e->out, ",\"%s\":", e->ovr[2 * i]);
-            put_value(e, e->ovr[2 * i + 1]);
+            put_ovr(e, e->ovr[2 * i + 1]);
         }
 }
 
@@ -584,10 +632,105 @@ static void put_ip(struct kta_gen *g, struct emit *e, const char *name)
     put_fmt(e, name, "10.20.%u.%u", c, d);
 }
 
-static void sysmon_event(struct kta_gen *g, struct kta_buf *out, const char *const *ovr, int kind)
+
+/* Where an event of a rule's log source is written (sysmon schema). */
+struct wsource {
+    const char *name;       /* category or service */
+    int         kind;       /* EventID (a rule's EventID takes precedence) */
+    const char *channel, *provider;
+};
+
+#define SYSMON_CH "Microsoft-Windows-Sysmon/Operational"
+
+/* The events of rules' log sources that the everyday mix lacks: other
+ * Sysmon events, Security, PowerShell and service channels, with the
+ * fields those events carry; a rule's fields are laid over them. */
+static void other_event(struct kta_gen *g, struct emit *e, struct wctx *w, int kind,
+                        const struct wsource *ws)
 {
-    struct emit e = { .out = out, .ovr = ovr };
+    const char *ch = ws && ws->channel ? ws->channel : SYSMON_CH;
+    const char *pv = ws && ws->provider ? ws->provider : "Microsoft-Windows-Sysmon";
+    char buf[512], gd[48], ub[64];
+
+    sysmon_head(g, e, w, kind, ch, pv);
+    if (strcmp(ch, SYSMON_CH) == 0) {
+        sysmon_common(g, e, w, "-");
+        switch (kind) {
+        case 6:
+            put(e, "ImageLoaded", "C:\\Windows\\System32\\drivers\\netio.sys");
+            hashes("netio.sys", buf, sizeof(buf));
+            put(e, "Hashes", buf);
+            put(e, "Signed", "true");
+            put(e, "Signature", "Microsoft Windows");
+            put(e, "SignatureStatus", "Valid");
+            break;
+        case 8: case 10:
+            guid(g, gd, sizeof(gd), w->host);
+            put(e, "SourceProcessGuid", gd);
+            put(e, "SourceImage", w->p->image);
+            put(e, "TargetImage", "C:\\Windows\\System32\\RuntimeBroker.exe");
+            if (kind == 10) {
+                put(e, "GrantedAccess", "0x1000");
+                put(e, "CallTrace", "C:\\Windows\\SYSTEM32\\ntdll.dll+9d4c4|"
+                    "C:\\Windows\\System32\\KERNELBASE.dll+2c13e");
+            } else {
+                put(e, "StartAddress", "0x00007FFB4D2B1C10");
+                put(e, "StartModule", "C:\\Windows\\System32\\ntdll.dll");
+                put(e, "StartFunction", "RtlUserThreadStart");
+            }
+            break;
+        case 15: case 23: case 26:
+            put(e, "TargetFilename", wfiles[pick(g, N(wfiles))]);
+            hashes(w->p->image, buf, sizeof(buf));
+            put(e, kind == 15 ? "Hash" : "Hashes", buf);
+            break;
+        case 17: case 18:
+            put(e, "EventType", kind == 17 ? "CreatePipe" : "ConnectPipe");
+            put_fmt(e, "PipeName", "\\mojo.%u.%u", 1000 + pick(g, 9000), pick(g, 100000));
+            break;
+        case 19: case 20: case 21:
+            put(e, "EventType", "WmiFilterEvent");
+            put(e, "Operation", "Created");
+            break;
+        case 25:
+            put(e, "Type", "Image is replaced");
+            break;
+        }
+        put(e, "User", wuser(w, ub, sizeof(ub)));
+    } else if (strcmp(ch, "Security") == 0) {
+        put(e, "SubjectUserSid", w->sid);
+        put(e, "SubjectUserName", w->user);
+        put(e, "SubjectDomainName", "CONTOSO");
+        put_fmt(e, "SubjectLogonId", "0x%x", 0x3a000 + pick(g, 0x40000));
+    } else if (strstr(ch, "PowerShell/Operational")) {
+        if (kind == 4103) {
+            put(e, "ContextInfo", "Severity = Informational Host Name = ConsoleHost "
+                "Host Application = powershell.exe Command Name = Get-Service");
+            put(e, "Payload", "CommandInvocation(Get-Service): \"Get-Service\"");
+        } else {
+            put_int(e, "MessageNumber", 1);
+            put_int(e, "MessageTotal", 1);
+            put(e, "ScriptBlockText", "Get-Service | Where-Object { $_.Status -eq 'Running' }");
+            guid(g, gd, sizeof(gd), w->host);
+            put(e, "ScriptBlockId", gd);
+            put(e, "Path", "");
+        }
+    } else if (strcmp(ch, "Windows PowerShell") == 0) {
+        put(e, "Data", "NewEngineState=Available PreviousEngineState=None HostName=ConsoleHost "
+            "HostApplication=powershell.exe");
+    } else {
+        put(e, "UserID", w->sid);
+    }
+}
+
+/* ws: the log source of a rule event (overrides are then rule text, never
+ * expanded), or NULL. */
+static void sysmon_event(struct kta_gen *g, struct kta_buf *out, const char *const *ovr, int kind,
+                         const struct wsource *ws)
+{
+    struct emit e = { .out = out, .ovr = ovr, .raw = ws != NULL };
     struct wctx w;
+    int generic = 0;
     char buf[512], gd[48], ts[40], ub[64];
 
     w.host = pick(g, 2000);
@@ -606,7 +749,12 @@ static void sysmon_event(struct kta_gen *g, struct kta_buf *out, const char *con
         kind = r < 20 ? 1 : r < 40 ? 3 : r < 52 ? 7 : r < 64 ? 11 : r < 70 ? 12 : r < 80 ? 13 :
                r < 81 ? 14 : r < 91 ? 22 : r < 96 ? 4624 : r < 97 ? 4625 : 4688;
     }
-    switch (kind) {
+    /* The everyday events are of fixed channels; a rule's source of
+     * another channel gets its event from other_event. */
+    if (ws && strcmp(ws->channel, SYSMON_CH) != 0 &&
+        !(strcmp(ws->channel, "Security") == 0 && (kind == 4624 || kind == 4625 || kind == 4688)))
+        generic = 1;
+    switch (generic ? -1 : kind) {
     case 1: {
         sysmon_head(g, &e, &w, 1, "Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon");
         sysmon_common(g, &e, &w, "-");
@@ -757,7 +905,7 @@ static void sysmon_event(struct kta_gen *g, struct kta_buf *out, const char *con
         }
         break;
     }
-    default: { /* 4688 */
+    case 4688: {
         sysmon_head(g, &e, &w, 4688, "Security", "Microsoft-Windows-Security-Auditing");
         put(&e, "SubjectUserSid", w.p->who == 1 ? w.sid : SYSTEM_SID);
         put(&e, "SubjectUserName", w.p->who == 1 ? w.user : "SYSTEM");
@@ -776,6 +924,9 @@ static void sysmon_event(struct kta_gen *g, struct kta_buf *out, const char *con
         put(&e, "MandatoryLabel", w.p->who == 1 ? "S-1-16-8192" : "S-1-16-16384");
         break;
     }
+    default:
+        other_event(g, &e, &w, kind, ws);
+        break;
     }
     put_rest(&e);
     kta_buf_append(out, "}", 1);
@@ -864,9 +1015,14 @@ static size_t arg(const char *cmd, size_t want, char *out, size_t size)
     return i;
 }
 
-static void linux_event(struct kta_gen *g, struct kta_buf *out, const struct lproc *p, const char *const *ovr)
+/* kind: 0 the everyday mix (a process creation when there are overrides);
+ * N > 0 a Sysmon for Linux event of that EventID; -1 an auditd record
+ * (its type from the overrides, if any); -2 a journald entry of the given
+ * service.  service non-NULL: the overrides are rule text. */
+static void linux_event(struct kta_gen *g, struct kta_buf *out, const struct lproc *p, const char *const *ovr,
+                        int kind, const char *service)
 {
-    struct emit e = { .out = out, .ovr = ovr };
+    struct emit e = { .out = out, .ovr = ovr, .raw = service != NULL };
     const char *user = lin_users[pick(g, N(lin_users))];
     unsigned host = pick(g, 400);
     uint64_t ms = BASE_MS + g->n * 7;
@@ -877,7 +1033,57 @@ static void linux_event(struct kta_gen *g, struct kta_buf *out, const struct lpr
 
     e.user = p->uid ? user : "root";
     snprintf(node, sizeof(node), "%s-%02u", host < 300 ? "web" : "db", host % 100);
-    if (ovr || pick(g, 100) < 40) {
+    if (!kind)
+        kind = ovr || pick(g, 100) < 40 ? 1 : -1;
+    if (kind == -2) {
+        const char *t = take(&e, "_TRANSPORT");
+
+        kta_buf_appends(out, "{\"_TRANSPORT\":");
+        kta_json_quote(out, t ? t : "syslog", strlen(t ? t : "syslog"));
+        put(&e, "_HOSTNAME", node);
+        put(&e, "SYSLOG_IDENTIFIER", service && *service ? service : "systemd");
+        put_fmt(&e, "_PID", "%u", pid);
+        put_fmt(&e, "_UID", "%u", uid);
+        put(&e, "PRIORITY", "6");
+        put_fmt(&e, "__REALTIME_TIMESTAMP", "%llu", (unsigned long long)ms * 1000);
+        put(&e, "MESSAGE", "Started Session 3 of User root.");
+        put_rest(&e);
+        kta_buf_append(out, "}", 1);
+        return;
+    }
+    if (kind > 1) {
+        kta_buf_printf(out, "{\"EventID\":%d", kind);
+        put(&e, "Channel", "Linux-Sysmon/Operational");
+        put(&e, "Provider_Name", "Linux-Sysmon");
+        put(&e, "Computer", node);
+        put_int(&e, "EventRecordID", (long long)(500000 + g->n));
+        utc(ts, sizeof(ts), ms, 1);
+        put(&e, "TimeCreated", ts);
+        put(&e, "RuleName", "-");
+        utc(ts, sizeof(ts), ms, 0);
+        put(&e, "UtcTime", ts);
+        guid(g, gd, sizeof(gd), host);
+        put(&e, "ProcessGuid", gd);
+        put_int(&e, "ProcessId", pid);
+        put(&e, "Image", p->image);
+        if (kind == 3) {
+            put(&e, "Protocol", "tcp");
+            put(&e, "Initiated", "true");
+            put(&e, "SourceIsIpv6", "false");
+            put_fmt(&e, "SourceIp", "10.30.%u.%u", host % 64, 1 + pick(g, 254));
+            put_int(&e, "SourcePort", 32768 + pick(g, 28000));
+            put(&e, "DestinationIsIpv6", "false");
+            put(&e, "DestinationIp", "198.51.100.23");
+            put_int(&e, "DestinationPort", 443);
+        } else if (kind == 11 || kind == 23) {
+            put_fmt(&e, "TargetFilename", "/var/tmp/tmp.%06u", pick(g, 1000000));
+        }
+        put(&e, "User", e.user);
+        put_rest(&e);
+        kta_buf_append(out, "}", 1);
+        return;
+    }
+    if (kind == 1) {
         kta_buf_appends(out, "{\"EventID\":1");
         put(&e, "Channel", "Linux-Sysmon/Operational");
         put(&e, "Provider_Name", "Linux-Sysmon");
@@ -922,13 +1128,17 @@ static void linux_event(struct kta_gen *g, struct kta_buf *out, const struct lpr
         uint32_t r = pick(g, 10), serial = 80000 + (uint32_t)g->n;
         const char *type = r < 3 ? "SYSCALL" : r < 6 ? "EXECVE" : r < 8 ? "PATH" : r < 9 ? "CWD" : "PROCTITLE";
         const char *comm = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
+        const char *t = take(&e, "type");
+
+        if (t)
+            type = t;
 
         kta_buf_appends(out, "{\"type\":");
         kta_json_quote(out, type, strlen(type));
         kta_buf_printf(out, ",\"msg\":\"audit(%llu.%03u:%u):\"", (unsigned long long)(ms / 1000),
                        (unsigned)(ms % 1000), serial);
         put(&e, "node", node);
-        if (type[0] == 'S') {
+        if (strcmp(type, "SYSCALL") == 0) {
             uint64_t s = next(g) | 1;
             char h[4][13];
 
@@ -964,7 +1174,7 @@ static void linux_event(struct kta_gen *g, struct kta_buf *out, const struct lpr
             put(&e, "UID", e.user);
             put(&e, "GID", e.user);
             put(&e, "EUID", e.user);
-        } else if (type[0] == 'E') {
+        } else if (strcmp(type, "EXECVE") == 0) {
             size_t argc = arg(cmd, 0, a, sizeof(a));
             char name[8];
 
@@ -974,7 +1184,7 @@ static void linux_event(struct kta_gen *g, struct kta_buf *out, const struct lpr
                 snprintf(name, sizeof(name), "a%zu", i);
                 put(&e, name, a);
             }
-        } else if (type[0] == 'P' && type[1] == 'A') {
+        } else if (strcmp(type, "PATH") == 0) {
             put(&e, "item", "0");
             put(&e, "name", image);
             put_fmt(&e, "inode", "%u", 130000 + (unsigned)(fnv(image) % 900000));
@@ -990,9 +1200,9 @@ static void linux_event(struct kta_gen *g, struct kta_buf *out, const struct lpr
             put(&e, "cap_fver", "0");
             put(&e, "OUID", "root");
             put(&e, "OGID", "root");
-        } else if (type[0] == 'C') {
+        } else if (strcmp(type, "CWD") == 0) {
             put(&e, "cwd", p->cwd);
-        } else {
+        } else if (strcmp(type, "PROCTITLE") == 0) {
             /* proctitle is argv, NUL-separated, in hex, as auditd logs it */
             size_t n = 0, argc = arg(cmd, 0, a, sizeof(a));
             char ph[1024];
@@ -1016,6 +1226,394 @@ static void linux_event(struct kta_gen *g, struct kta_buf *out, const struct lpr
     }
 }
 
+/* ---- events from rules (kta_gen_rules) ------------------------------------- */
+
+static const struct wsource wcats[] = {
+    { "process_creation", 1, SYSMON_CH, NULL },
+    { "file_change", 2, SYSMON_CH, NULL },
+    { "network_connection", 3, SYSMON_CH, NULL },
+    { "sysmon_status", 4, SYSMON_CH, NULL },
+    { "process_termination", 5, SYSMON_CH, NULL },
+    { "driver_load", 6, SYSMON_CH, NULL },
+    { "image_load", 7, SYSMON_CH, NULL },
+    { "create_remote_thread", 8, SYSMON_CH, NULL },
+    { "raw_access_thread", 9, SYSMON_CH, NULL },
+    { "process_access", 10, SYSMON_CH, NULL },
+    { "file_event", 11, SYSMON_CH, NULL },
+    { "registry_add", 12, SYSMON_CH, NULL },
+    { "registry_delete", 12, SYSMON_CH, NULL },
+    { "registry_set", 13, SYSMON_CH, NULL },
+    { "registry_rename", 14, SYSMON_CH, NULL },
+    { "registry_event", 13, SYSMON_CH, NULL },
+    { "create_stream_hash", 15, SYSMON_CH, NULL },
+    { "pipe_created", 17, SYSMON_CH, NULL },
+    { "wmi_event", 19, SYSMON_CH, NULL },
+    { "dns_query", 22, SYSMON_CH, NULL },
+    { "file_delete", 23, SYSMON_CH, NULL },
+    { "clipboard_capture", 24, SYSMON_CH, NULL },
+    { "process_tampering", 25, SYSMON_CH, NULL },
+    { "file_delete_detected", 26, SYSMON_CH, NULL },
+    { "file_block_executable", 27, SYSMON_CH, NULL },
+    { "file_block_shredding", 28, SYSMON_CH, NULL },
+    { "file_executable_detected", 29, SYSMON_CH, NULL },
+    { "sysmon_error", 255, SYSMON_CH, NULL },
+    { "file_access", 12, "Microsoft-Windows-Kernel-File/Analytic", "Microsoft-Windows-Kernel-File" },
+    { "file_rename", 19, "Microsoft-Windows-Kernel-File/Analytic", "Microsoft-Windows-Kernel-File" },
+    { "ps_module", 4103, "Microsoft-Windows-PowerShell/Operational", "Microsoft-Windows-PowerShell" },
+    { "ps_script", 4104, "Microsoft-Windows-PowerShell/Operational", "Microsoft-Windows-PowerShell" },
+    { "ps_classic_start", 400, "Windows PowerShell", "PowerShell" },
+    { "ps_classic_provider_start", 600, "Windows PowerShell", "PowerShell" },
+    { "ps_classic_script", 800, "Windows PowerShell", "PowerShell" },
+};
+
+/* Event-log services and their channels (EventID: the rule's, else this). */
+static const struct wsource wsvcs[] = {
+    { "security", 4688, "Security", "Microsoft-Windows-Security-Auditing" },
+    { "system", 7045, "System", "Service Control Manager" },
+    { "application", 1000, "Application", "Application Error" },
+    { "sysmon", 1, SYSMON_CH, NULL },
+    { "powershell", 4104, "Microsoft-Windows-PowerShell/Operational", "Microsoft-Windows-PowerShell" },
+    { "powershell-classic", 400, "Windows PowerShell", "PowerShell" },
+    { "taskscheduler", 106, "Microsoft-Windows-TaskScheduler/Operational", "Microsoft-Windows-TaskScheduler" },
+    { "wmi", 5861, "Microsoft-Windows-WMI-Activity/Operational", "Microsoft-Windows-WMI-Activity" },
+    { "dns-server", 150, "DNS Server", "Microsoft-Windows-DNS-Server-Service" },
+    { "dns-server-audit", 541, "Microsoft-Windows-DNS-Server/Audit", "Microsoft-Windows-DNS-Server" },
+    { "dns-server-analytic", 257, "Microsoft-Windows-DNS-Server/Analytical", "Microsoft-Windows-DNS-Server" },
+    { "driver-framework", 2003, "Microsoft-Windows-DriverFrameworks-UserMode/Operational",
+      "Microsoft-Windows-DriverFrameworks-UserMode" },
+    { "ntlm", 8001, "Microsoft-Windows-NTLM/Operational", "Microsoft-Windows-Security-Netlogon" },
+    { "dhcp", 1031, "Microsoft-Windows-DHCP-Server/Operational", "Microsoft-Windows-DHCP-Server" },
+    { "msexchange-management", 1, "MSExchange Management", "MSExchange CmdletLogs" },
+    { "applocker", 8004, "Microsoft-Windows-AppLocker/EXE and DLL", "Microsoft-Windows-AppLocker" },
+    { "printservice-admin", 808, "Microsoft-Windows-PrintService/Admin", "Microsoft-Windows-PrintService" },
+    { "printservice-operational", 316, "Microsoft-Windows-PrintService/Operational",
+      "Microsoft-Windows-PrintService" },
+    { "codeintegrity-operational", 3033, "Microsoft-Windows-CodeIntegrity/Operational",
+      "Microsoft-Windows-CodeIntegrity" },
+    { "smbclient-security", 31017, "Microsoft-Windows-SmbClient/Security", "Microsoft-Windows-SMBClient" },
+    { "smbserver-connectivity", 1006, "Microsoft-Windows-SMBServer/Connectivity", "Microsoft-Windows-SMBServer" },
+    { "firewall-as", 2004, "Microsoft-Windows-Windows Firewall With Advanced Security/Firewall",
+      "Microsoft-Windows-Windows Firewall With Advanced Security" },
+    { "bits-client", 59, "Microsoft-Windows-Bits-Client/Operational", "Microsoft-Windows-Bits-Client" },
+    { "windefend", 1116, "Microsoft-Windows-Windows Defender/Operational", "Microsoft-Windows-Windows Defender" },
+    { "terminalservices-localsessionmanager", 21,
+      "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+      "Microsoft-Windows-TerminalServices-LocalSessionManager" },
+    { "microsoft-servicebus-client", 1, "Microsoft-ServiceBus-Client", "Microsoft-ServiceBus-Client" },
+    { "ldap", 30, "Microsoft-Windows-LDAP-Client/Debug", "Microsoft-Windows-LDAP-Client" },
+    { "ldap_debug", 30, "Microsoft-Windows-LDAP-Client/Debug", "Microsoft-Windows-LDAP-Client" },
+    { "security-mitigations", 1, "Microsoft-Windows-Security-Mitigations/User Mode",
+      "Microsoft-Windows-Security-Mitigations" },
+    { "diagnosis-scripted", 101, "Microsoft-Windows-Diagnosis-Scripted/Operational",
+      "Microsoft-Windows-Diagnosis-Scripted" },
+    { "shell-core", 9707, "Microsoft-Windows-Shell-Core/Operational", "Microsoft-Windows-Shell-Core" },
+    { "openssh", 4, "OpenSSH/Operational", "OpenSSH" },
+    { "bitlocker", 845, "Microsoft-Windows-BitLocker/BitLocker Management", "Microsoft-Windows-BitLocker-API" },
+    { "vhdmp", 1, "Microsoft-Windows-VHDMP/Operational", "Microsoft-Windows-VHDMP" },
+    { "appxdeployment-server", 400, "Microsoft-Windows-AppXDeploymentServer/Operational",
+      "Microsoft-Windows-AppXDeployment-Server" },
+    { "lsa-server", 6038, "Microsoft-Windows-LSA/Operational", "Microsoft-Windows-LSA" },
+    { "appxpackaging-om", 157, "Microsoft-Windows-AppxPackaging/Operational", "Microsoft-Windows-AppxPackagingOM" },
+    { "dns-client", 3008, "Microsoft-Windows-DNS Client Events/Operational", "Microsoft-Windows-DNS-Client" },
+    { "appmodel-runtime", 201, "Microsoft-Windows-AppModel-Runtime/Admin", "Microsoft-Windows-AppModel-Runtime" },
+    { "capi2", 70, "Microsoft-Windows-CAPI2/Operational", "Microsoft-Windows-CAPI2" },
+    { "certificateservicesclient-lifecycle-system", 1006,
+      "Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational",
+      "Microsoft-Windows-CertificateServicesClient-Lifecycle-System" },
+    { "iis-configuration", 29, "Microsoft-IIS-Configuration/Operational", "Microsoft-IIS-Configuration" },
+};
+
+/* Sysmon for Linux categories (auditd and journald are services). */
+static const struct { const char *name; int kind; } lcats[] = {
+    { "process_creation", 1 }, { "network_connection", 3 }, { "sysmon_status", 4 },
+    { "process_termination", 5 }, { "raw_access_thread", 9 }, { "file_event", 11 },
+    { "file_delete", 23 },
+};
+
+/* The value of key in a logsource text ("product=windows category=x"),
+ * into out; "" when absent. */
+static void ls_value(const char *ls, const char *key, char *out, size_t size)
+{
+    size_t kl = strlen(key);
+
+    out[0] = '\0';
+    while (ls && *ls) {
+        const char *end = strchr(ls, ' ');
+        size_t n = end ? (size_t)(end - ls) : strlen(ls);
+
+        if (n > kl && strncmp(ls, key, kl) == 0 && ls[kl] == '=') {
+            snprintf(out, size, "%.*s", (int)(n - kl - 1), ls + kl + 1);
+            return;
+        }
+        ls += n + (end != NULL);
+    }
+}
+
+static const struct wsource *wsource_find(const char *logsource)
+{
+    char cat[64], svc[64];
+    size_t i;
+
+    ls_value(logsource, "category", cat, sizeof(cat));
+    ls_value(logsource, "service", svc, sizeof(svc));
+    for (i = 0; cat[0] && i < N(wcats); i++)
+        if (strcasecmp(cat, wcats[i].name) == 0)
+            return &wcats[i];
+    for (i = 0; svc[0] && !cat[0] && i < N(wsvcs); i++)
+        if (strcasecmp(svc, wsvcs[i].name) == 0)
+            return &wsvcs[i];
+    return NULL;
+}
+
+/* Linux: > 0 a Sysmon EventID, -1 auditd, -2 journald, 0 none. */
+static int lkind_find(const char *logsource)
+{
+    char cat[64], svc[64];
+    size_t i;
+
+    ls_value(logsource, "category", cat, sizeof(cat));
+    ls_value(logsource, "service", svc, sizeof(svc));
+    for (i = 0; cat[0] && i < N(lcats); i++)
+        if (strcasecmp(cat, lcats[i].name) == 0)
+            return lcats[i].kind;
+    if (cat[0])
+        return 0;
+    if (svc[0])
+        return strcasecmp(svc, "auditd") == 0 ? -1 : -2;
+    return 1;
+}
+
+int kta_gen_fits(enum kta_gen_schema schema, const char *logsource)
+{
+    char product[64], cat[64], svc[64];
+
+    ls_value(logsource, "product", product, sizeof(product));
+    ls_value(logsource, "category", cat, sizeof(cat));
+    ls_value(logsource, "service", svc, sizeof(svc));
+    switch (schema) {
+    case KTA_GEN_SYSMON:
+        return strcasecmp(product, "windows") == 0 &&
+               ((!cat[0] && !svc[0]) || wsource_find(logsource) != NULL);
+    case KTA_GEN_LINUX:
+        return strcasecmp(product, "linux") == 0 && lkind_find(logsource) != 0;
+    default:
+        return 0;
+    }
+}
+
+/* How values of a field are dressed: as a path (harmless directory before,
+ * file name after), a registry key, a command line, or bare text. */
+enum fclass { FC_TEXT, FC_CMD, FC_PATH, FC_REG };
+
+static int ends_with_ci(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static enum fclass field_class(const char *name)
+{
+    static const char *const paths[] = { "image", "imageloaded", "filename", "path", "directory",
+                                         "processname", "exe", "cwd", "ImagePath" };
+
+    if (!name)
+        return FC_TEXT;
+    if (strcmp(name, "TargetObject") == 0 || strcmp(name, "NewName") == 0)
+        return FC_REG;
+    if (ends_with_ci(name, "CommandLine") || strcmp(name, "ScriptBlockText") == 0 ||
+        strcmp(name, "Payload") == 0 || strcmp(name, "proctitle") == 0)
+        return FC_CMD;
+    if (strcmp(name, "name") == 0)
+        return FC_PATH;
+    for (size_t i = 0; i < N(paths); i++)
+        if (ends_with_ci(name, paths[i]))
+            return FC_PATH;
+    return FC_TEXT;
+}
+
+/* The value being composed (bounded; too long: the field is dropped). */
+struct vbuf {
+    char   *p;
+    size_t  n, cap;
+    int     over;
+    char    sep;
+};
+
+static int is_sep(char c, char sep)
+{
+    return c == sep || (sep != ' ' && (c == '\\' || c == '/'));
+}
+
+static void vb_add(struct vbuf *b, const char *s, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        b->over = 1;
+        return;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+/* Appends s, with the class's separator unless one side has it already. */
+static void vb_join(struct vbuf *b, const char *s)
+{
+    if (!*s)
+        return;
+    /* a piece ending in a separator, the next starting with it: one serves both */
+    if (b->n && is_sep(s[0], b->sep) && b->p[b->n - 1] == s[0])
+        s++;
+    if (b->n && !is_sep(b->p[b->n - 1], b->sep) && !is_sep(s[0], b->sep))
+        vb_add(b, &b->sep, 1);
+    vb_add(b, s, strlen(s));
+}
+
+/* The value of field fields[i] (and of every later field of that name)
+ * into b. */
+static void compose(struct kta_gen *g, const struct kta_gen_rule *r, size_t i, struct vbuf *b)
+{
+    static const char *const win_dirs[] = { "C:\\Users\\Public\\Downloads", "C:\\ProgramData\\Contoso",
+                                            "C:\\Windows\\Temp", "C:\\Users\\Public\\Documents" };
+    static const char *const lin_dirs[] = { "/tmp/.cache", "/var/tmp", "/home/deploy", "/opt/tools" };
+    static const char *const win_files[] = { "svcupdate.exe", "tmp4f2a.exe", "setup.exe" };
+    static const char *const lin_files[] = { "run.sh", "update", "x" };
+    static const char *const win_heads[] = { "\"C:\\Program Files\\Contoso\\agent.exe\"", "task.exe" };
+    static const char *const lin_heads[] = { "sh -c", "/usr/bin/env" };
+    static const char *const tails[] = { "/log:1", "--verbose", "-q" };
+    const char *name = r->fields[i].name, *exact = NULL, *prefix = NULL, *suffix = NULL;
+    const char *head = "", *tail = "";
+    int linux = g->schema == KTA_GEN_LINUX;
+    enum fclass fc = field_class(name);
+
+    for (size_t j = i; j < r->nfields; j++) {
+        const struct kta_gen_field *f = &r->fields[j];
+
+        if (!(f->name == name || (f->name && name && strcmp(f->name, name) == 0)))
+            continue;
+        if (f->shape == KTA_GEN_EXACT && !exact)
+            exact = f->value;
+        else if (f->shape == KTA_GEN_PREFIX && !prefix)
+            prefix = f->value;
+        else if (f->shape == KTA_GEN_SUFFIX && !suffix)
+            suffix = f->value;
+    }
+    b->n = 0;
+    b->over = 0;
+    b->p[0] = '\0';
+    if (exact) {
+        vb_add(b, exact, strlen(exact));
+        return;
+    }
+    if (fc == FC_TEXT)
+        /* a field of no known kind holding a path piece is dressed as a path */
+        for (size_t j = i; j < r->nfields; j++) {
+            const struct kta_gen_field *f = &r->fields[j];
+
+            if ((f->name == name || (f->name && name && strcmp(f->name, name) == 0)) &&
+                strchr(f->value, linux ? '/' : '\\'))
+                fc = FC_PATH;
+        }
+    b->sep = fc == FC_PATH || fc == FC_REG ? (linux ? '/' : '\\') : ' ';
+    switch (fc) {
+    case FC_PATH:
+        head = linux ? lin_dirs[pick(g, N(lin_dirs))] : win_dirs[pick(g, N(win_dirs))];
+        tail = linux ? lin_files[pick(g, N(lin_files))] : win_files[pick(g, N(win_files))];
+        break;
+    case FC_REG:
+        head = pick(g, 2) ? "HKLM\\SOFTWARE\\Contoso" :
+               "HKU\\S-1-5-21-3623811015-3361044348-30300820-1104\\Software\\Contoso";
+        tail = "Settings";
+        break;
+    case FC_CMD:
+        head = linux ? lin_heads[pick(g, N(lin_heads))] : win_heads[pick(g, N(win_heads))];
+        tail = tails[pick(g, N(tails))];
+        break;
+    case FC_TEXT:
+        break;
+    }
+    vb_join(b, prefix ? prefix : head);
+    for (size_t j = i; j < r->nfields; j++) {
+        const struct kta_gen_field *f = &r->fields[j];
+
+        if (f->shape == KTA_GEN_CONTAINS &&
+            (f->name == name || (f->name && name && strcmp(f->name, name) == 0)))
+            vb_join(b, f->value);
+    }
+    vb_join(b, suffix ? suffix : tail);
+}
+
+/* Did an earlier field of r have the name of fields[i]? */
+static int seen_before(const struct kta_gen_rule *r, size_t i)
+{
+    const char *name = r->fields[i].name;
+
+    for (size_t j = 0; j < i; j++)
+        if (r->fields[j].name == name || (r->fields[j].name && name && strcmp(r->fields[j].name, name) == 0))
+            return 1;
+    return 0;
+}
+
+/* One malicious event from the next rule. */
+static void rule_event(struct kta_gen *g, struct kta_buf *out)
+{
+    const struct kta_gen_rule *r = &g->rules[(g->rule_start + g->nevil++ * g->rule_step) % g->nrules];
+    char store[16384];
+    const char *ovr[2 * 32 + 1];
+    size_t novr = 0, used = 0;
+    int linux = g->schema == KTA_GEN_LINUX, eventid = 0;
+
+    for (size_t i = 0; i < r->nfields && novr < 32; i++) {
+        const char *name = r->fields[i].name;
+        struct vbuf b = { .p = store + used, .cap = sizeof(store) - used };
+
+        if (seen_before(r, i) || b.cap < 2)
+            continue;
+        compose(g, r, i, &b);
+        if (b.over)
+            continue;
+        if (name && strcmp(name, "EventID") == 0) {
+            /* The event's own id, not a field to lay over. */
+            if (r->fields[i].shape == KTA_GEN_EXACT && is_int_text(b.p) && strlen(b.p) < 7)
+                eventid = (int)strtol(b.p, NULL, 10);
+            continue;
+        }
+        ovr[2 * novr] = name ? name : linux ? "MESSAGE" : "Message";
+        ovr[2 * novr + 1] = b.p;
+        novr++;
+        used += b.n + 1;
+    }
+    ovr[2 * novr] = NULL;
+    if (linux) {
+        int kind = lkind_find(r->logsource);
+        char svc[64];
+
+        char cat[64];
+
+        ls_value(r->logsource, "service", svc, sizeof(svc));
+        ls_value(r->logsource, "category", cat, sizeof(cat));
+        if (!cat[0] && !svc[0]) {
+            /* product linux alone: keywords read best in a journald
+             * entry, a record type is auditd's */
+            for (size_t i = 0; i < r->nfields; i++)
+                if (!r->fields[i].name)
+                    kind = -2;
+                else if (kind != -2 && strcmp(r->fields[i].name, "type") == 0)
+                    kind = -1;
+        }
+        if (eventid > 0 && kind > 0)
+            kind = eventid;
+        linux_event(g, out, &lprocs[pick(g, N(lprocs))], ovr, kind, svc);
+    } else {
+        const struct wsource *ws = wsource_find(r->logsource);
+        static const struct wsource any = { "", 1, SYSMON_CH, NULL };
+
+        if (!ws)
+            ws = &any;
+        sysmon_event(g, out, ovr, eventid ? eventid : ws->kind, ws);
+    }
+}
+
 /* ---- the entry points ------------------------------------------------------ */
 
 int kta_gen_schema(struct kta_gen *g, const char *name)
@@ -1036,6 +1634,33 @@ void kta_gen_samples(struct kta_gen *g, const char *const *const *samples, size_
     g->nsamples = n;
 }
 
+static size_t gcd(size_t a, size_t b)
+{
+    while (b) {
+        size_t t = a % b;
+
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+void kta_gen_rules(struct kta_gen *g, const struct kta_gen_rule *rules, size_t n)
+{
+    /* A stride coprime with n visits every rule once per n events; start
+     * and stride come from the state without drawing from it, so the
+     * benign events stay those of the same seed without rules. */
+    uint64_t h = g->state * 0x9E3779B97F4A7C15ULL;
+
+    g->rules = n ? rules : NULL;
+    g->nrules = n;
+    g->nevil = 0;
+    g->rule_start = n ? (size_t)((h >> 17) % n) : 0;
+    g->rule_step = n ? (size_t)((h >> 7) % n) | 1 : 1;
+    while (n && gcd(g->rule_step, n) != 1)
+        g->rule_step++;
+}
+
 int kta_gen_event(struct kta_gen *g, struct kta_buf *out)
 {
     int evil;
@@ -1044,19 +1669,21 @@ int kta_gen_event(struct kta_gen *g, struct kta_buf *out)
         return kta_event(g, out);
     evil = coin(g, g->malicious);
     g->n++;
-    if (evil && g->nsamples && pick(g, 2)) {
+    if (evil && g->nrules) {
+        rule_event(g, out);
+    } else if (evil && g->nsamples && pick(g, 2)) {
         const char *const *s = g->samples[pick(g, (uint32_t)g->nsamples)];
 
         if (g->schema == KTA_GEN_SYSMON)
-            sysmon_event(g, out, s, 1);
+            sysmon_event(g, out, s, 1, NULL);
         else
-            linux_event(g, out, &lprocs[pick(g, N(lprocs))], s);
+            linux_event(g, out, &lprocs[pick(g, N(lprocs))], s, 0, NULL);
     } else if (g->schema == KTA_GEN_SYSMON) {
         const struct evil *v = evil ? &wevil[pick(g, N(wevil))] : NULL;
 
-        sysmon_event(g, out, v ? v->kv : NULL, v ? v->kind : 0);
+        sysmon_event(g, out, v ? v->kv : NULL, v ? v->kind : 0, NULL);
     } else {
-        linux_event(g, out, evil ? &levil[pick(g, N(levil))] : &lprocs[pick(g, N(lprocs))], NULL);
+        linux_event(g, out, evil ? &levil[pick(g, N(levil))] : &lprocs[pick(g, N(lprocs))], NULL, 0, NULL);
     }
     return evil;
 }

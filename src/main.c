@@ -57,7 +57,7 @@ const struct kta_cmd kta_cmds[] = {
       "Loads every rule under each path, prints every error and warning with\n"
       "file:line:col, then a summary. Exit 0 when there is no error, 1 otherwise.\n" },
     { "produce", kta_cmd_produce,
-      "produce [-c kta.yaml] [-b BROKERS] (-t TOPIC | -o FILE) [-k FIELD] [-X key=value]... [FILE... | --generate [N] [-n N] [--schema kta|sysmon|linux] [--rate R] [--seed S] [--malicious P]]",
+      "produce [-c kta.yaml] [-b BROKERS] (-t TOPIC | -o FILE) [-k FIELD] [-X key=value]... [FILE... | --generate [N] [-n N] [--schema kta|sysmon|linux] [-r RULES [-m FIELDMAP]] [--rate R] [--seed S] [--malicious P]]",
       "send JSON lines from files or stdin to a Kafka topic",
       "Sends each non-empty line of each FILE (or stdin) as one record to TOPIC and\n"
       "waits until the broker has acknowledged all of them. Exit 1 if any failed.\n"
@@ -83,7 +83,14 @@ const struct kta_cmd kta_cmds[] = {
       "  --malicious P   share of malicious events (default 0.01): patterns the\n"
       "                  default rules detect (kta) or the Sigma rules do (sysmon,\n"
       "                  linux: encoded PowerShell, certutil downloads, reverse\n"
-      "                  shells...)\n" },
+      "                  shells...)\n"
+      "  -r RULES        sysmon, linux: build every malicious event from one of\n"
+      "                  these rules instead (file or directory; invalid rules are\n"
+      "                  skipped): an event of the rule's log source carrying the\n"
+      "                  literal values its condition needs, so that it fires;\n"
+      "                  the rules are taken in turn, each once before any repeats\n"
+      "  -m FIELDMAP     load -r RULES with this field map, as kta run would (its\n"
+      "                  log sources decide which rules are loaded)\n" },
     { "config", kta_cmd_config,
       "config [-c kta.yaml] [-X key=value]... [--markdown]",
       "print the effective configuration, or the option reference",

@@ -486,6 +486,9 @@ static int needs_non_ascii(const struct ptoks *t, size_t lo, size_t hi, int case
     return 0;
 }
 
+static void set_sample(struct kta_matcher *m, const struct ptoks *t, size_t lo, size_t hi,
+                       int lead, int trail, int cased);
+
 /* Compiles the tokens into m: a literal fast path when wildcards are only
  * at the ends, and a PCRE2 pattern when the literal test is not enough. */
 static int compile_tokens(struct cc *cc, const struct kta_ynode *v, struct kta_matcher *m,
@@ -534,6 +537,7 @@ static int compile_tokens(struct cc *cc, const struct kta_ynode *v, struct kta_m
             return 0;
     } else {
         m->ptype = KTA_P_REGEX;
+        set_sample(m, t, lo, hi, lead, trail, cased);
     }
     if (!lead)
         kta_buf_appends(&b, "\\A");
@@ -1063,6 +1067,7 @@ static void matcher_clear(struct kta_matcher *m)
     for (i = 0; i < m->nneed; i++)
         free(m->need[i]);
     free(m->lit);
+    free(m->sample);
     pcre2_code_free(m->re);
     fpaths_free(m->ref, m->nref);
 }
@@ -1098,8 +1103,10 @@ static int compile_fcond(struct cc *cc, struct kta_fcond *fc, const struct kta_y
     }
     fc->keyword = !key || flen == 0;
     fc->all = (set & B(MOD_ALL)) != 0;
-    if (!fc->keyword)
+    if (!fc->keyword) {
         fc->paths = map_field(cc->env->fm, key->str, flen, &fc->npaths);
+        fc->field = xstrndup(key->str, flen);
+    }
     if (val->kind == KTA_YNODE_SEQ && val->n == 0) {
         cc_error(cc, val->line, val->col, "empty list of values");
         return -1;
@@ -1153,6 +1160,7 @@ static void fcond_clear(struct kta_fcond *fc)
     for (i = 0; i < fc->nvals; i++)
         matcher_clear(&fc->vals[i]);
     free(fc->vals);
+    free(fc->field);
     fpaths_free(fc->paths, fc->npaths);
 }
 
@@ -1701,4 +1709,159 @@ int kta_rule_enabled(const struct kta_rule *r)
 uint64_t kta_rule_errors(const struct kta_rule *r)
 {
     return atomic_load_explicit(&((struct kta_rule *)r)->errors, memory_order_relaxed);
+}
+
+const char *kta_rule_logsource(const struct kta_rule *r)
+{
+    return r->logsource;
+}
+
+/* ---- samples (kta_rule_samples) ---------------------------------------- */
+
+/* A wildcard pattern with wildcards inside ("*\\a*\\b.exe"): stars stand
+ * for nothing, '?' for an 'x', a windash dash for '-'.  Caseless ones are
+ * lowercased like the literals of the fast path. */
+static void set_sample(struct kta_matcher *m, const struct ptoks *t, size_t lo, size_t hi,
+                       int lead, int trail, int cased)
+{
+    size_t i, n = 0;
+
+    m->sample = xmalloc(hi - lo + 1);
+    for (i = lo; i < hi; i++) {
+        switch ((enum tok_kind)t->kind[i]) {
+        case T_STAR:
+            break;
+        case T_QMARK:
+            m->sample[n++] = 'x';
+            break;
+        case T_DASH:
+            m->sample[n++] = '-';
+            break;
+        case T_LIT:
+            m->sample[n++] = cased ? t->ch[i] : (char)tolower((unsigned char)t->ch[i]);
+            break;
+        }
+    }
+    m->sample[n] = '\0';
+    m->sample_shape = lead && trail ? KTA_P_CONTAINS : lead ? KTA_P_SUFFIX :
+                      trail ? KTA_P_PREFIX : KTA_P_EXACT;
+}
+
+static enum kta_sample_shape sample_shape(enum kta_ptype p)
+{
+    return p == KTA_P_PREFIX ? KTA_SAMPLE_PREFIX : p == KTA_P_SUFFIX ? KTA_SAMPLE_SUFFIX :
+           p == KTA_P_EXACT ? KTA_SAMPLE_EXACT : KTA_SAMPLE_CONTAINS;
+}
+
+/* One text that m holds for, into *v / *len / *shape (buf: room for an
+ * address).  Returns 0 when m has none that a literal can show (regex,
+ * comparisons, field references, null, exists: false). */
+static int matcher_sample(const struct kta_matcher *m, char *buf, size_t size,
+                          const char **v, size_t *len, enum kta_sample_shape *shape)
+{
+    unsigned char a[16];
+
+    switch (m->kind) {
+    case KTA_M_PATTERN:
+        if (m->ptype == KTA_P_REGEX) {
+            if (!m->sample)
+                return 0;
+            *v = m->sample;
+            *len = strlen(m->sample);
+            *shape = sample_shape(m->sample_shape);
+            return 1;
+        }
+        *v = m->lit ? m->lit : "";
+        *len = m->lit ? m->litlen : 0;
+        *shape = sample_shape(m->ptype);
+        return 1;
+    case KTA_M_EXISTS:
+        if (!m->exists)
+            return 0;
+        *v = "";
+        *len = 0;
+        *shape = KTA_SAMPLE_CONTAINS;   /* any text at all */
+        return 1;
+    case KTA_M_CIDR:
+        /* The network's first host (the network itself for /32, /128). */
+        memcpy(a, m->net, sizeof(a));
+        if (m->prefix < (m->family == 4 ? 32 : 128))
+            a[m->family == 4 ? 3 : 15] |= 1;
+        if (!inet_ntop(m->family == 4 ? AF_INET : AF_INET6, a, buf, (socklen_t)size))
+            return 0;
+        *v = buf;
+        *len = strlen(buf);
+        *shape = KTA_SAMPLE_EXACT;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The samples of one mapping: one value per condition, every value of an
+ * `all` condition.  fn NULL: only counts. */
+static size_t fmap_samples(const struct kta_fmap *fm, kta_sample_fn *fn, void *opaque)
+{
+    char buf[64];
+    size_t i, j, n = 0;
+
+    for (i = 0; i < fm->nconds; i++) {
+        const struct kta_fcond *fc = &fm->conds[i];
+
+        for (j = 0; j < fc->nvals; j++) {
+            enum kta_sample_shape shape;
+            const char *v;
+            size_t len;
+
+            if (!matcher_sample(&fc->vals[j], buf, sizeof(buf), &v, &len, &shape))
+                continue;
+            if (fn)
+                fn(opaque, fc->keyword ? NULL : fc->field, v, len, shape);
+            n++;
+            if (!fc->all)
+                break;
+        }
+    }
+    return n;
+}
+
+/* A search holds when one of its mappings does: the first with samples. */
+static size_t search_samples(const struct kta_search *s, kta_sample_fn *fn, void *opaque)
+{
+    size_t i;
+
+    for (i = 0; i < s->nmaps; i++)
+        if (fmap_samples(&s->maps[i], NULL, NULL))
+            return fmap_samples(&s->maps[i], fn, opaque);
+    return 0;
+}
+
+/* What the condition needs positively: every kid of an AND, the first kid
+ * of an OR that gives samples, nothing under a NOT. */
+static size_t cond_samples(const struct kta_rule *r, const struct kta_cnode *c,
+                           kta_sample_fn *fn, void *opaque)
+{
+    size_t i, n = 0;
+
+    switch (c->op) {
+    case KTA_C_REF:
+        return search_samples(&r->searches[c->ref], fn, opaque);
+    case KTA_C_AND:
+        for (i = 0; i < c->nkids; i++)
+            n += cond_samples(r, c->kids[i], fn, opaque);
+        return n;
+    case KTA_C_OR:
+        for (i = 0; i < c->nkids; i++)
+            if (cond_samples(r, c->kids[i], NULL, NULL))
+                return cond_samples(r, c->kids[i], fn, opaque);
+        return 0;
+    case KTA_C_NOT:
+        return 0;
+    }
+    return 0;
+}
+
+size_t kta_rule_samples(const struct kta_rule *r, kta_sample_fn *fn, void *opaque)
+{
+    return r->cond ? cond_samples(r, r->cond, fn, opaque) : 0;
 }

@@ -208,11 +208,17 @@ struct kta_matcher {
     /* Needs a non-ASCII character that no ASCII text matches, even
      * caselessly: never holds on a pure-ASCII record. */
     int              need_never;
+    /* KTA_P_REGEX from wildcards: one text the pattern matches, with the
+     * shape of its ends (kta_rule_samples); NULL otherwise. */
+    char            *sample;
+    enum kta_ptype   sample_shape;
 };
 
 /* One `FIELD|mods: values` entry, or a keyword search (field-less). */
 struct kta_fcond {
     int                 keyword;    /* match string values anywhere */
+    char               *field;      /* the rule's field name (before the
+                                     * field map); NULL for keywords */
     struct kta_fpath   *paths;      /* after the field map; any may match */
     size_t              npaths;
     int                 all;        /* values ANDed instead of ORed */

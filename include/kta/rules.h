@@ -129,6 +129,36 @@ const char *kta_rule_level(const struct kta_rule *r);
 /* JSON array of strings (possibly empty); owned by the rule. */
 const json_t *kta_rule_tags(const struct kta_rule *r);
 int kta_rule_enabled(const struct kta_rule *r);
+/* The rule's logsource as "product=windows category=process_creation"
+ * (its scalar keys as written), or NULL when it has none. */
+const char *kta_rule_logsource(const struct kta_rule *r);
+
+/* How a sample value stands in its field. */
+enum kta_sample_shape {
+    KTA_SAMPLE_EXACT,      /* the whole value */
+    KTA_SAMPLE_PREFIX,     /* the value starts with it */
+    KTA_SAMPLE_SUFFIX,     /* the value ends with it */
+    KTA_SAMPLE_CONTAINS,   /* the value holds it anywhere ("": any text) */
+};
+
+/* field is the rule's own name for it (before the field map), or NULL for
+ * a keyword (any string value of the event may hold it); value is len
+ * bytes, not NUL-terminated in general, valid during the call only. */
+typedef void kta_sample_fn(void *opaque, const char *field, const char *value, size_t len,
+                           enum kta_sample_shape shape);
+
+/*
+ * Literals that make the rule match, for generating events that trigger
+ * it: for what the condition needs positively (every operand of an AND,
+ * the first operand of an OR that has any, nothing under a NOT), the first
+ * mapping of each search that has any, and in it one value per field
+ * condition (every value of an `all` one), calls fn(field, value, shape).
+ * Caseless values come lowercased.  A condition with no literal form
+ * (regular expressions, comparisons, field references, null) gives none;
+ * a cidr one gives the network's first address, `exists: true` any text.
+ * Returns the number of calls; fn may be NULL to only count them.
+ */
+size_t kta_rule_samples(const struct kta_rule *r, kta_sample_fn *fn, void *opaque);
 /* Every other top-level key of the rule (Sigma metadata such as
  * description, logsource, references; custom keys) as a JSON object,
  * kept but not interpreted; owned by the rule. */
