@@ -686,12 +686,13 @@ static void test_tree(const char *what, const char *path, size_t max_rule_events
 enum mut {
     MUT_NONE, MUT_NESTED, MUT_WINLOG, MUT_DOTTED, MUT_ALONGSIDE, MUT_FLAT_WINS,
     MUT_NESTED_WINS, MUT_ARRAYS, MUT_EMPTY, MUT_OBJECTS, MUT_NUMBERS, MUT_NONASCII,
-    MUT_ESCAPES, MUT_KEYS, MUT_UNFLATTEN, NMUT
+    MUT_ESCAPES, MUT_KEYS, MUT_SPLIT, MUT_UNFLATTEN, NMUT
 };
 
 static const char *const mut_names[NMUT] = {
     "as generated", "nested", "winlog", "dotted", "alongside", "flat-wins", "nested-loses",
-    "arrays", "empty/null", "objects", "numbers", "non-ascii", "escapes", "keys", "unflattened",
+    "arrays", "empty/null", "objects", "numbers", "non-ascii", "escapes", "keys", "split",
+    "unflattened",
 };
 
 static int system_key(const char *k)
@@ -794,6 +795,50 @@ static void add_dotted(json_t *o, const json_t *src, unsigned pct)
         json_object_set(o, p.data, v);
     }
     kta_buf_free(&p);
+}
+
+/* Sets v (stolen) under path with its segments grouped at random:
+ * {"Event.EventData": {"Image": v}}, {"Event": {"EventData.Image": v}},
+ * ... — a dotted key below the top, or an object below a dotted key, where
+ * no lookup of the whole path may reach v. */
+static void set_split(json_t *o, const char *path, json_t *v)
+{
+    const char *dot = strchr(path, '.');
+    json_t *child;
+    char *seg;
+
+    while (dot && pick(2))
+        dot = strchr(dot + 1, '.');
+    if (!dot) {
+        json_object_set_new(o, path, v);
+        return;
+    }
+    seg = xstrndup(path, (size_t)(dot - path));
+    child = json_object_get(o, seg);
+    if (!child) {
+        child = json_object();
+        json_object_set_new(o, seg, child);
+    }
+    if (json_is_object(child))
+        set_split(child, dot + 1, v);
+    else
+        json_object_set_new(o, path, v);
+    free(seg);
+}
+
+static json_t *split(const json_t *flat)
+{
+    struct kta_buf p = { 0 };
+    json_t *o = json_object(), *v;
+    const char *k;
+
+    json_object_foreach((json_t *)flat, k, v) {
+        if (!strchr(k, '.'))
+            nested_path(&p, k);
+        set_split(o, strchr(k, '.') ? k : p.data, json_incref(v));
+    }
+    kta_buf_free(&p);
+    return o;
 }
 
 /* Every top-level dotted key split into nested objects. */
@@ -1059,6 +1104,9 @@ static void variant(struct kta_buf *out, const char *rec, size_t len, const json
     case MUT_KEYS:
         mutate_keys(out, rec, len);
         return;
+    case MUT_SPLIT:
+        o = split(flat);
+        break;
     case MUT_UNFLATTEN:
         o = unflatten(flat);
         break;
