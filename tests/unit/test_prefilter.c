@@ -1314,10 +1314,10 @@ int main(void)
     sigma_layouts("sigma, no map, sysmon events", NULL, "sysmon", 300, 300);
 #else
     sigma_layouts("sigma, windows map, sysmon events", "rules/fieldmaps/windows.fieldmap",
-                  "sysmon", 3000, 2000);
+                  "sysmon", 3000, 1500);
     sigma_layouts("sigma, linux map, linux events", "rules/fieldmaps/linux.fieldmap", "linux",
-                  1500, 1000);
-    sigma_layouts("sigma, no map, sysmon events", NULL, "sysmon", 700, 700);
+                  1200, 800);
+    sigma_layouts("sigma, no map, sysmon events", NULL, "sysmon", 500, 500);
 #endif
     kta_buf_free(&case_events);
     free(case_offs);
