@@ -7,7 +7,10 @@
  * kta_event_check never calls PLAIN a record that decoding rejects.
  *
  * The rulesets are compiled once in LLVMFuzzerInitialize: an embedded one
- * that uses every kind of matcher, and rules/ from the working directory
+ * that uses every kind of matcher; an embedded one under a version-2
+ * field map with log sources (written to a temporary file, which is how
+ * the loader takes a map), whose rules reach their fields nested, through
+ * flat dotted keys or as written; and rules/ from the working directory
  * when it is there (make fuzz runs from the repository root).
  */
 #include "rules_int.h"
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -68,10 +72,97 @@ static const char embedded[] =
     "    detection:\n"
     "      s: {a: '*'}\n";
 
+/* Sysmon-style events in the nested (Event.System/Event.EventData) and
+ * flat layouts, and auditd records; unmapped rules still load. */
+static const char v2_map[] =
+    "fields:\n"
+    "  EventID: [Event.System.EventID, EventID]\n"
+    "  Channel: [Event.System.Channel, Channel]\n"
+    "  Image: [Event.EventData.Image, Image]\n"
+    "  CommandLine: [Event.EventData.CommandLine, CommandLine]\n"
+    "  \"*\": [\"{}\", \"Event.EventData.{}\"]\n"
+    "logsources:\n"
+    "  - match: {product: windows}\n"
+    "    where:\n"
+    "      - {Event.System.Channel|exists: true}\n"
+    "      - {Channel|exists: true}\n"
+    "  - match: {product: windows, category: process_creation}\n"
+    "    where:\n"
+    "      - {Event.System.Channel: Microsoft-Windows-Sysmon/Operational, Event.System.EventID: 1}\n"
+    "      - {Channel: Microsoft-Windows-Sysmon/Operational, EventID: 1}\n"
+    "  - match: {product: linux}\n"
+    "    where:\n"
+    "      audit: {type|exists: true, msg|startswith: 'audit('}\n"
+    "      sysmon: {Channel: Linux-Sysmon/Operational}\n"
+    "      condition: audit or sysmon\n"
+    "unmapped: match_all\n";
+
+static const char v2_rules[] =
+    "rules:\n"
+    "  - id: v2-proc\n"
+    "    title: t\n"
+    "    logsource: {product: windows, category: process_creation}\n"
+    "    detection:\n"
+    "      img: {Image|endswith: ['\\cmd.exe', '\\powershell.exe']}\n"
+    "      enc: {CommandLine|windash|contains: [' -enc ', ' -e ']}\n"
+    "      b64: {CommandLine|base64offset|contains: 'http://'}\n"
+    "      condition: img and (enc or b64)\n"
+    "  - id: v2-ref-exists\n"
+    "    title: t\n"
+    "    logsource: {product: windows}\n"
+    "    detection:\n"
+    "      ref: {ParentImage|fieldref: Image}\n"
+    "      gone: {User|exists: false, Image|exists: true}\n"
+    "      condition: ref or gone\n"
+    "  - id: v2-null-num\n"
+    "    title: t\n"
+    "    logsource: {product: windows}\n"
+    "    detection:\n"
+    "      s: {Description: null, EventID: [1, '4688'], ProcessId|gt: 1000}\n"
+    "  - id: v2-keywords\n"
+    "    title: t\n"
+    "    logsource: {product: windows}\n"
+    "    detection:\n"
+    "      kw: [mimikatz, 'Invoke-*Shell', 'stra\xc3\x9f""e', '\xf0\x9f\x94\xa5', "
+    "'\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82']\n"
+    "      condition: kw\n"
+    "  - id: v2-nonascii-cased\n"
+    "    title: t\n"
+    "    logsource: {product: windows, category: process_creation}\n"
+    "    detection:\n"
+    "      a: {Product|contains: 'Microsoft\xc2\xae Windows\xc2\xae'}\n"
+    "      b: {CommandLine|contains|cased: PowerShell}\n"
+    "      c: {Company|startswith: '\xcf\x83\xce\xbc'}\n"
+    "      d: {Image|contains: 'p\xd0\xb0yload'}\n"
+    "      condition: 1 of them and not b\n"
+    "  - id: v2-flat-path\n"
+    "    title: t\n"
+    "    logsource: {product: windows}\n"
+    "    detection:\n"
+    "      s: {Event.EventData.TargetFilename|contains: '\\startup\\'}\n"
+    "  - id: v2-linux\n"
+    "    title: t\n"
+    "    logsource: {product: linux}\n"
+    "    detection:\n"
+    "      s: {type: EXECVE, a0: [nc, ncat], a1|startswith: '-e'}\n"
+    "      t: {CommandLine|contains|all: [/dev/tcp/, 'bash -i']}\n"
+    "      condition: s or t\n"
+    "  - id: v2-unmapped\n"
+    "    title: t\n"
+    "    logsource: {product: zeek, service: dns}\n"
+    "    detection:\n"
+    "      s: {id.resp_h: 10.0.0.53, query|endswith: '.onion'}\n"
+    "  - id: v2-no-logsource\n"
+    "    title: t\n"
+    "    detection:\n"
+    "      s: {Image|re: '(?i)\\\\temp\\\\[^\\\\]+\\.exe$'}\n"
+    "      n: {EventID: 1}\n"
+    "      condition: s and not n\n";
+
 #define MAX_BYTES (1u << 20)
 #define MAX_HITS 64
 
-static struct kta_ruleset *sets[2];
+static struct kta_ruleset *sets[3];
 static size_t nsets;
 static struct kta_eval_ctx *ctx_raw, *ctx_plain;
 
@@ -89,6 +180,41 @@ static void on_hit(void *opaque, const struct kta_rule *r)
     h->n++;
 }
 
+/* The version-2 rules under v2_map, which the loader reads from a file:
+ * a temporary one, removed once loaded. */
+static struct kta_ruleset *load_v2(char *err, size_t errsize)
+{
+    char path[] = "/tmp/kta-fuzz-map-XXXXXX";
+    struct kta_rules_opts opts = { .fieldmap = path };
+    struct kta_ruleset *rs = NULL;
+    int fd = mkstemp(path);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    if (!fp) {
+        snprintf(err, errsize, "cannot write a temporary field map");
+        goto out;
+    }
+    if (fwrite(v2_map, 1, sizeof(v2_map) - 1, fp) != sizeof(v2_map) - 1 || fclose(fp) != 0) {
+        fp = NULL;
+        snprintf(err, errsize, "cannot write %s", path);
+        goto out;
+    }
+    fp = NULL;
+    rs = kta_rules_load_string("fuzz-v2.yml", v2_rules, sizeof(v2_rules) - 1, &opts, NULL, err,
+                               errsize);
+    if (rs && rs->nscopes == 0) {
+        snprintf(err, errsize, "no log-source scopes");
+        kta_ruleset_decref(rs);
+        rs = NULL;
+    }
+out:
+    if (fp)
+        fclose(fp);
+    if (fd >= 0)
+        unlink(path);
+    return rs;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char err[512];
@@ -102,6 +228,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                                         &opts, NULL, err, sizeof(err));
     if (!sets[nsets]) {
         fprintf(stderr, "fuzz_event: embedded ruleset: %s\n", err);
+        abort();
+    }
+    nsets++;
+    sets[nsets] = load_v2(err, sizeof(err));
+    if (!sets[nsets]) {
+        fprintf(stderr, "fuzz_event: embedded version-2 ruleset: %s\n", err);
         abort();
     }
     nsets++;

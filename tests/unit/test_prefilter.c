@@ -5,7 +5,10 @@
  * parse) gives exactly the hits and dead-letter reasons of the plain path
  * (kta_event_decode + kta_eval) — a differential test over random rules
  * and events, the tests/rules cases, rules/, and the Sigma corpus in
- * ../shared/sigma/rules when it is there (skipped otherwise).
+ * ../shared/sigma/rules when it is there (skipped otherwise) — also on
+ * generated sysmon and linux events under the windows and linux log-source
+ * maps and without a map, in every event layout and with mutations aimed
+ * at the flat value list the production path evaluates.
  * Run from the repository root (make test-unit does).
  */
 #include "rules_int.h"
@@ -669,6 +672,622 @@ static void test_tree(const char *what, const char *path, size_t max_rule_events
     kta_ruleset_decref(rs);
 }
 
+/* ---- the Sigma corpus on realistic events, in every layout ------------- */
+
+/*
+ * Generated sysmon and linux events, the same events respelled in the
+ * shapes agents send (nested Event.System/Event.EventData, Winlogbeat,
+ * flat dotted keys, both at once), and mutations aimed at the flat value
+ * list that kta_eval_raw evaluates instead of a jansson tree: arrays,
+ * empty arrays, nulls, objects for strings, escaped keys, numbers as
+ * strings and back, -0, non-ASCII text and characters that fold to ASCII,
+ * JSON escapes inside values.  Each variant goes through both paths.
+ */
+enum mut {
+    MUT_NONE, MUT_NESTED, MUT_WINLOG, MUT_DOTTED, MUT_ALONGSIDE, MUT_FLAT_WINS,
+    MUT_NESTED_WINS, MUT_ARRAYS, MUT_EMPTY, MUT_OBJECTS, MUT_NUMBERS, MUT_NONASCII,
+    MUT_ESCAPES, MUT_KEYS, MUT_SPLIT, MUT_UNFLATTEN, NMUT
+};
+
+static const char *const mut_names[NMUT] = {
+    "as generated", "nested", "winlog", "dotted", "alongside", "flat-wins", "nested-loses",
+    "arrays", "empty/null", "objects", "numbers", "non-ascii", "escapes", "keys", "split",
+    "unflattened",
+};
+
+static int system_key(const char *k)
+{
+    static const char *const sys[] = { "EventID", "Channel", "Computer", "EventRecordID",
+                                       "Keywords", "TimeCreated", "Level", "Task",
+                                       "Provider_Name" };
+
+    for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+        if (strcmp(k, sys[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The dotted path a flat sysmon key has in the nested layout. */
+static void nested_path(struct kta_buf *p, const char *k)
+{
+    kta_buf_reset(p);
+    if (strcmp(k, "Provider_Name") == 0)
+        kta_buf_appends(p, "Event.System.Provider.Name");
+    else
+        kta_buf_printf(p, "Event.%s.%s", system_key(k) ? "System" : "EventData", k);
+}
+
+/* Sets v (stolen) at a dotted path through nested objects; a path that
+ * runs into a non-object stays a flat key. */
+static void set_path(json_t *o, const char *path, json_t *v)
+{
+    const char *dot = strchr(path, '.');
+    json_t *child;
+    char *seg;
+
+    if (!dot) {
+        json_object_set_new(o, path, v);
+        return;
+    }
+    seg = xstrndup(path, (size_t)(dot - path));
+    child = json_object_get(o, seg);
+    if (!child) {
+        child = json_object();
+        json_object_set_new(o, seg, child);
+    }
+    if (json_is_object(child))
+        set_path(child, dot + 1, v);
+    else
+        json_object_set_new(o, path, v);
+    free(seg);
+}
+
+static json_t *nest(const json_t *flat)
+{
+    struct kta_buf p = { 0 };
+    json_t *o = json_object(), *v;
+    const char *k;
+
+    json_object_foreach((json_t *)flat, k, v) {
+        nested_path(&p, k);
+        set_path(o, p.data, json_incref(v));
+    }
+    kta_buf_free(&p);
+    return o;
+}
+
+static json_t *winlog(const json_t *flat)
+{
+    static const char *const ren[][2] = { { "EventID", "event_id" }, { "Channel", "channel" },
+                                          { "Computer", "computer_name" },
+                                          { "Provider_Name", "provider_name" } };
+    json_t *o = json_object(), *w = json_object(), *d = json_object(), *v;
+    const char *k;
+
+    json_object_foreach((json_t *)flat, k, v) {
+        size_t i;
+
+        for (i = 0; i < sizeof(ren) / sizeof(ren[0]); i++)
+            if (strcmp(k, ren[i][0]) == 0)
+                break;
+        if (i < sizeof(ren) / sizeof(ren[0]))
+            json_object_set(w, ren[i][1], v);
+        else
+            json_object_set(system_key(k) ? w : d, k, v);
+    }
+    json_object_set_new(w, "event_data", d);
+    json_object_set_new(o, "winlog", w);
+    return o;
+}
+
+/* Adds the flat keys of src as top-level dotted keys ("Event.EventData.
+ * Image") to o, each with probability pct/100. */
+static void add_dotted(json_t *o, const json_t *src, unsigned pct)
+{
+    struct kta_buf p = { 0 };
+    const char *k;
+    json_t *v;
+
+    json_object_foreach((json_t *)src, k, v) {
+        if (pick(100) >= pct)
+            continue;
+        nested_path(&p, k);
+        json_object_set(o, p.data, v);
+    }
+    kta_buf_free(&p);
+}
+
+/* Sets v (stolen) under path with its segments grouped at random:
+ * {"Event.EventData": {"Image": v}}, {"Event": {"EventData.Image": v}},
+ * ... — a dotted key below the top, or an object below a dotted key, where
+ * no lookup of the whole path may reach v. */
+static void set_split(json_t *o, const char *path, json_t *v)
+{
+    const char *dot = strchr(path, '.');
+    json_t *child;
+    char *seg;
+
+    while (dot && pick(2))
+        dot = strchr(dot + 1, '.');
+    if (!dot) {
+        json_object_set_new(o, path, v);
+        return;
+    }
+    seg = xstrndup(path, (size_t)(dot - path));
+    child = json_object_get(o, seg);
+    if (!child) {
+        child = json_object();
+        json_object_set_new(o, seg, child);
+    }
+    if (json_is_object(child))
+        set_split(child, dot + 1, v);
+    else
+        json_object_set_new(o, path, v);
+    free(seg);
+}
+
+static json_t *split(const json_t *flat)
+{
+    struct kta_buf p = { 0 };
+    json_t *o = json_object(), *v;
+    const char *k;
+
+    json_object_foreach((json_t *)flat, k, v) {
+        if (!strchr(k, '.'))
+            nested_path(&p, k);
+        set_split(o, strchr(k, '.') ? k : p.data, json_incref(v));
+    }
+    kta_buf_free(&p);
+    return o;
+}
+
+/* Every top-level dotted key split into nested objects. */
+static json_t *unflatten(const json_t *flat)
+{
+    json_t *o = json_object(), *v;
+    const char *k;
+
+    json_object_foreach((json_t *)flat, k, v)
+        set_path(o, k, json_incref(v));
+    return o;
+}
+
+/* Rewrites one string, appending the result to out. */
+static void respell_string(struct kta_buf *out, const char *s, size_t n, enum mut m)
+{
+    /* Look-alikes and characters with other cases: Cyrillic а е о с р х,
+     * Greek sigma in three forms, sharp s in two, micro and mu, Angstrom,
+     * and the two characters that fold to ASCII letters. */
+    static const char *const nonascii[] = {
+        " Microsoft\xc2\xae Windows\xc2\xae", "\xf0\x9f\x98\x80", "\xf0\x9f\x94\xa5 ",
+        "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82", "\xc3\x9f", "\xe1\xba\x9e",
+        "\xcf\x83\xcf\x82\xce\xa3", "\xc2\xb5\xce\xbc", "\xe2\x84\xab", "\xe2\x84\xaa",
+        "\xc5\xbf", "\xe2\x80\x93", "\xe2\x80\x94", "\xe6\xbc\xa2\xe5\xad\x97", "\xc3\xa4",
+    };
+    static const struct { char from; const char *to; } glyph[] = {
+        { 'a', "\xd0\xb0" }, { 'e', "\xd0\xb5" }, { 'o', "\xd0\xbe" }, { 'c', "\xd1\x81" },
+        { 'p', "\xd1\x80" }, { 'x', "\xd1\x85" }, { 'k', "\xe2\x84\xaa" }, { 'K', "\xe2\x84\xaa" },
+        { 's', "\xc5\xbf" }, { 'S', "\xc5\xbf" }, { '-', "\xe2\x80\x93" },
+    };
+    static const char *const esc[] = { "\n", "\t", "\"", "\\", "\r", "\b", "\f", "\\\\", "\"\"" };
+    size_t at = n ? pick(n + 1) : 0;
+
+    switch (m) {
+    case MUT_NONASCII:
+        switch (pick(3)) {
+        case 0:   /* a look-alike for every letter it has one for, or for one */
+            for (size_t i = 0, all = pick(2); i < n; i++) {
+                size_t g;
+
+                for (g = 0; g < sizeof(glyph) / sizeof(glyph[0]); g++)
+                    if (s[i] == glyph[g].from && (all || i >= at))
+                        break;
+                if (g < sizeof(glyph) / sizeof(glyph[0])) {
+                    kta_buf_appends(out, glyph[g].to);
+                    if (!all) {
+                        kta_buf_append(out, s + i + 1, n - i - 1);
+                        return;
+                    }
+                } else {
+                    kta_buf_append(out, s + i, 1);
+                }
+            }
+            return;
+        case 1:   /* inserted at a character boundary */
+            while (at < n && ((unsigned char)s[at] & 0xc0) == 0x80)
+                at++;
+            kta_buf_append(out, s, at);
+            kta_buf_appends(out, nonascii[pick(sizeof(nonascii) / sizeof(nonascii[0]))]);
+            kta_buf_append(out, s + at, n - at);
+            return;
+        default:
+            kta_buf_append(out, s, n);
+            kta_buf_appends(out, nonascii[pick(sizeof(nonascii) / sizeof(nonascii[0]))]);
+            return;
+        }
+    case MUT_ESCAPES:
+        if (pick(2)) {
+            /* every space (or backslash) becomes an escaped character */
+            char from = pick(2) ? ' ' : '\\';
+            const char *to = esc[pick(sizeof(esc) / sizeof(esc[0]))];
+
+            for (size_t i = 0; i < n; i++)
+                if (s[i] == from)
+                    kta_buf_appends(out, to);
+                else
+                    kta_buf_append(out, s + i, 1);
+            return;
+        }
+        kta_buf_append(out, s, at);
+        kta_buf_appends(out, esc[pick(sizeof(esc) / sizeof(esc[0]))]);
+        kta_buf_append(out, s + at, n - at);
+        return;
+    default:
+        kta_buf_append(out, s, n);
+        return;
+    }
+}
+
+/* Applies a value-level mutation to some of the values of o (in place,
+ * at any depth): roughly one in three is changed. */
+static void mutate_values(json_t *o, enum mut m)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+
+    json_object_foreach_safe(o, tmp, k, v) {
+        json_t *nv = NULL;
+
+        if (json_is_object(v)) {
+            mutate_values(v, m);
+            continue;
+        }
+        if (pick(3) != 0)
+            continue;
+        switch (m) {
+        case MUT_ARRAYS:
+            switch (pick(5)) {
+            case 0: nv = json_pack("[O]", v); break;
+            case 1: nv = json_pack("[sO]", "x", v); break;
+            case 2: nv = json_pack("[O,n,i]", v, 7); break;
+            case 3: nv = json_pack("[[O]]", v); break;
+            default: nv = json_pack("[{sO}]", k, v); break;   /* k.k: not k */
+            }
+            break;
+        case MUT_EMPTY:
+            switch (pick(5)) {
+            case 0: nv = json_array(); break;
+            case 1: nv = json_null(); break;
+            case 2: nv = json_pack("[[]]"); break;
+            case 3: nv = json_pack("[n]"); break;
+            default: nv = json_object(); break;
+            }
+            break;
+        case MUT_OBJECTS:
+            switch (pick(3)) {
+            case 0: nv = json_pack("{sO}", "#text", v); break;
+            case 1: nv = json_pack("{sO}", k, v); break;
+            default: nv = json_pack("[{sO}]", "x", v); break;
+            }
+            break;
+        case MUT_NUMBERS:
+            if (json_is_integer(v)) {
+                char num[32];
+
+                snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+                nv = pick(4) ? json_string(num) : json_pack("[Os]", v, num);
+            } else if (json_is_string(v)) {
+                long long x;
+
+                if (kta_parse_int(json_string_value(v), -1000000000, 1000000000, &x) == 0)
+                    nv = json_integer(x);
+                else if (pick(4) == 0)
+                    nv = json_integer((json_int_t)pick(20));
+            }
+            break;
+        case MUT_NONASCII:
+        case MUT_ESCAPES:
+            if (json_is_string(v)) {
+                struct kta_buf b = { 0 };
+
+                respell_string(&b, json_string_value(v), json_string_length(v), m);
+                nv = json_stringn(b.data ? b.data : "", b.len);
+                kta_buf_free(&b);
+            }
+            break;
+        default:
+            break;
+        }
+        if (nv)
+            json_object_set_new(o, k, nv);
+    }
+}
+
+/* Text-level respellings jansson would not write: a key with a \u escape
+ * (UNSURE), a key with \\ or \" (a view that cannot be used), a key
+ * given twice in two spellings (invalid), -0. */
+static void mutate_keys(struct kta_buf *out, const char *rec, size_t len)
+{
+    const char *p = NULL;
+    size_t i;
+
+    switch (pick(5)) {
+    case 0:   /* "Image" as "Ima\u0067e": the same key, not PLAIN */
+        for (i = 1; i + 2 < len; i++)
+            if (rec[i - 1] != '\\' && rec[i] == 'g' && rec[i + 1] == 'e' && rec[i + 2] == '"') {
+                p = rec + i;
+                break;
+            }
+        if (!p)
+            break;
+        kta_buf_append(out, rec, (size_t)(p - rec));
+        kta_buf_appends(out, "\\u0067");
+        kta_buf_append(out, p + 1, len - (size_t)(p - rec) - 1);
+        return;
+    case 1:
+        kta_buf_appends(out, "{\"a\\\\b\":\"c:\\\\x\",\"q\\\"k\":1,");
+        kta_buf_append(out, rec + 1, len - 1);
+        return;
+    case 2:   /* a duplicate of the first key, spelled with \u */
+        p = memchr(rec + 2, '"', len - 2);
+        if (!p || memchr(rec + 2, '\\', (size_t)(p - rec - 2)))
+            break;
+        kta_buf_appends(out, "{\"\\u00");
+        kta_buf_printf(out, "%02x", (unsigned char)rec[2]);
+        kta_buf_append(out, rec + 3, (size_t)(p - rec - 3));
+        kta_buf_appends(out, "\":0,");
+        kta_buf_append(out, rec + 1, len - 1);
+        return;
+    case 3:
+        kta_buf_appends(out, "{\"Zero\":-0,\"Neg\":[1,-0],");
+        kta_buf_append(out, rec + 1, len - 1);
+        return;
+    default:  /* jansson refuses a NUL in a key: invalid either way */
+        kta_buf_appends(out, "{\"Event\\u0000\":[-0, 0],");
+        kta_buf_append(out, rec + 1, len - 1);
+        return;
+    }
+    kta_buf_append(out, rec, len);
+}
+
+static void dump(struct kta_buf *out, const json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+
+    kta_buf_appends(out, s);
+    free(s);
+}
+
+/* Appends variant m of the record rec (a flat object) to out; decoy is
+ * another event's object, for the layouts that hold two values. */
+static void variant(struct kta_buf *out, const char *rec, size_t len, const json_t *flat,
+                    const json_t *decoy, enum mut m)
+{
+    json_t *o = NULL;
+
+    switch (m) {
+    case MUT_NESTED:
+        o = nest(flat);
+        if (pick(4) == 0) {   /* EventData as an array of one object */
+            json_t *e = json_object_get(o, "Event");
+            json_t *d = e ? json_object_get(e, "EventData") : NULL;
+
+            if (d)
+                json_object_set_new(e, "EventData", json_pack("[O]", d));
+        }
+        break;
+    case MUT_WINLOG:
+        o = winlog(flat);
+        break;
+    case MUT_DOTTED:
+        o = json_object();
+        add_dotted(o, flat, 100);
+        break;
+    case MUT_ALONGSIDE:
+        o = json_deep_copy(flat);
+        add_dotted(o, flat, 50);
+        break;
+    case MUT_FLAT_WINS:       /* the decoy nested, this event flat: flat wins */
+        o = nest(decoy);
+        add_dotted(o, flat, 100);
+        break;
+    case MUT_NESTED_WINS:     /* this event nested, the decoy as some flat keys */
+        o = nest(flat);
+        add_dotted(o, decoy, 30);
+        break;
+    case MUT_ARRAYS: case MUT_EMPTY: case MUT_OBJECTS: case MUT_NUMBERS:
+    case MUT_NONASCII: case MUT_ESCAPES:
+        o = pick(3) ? json_deep_copy(flat) : nest(flat);
+        mutate_values(o, m);
+        break;
+    case MUT_KEYS:
+        mutate_keys(out, rec, len);
+        return;
+    case MUT_SPLIT:
+        o = split(flat);
+        break;
+    case MUT_UNFLATTEN:
+        o = unflatten(flat);
+        break;
+    default:
+        kta_buf_append(out, rec, len);
+        return;
+    }
+    dump(out, o);
+    json_decref(o);
+}
+
+/* Sets a value (stolen) under a field path unless the key is there. */
+static void put_new(json_t *o, const struct kta_fpath *p, json_t *v)
+{
+    char *k = xstrndup(p->full, p->len);
+
+    if (!json_object_get(o, k))
+        json_object_set_new(o, k, v);
+    else
+        json_decref(v);
+    free(k);
+}
+
+/* A JSON value that matcher m accepts, as value_for writes it. */
+static json_t *jvalue_for(const struct kta_matcher *m)
+{
+    struct kta_buf b = { 0 };
+    json_t *v;
+
+    value_for(&b, m);
+    v = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+    kta_buf_free(&b);
+    return v ? v : json_string("zz");
+}
+
+/* Adds the fields of one mapping: values its matchers accept, under a
+ * random one of each condition's paths (so under any layout the map
+ * knows). */
+static void put_fmap(json_t *o, const struct kta_fmap *fm, size_t *nkw)
+{
+    for (size_t c = 0; c < fm->nconds; c++) {
+        const struct kta_fcond *fc = &fm->conds[c];
+        const struct kta_matcher *m = &fc->vals[pick(fc->nvals)];
+        char kw[32];
+
+        if (fc->keyword) {
+            snprintf(kw, sizeof(kw), "kw%zu", (*nkw)++);
+            json_object_set_new(o, kw, jvalue_for(m));
+        } else if (!fc->special) {
+            put_new(o, &fc->paths[pick(fc->npaths)], jvalue_for(m));
+        } else if (m->kind == KTA_M_EXISTS && m->exists) {
+            put_new(o, &fc->paths[pick(fc->npaths)], json_string("x"));
+        }
+    }
+}
+
+/* Like rule_events, for rules with log-source scopes: each event also
+ * carries what the first search of each scope of the rule needs, so that
+ * scoped rules can fire.  Keys are the mapped paths as flat dotted keys;
+ * MUT_UNFLATTEN nests them. */
+static void scoped_rule_events(const struct kta_ruleset *rs, size_t max, struct kta_buf *out,
+                               size_t **offs, size_t *n)
+{
+    for (size_t i = 0; i < rs->nrules && *n < max; i++) {
+        const struct kta_rule *r = rs->rules[i];
+
+        for (size_t s = 0; s < r->nsearches; s++) {
+            for (size_t mi = 0; mi < r->searches[s].nmaps && mi < 2; mi++) {
+                json_t *o = json_object();
+                size_t nkw = 0;
+
+                json_object_set_new(o, "host", json_string("h1"));
+                put_fmap(o, &r->searches[s].maps[mi], &nkw);
+                for (size_t k = 0; k < r->nscope; k++) {
+                    const struct kta_rule *w = rs->scopes[r->scope[k]];
+
+                    if (w->nsearches && w->searches[0].nmaps)
+                        put_fmap(o, &w->searches[0].maps[pick(w->searches[0].nmaps)], &nkw);
+                }
+                *offs = xrealloc(*offs, (*n + 2) * sizeof(**offs));
+                (*offs)[(*n)++] = out->len;
+                dump(out, o);
+                (*offs)[*n] = out->len;
+                json_decref(o);
+            }
+        }
+    }
+}
+
+static void sigma_layouts(const char *what, const char *fieldmap, const char *schema,
+                          size_t ngen, size_t max_rule_events)
+{
+    struct kta_rules_opts opts = { .skip_invalid = 1, .fieldmap = fieldmap };
+    struct kta_eval_ctx *plain, *fast;
+    struct kta_buf evs = { 0 }, var = { 0 };
+    struct diff d[NMUT] = { { 0 } }, all = { 0 };
+    size_t *offs = NULL, n = 0, i, ngenerated;
+    int k;
+    struct kta_ruleset *rs;
+    struct kta_gen g;
+    json_t *decoy = NULL;
+    struct stat sb;
+    char errstr[512];
+
+    if (stat("../shared/sigma/rules", &sb) != 0) {
+        printf("# %s: ../shared/sigma/rules not found: skipped\n", what);
+        return;
+    }
+    rs = kta_rules_load("../shared/sigma/rules", &opts, NULL, errstr, sizeof(errstr));
+    CHECK(rs != NULL);
+    if (!rs) {
+        fprintf(stderr, "%s: %s\n", what, errstr);
+        return;
+    }
+    plain = kta_eval_ctx_new();
+    fast = kta_eval_ctx_new();
+    kta_gen_init(&g, 11, 0.1);
+    CHECK_INT(kta_gen_schema(&g, schema), 0);
+    for (i = 0; i < ngen; i++) {
+        offs = xrealloc(offs, (n + 2) * sizeof(*offs));
+        offs[n++] = evs.len;
+        kta_gen_event(&g, &evs);
+        offs[n] = evs.len;
+    }
+    ngenerated = n;
+    scoped_rule_events(rs, ngen + max_rule_events, &evs, &offs, &n);
+    for (i = 0; i < n; i++) {
+        const char *rec = evs.data + offs[i];
+        size_t len = offs[i + 1] - offs[i];
+        json_t *flat = json_loadb(rec, len, 0, NULL);
+
+        if (!flat) {
+            CHECK(flat != NULL);
+            continue;
+        }
+        if (!decoy)
+            decoy = json_incref(flat);
+        differ(rs, plain, fast, rec, len, &d[MUT_NONE], what);
+        /* generated events: every layout and three mutations; events
+         * from rule literals: their nested form and two mutations */
+        for (k = 0; k < (i < ngenerated ? 9 : 3); k++) {
+            enum mut m = i < ngenerated && k < 6 ? (enum mut)(MUT_NESTED + k)
+                         : k == 0 && i >= ngenerated ? MUT_UNFLATTEN
+                         : (enum mut)(MUT_ARRAYS + pick(MUT_UNFLATTEN - MUT_ARRAYS));
+
+            kta_buf_reset(&var);
+            variant(&var, rec, len, flat, decoy, m);
+            differ(rs, plain, fast, var.data, var.len, &d[m], what);
+        }
+        if (pick(8) == 0) {
+            json_decref(decoy);
+            decoy = json_incref(flat);
+        }
+        json_decref(flat);
+    }
+    printf("# %s:", what);
+    for (k = 0; k < NMUT; k++) {
+        all.events += d[k].events;
+        all.hits += d[k].hits;
+        all.skipped += d[k].skipped;
+        all.mismatches += d[k].mismatches;
+    }
+    printf(" %zu events, %zu hits, %zu skipped unparsed, %zu mismatches\n", all.events, all.hits,
+           all.skipped, all.mismatches);
+    printf("#   hits/events by variant:");
+    for (k = 0; k < NMUT; k++)
+        if (d[k].events)
+            printf(" %s %zu/%zu%s", mut_names[k], d[k].hits, d[k].events,
+                   d[k].mismatches ? " MISMATCH" : "");
+    printf("\n");
+    CHECK_INT(all.mismatches, 0);
+    CHECK(all.hits > 0);
+    json_decref(decoy);
+    kta_buf_free(&evs);
+    kta_buf_free(&var);
+    free(offs);
+    kta_eval_ctx_free(plain);
+    kta_eval_ctx_free(fast);
+    kta_ruleset_decref(rs);
+}
+
 int main(void)
 {
     test_check_cases();
@@ -686,6 +1305,19 @@ int main(void)
     test_tree("sigma corpus", "../shared/sigma/rules", 1500);
 #else
     test_tree("sigma corpus", "../shared/sigma/rules", 6000);
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+    sigma_layouts("sigma, windows map, sysmon events", "rules/fieldmaps/windows.fieldmap",
+                  "sysmon", 400, 600);
+    sigma_layouts("sigma, linux map, linux events", "rules/fieldmaps/linux.fieldmap", "linux",
+                  300, 300);
+    sigma_layouts("sigma, no map, sysmon events", NULL, "sysmon", 300, 300);
+#else
+    sigma_layouts("sigma, windows map, sysmon events", "rules/fieldmaps/windows.fieldmap",
+                  "sysmon", 3000, 1500);
+    sigma_layouts("sigma, linux map, linux events", "rules/fieldmaps/linux.fieldmap", "linux",
+                  1200, 800);
+    sigma_layouts("sigma, no map, sysmon events", NULL, "sysmon", 500, 500);
 #endif
     kta_buf_free(&case_events);
     free(case_offs);
