@@ -1301,12 +1301,12 @@ int main(void)
     test_random();
     test_cases();
     test_tree("rules/", "rules", 100);
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__) || defined(__SANITIZE_THREAD__)
     test_tree("sigma corpus", "../shared/sigma/rules", 1500);
 #else
     test_tree("sigma corpus", "../shared/sigma/rules", 6000);
 #endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__) || defined(__SANITIZE_THREAD__)
     sigma_layouts("sigma, windows map, sysmon events", "rules/fieldmaps/windows.fieldmap",
                   "sysmon", 400, 600);
     sigma_layouts("sigma, linux map, linux events", "rules/fieldmaps/linux.fieldmap", "linux",
