@@ -189,7 +189,7 @@ To reproduce (a broker on BROKER, topics `mem-in`, `matched_hits` and
         -X stats_interval_ms=500
     # SIGTERM once the log says "stats: 200000 events"; read "Maximum resident set size"
 
-tests/integration/0016-memory.sh checks the 128 MiB target with the corpus.
+tests/integration/0017-memory.sh checks the 128 MiB target with the corpus.
 """)
 print("""
 ## How to read this
