@@ -6,8 +6,10 @@
  * shuts down in pipeline order so that nothing in flight is lost.
  * It also owns rule reloads: on SIGHUP, or when the rule files change, a
  * reloader thread loads and compiles the new ruleset off the hot path and
- * swaps it in; workers move to it between batches.  A ruleset that fails
- * to load is rejected and the old one keeps running.
+ * swaps it in; workers move to it between batches (idle ones at once).
+ * A ruleset that fails to load is rejected and the old one keeps running.
+ * After every load, and again once the replaced ruleset is gone, it trims
+ * the heap: the compile frees far more than it keeps.
  */
 #include "kta/pipeline.h"
 
@@ -62,7 +64,13 @@ struct reloader {
     struct kta_pipeline *pl;
     pthread_t            thread;
     uint64_t             fingerprint;
+    int64_t              trim_at;       /* trim the heap again then (0: no) */
 };
+
+/* A worker drops the old ruleset before its next batch, or within 100 ms
+ * when idle, so it is freed (by the last of them) well within this time
+ * after a reload; its pages then go back to the system at this trim. */
+#define TRIM_DELAY_MS 2000
 
 static void reload(struct reloader *rl, const char *why)
 {
@@ -78,6 +86,7 @@ static void reload(struct reloader *rl, const char *why)
     /* Taken before loading: an edit during the load is seen next time. */
     rl->fingerprint = kta_rules_fingerprint(cfg->rules_path, cfg->fieldmap, cfg->placeholders);
     rs = kta_rules_load(cfg->rules_path, &ropts, &rst, errstr, sizeof(errstr));
+    kta_heap_trim();   /* the compile's garbage, kept or rejected */
     if (!rs) {
         kta_log(KTA_LOG_ERROR, "rules reload (%s) rejected, version %u keeps running: %s", why,
                 atomic_load(&pl->rs_version), errstr);
@@ -89,6 +98,7 @@ static void reload(struct reloader *rl, const char *why)
     version = atomic_fetch_add(&pl->rs_version, 1) + 1;
     pthread_mutex_unlock(&pl->rs_lock);
     kta_ruleset_decref(old);   /* workers still on it hold their own references */
+    rl->trim_at = kta_now_ms() + TRIM_DELAY_MS;
     kta_log(KTA_LOG_INFO, "rules version %u active (%s): %zu rules (%zu enabled) from %s", version,
             why, rst.rules, rst.enabled, cfg->rules_path);
 }
@@ -145,6 +155,10 @@ static void *reloader_main(void *arg)
                 reload(rl, "rule files changed");
             next_check = kta_now_ms() + interval;
         }
+        if (rl->trim_at && kta_now_ms() >= rl->trim_at) {
+            kta_heap_trim();
+            rl->trim_at = 0;
+        }
     }
     return NULL;
 }
@@ -195,6 +209,9 @@ int kta_pipeline_run(const struct kta_config *cfg)
         fprintf(stderr, "kta: %s\n", errstr);
         return 1;
     }
+    /* The compile's garbage goes back now, before the threads that
+     * could not reuse it (each has its own malloc arena) start. */
+    kta_heap_trim();
 
     the_pipeline = &pl;
     memset(&sa, 0, sizeof(sa));

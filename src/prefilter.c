@@ -123,8 +123,13 @@ static size_t lit_intern(struct builder *b, const char *s, size_t n)
         b->cap = b->cap ? b->cap * 2 : 256;
         b->text = xrealloc(b->text, b->cap * sizeof(*b->text));
     }
-    memset(&b->text[b->n], 0, sizeof(b->text[b->n]));
-    kta_buf_append(&b->text[b->n], s, n);
+    /* Exact size, not kta_buf's 256-byte start: tens of thousands of
+     * literals stay allocated through the Hyperscan compile, kta's peak. */
+    b->text[b->n].data = xmalloc(n + 1);
+    memcpy(b->text[b->n].data, s, n);
+    b->text[b->n].data[n] = '\0';
+    b->text[b->n].len = n;
+    b->text[b->n].cap = n + 1;
     b->hash[slot] = ++b->n;
     return b->n - 1;
 }

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * util: allocation that never fails, stderr logging, byte buffers, clocks.
+ * util: allocation that never fails, stderr logging, byte buffers, clocks,
+ * giving freed heap back to the system.
  * Knows nothing about Kafka, JSON or rules.
  */
 #include "kta/util.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +163,13 @@ void kta_buf_free(struct kta_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+void kta_heap_trim(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 int64_t kta_now_ms(void)

@@ -161,6 +161,10 @@ static void *worker_main(void *arg)
         if (n == 0) {
             if (atomic_load(&w->pl->workers_stop))
                 break;
+            /* Idle, it lets go of a replaced ruleset too: else that one
+             * (tens of MB with a large corpus) lives until traffic comes. */
+            if (atomic_load_explicit(&w->pl->rs_version, memory_order_acquire) != w->rs_version)
+                adopt_ruleset(w);
             continue;
         }
         /* A reload swaps the pipeline's ruleset; a worker moves to it

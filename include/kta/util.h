@@ -52,6 +52,13 @@ void kta_buf_reset(struct kta_buf *b);
 /* Frees the storage (not the struct). */
 void kta_buf_free(struct kta_buf *b);
 
+/* Hands the heap's free pages back to the operating system (glibc's
+ * malloc_trim; nothing elsewhere).  Compiling a ruleset frees far more
+ * than it keeps (Hyperscan's compiler above all); without this the
+ * process stays as large as the compile's peak.  Takes every malloc
+ * arena's lock in turn: call it off the hot path. */
+void kta_heap_trim(void);
+
 /* Monotonic clock in milliseconds. */
 int64_t kta_now_ms(void);
 /* Wall clock as "2026-11-27T07:25:10.123Z" into out (at least 32 bytes). */
