@@ -10,9 +10,10 @@
  * in the raw bytes of any event the rule matches, walking the condition:
  * OR and "1 of" take the union of their parts, AND and "all of" take the
  * part with the best literals, and anything it cannot prove (`not`, null,
- * exists: false, a float value) makes the part "always".  A value it cannot
- * read literals from (re, cidr, gt/lt, fieldref, `*`, a literal of one or
- * two bytes) still needs its field: the field's key text in the record,
+ * exists: false, a float value) makes the part "always".  A regex gives
+ * the literal runs every match contains (rules_compile.c).  A value it
+ * cannot read literals from (cidr, gt/lt, fieldref, `*`, a literal of up
+ * to three ASCII bytes) still needs its field: the field's key text in the record,
  * or, with log sources (by_view), a pseudo-literal per path number that
  * eval.c sets from the record's value list.  A rule whose whole condition
  * is "always" is a candidate for every event.  The proof relies on kta_event_check's PLAIN verdicts: the
@@ -239,10 +240,16 @@ static void need_matcher(struct builder *b, const struct kta_matcher *m, struct 
      * many records by chance and costs the scanner more than it saves:
      * such a value needs only its field (need_fcond).  Non-ASCII ones are
      * rare in text whatever their length. */
-    if (m->kind != KTA_M_PATTERN || m->nneed == 0 || (m->is_num && !m->is_int) ||
-        (m->needlen[0] < MIN_LITERAL && (unsigned char)m->need[0][0] < 0x80)) {
+    if ((m->kind != KTA_M_PATTERN && m->kind != KTA_M_REGEX) || m->nneed == 0 ||
+        (m->kind == KTA_M_PATTERN && m->is_num && !m->is_int)) {
         need_init(nd, 1);
         return;
+    }
+    for (i = 0; i < m->nneed; i++) {
+        if (m->needlen[i] < MIN_LITERAL && (unsigned char)m->need[i][0] < 0x80) {
+            need_init(nd, 1);
+            return;
+        }
     }
     need_init(nd, 0);
     nd->lit = xmalloc((size_t)m->nneed * sizeof(*nd->lit));

@@ -819,6 +819,222 @@ static const char *value_text(const struct kta_ynode *v, char *buf, size_t size,
     return buf;
 }
 
+/* ---- literals every match of a regex contains ------------------------------ */
+
+/* Skips a bracketed class starting at p[i] == '['; returns the index after
+ * its closing ']', or n when it does not close. */
+static size_t skip_class(const char *p, size_t n, size_t i)
+{
+    i++;
+    if (i < n && p[i] == '^')
+        i++;
+    if (i < n && p[i] == ']')
+        i++;   /* a leading ']' is a member */
+    while (i < n && p[i] != ']') {
+        if (p[i] == '\\')
+            i++;
+        else if (p[i] == '[' && i + 1 < n && p[i + 1] == ':') {
+            const char *e = memmem(p + i + 2, n - i - 2, ":]", 2);
+
+            if (!e)
+                return n;
+            i = (size_t)(e - p) + 1;
+        }
+        i++;
+    }
+    return i < n ? i + 1 : n;
+}
+
+/* Skips a group starting at p[i] == '('; returns the index after its ')'
+ * or n.  *extended is set when the group sets the x option. */
+static size_t skip_group(const char *p, size_t n, size_t i, int *extended)
+{
+    int depth = 0;
+
+    if (i + 1 < n && p[i + 1] == '?') {
+        /* (?flags) or (?flags:...): an x among the flags changes what
+         * whitespace and # mean. */
+        for (size_t k = i + 2; k < n && p[k] != ')' && p[k] != ':'; k++) {
+            if (p[k] == '-')
+                break;
+            if (p[k] == 'x')
+                *extended = 1;
+            if (!isalpha((unsigned char)p[k]))
+                break;
+        }
+    }
+    while (i < n) {
+        if (p[i] == '\\') {
+            i += 2;
+            continue;
+        }
+        if (p[i] == '[') {
+            i = skip_class(p, n, i);
+            continue;
+        }
+        if (p[i] == '(')
+            depth++;
+        else if (p[i] == ')' && --depth == 0)
+            return i + 1;
+        i++;
+    }
+    return n;
+}
+
+/* Is p[i] == '{' the start of a {n}, {n,} or {n,m} quantifier?  *min gets n. */
+static int brace_quant(const char *p, size_t n, size_t i, size_t *end, long *min)
+{
+    size_t k = i + 1;
+    long v = 0;
+
+    if (k >= n || !isdigit((unsigned char)p[k]))
+        return 0;
+    while (k < n && isdigit((unsigned char)p[k])) {
+        v = v * 10 + (p[k++] - '0');
+        if (v > 1000)
+            v = 1000;   /* only zero or not matters */
+    }
+    if (k < n && p[k] == ',') {
+        k++;
+        while (k < n && isdigit((unsigned char)p[k]))
+            k++;
+    }
+    if (k >= n || p[k] != '}')
+        return 0;
+    *end = k + 1;
+    *min = v;
+    return 1;
+}
+
+/* Length of the escape at p[i] == '\\' (its arguments included). */
+static size_t escape_len(const char *p, size_t n, size_t i)
+{
+    size_t k = i + 1;
+
+    if (k >= n)
+        return 1;
+    switch (p[k]) {
+    case 'x': case 'o': case 'p': case 'P': case 'N': case 'g': case 'k':
+        if (k + 1 < n && (p[k + 1] == '{' || p[k + 1] == '<' || p[k + 1] == '\'')) {
+            char close = p[k + 1] == '{' ? '}' : p[k + 1] == '<' ? '>' : '\'';
+            const char *e = memchr(p + k + 2, close, n - k - 2);
+
+            return e ? (size_t)(e - p) + 1 - i : n - i;
+        }
+        k++;
+        if (p[k - 1] == 'x')
+            while (k < n && k < i + 4 && isxdigit((unsigned char)p[k]))
+                k++;
+        else if (p[k - 1] == 'g' || p[k - 1] == 'o')
+            while (k < n && (isdigit((unsigned char)p[k]) || p[k] == '-' || p[k] == '+'))
+                k++;
+        else if (k < n)
+            k++;   /* \pL, \kX: one more character */
+        return k - i;
+    case 'c':
+        return k + 2 <= n ? 3 : n - i;
+    default:
+        if (isdigit((unsigned char)p[k])) {
+            while (k < n && isdigit((unsigned char)p[k]))
+                k++;
+            return k - i;
+        }
+        return 2;
+    }
+}
+
+/*
+ * Records in m->need, for a regex (an unanchored search), the longest
+ * literal run that the text of every match contains, one per top-level
+ * alternative (at most three; otherwise nothing).  Only what is certain
+ * counts: groups, classes, escapes of letters and digits, '.', anchors and
+ * non-ASCII bytes end a run; a quantifier that allows zero takes the
+ * character before it back.  Extended mode and \Q...\E give up.
+ * Lowercased: the prefilter scans caselessly, a superset for cased regexes.
+ */
+static void regex_need(struct kta_matcher *m, const char *p, size_t n)
+{
+    char *cur = xmalloc(n + 1), *best[3] = { NULL, NULL, NULL };
+    size_t curlen = 0, bestlen[3] = { 0, 0, 0 }, nbranch = 0, i = 0;
+    int extended = 0, last_lit = 0, ok = 1;
+
+#define END_RUN() do { \
+        if (curlen > bestlen[nbranch]) { \
+            free(best[nbranch]); \
+            best[nbranch] = xstrndup(cur, curlen); \
+            bestlen[nbranch] = curlen; \
+        } \
+        curlen = 0; \
+        last_lit = 0; \
+    } while (0)
+
+    while (i < n && ok) {
+        unsigned char c = (unsigned char)p[i];
+        size_t end = 0;
+        long min = 0;
+
+        if (c == '\\') {
+            unsigned char d = i + 1 < n ? (unsigned char)p[i + 1] : 0;
+
+            if (d == 'Q' || d == 'E') {
+                ok = 0;
+            } else if (d && d < 0x80 && !isalnum(d)) {
+                cur[curlen++] = (char)d;   /* an escaped punctuation character */
+                last_lit = 1;
+                i += 2;
+                continue;
+            }
+            END_RUN();
+            i += escape_len(p, n, i);
+        } else if (c == '(') {
+            END_RUN();
+            i = skip_group(p, n, i, &extended);
+        } else if (c == '[') {
+            END_RUN();
+            i = skip_class(p, n, i);
+        } else if (c == '|') {
+            END_RUN();
+            if (++nbranch == 3)
+                ok = 0;
+            i++;
+        } else if (c == '*' || c == '?' || c == '+' ||
+                   (c == '{' && brace_quant(p, n, i, &end, &min))) {
+            int zero = c == '*' || c == '?' || (c == '{' && min == 0);
+
+            if (last_lit && zero)
+                curlen--;
+            END_RUN();
+            i = c == '{' ? end : i + 1;
+            if (i < n && (p[i] == '?' || p[i] == '+'))
+                i++;   /* lazy or possessive */
+        } else if (c == '.' || c == '^' || c == '$' || c >= 0x80 || c == ')') {
+            END_RUN();
+            i++;
+        } else {
+            cur[curlen++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            last_lit = 1;
+            i++;
+        }
+    }
+    END_RUN();
+#undef END_RUN
+    if (extended)
+        ok = 0;
+    for (size_t b = 0; ok && b <= nbranch; b++)
+        ok = bestlen[b] > 0;
+    for (size_t b = 0; b <= nbranch && b < 3; b++) {
+        if (ok) {
+            m->need[b] = best[b];
+            m->needlen[b] = bestlen[b];
+        } else {
+            free(best[b]);
+        }
+    }
+    if (ok)
+        m->nneed = (int)nbranch + 1;
+    free(cur);
+}
+
 static int compile_value(struct cc *cc, struct kta_matcher *m, const struct kta_ynode *v,
                          unsigned set, int keyword)
 {
@@ -905,6 +1121,8 @@ static int compile_value(struct cc *cc, struct kta_matcher *m, const struct kta_
                            ((set & B(MOD_RE_I)) ? PCRE2_CASELESS : 0) |
                            ((set & B(MOD_RE_M)) ? PCRE2_MULTILINE : 0) |
                            ((set & B(MOD_RE_S)) ? PCRE2_DOTALL : 0), 1, 1);
+        if (m->re)
+            regex_need(m, text, len);
         return m->re ? 0 : -1;
     }
     if (set & (B(MOD_BASE64) | B(MOD_BASE64OFFSET))) {
