@@ -994,8 +994,10 @@ static void regex_need(struct kta_matcher *m, const char *p, size_t n)
             i = skip_class(p, n, i);
         } else if (c == '|') {
             END_RUN();
-            if (++nbranch == 3)
-                ok = 0;
+            if (nbranch == 2)
+                ok = 0;   /* a fourth alternative: more than m->need holds */
+            else
+                nbranch++;
             i++;
         } else if (c == '*' || c == '?' || c == '+' ||
                    (c == '{' && brace_quant(p, n, i, &end, &min))) {
