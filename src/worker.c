@@ -33,6 +33,18 @@ static void add_header(rd_kafka_headers_t *hdrs, const char *name, const char *v
 
 /* rec->hit holds the encoded hit (record.c).  Returns non-zero when the
  * producer refused it: the record's remaining hits are then not sent. */
+
+/* One console line to stdout, whole and at once: under systemd or a pipe
+ * stdout is fully buffered, and alerts must not wait for 4 KiB of them.
+ * The lock keeps workers' lines from interleaving.  Thread: any worker. */
+static void console_line(const struct kta_buf *line)
+{
+    flockfile(stdout);
+    fwrite(line->data, 1, line->len, stdout);
+    fflush(stdout);
+    funlockfile(stdout);
+}
+
 static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r)
 {
     struct job *j = opaque;
@@ -55,7 +67,7 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
     if (pl->cfg->print != KTA_PRINT_NONE) {
         kta_buf_reset(&w->line);
         kta_hit_alert_line(&w->line, rec->ev, r);
-        fwrite(w->line.data, 1, w->line.len, stdout);
+        console_line(&w->line);
     }
     return 0;
 }
@@ -133,7 +145,7 @@ static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_sl
                                       &rec.err, rec.detail, sizeof(rec.detail));
         kta_buf_reset(&w->line);
         kta_hit_debug_line(&w->line, rec.ev);
-        fwrite(w->line.data, 1, w->line.len, stdout);
+        console_line(&w->line);
     }
     kta_record_done(&rec);
 }
