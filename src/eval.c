@@ -178,11 +178,7 @@ struct kta_pathtab {
 
 static uint64_t path_hash(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-
-    while (n--)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h | 1;   /* never 0: that marks an empty slot */
+    return kta_fnv1a(KTA_FNV_SEED, s, n) | 1;   /* never 0: that marks an empty slot */
 }
 
 /* The number of a path, or UINT32_MAX when no rule names it. */
@@ -361,7 +357,7 @@ static const char *lowered(struct kta_eval_ctx *ctx, const void *v, const char *
     }
     e->v = v;
     e->gen = ctx->gen;
-    e->ascii = is_ascii(s, n) || !folds_to_ascii(s, n);
+    e->ascii = !folds_to_ascii(s, n);   /* pure ASCII never holds those */
     if (!e->ascii)
         return NULL;
     e->off = ctx->lower.len;

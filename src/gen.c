@@ -163,11 +163,7 @@ static int coin(struct kta_gen *g, double p)
  * the same image, as in real logs). */
 static uint64_t fnv(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h;
+    return kta_fnv1a(KTA_FNV_SEED, s, strlen(s));
 }
 
 static void hex(uint64_t *s, char *out, size_t n, int upper)

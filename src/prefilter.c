@@ -85,11 +85,7 @@ struct builder {
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-
-    while (n--)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h;
+    return kta_fnv1a(KTA_FNV_SEED, s, n);
 }
 
 /* The index of literal s (already escaped and lowercased), added once. */

@@ -1507,28 +1507,17 @@ struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml, si
 
 /* ---- change detection -------------------------------------------------- */
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* Mixes a file's name, size, inode and modification time into h; a file
  * that cannot be stat'ed mixes in only its name (so its return counts). */
 static uint64_t fingerprint_file(uint64_t h, const char *file)
 {
     struct stat sb;
 
-    h = fnv1a(h, file, strlen(file) + 1);
+    h = kta_fnv1a(h, file, strlen(file) + 1);
     if (stat(file, &sb) == 0) {
-        h = fnv1a(h, &sb.st_size, sizeof(sb.st_size));
-        h = fnv1a(h, &sb.st_ino, sizeof(sb.st_ino));
-        h = fnv1a(h, &sb.st_mtim, sizeof(sb.st_mtim));
+        h = kta_fnv1a(h, &sb.st_size, sizeof(sb.st_size));
+        h = kta_fnv1a(h, &sb.st_ino, sizeof(sb.st_ino));
+        h = kta_fnv1a(h, &sb.st_mtim, sizeof(sb.st_mtim));
     }
     return h;
 }

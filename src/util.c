@@ -86,6 +86,15 @@ int kta_err(char *errstr, size_t errstr_size, const char *fmt, ...)
     return -1;
 }
 
+uint64_t kta_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
 void kta_log(enum kta_log_level lvl, const char *fmt, ...)
 {
     static const char *names[] = { "error", "warning", "info", "debug" };

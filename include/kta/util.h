@@ -59,6 +59,12 @@ void kta_buf_free(struct kta_buf *b);
  * arena's lock in turn: call it off the hot path. */
 void kta_heap_trim(void);
 
+/* FNV-1a over n bytes, continuing from h (KTA_FNV_SEED to start): the
+ * one hash of kta's own tables and fingerprints.  Not for hostile keys
+ * where collisions matter for more than speed. */
+#define KTA_FNV_SEED 1469598103934665603ULL
+uint64_t kta_fnv1a(uint64_t h, const void *p, size_t n);
+
 /* Monotonic clock in milliseconds. */
 int64_t kta_now_ms(void);
 /* Wall clock as "2026-11-27T07:25:10.123Z" into out (at least 32 bytes). */
