@@ -72,35 +72,60 @@ struct reloader {
  * after a reload; its pages then go back to the system at this trim. */
 #define TRIM_DELAY_MS 2000
 
+/* Loads and compiles the configured rules.  A ruleset with no enabled
+ * rule is refused unless rules.allow_empty: kta would commit offsets
+ * while detecting nothing.  Returns NULL with errstr set. */
+static struct kta_ruleset *load_rules(const struct kta_config *cfg, struct kta_rules_stats *rst,
+                                      char *errstr, size_t errstr_size)
+{
+    struct kta_rules_opts ropts = { .fieldmap = cfg->fieldmap, .placeholders = cfg->placeholders,
+                                    .skip_invalid = cfg->rules_skip_invalid,
+                                    .strict = cfg->strict, .diag = rules_diag };
+    struct kta_ruleset *rs;
+
+    rs = kta_rules_load(cfg->rules_path, &ropts, rst, errstr, errstr_size);
+    if (rs && rst->enabled == 0 && !cfg->rules_allow_empty) {
+        kta_err(errstr, errstr_size, "%s: no enabled rule (%zu rule%s loaded); kta would detect "
+                "nothing (set rules.allow_empty: true to run anyway)", cfg->rules_path, rst->rules,
+                rst->rules == 1 ? "" : "s");
+        kta_ruleset_decref(rs);
+        rs = NULL;
+    }
+    return rs;
+}
+
 static void reload(struct reloader *rl, const char *why)
 {
     struct kta_pipeline *pl = rl->pl;
     const struct kta_config *cfg = pl->cfg;
-    struct kta_rules_opts ropts = { .fieldmap = cfg->fieldmap, .placeholders = cfg->placeholders,
-                                    .skip_invalid = cfg->rules_skip_invalid, .diag = rules_diag };
     struct kta_rules_stats rst = { 0 };
     struct kta_ruleset *rs, *old;
-    char errstr[1024];
-    unsigned version;
+    char errstr[1024], oldver[16];
 
     /* Taken before loading: an edit during the load is seen next time. */
-    rl->fingerprint = kta_rules_fingerprint(cfg->rules_path, cfg->fieldmap, cfg->placeholders);
-    rs = kta_rules_load(cfg->rules_path, &ropts, &rst, errstr, sizeof(errstr));
+    rl->fingerprint = kta_rules_fingerprint((const char *const *)&cfg->rules_path, 1, cfg->fieldmap,
+                                            cfg->placeholders);
+    rs = load_rules(cfg, &rst, errstr, sizeof(errstr));
     kta_heap_trim();   /* the compile's garbage, kept or rejected */
+    pthread_mutex_lock(&pl->rs_lock);
+    snprintf(oldver, sizeof(oldver), "%s", kta_ruleset_version(pl->rs));
+    pthread_mutex_unlock(&pl->rs_lock);
     if (!rs) {
-        kta_log(KTA_LOG_ERROR, "rules reload (%s) rejected, version %u keeps running: %s", why,
-                atomic_load(&pl->rs_version), errstr);
+        atomic_fetch_add(&pl->reload_failures, 1);
+        kta_log(KTA_LOG_ERROR, "rules reload (%s) rejected, version %s keeps running: %s", why,
+                oldver, errstr);
         return;
     }
     pthread_mutex_lock(&pl->rs_lock);
     old = pl->rs;
     pl->rs = rs;
-    version = atomic_fetch_add(&pl->rs_version, 1) + 1;
+    atomic_fetch_add(&pl->rs_version, 1);
     pthread_mutex_unlock(&pl->rs_lock);
+    atomic_fetch_add(&pl->reloads, 1);
     kta_ruleset_decref(old);   /* workers still on it hold their own references */
     rl->trim_at = kta_now_ms() + TRIM_DELAY_MS;
-    kta_log(KTA_LOG_INFO, "rules version %u active (%s): %zu rules (%zu enabled) from %s", version,
-            why, rst.rules, rst.enabled, cfg->rules_path);
+    kta_log(KTA_LOG_INFO, "rules version %s active (%s; was %s): %zu rules (%zu enabled) from %s",
+            kta_ruleset_version(rs), why, oldver, rst.rules, rst.enabled, cfg->rules_path);
 }
 
 static uint64_t worker_sum(const struct kta_pipeline *pl, size_t field)
@@ -119,13 +144,18 @@ static void log_stats(struct kta_pipeline *pl, uint64_t *last_events, int64_t *l
     uint64_t events = worker_sum(pl, offsetof(struct kta_stats, events));
     int64_t now = kta_now_ms();
     double secs = (double)(now - *last_ms) / 1000.0;
+    char version[16];
+
+    pthread_mutex_lock(&pl->rs_lock);
+    snprintf(version, sizeof(version), "%s", kta_ruleset_version(pl->rs));
+    pthread_mutex_unlock(&pl->rs_lock);
 
     kta_log(KTA_LOG_INFO, "stats: %llu events (%.0f/s), %llu hits, %llu malformed, %llu delivery "
-            "retries, rules version %u", (unsigned long long)events,
+            "retries, rules version %s", (unsigned long long)events,
             secs > 0 ? (double)(events - *last_events) / secs : 0.0,
             (unsigned long long)worker_sum(pl, offsetof(struct kta_stats, hits)),
             (unsigned long long)worker_sum(pl, offsetof(struct kta_stats, malformed)),
-            (unsigned long long)atomic_load(&pl->stats.retries), atomic_load(&pl->rs_version));
+            (unsigned long long)atomic_load(&pl->stats.retries), version);
     *last_events = events;
     *last_ms = now;
 }
@@ -150,8 +180,8 @@ static void *reloader_main(void *arg)
         if (atomic_exchange(&pl->reload, 0)) {
             reload(rl, "SIGHUP");
         } else if (interval > 0 && kta_now_ms() >= next_check) {
-            if (kta_rules_fingerprint(pl->cfg->rules_path, pl->cfg->fieldmap,
-                                      pl->cfg->placeholders) != rl->fingerprint)
+            if (kta_rules_fingerprint((const char *const *)&pl->cfg->rules_path, 1,
+                                      pl->cfg->fieldmap, pl->cfg->placeholders) != rl->fingerprint)
                 reload(rl, "rule files changed");
             next_check = kta_now_ms() + interval;
         }
@@ -187,7 +217,6 @@ int kta_pipeline_run(const struct kta_config *cfg)
 {
     struct kta_pipeline pl;
     struct reloader rl;
-    struct kta_rules_opts ropts = { 0 };
     struct kta_rules_stats rst = { 0 };
     struct sigaction sa;
     char errstr[1024];
@@ -199,12 +228,9 @@ int kta_pipeline_run(const struct kta_config *cfg)
     pthread_mutex_init(&pl.rs_lock, NULL);
     atomic_init(&pl.rs_version, 1);
     rl.pl = &pl;
-    rl.fingerprint = kta_rules_fingerprint(cfg->rules_path, cfg->fieldmap, cfg->placeholders);
-    ropts.fieldmap = cfg->fieldmap;
-    ropts.placeholders = cfg->placeholders;
-    ropts.skip_invalid = cfg->rules_skip_invalid;
-    ropts.diag = rules_diag;
-    pl.rs = kta_rules_load(cfg->rules_path, &ropts, &rst, errstr, sizeof(errstr));
+    rl.fingerprint = kta_rules_fingerprint((const char *const *)&cfg->rules_path, 1, cfg->fieldmap,
+                                           cfg->placeholders);
+    pl.rs = load_rules(cfg, &rst, errstr, sizeof(errstr));
     if (!pl.rs) {
         fprintf(stderr, "kta: %s\n", errstr);
         return 1;
@@ -230,8 +256,8 @@ int kta_pipeline_run(const struct kta_config *cfg)
         goto out;
     }
     atomic_store(&kta_kafka_started, 1);
-    kta_log(KTA_LOG_INFO, "rules version 1 active: %zu rules (%zu enabled) from %s", rst.rules,
-            rst.enabled, cfg->rules_path);
+    kta_log(KTA_LOG_INFO, "rules version %s active: %zu rules (%zu enabled) from %s",
+            kta_ruleset_version(pl.rs), rst.rules, rst.enabled, cfg->rules_path);
 
     pl.nworkers = cfg->workers > 0 ? cfg->workers : ncpus();
     /* struct kta_worker is cache-line aligned; calloc does not promise that. */
@@ -277,10 +303,10 @@ out:
     fflush(stdout);
     if (started)
         kta_log(KTA_LOG_INFO, "processed %llu events: %llu hits, %llu malformed, %llu "
-                "delivery retries; rules version %u", (unsigned long long)atomic_load(&pl.stats.events),
+                "delivery retries; rules version %s", (unsigned long long)atomic_load(&pl.stats.events),
                 (unsigned long long)atomic_load(&pl.stats.hits),
                 (unsigned long long)atomic_load(&pl.stats.malformed),
-                (unsigned long long)atomic_load(&pl.stats.retries), atomic_load(&pl.rs_version));
+                (unsigned long long)atomic_load(&pl.stats.retries), kta_ruleset_version(pl.rs));
     if (started)
         log_rule_errors(pl.rs);
     /* The producer goes first: its delivery reports may still point into

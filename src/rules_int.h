@@ -75,6 +75,7 @@ struct kta_rules_diag {
     char                        *errstr;
     size_t                       errstr_size;
     int                          have_first;
+    struct kta_digest           *digest;   /* content of every file read, or NULL */
 };
 
 /* Reports "FILE:LINE:COL: error: rule ID: MSG" (rule_id may be NULL). */
@@ -300,6 +301,8 @@ struct kta_ruleset {
     size_t            max_searches;  /* sizes the per-ctx memo */
     struct kta_prefilter *pf;        /* NULL: every rule is always a candidate */
     struct kta_pathtab   *paths;     /* every field path, numbered (eval.c) */
+    char                  digest[65];    /* SHA-256 of the content loaded, hex */
+    char                  version[13];   /* its first 12 digits: the version */
 };
 
 /* ---- prefilter (prefilter.c, Hyperscan) -------------------------------- */

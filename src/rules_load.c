@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
@@ -38,10 +39,14 @@ void kta_rules_report(struct kta_rules_diag *d, enum kta_diag_kind kind,
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    msg = xasprintf("%s:%d:%d: %s: %s%s%s%s", file, line, col,
+    /* --strict: every warning fails the load like an error. */
+    int promoted = kind == KTA_DIAG_WARNING && d->opts && d->opts->strict;
+    if (promoted)
+        kind = KTA_DIAG_ERROR;
+    msg = xasprintf("%s:%d:%d: %s: %s%s%s%s%s", file, line, col,
                     kind == KTA_DIAG_ERROR ? "error" : "warning",
                     rule_id ? "rule " : "", rule_id ? rule_id : "",
-                    rule_id ? ": " : "", what);
+                    rule_id ? ": " : "", what, promoted ? " (a warning; --strict)" : "");
     if (kind == KTA_DIAG_ERROR) {
         d->st->errors++;
         if (!d->have_first) {
@@ -54,6 +59,74 @@ void kta_rules_report(struct kta_rules_diag *d, enum kta_diag_kind kind,
     if (d->opts && d->opts->diag)
         d->opts->diag(d->opts->diag_opaque, kind, msg);
     free(msg);
+}
+
+/* ---- content digest (the ruleset version) ------------------------------ */
+
+struct kta_digest {
+    EVP_MD_CTX *ctx;
+};
+
+static struct kta_digest *digest_new(void)
+{
+    struct kta_digest *dg = xcalloc(1, sizeof(*dg));
+
+    dg->ctx = EVP_MD_CTX_new();
+    if (!dg->ctx || !EVP_DigestInit_ex(dg->ctx, EVP_sha256(), NULL)) {
+        fprintf(stderr, "kta: SHA-256 is unavailable in libcrypto\n");
+        abort();
+    }
+    return dg;
+}
+
+static void digest_free(struct kta_digest *dg)
+{
+    if (!dg)
+        return;
+    EVP_MD_CTX_free(dg->ctx);
+    free(dg);
+}
+
+/* Mixes one file's content into the digest: a tag saying what it is (a
+ * field map, placeholders or rules) and its length first, so that no two
+ * different sets of files give the same stream. */
+static void digest_add(struct kta_rules_diag *d, char tag, const char *text, size_t len)
+{
+    unsigned char head[9];
+
+    if (!d->digest)
+        return;
+    head[0] = (unsigned char)tag;
+    for (int i = 0; i < 8; i++)
+        head[1 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    EVP_DigestUpdate(d->digest->ctx, head, sizeof(head));
+    EVP_DigestUpdate(d->digest->ctx, text, len);
+}
+
+static void digest_finish(struct kta_digest *dg, struct kta_ruleset *rs)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    EVP_DigestFinal_ex(dg->ctx, md, &n);
+    for (unsigned int i = 0; i < n && i < 32; i++) {
+        rs->digest[2 * i] = hex[md[i] >> 4];
+        rs->digest[2 * i + 1] = hex[md[i] & 15];
+    }
+    rs->digest[64] = '\0';
+    memcpy(rs->version, rs->digest, 12);
+    rs->version[12] = '\0';
+}
+
+const char *kta_ruleset_version(const struct kta_ruleset *rs)
+{
+    return rs->version;
+}
+
+const char *kta_ruleset_digest(const struct kta_ruleset *rs)
+{
+    return rs->digest;
 }
 
 /* ---- YAML node tree ---------------------------------------------------- */
@@ -705,6 +778,7 @@ static struct kta_fieldmap *fieldmap_load(struct kta_rules_diag *d, const char *
         kta_rules_report(d, KTA_DIAG_ERROR, file, 0, 0, NULL, "cannot read field map: %s", err);
         return NULL;
     }
+    digest_add(d, 'm', text, len);
     parse_yaml(&yb, text, len);
     free(text);
     if (d->st->errors != errors0)
@@ -809,6 +883,7 @@ static struct kta_placeholders *placeholders_load(struct kta_rules_diag *d, cons
                          err);
         return NULL;
     }
+    digest_add(d, 'p', text, len);
     parse_yaml(&yb, text, len);
     free(text);
     if (d->st->errors != errors0)
@@ -1209,6 +1284,7 @@ static void load_text(struct loader *ld, const char *file, const char *text, siz
     size_t i;
 
     ld->d->st->files++;
+    digest_add(ld->d, 'r', text, len);
     parse_yaml(&yb, text, len);
     for (i = 0; i < yb.ndocs; i++)
         load_document(ld, file, yb.docs[i]);
@@ -1388,6 +1464,7 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
             }
         }
         rs = kta_ruleset_new(ld->rules, ld->nrules, scopes, nscopes);
+        digest_finish(ld->d->digest, rs);
         rs->skipped = ld->skipped;
         rs->nskipped = ld->nskipped;
         ld->skipped = NULL;
@@ -1402,6 +1479,8 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
     ld->fm = NULL;
     kta_placeholders_free(ld->ph);
     ld->ph = NULL;
+    digest_free(ld->d->digest);
+    ld->d->digest = NULL;
     return rs;
 }
 
@@ -1424,6 +1503,7 @@ static int start(struct loader *ld, struct kta_rules_diag *d, struct kta_rules_s
         errstr[0] = '\0';
     ld->d = d;
     ld->opts = d->opts;
+    d->digest = digest_new();
     if (ld->opts->fieldmap) {
         ld->fm = fieldmap_load(d, ld->opts->fieldmap);
         if (!ld->fm)
@@ -1437,46 +1517,72 @@ static int start(struct loader *ld, struct kta_rules_diag *d, struct kta_rules_s
     return 0;
 }
 
-struct kta_ruleset *kta_rules_load(const char *path, const struct kta_rules_opts *opts,
-                                   struct kta_rules_stats *st,
-                                   char *errstr, size_t errstr_size)
+/* Loads the rule files under one path (a file or a directory).  Returns
+ * -1 when the path itself cannot be read: not an invalid rule but a wrong
+ * setup, so the load then fails even with skip_invalid. */
+static int load_path(struct loader *ld, const char *path)
 {
-    struct kta_rules_stats own;
-    struct kta_rules_diag d;
-    struct loader ld;
     struct stat sb;
     char **paths = NULL;
     size_t n = 0, cap = 0, i;
 
-    if (start(&ld, &d, &own, opts, errstr, errstr_size) < 0)
-        goto fail;
     if (stat(path, &sb) != 0) {
-        kta_rules_report(&d, KTA_DIAG_ERROR, path, 0, 0, NULL, "cannot read: %s",
+        kta_rules_report(ld->d, KTA_DIAG_ERROR, path, 0, 0, NULL, "cannot read: %s",
                          strerror(errno));
-        goto fail;
+        return -1;
     }
     if (!S_ISDIR(sb.st_mode)) {
-        load_file(&ld, path);
-        return finish(&ld, st);
+        load_file(ld, path);
+        return 0;
     }
-    if (collect(&ld, path, &paths, &n, &cap) < 0)
-        goto fail;
+    if (collect(ld, path, &paths, &n, &cap) < 0)
+        return -1;
     qsort(paths, n, sizeof(*paths), cmp_path);
     for (i = 0; i < n; i++) {
-        load_file(&ld, paths[i]);
+        load_file(ld, paths[i]);
         free(paths[i]);
     }
     free(paths);
     if (n == 0)
-        kta_rules_report(&d, KTA_DIAG_WARNING, path, 0, 0, NULL,
+        kta_rules_report(ld->d, KTA_DIAG_WARNING, path, 0, 0, NULL,
                          "no *.yml or *.yaml files found");
+    return 0;
+}
+
+struct kta_ruleset *kta_rules_load_paths(const char *const *paths, size_t npaths,
+                                         const struct kta_rules_opts *opts,
+                                         struct kta_rules_stats *st,
+                                         char *errstr, size_t errstr_size)
+{
+    struct kta_rules_stats own;
+    struct kta_rules_diag d;
+    struct loader ld;
+    size_t i;
+
+    if (start(&ld, &d, &own, opts, errstr, errstr_size) < 0)
+        goto fail;
+    for (i = 0; i < npaths; i++)
+        if (load_path(&ld, paths[i]) < 0)
+            goto fail;
     return finish(&ld, st);
 fail:
+    for (i = 0; i < ld.nrules; i++)
+        kta_rule_free(ld.rules[i]);
+    free(ld.rules);
+    skipped_free(&ld);
     kta_fieldmap_free(ld.fm);
     kta_placeholders_free(ld.ph);
+    digest_free(d.digest);
     if (st)
         *st = own;
     return NULL;
+}
+
+struct kta_ruleset *kta_rules_load(const char *path, const struct kta_rules_opts *opts,
+                                   struct kta_rules_stats *st,
+                                   char *errstr, size_t errstr_size)
+{
+    return kta_rules_load_paths(&path, 1, opts, st, errstr, errstr_size);
 }
 
 struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml, size_t len,
@@ -1491,6 +1597,7 @@ struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml, si
     if (start(&ld, &d, &own, opts, errstr, errstr_size) < 0) {
         kta_fieldmap_free(ld.fm);
         kta_placeholders_free(ld.ph);
+        digest_free(d.digest);
         if (st)
             *st = own;
         return NULL;
@@ -1522,17 +1629,14 @@ static uint64_t fingerprint_file(uint64_t h, const char *file)
     return h;
 }
 
-uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap,
+uint64_t kta_rules_fingerprint(const char *const *paths, size_t npaths, const char *fieldmap,
                                const char *placeholders)
 {
     struct kta_rules_stats own = { 0 };
     struct kta_rules_opts quiet = { 0 };
-    struct kta_rules_diag d = { &quiet, &own, NULL, 0, 0 };
+    struct kta_rules_diag d = { &quiet, &own, NULL, 0, 0, NULL };
     struct loader ld = { 0 };
-    struct stat sb;
-    char **paths = NULL;
-    size_t n = 0, cap = 0;
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = KTA_FNV_SEED;
 
     ld.d = &d;
     ld.opts = &quiet;
@@ -1540,14 +1644,22 @@ uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap,
         h = fingerprint_file(h, fieldmap);
     if (placeholders)
         h = fingerprint_file(h, placeholders);
-    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return fingerprint_file(h, path);
-    collect(&ld, path, &paths, &n, &cap);
-    qsort(paths, n, sizeof(*paths), cmp_path);
-    for (size_t i = 0; i < n; i++) {
-        h = fingerprint_file(h, paths[i]);
-        free(paths[i]);
+    for (size_t k = 0; k < npaths; k++) {
+        struct stat sb;
+        char **files = NULL;
+        size_t n = 0, cap = 0;
+
+        if (stat(paths[k], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            h = fingerprint_file(h, paths[k]);
+            continue;
+        }
+        collect(&ld, paths[k], &files, &n, &cap);
+        qsort(files, n, sizeof(*files), cmp_path);
+        for (size_t i = 0; i < n; i++) {
+            h = fingerprint_file(h, files[i]);
+            free(files[i]);
+        }
+        free(files);
     }
-    free(paths);
     return h;
 }

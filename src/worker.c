@@ -58,7 +58,7 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
     hdrs = rd_kafka_headers_new(3);
     add_header(hdrs, "kta.rule.id", kta_rule_id(r));
     add_header(hdrs, "kta.rule.level", kta_rule_level(r));
-    add_header(hdrs, "kta.ruleset.version", w->rs_version_text);
+    add_header(hdrs, "kta.ruleset.version", kta_ruleset_version(w->rs));
     if (kta_producer_send(pl->producer, 0, have_key ? w->key.data : NULL,
                           have_key ? w->key.len : 0, rec->hit->data, rec->hit->len, hdrs,
                           j->slot) < 0)
@@ -155,7 +155,6 @@ static void adopt_ruleset(struct kta_worker *w)
     struct kta_ruleset *old = w->rs;
 
     w->rs = kta_pipeline_ruleset(w->pl, &w->rs_version);
-    snprintf(w->rs_version_text, sizeof(w->rs_version_text), "%u", w->rs_version);
     kta_ruleset_decref(old);
 }
 

@@ -36,6 +36,8 @@ struct kta_config {
     char  *fieldmap;             /* rules.fieldmap, or NULL */
     char  *placeholders;         /* rules.placeholders, or NULL */
     int    rules_skip_invalid;   /* rules.on_error == skip */
+    int    rules_allow_empty;    /* rules.allow_empty */
+    int    strict;               /* rules.strict: warnings are errors */
     int    watch_interval_ms;    /* rules.watch_interval_ms */
     int    workers;              /* 0: one per CPU */
     int    ring_size;

@@ -46,8 +46,7 @@ struct kta_worker {
     struct kta_pipeline *pl;
     struct kta_eval_ctx *ctx;
     struct kta_ruleset  *rs;           /* this worker's reference */
-    unsigned             rs_version;
-    char                 rs_version_text[16];
+    unsigned             rs_version;    /* pipeline's swap count it was taken at */
     struct kta_buf       hit;          /* reused per hit */
     struct kta_buf       key;
     struct kta_buf       line;
@@ -56,9 +55,12 @@ struct kta_worker {
 struct kta_pipeline {
     const struct kta_config *cfg;
     struct kta_ruleset      *rs;            /* current ruleset; swapped under rs_lock */
-    atomic_uint              rs_version;    /* bumped on every swap */
+    atomic_uint              rs_version;    /* bumped on every swap (the ruleset's
+                                               * own version is its content digest) */
     pthread_mutex_t          rs_lock;
     atomic_int               reload;        /* SIGHUP: reload the rules now */
+    atomic_uint_fast64_t     reloads;       /* rulesets swapped in after the first */
+    atomic_uint_fast64_t     reload_failures;   /* reloads rejected */
     struct kta_producer     *producer;
     struct kta_consumer     *consumer;
     struct kta_worker       *workers;

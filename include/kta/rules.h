@@ -37,6 +37,7 @@ struct kta_rules_opts {
     const char  *placeholders;  /* values for the expand modifier's %NAME%
                                  * (a YAML mapping), or NULL */
     int          skip_invalid;  /* 1: drop invalid rules (each reported); 0: fail */
+    int          strict;        /* 1: warnings are errors (--strict) */
     kta_diag_fn *diag;          /* may be NULL */
     void        *diag_opaque;
 };
@@ -71,6 +72,25 @@ struct kta_ruleset *kta_rules_load(const char *path,
                                    char *errstr, size_t errstr_size);
 
 /*
+ * Loads every rule under each of paths[0..npaths), in that order, into
+ * one ruleset.  Same contract as kta_rules_load; npaths may be 0 (an
+ * empty ruleset).
+ */
+struct kta_ruleset *kta_rules_load_paths(const char *const *paths, size_t npaths,
+                                         const struct kta_rules_opts *opts,
+                                         struct kta_rules_stats *st,
+                                         char *errstr, size_t errstr_size);
+
+/*
+ * The ruleset's version: the first 12 hex digits of a SHA-256 over the
+ * content of the field map, the placeholders and every rule file, in load
+ * order (not their names or places), so two instances loading the same
+ * content report the same version.  kta_ruleset_digest gives all 64.
+ */
+const char *kta_ruleset_version(const struct kta_ruleset *rs);
+const char *kta_ruleset_digest(const struct kta_ruleset *rs);
+
+/*
  * Loads rules from YAML text as if read from a file called name (tests,
  * `kta bench --generate-rules`).  Same contract as kta_rules_load.
  */
@@ -87,10 +107,10 @@ void kta_ruleset_prefilter_info(const struct kta_ruleset *rs, size_t *literals,
                                 size_t *always);
 
 /* A hash of the names, sizes, inodes and modification times of every rule
- * file under path, of the field map and of the placeholders file (either
+ * file under each path, of the field map and of the placeholders file (either
  * may be NULL): it changes when one of them is added, removed, edited or
  * replaced.  Cheap enough to call every second; never fails. */
-uint64_t kta_rules_fingerprint(const char *path, const char *fieldmap,
+uint64_t kta_rules_fingerprint(const char *const *paths, size_t npaths, const char *fieldmap,
                                const char *placeholders);
 
 /* What became of a rule's logsource (docs/rules.md §21). */

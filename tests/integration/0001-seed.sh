@@ -28,10 +28,13 @@ grep -qxF '[ERROR] Received malformed JSON: {"host": "endpoint05", "threat": ' k
     fail "no [ERROR] line on stderr: $(cat kta.err)"
 ok "malformed record reported on stderr"
 
+# The ruleset version is the first 12 hex digits of a SHA-256 of the rule
+# files' content, in load order (a single file here).
+ver=$(python3 -c 'import hashlib,struct,sys; d=open(sys.argv[1],"rb").read(); print(hashlib.sha256(b"r"+struct.pack(">Q",len(d))+d).hexdigest()[:12])' "$KTA_ROOT/rules/seed.yaml")
 expect_eq "hit keys and rule headers" \
-"endpoint01 kta.rule.id=seed-severity-high,kta.rule.level=high,kta.ruleset.version=1
-endpoint03 kta.rule.id=seed-severity-critical,kta.rule.level=critical,kta.ruleset.version=1
-endpoint04 kta.rule.id=seed-severity-critical,kta.rule.level=critical,kta.ruleset.version=1" \
+"endpoint01 kta.rule.id=seed-severity-high,kta.rule.level=high,kta.ruleset.version=$ver
+endpoint03 kta.rule.id=seed-severity-critical,kta.rule.level=critical,kta.ruleset.version=$ver
+endpoint04 kta.rule.id=seed-severity-critical,kta.rule.level=critical,kta.ruleset.version=$ver" \
     "$(consume "$hits" '%k %h\n')"
 
 consume "$hits" >hits.jsonl

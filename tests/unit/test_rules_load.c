@@ -401,11 +401,11 @@ static void test_placeholders(void)
     kta_ruleset_decref(rs);
 
     /* the placeholders file is part of the fingerprint */
-    f1 = kta_rules_fingerprint(rules, NULL, ph);
-    CHECK(f1 != kta_rules_fingerprint(rules, NULL, NULL));
-    CHECK(f1 == kta_rules_fingerprint(rules, NULL, ph));
+    f1 = kta_rules_fingerprint((const char *const *)&rules, 1, NULL, ph);
+    CHECK(f1 != kta_rules_fingerprint((const char *const *)&rules, 1, NULL, NULL));
+    CHECK(f1 == kta_rules_fingerprint((const char *const *)&rules, 1, NULL, ph));
     write_file(dir, "ph.map", "ws: [a, b, c, d]\nn: [1, 2]\n");
-    f2 = kta_rules_fingerprint(rules, NULL, ph);
+    f2 = kta_rules_fingerprint((const char *const *)&rules, 1, NULL, ph);
     CHECK(f1 != f2);
 
     /* too many combinations */
@@ -449,8 +449,75 @@ static void test_placeholders(void)
     free(rules);
 }
 
+/* The version is a digest of the content, not of names or places; several
+ * paths load in order; --strict makes warnings fail the load. */
+static void test_version_paths_strict(void)
+{
+    char d1[] = "/tmp/kta-ver1-XXXXXX", d2[] = "/tmp/kta-ver2-XXXXXX";
+    struct diags d = { "", 0 };
+    struct kta_rules_opts opts = { .diag = on_diag, .diag_opaque = &d };
+    struct kta_rules_stats st;
+    struct kta_ruleset *a, *b, *c;
+    char err[1024], va[16];
+    const char *paths[2];
+
+    CHECK(mkdtemp(d1) != NULL);
+    CHECK(mkdtemp(d2) != NULL);
+    write_file(d1, "one.yml", "id: a\ntitle: a\ndetection: {s: {x: 1}}\n");
+    write_file(d2, "other-name.yml", "id: a\ntitle: a\ndetection: {s: {x: 1}}\n");
+    a = kta_rules_load(d1, &opts, &st, err, sizeof(err));
+    b = kta_rules_load(d2, &opts, &st, err, sizeof(err));
+    CHECK(a && b);
+    if (a && b) {
+        CHECK_INT(strlen(kta_ruleset_version(a)), 12);
+        CHECK_INT(strlen(kta_ruleset_digest(a)), 64);
+        CHECK_STR(kta_ruleset_version(a), kta_ruleset_version(b));
+        CHECK(strncmp(kta_ruleset_digest(a), kta_ruleset_version(a), 12) == 0);
+        snprintf(va, sizeof(va), "%s", kta_ruleset_version(a));
+    }
+    kta_ruleset_decref(b);
+    /* one byte more: another version */
+    write_file(d2, "other-name.yml", "id: a\ntitle: a\ndetection: {s: {x: 2}}\n");
+    b = kta_rules_load(d2, &opts, &st, err, sizeof(err));
+    CHECK(b && strcmp(kta_ruleset_version(b), va) != 0);
+    kta_ruleset_decref(b);
+    /* two paths: both loaded, in order; a duplicate id across them is an error */
+    write_file(d2, "other-name.yml", "id: b\ntitle: b\ndetection: {s: {x: 2}}\n");
+    paths[0] = d1;
+    paths[1] = d2;
+    c = kta_rules_load_paths(paths, 2, &opts, &st, err, sizeof(err));
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(kta_ruleset_count(c), 2);
+        CHECK_STR(kta_rule_id(kta_ruleset_rule(c, 0)), "a");
+        CHECK_STR(kta_rule_id(kta_ruleset_rule(c, 1)), "b");
+        CHECK(strcmp(kta_ruleset_version(c), va) != 0);
+    }
+    kta_ruleset_decref(c);
+    /* a warning (unknown key) passes, and fails with strict */
+    write_file(d2, "other-name.yml", "id: b\ntitle: b\nfrobnicate: 1\ndetection: {s: {x: 2}}\n");
+    d.text[0] = '\0';
+    c = kta_rules_load(d2, &opts, &st, err, sizeof(err));
+    CHECK(c != NULL);
+    CHECK_INT(st.warnings, 1);
+    kta_ruleset_decref(c);
+    opts.strict = 1;
+    c = kta_rules_load(d2, &opts, &st, err, sizeof(err));
+    CHECK(c == NULL);
+    CHECK(strstr(err, "error: rule b: unknown key 'frobnicate'") != NULL);
+    CHECK(strstr(err, "(a warning; --strict)") != NULL);
+    kta_ruleset_decref(c);
+    {
+        char *cmd = xasprintf("rm -rf '%s' '%s'", d1, d2);
+
+        CHECK_INT(system(cmd), 0);
+        free(cmd);
+    }
+}
+
 int main(void)
 {
+    test_version_paths_strict();
     test_rows();
     test_placeholders();
     test_deep_nesting();
