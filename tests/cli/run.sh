@@ -333,5 +333,18 @@ check "generate -r on the kta schema message" has "-r needs --schema sysmon or l
 "$KTA" produce --generate --schema linux -n 10 -r nosuch.yml -o - >/dev/null 2>err; rc=$?
 check "generate -r missing rules exit 1" test $rc -eq 1
 
+# ---- safety rails: empty rulesets, --strict (rules.strict) ----
+mkdir -p empty-rules
+printf 'id: off\ntitle: t\nenabled: false\ndetection:\n  sel:\n    a: 1\n  condition: sel\n' >empty-rules/off.yml
+timeout 30 "$KTA" run -b 127.0.0.1:1 -r empty-rules 2>err >/dev/null; rc=$?
+check "run refuses a ruleset with no enabled rule" test $rc -ne 0
+check "empty ruleset message" has "no enabled rule (1 rule loaded)" err
+timeout 30 "$KTA" run -b 127.0.0.1:1 -r empty-rules -X rules.allow_empty=true -X startup_timeout_ms=200 2>err >/dev/null
+check "rules.allow_empty gets past the rules" has "cannot reach the Kafka brokers" err
+printf 'id: w\ntitle: t\nfrobnicate: 1\ndetection:\n  sel:\n    a: 1\n  condition: sel\n' >warn-rules.yml
+timeout 30 "$KTA" run -b 127.0.0.1:1 -r warn-rules.yml -X rules.strict=true 2>err >/dev/null; rc=$?
+check "rules.strict: a warning stops run" test $rc -ne 0
+check "rules.strict message" has "unknown key 'frobnicate' (kept, not interpreted) (a warning; --strict)" err
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -28,6 +28,16 @@ v2=$(sed -n 's/.*rules version \([0-9a-f]*\) active (rule files changed.*/\1/p' 
 sleep 1
 printf 'id: broken\ntitle: t\ndetection:\n  sel:\n    a|nosuchmod: 1\n  condition: sel\n' >rules/c.yml
 wait_log kta "rejected, version $v2 keeps running" 20
+# A reload that would leave no enabled rule is rejected too.  Every state
+# on the way there and back holds the broken c.yml, so none is loaded.
+printf 'id: off\ntitle: t\nenabled: false\ndetection:\n  sel:\n    a: 1\n  condition: sel\n' >rules/off.yml
+mkdir hold; mv rules/a.yml rules/b.yml hold/
+rm rules/c.yml
+wait_log kta "no enabled rule (1 rule loaded)" 20
+grep -q "rejected, version $v2 keeps running: .*no enabled rule" kta.err || fail "empty reload not rejected"
+printf 'id: broken\ntitle: t\ndetection:\n  sel:\n    a|nosuchmod: 1\n  condition: sel\n' >rules/c.yml
+mv hold/a.yml hold/b.yml rules/
+rm rules/off.yml
 rm rules/c.yml
 # The same content again: the version is a digest of it, so it is v2 again.
 wait_log kta "rules version $v2 active (rule files changed; was $v2)" 20
