@@ -4,6 +4,9 @@
 #   make test           unit, rule, integration and sanitizer tests
 #   make demo           the seed scenario end to end on a local broker
 #   make bench          kta bench over a fixed matrix -> docs/benchmarks.md
+#   make install        binary, man pages, /etc config and rules, systemd unit
+#                       (PREFIX=/usr/local DESTDIR= ...; see "install" below)
+#   make deb            build/kta_VERSION_ARCH.deb
 #   make V=1            show full command lines
 #   make WERROR=1       warnings are errors
 #   make SANITIZE=address,undefined   build with sanitizers (into build/san-*)
@@ -28,7 +31,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wno-format-nonliteral
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Iinclude $(PKG_CFLAGS) \
-            -DKTA_VERSION='"$(VERSION)"'
+            -DKTA_VERSION='"$(VERSION)"' -DKTA_SYSCONFDIR='"$(SYSCONFDIR)"'
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 ifeq ($(WERROR),1)
 CFLAGS   += -Werror
@@ -56,7 +59,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/kta
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/kta/*.h src/*.h) Makefile | check-deps
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/kta/*.h src/*.h) Makefile $(BUILD)/sysconfdir.stamp | check-deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -73,6 +76,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libkta.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libkta.a $(LDLIBS)
+
+# The objects see SYSCONFDIR (the default kta.yaml): rebuild when it changes.
+$(BUILD)/sysconfdir.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SYSCONFDIR)' | cmp -s - $@ 2>/dev/null || echo '$(SYSCONFDIR)' >$@
+.PHONY: FORCE
+FORCE:
 
 check-deps:
 	@pkg-config --exists $(PKGS) || { \
@@ -107,6 +117,95 @@ test-faults-quick: $(BUILD)/kta
 
 test-sanitize:
 	$(Q)$(MAKE) --no-print-directory -k SANITIZE=address,undefined test-unit test-cli test-rules test-integration
+
+# --- install, packaging ------------------------------------------------------
+#   make install [PREFIX=/usr/local] [DESTDIR=] [BINDIR=] [MANDIR=] [DOCDIR=]
+#                [SYSCONFDIR=] [SYSTEMDUNITDIR=]
+# SYSCONFDIR is /etc for PREFIX=/usr, else PREFIX/etc (autoconf's rule, so
+# a /usr/local install stays under /usr/local); kta reads
+# SYSCONFDIR/kta/kta.yaml when run without -c.  An existing kta.yaml is
+# kept (the new one is installed beside it as kta.yaml.new); the shipped
+# rules are replaced.  `make uninstall` with the same variables removes it
+# all again, kta.yaml only when unchanged.
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/kta
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR     ?= /etc
+else
+SYSCONFDIR     ?= $(PREFIX)/etc
+endif
+INSTALL        ?= install
+MANPAGES       := $(wildcard docs/man/*.[0-9])
+DOCFILES       := README.md LICENSE $(wildcard docs/*.md)
+RULEFILES      := $(sort $(shell cd rules && find . -type f \( -name '*.yml' -o -name '*.yaml' -o -name '*.fieldmap' \)))
+ETC            := $(DESTDIR)$(SYSCONFDIR)/kta
+
+.PHONY: install uninstall deb test-install
+
+$(BUILD)/kta.service: packaging/kta.service.in $(BUILD)/sysconfdir.stamp Makefile
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< >$@
+
+install: $(BUILD)/kta $(BUILD)/kta.service
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR) $(ETC)/rules
+	$(Q)$(INSTALL) -m 755 $(BUILD)/kta $(DESTDIR)$(BINDIR)/kta
+	$(Q)$(INSTALL) -m 644 $(BUILD)/kta.service $(DESTDIR)$(SYSTEMDUNITDIR)/kta.service
+	$(Q)for m in $(MANPAGES); do \
+	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; $(INSTALL) -d $$d && \
+	    gzip -9n <$$m >$$d/$${m##*/}.gz && chmod 644 $$d/$${m##*/}.gz || exit 1; \
+	done
+	$(Q)$(INSTALL) -m 644 $(DOCFILES) $(DESTDIR)$(DOCDIR)/
+	$(Q)for f in $(RULEFILES); do \
+	    $(INSTALL) -D -m 644 rules/$$f $(ETC)/rules/$$f || exit 1; done
+	$(Q)if [ -e $(ETC)/kta.yaml ] && ! cmp -s packaging/kta.yaml $(ETC)/kta.yaml; then \
+	    $(INSTALL) -m 644 packaging/kta.yaml $(ETC)/kta.yaml.new; \
+	    echo "install: kept $(ETC)/kta.yaml; the new default is kta.yaml.new"; \
+	else $(INSTALL) -m 644 packaging/kta.yaml $(ETC)/kta.yaml; fi
+	@echo "installed kta $(VERSION) in $(DESTDIR)$(PREFIX) (configuration in $(ETC))"
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/kta $(DESTDIR)$(SYSTEMDUNITDIR)/kta.service $(ETC)/kta.yaml.new
+	$(Q)for m in $(MANPAGES); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}.gz; done
+	$(Q)rm -rf $(DESTDIR)$(DOCDIR)
+	$(Q)for f in $(RULEFILES); do rm -f $(ETC)/rules/$$f; done
+	$(Q)cmp -s packaging/kta.yaml $(ETC)/kta.yaml 2>/dev/null && rm -f $(ETC)/kta.yaml || true
+	$(Q)[ ! -d $(ETC) ] || find $(ETC) -depth -type d -empty -delete
+	$(Q)[ ! -e $(ETC)/kta.yaml ] || echo "uninstall: kept $(ETC)/kta.yaml (changed)"
+
+# The .deb: a DESTDIR install for /usr and /etc, built in build/deb (so the
+# compiled-in /etc does not clobber build/), the binary stripped, Depends
+# computed by dpkg-shlibdeps from the libraries kta links, /etc/kta
+# files marked as conffiles.  Needs dpkg-dev (scripts/install-deps.sh).
+DEB_ARCH       := $(shell dpkg --print-architecture 2>/dev/null || echo unknown)
+DEB            := build/kta_$(VERSION)_$(DEB_ARCH).deb
+DEB_MAINTAINER ?= kta maintainers <kta@localhost>
+DEB_TOP        := build/deb/pkg
+DEB_ROOT       := $(DEB_TOP)/debian/kta
+
+deb:
+	$(Q)rm -rf $(DEB_TOP) $(DEB)
+	$(Q)$(MAKE) --no-print-directory BUILD=build/deb PREFIX=/usr SYSCONFDIR=/etc \
+	    SYSTEMDUNITDIR=/lib/systemd/system DESTDIR=$(abspath $(DEB_ROOT)) install >/dev/null
+	$(Q)strip --strip-unneeded --remove-section=.comment --remove-section=.note $(DEB_ROOT)/usr/bin/kta
+	$(Q)$(INSTALL) -m 644 LICENSE $(DEB_ROOT)/usr/share/doc/kta/copyright
+	$(Q)$(INSTALL) -d $(DEB_ROOT)/DEBIAN
+	$(Q)$(INSTALL) -m 755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm $(DEB_ROOT)/DEBIAN/
+	$(Q)(cd $(DEB_ROOT) && find etc -type f | sort | sed 's|^|/|') >$(DEB_ROOT)/DEBIAN/conffiles
+	$(Q)printf 'Source: kta\n\nPackage: kta\nArchitecture: any\n' >$(DEB_TOP)/debian/control
+	$(Q)deps=$$(cd $(DEB_TOP) && dpkg-shlibdeps -O debian/kta/usr/bin/kta | sed -n 's/^shlibs:Depends=//p') && \
+	    [ -n "$$deps" ] || { echo "deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }; \
+	    sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@DEPENDS@|$$deps|" \
+	        -e 's|@MAINTAINER@|$(DEB_MAINTAINER)|' \
+	        -e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)|" \
+	        packaging/deb/control.in >$(DEB_ROOT)/DEBIAN/control
+	$(Q)dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB) >/dev/null
+	@echo "built $(DEB)"
+
+test-install:
+	$(Q)tests/install/run.sh
 
 # --- the rest --------------------------------------------------------------
 

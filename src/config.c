@@ -40,6 +40,10 @@ static const struct option options[] = {
       "Records (approximate bytes) kta keeps waiting for busy workers before it stops taking more from librdkafka; with `queued.max.messages.kbytes` the main bound on its memory. Smaller values save memory at the cost of drain speed (see docs/benchmarks-e2e.md)." },
     { "input.stall_pause_ms", OPT_INT, OFF(stall_pause_ms), "5000", 1, 3600000, NULL,
       "When workers stay behind (input.buffer_bytes full) this long, kta pauses its partitions until they catch up; shorter lags only slow its polling." },
+    { "input.start_offset", OPT_STR_OR_NULL, OFF(start_offset), NULL, 0, 0, NULL,
+      "Where to start reading a partition the group has no committed offset for (kcat's `-o`): `beginning`, `end`, an offset `N`, `-N` (N records before the end) or `@MS` (the first record with a timestamp at or after MS milliseconds since the epoch). Unset: `auto.offset.reset` decides. See docs/operations.md, Replaying." },
+    { "input.reset_offsets", OPT_ENUM, OFF(reset_offsets), "false", 0, 0, "false|true",
+      "`true`: apply input.start_offset also to partitions the group has committed offsets for, at the first assignment of each partition in this process (later rebalances resume from the commits). Going back re-reads records and re-emits their hits." },
     { "output.topic", OPT_STR, OFF(output_topic), "matched_hits", 0, 0, NULL,
       "Topic that receives one JSON record per hit." },
     { "output.key_field", OPT_STR, OFF(key_field), "host", 0, 0, NULL,
@@ -129,6 +133,12 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
         /* fall through */
     case OPT_STR_OR_NULL: {
         char **p = (char **)(base + opt->offset);
+        if (opt->offset == OFF(start_offset) && value && *value) {
+            enum kta_start kind;
+            long long n;
+            if (kta_config_start_offset(value, &kind, &n, errstr, errstr_size) < 0)
+                return -1;
+        }
         free(*p);
         *p = (value && *value) ? xstrdup(value) : NULL;
         return 0;
@@ -200,6 +210,7 @@ void kta_config_free(struct kta_config *cfg)
     free(cfg->rules_path);
     free(cfg->fieldmap);
     free(cfg->placeholders);
+    free(cfg->start_offset);
     for (size_t i = 0; i < cfg->nkafka; i++) {
         free(cfg->kafka[i].key);
         free(cfg->kafka[i].value);
@@ -246,6 +257,28 @@ int kta_config_set(struct kta_config *cfg, const char *key, const char *value,
     if (!*key)
         return kta_err(errstr, errstr_size, "%s: empty property name", origin);
     kta_config_set_kafka(cfg, key, value, origin);
+    return 0;
+}
+
+int kta_config_start_offset(const char *text, enum kta_start *kind, long long *value,
+                            char *errstr, size_t errstr_size)
+{
+    *value = 0;
+    if (strcmp(text, "beginning") == 0)
+        *kind = KTA_START_BEGINNING;
+    else if (strcmp(text, "end") == 0)
+        *kind = KTA_START_END;
+    else if (text[0] == '@' && text[1] >= '0' && text[1] <= '9' &&
+             kta_parse_int(text + 1, 0, INT64_MAX, value) == 0)
+        *kind = KTA_START_TIME;
+    else if (text[0] == '-' && text[1] >= '1' && text[1] <= '9' &&
+             kta_parse_int(text + 1, 1, INT64_MAX / 2, value) == 0)
+        *kind = KTA_START_TAIL;
+    else if (text[0] >= '0' && text[0] <= '9' && kta_parse_int(text, 0, INT64_MAX, value) == 0)
+        *kind = KTA_START_OFFSET;
+    else
+        return kta_err(errstr, errstr_size, "input.start_offset: '%s' is not beginning, end, an "
+                       "offset N, -N (N before the end) or @MS (a timestamp in milliseconds)", text);
     return 0;
 }
 

@@ -17,7 +17,8 @@
  * worker or stays uncommitted for the next owner.
  *
  * Rebalances use the eager protocol: on revoke, everything in flight is
- * finished and committed before the partitions are given up.
+ * finished and committed before the partitions are given up.  On assign,
+ * input.start_offset may choose where partitions start (replays).
  */
 #include "kta/pipeline.h"
 
@@ -30,6 +31,19 @@ struct part {
     int32_t             partition;
     struct kta_offsets *offsets;
     int64_t             committed;   /* last position committed, -1 if none */
+    int64_t             start;       /* offset input.start_offset chose at this
+                                        assignment while this process has not
+                                        committed the partition, else -1 */
+};
+
+/* A partition this process has been assigned while input.start_offset is
+ * set, and where it started it (start offsets, below). */
+struct start_pos {
+    char    *topic;
+    int32_t  partition;
+    int64_t  offset;     /* the offset kta chose, when pending */
+    int64_t  group;      /* the group's committed offset then (< 0: none) */
+    int      pending;    /* kta chose offset and has not committed since */
 };
 
 /* A worker's records that did not fit its ring, oldest first: one queue
@@ -61,6 +75,8 @@ struct kta_consumer {
     size_t               wake_bytes;    /* a burst this big may have filled librdkafka's queue */
     size_t               wake_records;
     long                 wakeups;
+    struct start_pos    *starts;     /* every partition seen (input.start_offset) */
+    size_t               nstarts;
 };
 
 /* Records handed out before sleeping workers are woken, at the latest. */
@@ -437,6 +453,12 @@ static void rewind_to_committed(struct kta_consumer *c)
     }
     for (int i = 0; i < list->cnt; i++) {
         struct part *p = find_part(c, list->elems[i].topic, list->elems[i].partition);
+        if (p && p->start >= 0 && p->committed < 0) {
+            /* Started at input.start_offset and not committed since: the
+             * group's offset (if any) is not where this run began. */
+            list->elems[i].offset = p->start;
+            continue;
+        }
         if (list->elems[i].offset < 0)
             list->elems[i].offset = fallback;
         if (p)
@@ -456,6 +478,165 @@ out:
     rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* ---- start offsets (input.start_offset, input.reset_offsets) -------------
+ *
+ * At each assignment, before rd_kafka_assign, apply_start_offsets picks
+ * where each partition starts:
+ *
+ *   first assignment in this process, the group has no committed offset,
+ *     or input.reset_offsets: input.start_offset, resolved here to an
+ *     absolute offset (and remembered as pending)
+ *   first assignment otherwise: the group's committed offset
+ *   later assignments: where the first one started if this process has
+ *     committed nothing for the partition since and neither has anyone
+ *     else (the group's offset is unchanged), else the group's offset.
+ *
+ * So a reset happens once per process and partition, never again on a
+ * rebalance, and "end" is resolved once: records produced between two
+ * assignments are not skipped.  Thread: consumer (rebalance callback).
+ */
+
+static struct start_pos *find_start(struct kta_consumer *c, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < c->nstarts; i++)
+        if (c->starts[i].partition == partition && strcmp(c->starts[i].topic, topic) == 0)
+            return &c->starts[i];
+    return NULL;
+}
+
+/* Before the current partitions are dropped: a start is no longer
+ * pending once this process has committed its partition. */
+static void note_commits(struct kta_consumer *c)
+{
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct start_pos *sp = find_start(c, c->parts[i].topic, c->parts[i].partition);
+        if (sp && c->parts[i].committed >= 0)
+            sp->pending = 0;
+    }
+}
+
+/* The absolute offset input.start_offset means for one partition, from
+ * its low and high watermarks (and the timestamp index for @MS). */
+static rd_kafka_resp_err_t resolve_start(struct kta_consumer *c, const char *topic,
+                                         int32_t partition, enum kta_start kind, long long value,
+                                         int64_t *out)
+{
+    int timeout = c->pl->cfg->startup_timeout_ms;
+    rd_kafka_topic_partition_list_t *list;
+    rd_kafka_resp_err_t err;
+    int64_t lo, hi;
+
+    err = rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo, &hi, timeout);
+    if (err)
+        return err;
+    switch (kind) {
+    case KTA_START_BEGINNING:
+        *out = lo;
+        break;
+    case KTA_START_END:
+        *out = hi;
+        break;
+    case KTA_START_OFFSET:   /* out of range: the nearest end, not auto.offset.reset */
+        *out = value < lo ? lo : value > hi ? hi : value;
+        break;
+    case KTA_START_TAIL:
+        *out = hi - lo > value ? hi - value : lo;
+        break;
+    case KTA_START_TIME:
+        list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, topic, partition)->offset = value;
+        err = rd_kafka_offsets_for_times(c->rk, list, timeout);
+        if (!err)
+            err = list->elems[0].err;
+        /* No record that late: start at the end. */
+        *out = list->elems[0].offset >= 0 ? list->elems[0].offset : hi;
+        rd_kafka_topic_partition_list_destroy(list);
+        break;
+    }
+    return err;
+}
+
+/* Sets the offset each partition of an assignment starts at (see above).
+ * On a failed lookup kta stops: silently starting elsewhere than asked
+ * would skip or repeat records. */
+static void apply_start_offsets(struct kta_consumer *c, rd_kafka_topic_partition_list_t *partitions)
+{
+    const struct kta_config *cfg = c->pl->cfg;
+    rd_kafka_topic_partition_list_t *group;
+    rd_kafka_resp_err_t err;
+    enum kta_start kind;
+    long long value;
+    char errstr[256];
+
+    if (!cfg->start_offset || partitions->cnt == 0)
+        return;
+    if (kta_config_start_offset(cfg->start_offset, &kind, &value, errstr, sizeof(errstr)) < 0)
+        abort();   /* checked when it was set */
+    group = rd_kafka_topic_partition_list_copy(partitions);
+    err = rd_kafka_committed(c->rk, group, cfg->startup_timeout_ms);
+    if (err) {
+        kta_log(KTA_LOG_ERROR, "input.start_offset: cannot read the group's committed offsets: %s",
+                rd_kafka_err2str(err));
+        kta_pipeline_stop(c->pl, 1);
+        goto out;
+    }
+    for (int i = 0; i < partitions->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &partitions->elems[i];
+        int64_t committed = group->elems[i].err ? RD_KAFKA_OFFSET_INVALID : group->elems[i].offset;
+        struct start_pos *sp = find_start(c, tp->topic, tp->partition);
+        struct part *p = find_part(c, tp->topic, tp->partition);
+        int64_t off = -1;
+
+        if (sp) {
+            if (sp->pending && sp->group == committed) {
+                tp->offset = sp->offset;
+                if (p)
+                    p->start = sp->offset;
+            } else {
+                sp->pending = 0;
+            }
+            continue;
+        }
+        c->starts = xrealloc(c->starts, (c->nstarts + 1) * sizeof(*c->starts));
+        sp = &c->starts[c->nstarts++];
+        sp->topic = xstrdup(tp->topic);
+        sp->partition = tp->partition;
+        sp->group = committed;
+        sp->offset = -1;
+        sp->pending = 0;
+        if (committed >= 0 && !cfg->reset_offsets)
+            continue;
+        err = resolve_start(c, tp->topic, tp->partition, kind, value, &off);
+        if (err) {
+            kta_log(KTA_LOG_ERROR, "input.start_offset=%s: cannot look up %s [%d]: %s",
+                    cfg->start_offset, tp->topic, (int)tp->partition, rd_kafka_err2str(err));
+            kta_pipeline_stop(c->pl, 1);
+            continue;
+        }
+        sp->offset = tp->offset = off;
+        sp->pending = 1;
+        if (p)
+            p->start = off;
+        if (committed >= 0 && off < committed)
+            kta_log(KTA_LOG_WARN, "%s [%d]: input.start_offset=%s moves back from the group's "
+                    "committed offset %lld to %lld: %lld records are read again "
+                    "(re-reading re-emits hits)", tp->topic, (int)tp->partition, cfg->start_offset,
+                    (long long)committed, (long long)off, (long long)(committed - off));
+        else if (committed >= 0 && off > committed)
+            kta_log(KTA_LOG_WARN, "%s [%d]: input.start_offset=%s skips %lld records past the "
+                    "group's committed offset %lld (they get no evaluation)", tp->topic,
+                    (int)tp->partition, cfg->start_offset, (long long)(off - committed),
+                    (long long)committed);
+        else
+            kta_log(KTA_LOG_INFO, "%s [%d]: starting at offset %lld (input.start_offset=%s)",
+                    tp->topic, (int)tp->partition, (long long)off, cfg->start_offset);
+    }
+out:
+    rd_kafka_topic_partition_list_destroy(group);
+}
+
+/* ---- end of start offsets ------------------------------------------------ */
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *partitions, void *opaque)
 {
@@ -463,6 +644,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        note_commits(c);
         drop_parts(c);
         c->parts = xcalloc((size_t)partitions->cnt + 1, sizeof(*c->parts));
         for (int i = 0; i < partitions->cnt; i++) {
@@ -471,9 +653,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             p->partition = partitions->elems[i].partition;
             p->offsets = kta_offsets_new((size_t)c->pl->cfg->inflight_per_partition);
             p->committed = -1;
+            p->start = -1;
         }
         kta_log(KTA_LOG_INFO, "assigned %d partition%s", partitions->cnt,
                 partitions->cnt == 1 ? "" : "s");
+        apply_start_offsets(c, partitions);
         c->paused = 0;
         rd_kafka_assign(rk, partitions);
         break;
@@ -483,6 +667,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                     partitions->cnt, partitions->cnt == 1 ? "" : "s");
         /* At shutdown the waiting was done before closing. */
         drain(c, c->closing ? 0 : c->pl->cfg->shutdown_timeout_ms);
+        note_commits(c);
         drop_parts(c);
         c->paused = 0;
         rd_kafka_assign(rk, NULL);
@@ -490,6 +675,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     default:
         kta_log(KTA_LOG_ERROR, "rebalance failed: %s", rd_kafka_err2str(err));
         drain(c, c->pl->cfg->shutdown_timeout_ms);
+        note_commits(c);
         drop_parts(c);
         rd_kafka_assign(rk, NULL);
         break;
@@ -786,6 +972,9 @@ void kta_consumer_free(struct kta_consumer *c)
     for (size_t i = 0; i < c->nretired; i++)
         kta_offsets_free(c->retired[i]);
     free(c->retired);
+    for (size_t i = 0; i < c->nstarts; i++)
+        free(c->starts[i].topic);
+    free(c->starts);
     rd_kafka_destroy(c->rk);
     free(c);
 }

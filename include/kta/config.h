@@ -45,6 +45,8 @@ struct kta_config {
     long long max_bytes;         /* input.max_bytes */
     long long buffer_bytes;      /* input.buffer_bytes */
     int    stall_pause_ms;       /* input.stall_pause_ms */
+    char  *start_offset;         /* input.start_offset, or NULL: the group's */
+    int    reset_offsets;        /* input.reset_offsets */
     enum kta_print print;        /* console.print */
     int    exactly_once;         /* processing.guarantee == exactly_once */
     int    commit_interval_ms;
@@ -86,7 +88,26 @@ void kta_config_markdown(FILE *fp);
 /* Writes the same reference as a man page, kta.yaml(5). */
 void kta_config_man(FILE *fp);
 
+/* Where input.start_offset starts a partition (kcat's -o). */
+enum kta_start {
+    KTA_START_BEGINNING,     /* "beginning": the oldest record kept */
+    KTA_START_END,           /* "end": only records produced from now on */
+    KTA_START_OFFSET,        /* "N": that offset */
+    KTA_START_TAIL,          /* "-N": N records before the end */
+    KTA_START_TIME           /* "@MS": the first record at or after MS since the epoch */
+};
+
+/* Parses an input.start_offset value.  Returns 0 with *kind and *value
+ * (the offset, count or timestamp; 0 for beginning/end) set, or -1 with
+ * errstr set. */
+int kta_config_start_offset(const char *text, enum kta_start *kind, long long *value,
+                            char *errstr, size_t errstr_size);
+
 /* 1 when a librdkafka property name holds a secret (never logged). */
 int kta_config_is_secret(const char *key);
+
+#ifndef KTA_SYSCONFDIR
+#define KTA_SYSCONFDIR "/etc"
+#endif
 
 #endif

@@ -88,6 +88,49 @@ int main(void)
     kta_config_free(cfg);
     kta_config_free(NULL);
 
+    /* input.start_offset: kcat's -o values; unset means the group's offset */
+    {
+        enum kta_start kind;
+        long long v;
+
+        cfg = kta_config_new();
+        CHECK(cfg->start_offset == NULL);
+        CHECK_INT(cfg->reset_offsets, 0);
+        CHECK_INT(kta_config_start_offset("beginning", &kind, &v, err, sizeof(err)), 0);
+        CHECK_INT(kind, KTA_START_BEGINNING);
+        CHECK_INT(kta_config_start_offset("end", &kind, &v, err, sizeof(err)), 0);
+        CHECK_INT(kind, KTA_START_END);
+        CHECK_INT(kta_config_start_offset("42", &kind, &v, err, sizeof(err)), 0);
+        CHECK_INT(kind, KTA_START_OFFSET);
+        CHECK_INT(v, 42);
+        CHECK_INT(kta_config_start_offset("0", &kind, &v, err, sizeof(err)), 0);
+        CHECK_INT(kind, KTA_START_OFFSET);
+        CHECK_INT(v, 0);
+        CHECK_INT(kta_config_start_offset("-10", &kind, &v, err, sizeof(err)), 0);
+        CHECK_INT(kind, KTA_START_TAIL);
+        CHECK_INT(v, 10);
+        CHECK_INT(kta_config_start_offset("@1764230400000", &kind, &v, err, sizeof(err)), 0);
+        CHECK_INT(kind, KTA_START_TIME);
+        CHECK_INT(v, 1764230400000LL);
+        const char *bad[] = { "", "begin", "-0", "-", "@", "@x", "12x", "+5", " 5", "@-1", "--3", "stored" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            CHECK_INT(kta_config_start_offset(bad[i], &kind, &v, err, sizeof(err)), -1);
+        CHECK(strstr(err, "input.start_offset: 'stored' is not beginning, end") != NULL);
+        CHECK_INT(load(cfg, "input:\n  start_offset: \"@1764230400000\"\n  reset_offsets: true\n",
+                       err, sizeof(err)), 0);
+        CHECK_STR(cfg->start_offset, "@1764230400000");
+        CHECK_INT(cfg->reset_offsets, 1);
+        CHECK_INT(load(cfg, "input:\n  start_offset: -7\n", err, sizeof(err)), 0);
+        CHECK_STR(cfg->start_offset, "-7");
+        CHECK_INT(load(cfg, "input:\n  start_offset: latest\n", err, sizeof(err)), -1);
+        CHECK(strstr(err, "kta.yaml:2:17: input.start_offset: 'latest' is not") != NULL);
+        CHECK_STR(cfg->start_offset, "-7");         /* a rejected value changes nothing */
+        CHECK_INT(kta_config_set(cfg, "input.start_offset", "", "-X", err, sizeof(err)), 0);
+        CHECK(cfg->start_offset == NULL);           /* empty: back to the group's offset */
+        CHECK_INT(kta_config_set(cfg, "input.reset_offsets", "yes", "-X", err, sizeof(err)), -1);
+        kta_config_free(cfg);
+    }
+
     unlink(write_file("kta.yaml", ""));
     rmdir(dir);
     return tap_done();
