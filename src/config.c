@@ -9,6 +9,7 @@
  * collected here and handed to librdkafka by consumer.c and producer.c.
  */
 #include "kta/config.h"
+#include "kta/metrics.h"
 #include "kta/util.h"
 
 #include <stddef.h>
@@ -40,6 +41,8 @@ static const struct option options[] = {
       "Records (approximate bytes) kta keeps waiting for busy workers before it stops taking more from librdkafka; with `queued.max.messages.kbytes` the main bound on its memory. Smaller values save memory at the cost of drain speed (see docs/benchmarks-e2e.md)." },
     { "input.stall_pause_ms", OPT_INT, OFF(stall_pause_ms), "5000", 1, 3600000, NULL,
       "When workers stay behind (input.buffer_bytes full) this long, kta pauses its partitions until they catch up; shorter lags only slow its polling." },
+    { "input.exit_at_end", OPT_ENUM, OFF(exit_at_end), "false", 0, 0, "false|true",
+      "`true`: once every assigned partition is caught up (kta has read up to the end it saw, including partitions with no records and partitions assigned later), kta finishes the records in flight, commits and exits 0 — a one-shot run over what the topics hold." },
     { "output.topic", OPT_STR, OFF(output_topic), "matched_hits", 0, 0, NULL,
       "Topic that receives one JSON record per hit." },
     { "output.key_field", OPT_STR, OFF(key_field), "host", 0, 0, NULL,
@@ -69,7 +72,11 @@ static const struct option options[] = {
     { "commit_interval_ms", OPT_INT, OFF(commit_interval_ms), "1000", 10, 3600000, NULL,
       "How often finished input offsets are committed to the consumer group." },
     { "stats_interval_ms", OPT_INT, OFF(stats_interval_ms), "60000", 0, 86400000, NULL,
-      "How often kta logs a line of counters (events, rate, hits, malformed records, retries, rules version); 0 turns it off." },
+      "How often kta logs a line of counters (events and hits with their rates, malformed records, retries, consumer lag in total and its largest partition, rules version); 0 turns it off." },
+    { "metrics.listen", OPT_STR_OR_NULL, OFF(metrics_listen), NULL, 0, 0, NULL,
+      "Where to serve Prometheus metrics (`/metrics`) and the `/healthz` and `/readyz` probes over HTTP: `9464` or `:9464` listens on 127.0.0.1 only, `0.0.0.0:9464` or `[::]:9464` on every interface, `HOST:PORT` on that address; null or `off`: no server (the default). A port in use stops kta at start-up. See docs/operations.md, Monitoring." },
+    { "log.format", OPT_ENUM, OFF(log_json), "text", 0, 0, "text|json",
+      "Log lines on stderr: `text` is `2026-12-02T01:02:03.456Z kta: info: message` (UTC); `json` is one JSON object per line with `ts`, `level`, `thread` and `msg`." },
     { "shutdown_timeout_ms", OPT_INT, OFF(shutdown_timeout_ms), "10000", 0, 3600000, NULL,
       "On SIGINT/SIGTERM, how long to wait for records in flight to be acknowledged before exiting." },
     { "startup_timeout_ms", OPT_INT, OFF(startup_timeout_ms), "10000", 100, 3600000, NULL,
@@ -110,6 +117,16 @@ static void free_strlist(char **list, size_t n)
     free(list);
 }
 
+/* Values the type alone would allow but the option does not.  Returns 0
+ * or -1 with errstr. */
+static int check_value(const struct option *opt, const char *value, char *errstr,
+                       size_t errstr_size)
+{
+    if (opt->offset == OFF(metrics_listen))
+        return kta_metrics_check_listen(value, errstr, errstr_size);
+    return 0;
+}
+
 /* Applies one scalar value.  For OPT_STRLIST, `append` adds to the list
  * instead of replacing it. */
 static int set_value(struct kta_config *cfg, const struct option *opt,
@@ -125,6 +142,8 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
         /* fall through */
     case OPT_STR_OR_NULL: {
         char **p = (char **)(base + opt->offset);
+        if (check_value(opt, value, errstr, errstr_size) < 0)
+            return -1;
         free(*p);
         *p = (value && *value) ? xstrdup(value) : NULL;
         return 0;
@@ -196,6 +215,7 @@ void kta_config_free(struct kta_config *cfg)
     free(cfg->rules_path);
     free(cfg->fieldmap);
     free(cfg->placeholders);
+    free(cfg->metrics_listen);
     for (size_t i = 0; i < cfg->nkafka; i++) {
         free(cfg->kafka[i].key);
         free(cfg->kafka[i].value);

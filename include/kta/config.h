@@ -43,12 +43,15 @@ struct kta_config {
     long long max_bytes;         /* input.max_bytes */
     long long buffer_bytes;      /* input.buffer_bytes */
     int    stall_pause_ms;       /* input.stall_pause_ms */
+    int    exit_at_end;          /* input.exit_at_end */
     enum kta_print print;        /* console.print */
     int    exactly_once;         /* processing.guarantee == exactly_once */
     int    commit_interval_ms;
     int    shutdown_timeout_ms;
     int    stats_interval_ms;
     int    startup_timeout_ms;
+    char  *metrics_listen;       /* metrics.listen, or NULL */
+    int    log_json;             /* log.format == json */
     struct kta_kafka_prop *kafka;
     size_t nkafka;
 };
