@@ -115,6 +115,20 @@ sed -n 's/^kta_hits_total{rule="\([^"]*\)",level="\([^"]*\)"} \([1-9][0-9]*\)$/\
 expect_eq "hits by rule and level = hits in the output topic" "$(cat topic-hits.txt)" "$(cat metric-hits.txt)"
 expect_eq "kta_rule_reloads_total" 0 "$(mval m.txt kta_rule_reloads_total)"
 
+# ---- a reload keeps the hit counters and is counted ----
+kill -HUP "$(cat kta.pid)"
+end=$((SECONDS + 30))
+until scrape "$u" m2.txt; [[ $(mval m2.txt kta_rule_reloads_total) == 1 ]]; do
+    ((SECONDS < end)) || fail "kta_rule_reloads_total after SIGHUP: $(mval m2.txt kta_rule_reloads_total)"
+    sleep 0.2
+done
+ok "kta_rule_reloads_total counts the SIGHUP reload"
+expect_eq "one kta_ruleset_info series" 1 "$(grep -c '^kta_ruleset_info{version="[^"]*"} 1$' m2.txt)"
+sed -n 's/^kta_hits_total{rule="\([^"]*\)",level="\([^"]*\)"} \([1-9][0-9]*\)$/\1 \2 \3/p' m2.txt |
+    LC_ALL=C sort >metric-hits2.txt
+expect_eq "hits by rule after a reload" "$(cat topic-hits.txt)" "$(cat metric-hits2.txt)"
+expect_eq "hits series after a reload" "$(grep -c '^kta_hits_total{' m.txt)" "$(grep -c '^kta_hits_total{' m2.txt)"
+
 # ---- the stats line: lag, and a small rate that is not 0 ----
 sleep 3.5   # a stats line taken after lag read 0
 grep "stats: $n events" kta.err | tail -1 | grep -Eq ', lag 0 \(max 0 on '"$in"'\[[01]\]\), ' ||
