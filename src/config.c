@@ -9,6 +9,7 @@
  * collected here and handed to librdkafka by consumer.c and producer.c.
  */
 #include "kta/config.h"
+#include "kta/metrics.h"
 #include "kta/util.h"
 
 #include <stddef.h>
@@ -44,6 +45,8 @@ static const struct option options[] = {
       "Where to start reading a partition the group has no committed offset for (kcat's `-o`): `beginning`, `end`, an offset `N`, `-N` (N records before the end) or `@MS` (the first record with a timestamp at or after MS milliseconds since the epoch). Unset: `auto.offset.reset` decides. See docs/operations.md, Replaying." },
     { "input.reset_offsets", OPT_ENUM, OFF(reset_offsets), "false", 0, 0, "false|true",
       "`true`: apply input.start_offset also to partitions the group has committed offsets for, at the first assignment of each partition in this process (later rebalances resume from the commits). Going back re-reads records and re-emits their hits." },
+    { "input.exit_at_end", OPT_ENUM, OFF(exit_at_end), "false", 0, 0, "false|true",
+      "`true`: once every assigned partition is caught up (kta has read up to the end it saw, including partitions with no records and partitions assigned later), kta finishes the records in flight, commits and exits 0 — a one-shot run over what the topics hold." },
     { "output.topic", OPT_STR, OFF(output_topic), "matched_hits", 0, 0, NULL,
       "Topic that receives one JSON record per hit." },
     { "output.key_field", OPT_STR, OFF(key_field), "host", 0, 0, NULL,
@@ -77,7 +80,11 @@ static const struct option options[] = {
     { "commit_interval_ms", OPT_INT, OFF(commit_interval_ms), "1000", 10, 3600000, NULL,
       "How often finished input offsets are committed to the consumer group." },
     { "stats_interval_ms", OPT_INT, OFF(stats_interval_ms), "60000", 0, 86400000, NULL,
-      "How often kta logs a line of counters (events, rate, hits, malformed records, retries, rules version); 0 turns it off." },
+      "How often kta logs a line of counters (events and hits with their rates, malformed records, retries, consumer lag in total and its largest partition, rules version); 0 turns it off." },
+    { "metrics.listen", OPT_STR_OR_NULL, OFF(metrics_listen), NULL, 0, 0, NULL,
+      "Where to serve Prometheus metrics (`/metrics`) and the `/healthz` and `/readyz` probes over HTTP: `9464` or `:9464` listens on 127.0.0.1 only, `0.0.0.0:9464` or `[::]:9464` on every interface, `HOST:PORT` on that address; null or `off`: no server (the default). A port in use stops kta at start-up. See docs/operations.md, Monitoring." },
+    { "log.format", OPT_ENUM, OFF(log_json), "text", 0, 0, "text|json",
+      "Log lines on stderr: `text` is `2026-12-02T01:02:03.456Z kta: info: message` (UTC); `json` is one JSON object per line with `ts`, `level`, `thread` and `msg`." },
     { "shutdown_timeout_ms", OPT_INT, OFF(shutdown_timeout_ms), "10000", 0, 3600000, NULL,
       "On SIGINT/SIGTERM, how long to wait for records in flight to be acknowledged before exiting." },
     { "startup_timeout_ms", OPT_INT, OFF(startup_timeout_ms), "10000", 100, 3600000, NULL,
@@ -118,6 +125,16 @@ static void free_strlist(char **list, size_t n)
     free(list);
 }
 
+/* Values the type alone would allow but the option does not.  Returns 0
+ * or -1 with errstr. */
+static int check_value(const struct option *opt, const char *value, char *errstr,
+                       size_t errstr_size)
+{
+    if (opt->offset == OFF(metrics_listen))
+        return kta_metrics_check_listen(value, errstr, errstr_size);
+    return 0;
+}
+
 /* Applies one scalar value.  For OPT_STRLIST, `append` adds to the list
  * instead of replacing it. */
 static int set_value(struct kta_config *cfg, const struct option *opt,
@@ -139,6 +156,8 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
             if (kta_config_start_offset(value, &kind, &n, errstr, errstr_size) < 0)
                 return -1;
         }
+        if (check_value(opt, value, errstr, errstr_size) < 0)
+            return -1;
         free(*p);
         *p = (value && *value) ? xstrdup(value) : NULL;
         return 0;
@@ -211,6 +230,7 @@ void kta_config_free(struct kta_config *cfg)
     free(cfg->fieldmap);
     free(cfg->placeholders);
     free(cfg->start_offset);
+    free(cfg->metrics_listen);
     for (size_t i = 0; i < cfg->nkafka; i++) {
         free(cfg->kafka[i].key);
         free(cfg->kafka[i].value);

@@ -34,6 +34,8 @@ struct part {
     int64_t             start;       /* offset input.start_offset chose at this
                                         assignment while this process has not
                                         committed the partition, else -1 */
+    int64_t             seen;        /* offset of the first record or end seen, -1 if none */
+    int                 at_end;      /* the last thing read was its end (EOF) */
 };
 
 /* A partition this process has been assigned while input.start_offset is
@@ -77,6 +79,8 @@ struct kta_consumer {
     long                 wakeups;
     struct start_pos    *starts;     /* every partition seen (input.start_offset) */
     size_t               nstarts;
+    int64_t              now_us;        /* the loop's clock, for the records' taken_us */
+    int64_t              last_lag;      /* when the lag snapshot was last published */
 };
 
 /* Records handed out before sleeping workers are woken, at the latest. */
@@ -89,6 +93,8 @@ struct kta_consumer {
 #define IDLE_POLL_MS 100
 /* While workers are behind, the loop polls this often (for the group). */
 #define BLOCKED_POLL_MS 100
+/* How often the lag snapshot for metrics and the stats line is taken. */
+#define LAG_INTERVAL_MS 1000
 /* What a waiting record costs: its payload plus librdkafka's message. */
 #define RECORD_BYTES(rkm) ((rkm)->len + (rkm)->key_len + 256)
 
@@ -155,6 +161,7 @@ static void mark_committed(struct kta_consumer *c, const rd_kafka_topic_partitio
 }
 
 static void rewind_to_committed(struct kta_consumer *c);
+static void publish_lag(struct kta_consumer *c);
 
 /* Exactly-once: commits the open transaction with the input positions.
  * Every tracked record must be finished.  On abort, rewinds. */
@@ -285,6 +292,7 @@ static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
     struct kta_worker *w = &pl->workers[rkm->partition % pl->nworkers];
     struct part *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
     struct kta_ring_item it;
+    struct kta_slot *slot;
 
     if (!p) {
         /* A record of a partition no longer ours: the new owner reads it. */
@@ -293,10 +301,13 @@ static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
     }
     if (kta_ring_len(w->ring) >= kta_ring_capacity(w->ring))
         return -1;
-    it.tag = kta_offsets_track(p->offsets, rkm->offset);
-    if (!it.tag)
+    slot = kta_offsets_track(p->offsets, rkm->offset);
+    if (!slot)
         return -1;
+    slot->taken_us = c->now_us;
+    it.tag = slot;
     it.msg = rkm;
+    atomic_fetch_add_explicit(&pl->stats.consumed, 1, memory_order_relaxed);
     if (kta_ring_push_quiet(w->ring, &it) < 0)
         abort();    /* checked above, and this thread is the only pusher */
     c->unkicked++;
@@ -334,6 +345,7 @@ static void overflow_flush(struct kta_consumer *c)
 {
     size_t len;
 
+    c->now_us = kta_now_us();   /* the loop's clock may be old here */
     for (int w = 0; w < c->pl->nworkers; w++) {
         struct backlog *b = &c->overflow[w];
         while (b->len && (len = RECORD_BYTES(b->v[b->head]), dispatch(c, b->v[b->head]) == 0)) {
@@ -443,6 +455,7 @@ static void rewind_to_committed(struct kta_consumer *c)
         rd_kafka_topic_partition_list_add(list, p->topic, p->partition);
         /* Aborted records' reports may still arrive: keep old slots alive. */
         retire(c, p->offsets);
+        p->at_end = 0;   /* its records come again */
         p->offsets = kta_offsets_new((size_t)c->pl->cfg->inflight_per_partition);
     }
     err = rd_kafka_committed(c->rk, list, c->pl->cfg->shutdown_timeout_ms);
@@ -654,7 +667,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             p->offsets = kta_offsets_new((size_t)c->pl->cfg->inflight_per_partition);
             p->committed = -1;
             p->start = -1;
+            p->seen = -1;
         }
+        atomic_store(&c->pl->assigned, partitions->cnt);
+        publish_lag(c);
         kta_log(KTA_LOG_INFO, "assigned %d partition%s", partitions->cnt,
                 partitions->cnt == 1 ? "" : "s");
         apply_start_offsets(c, partitions);
@@ -669,6 +685,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         drain(c, c->closing ? 0 : c->pl->cfg->shutdown_timeout_ms);
         note_commits(c);
         drop_parts(c);
+        atomic_store(&c->pl->assigned, 0);
+        publish_lag(c);
         c->paused = 0;
         rd_kafka_assign(rk, NULL);
         break;
@@ -677,6 +695,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         drain(c, c->pl->cfg->shutdown_timeout_ms);
         note_commits(c);
         drop_parts(c);
+        atomic_store(&c->pl->assigned, 0);
+        publish_lag(c);
         rd_kafka_assign(rk, NULL);
         break;
     }
@@ -704,7 +724,12 @@ struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, siz
     /* kta commits by itself, only what is finished. */
     if (rd_kafka_conf_set(conf, "enable.auto.commit", "false", rderr, sizeof(rderr)) ||
         rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", rderr, sizeof(rderr)) ||
-        rd_kafka_conf_set(conf, "client.id", "kta", rderr, sizeof(rderr))) {
+        rd_kafka_conf_set(conf, "client.id", "kta", rderr, sizeof(rderr)) ||
+        /* The end of each partition, as an event: the start of the lag of
+         * a partition with nothing to read, and what input.exit_at_end
+         * waits for (which needs it whatever the user set). */
+        ((pl->cfg->exit_at_end || !kta_config_kafka(pl->cfg, "enable.partition.eof")) &&
+         rd_kafka_conf_set(conf, "enable.partition.eof", "true", rderr, sizeof(rderr)))) {
         kta_err(errstr, errstr_size, "consumer: %s", rderr);
         goto fail;
     }
@@ -824,6 +849,60 @@ out:
     return rc;
 }
 
+/* ---- lag and the end of the input -------------------------------------------- */
+
+/* Publishes each assigned partition's lag, high watermark minus committed
+ * offset, to the metrics registry: on this thread, from librdkafka's
+ * cached watermarks (no request), so the scrape never touches the handle.
+ * Before kta's first commit of a partition its committed offset is where
+ * reading started: the first record (or end) seen.  A partition with
+ * neither a watermark nor a start yet is left out. */
+static void publish_lag(struct kta_consumer *c)
+{
+    struct kta_metrics_lag *v = xcalloc(c->nparts + 1, sizeof(*v));
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = &c->parts[i];
+        int64_t lo = -1, hi = -1, base = p->committed >= 0 ? p->committed : p->seen;
+        if (base < 0 ||
+            rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) != 0 || hi < 0)
+            continue;
+        v[n].topic = p->topic;
+        v[n].partition = p->partition;
+        v[n].lag = hi > base ? hi - base : 0;
+        n++;
+    }
+    kta_metrics_set_lag(c->pl->metrics, v, n);
+    free(v);
+    c->last_lag = kta_now_ms();
+}
+
+/* input.exit_at_end: every assigned partition read to its end (the EOF
+ * librdkafka reports at the high watermark, also for an empty partition)
+ * with nothing read after it, and nothing left waiting for a worker. */
+static int caught_up(const struct kta_consumer *c)
+{
+    if (!c->nparts || c->noverflow)
+        return 0;
+    for (size_t i = 0; i < c->nparts; i++)
+        if (!c->parts[i].at_end)
+            return 0;
+    return 1;
+}
+
+/* A record or an end of partition was read. */
+static void note_read(struct kta_consumer *c, const rd_kafka_message_t *rkm)
+{
+    struct part *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+
+    if (!p)
+        return;
+    p->at_end = rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+    if (p->seen < 0)
+        p->seen = rkm->offset;
+}
+
 /* ---- the loop ---------------------------------------------------------------- */
 
 int kta_consumer_run(struct kta_consumer *c)
@@ -848,6 +927,8 @@ int kta_consumer_run(struct kta_consumer *c)
         return 1;
     }
     c->last_commit = kta_now_ms();
+    c->now_us = kta_now_us();
+    atomic_store(&pl->running, 1);
     resume_bytes = (size_t)pl->cfg->buffer_bytes / 10 * 9;
     {
         /* Half of librdkafka's queue bounds (its defaults when unset). */
@@ -896,7 +977,8 @@ int kta_consumer_run(struct kta_consumer *c)
                 kick_workers(c);
             rkm = rd_kafka_consumer_poll(c->rk, c->noverflow ? 1 : IDLE_POLL_MS);
             idle = !rkm && !c->noverflow;
-            now = kta_now_ms();
+            c->now_us = kta_now_us();
+            now = c->now_us / 1000;
             unclocked = 0;
         } else {
             if (c->unkicked >= KICK_BATCH)
@@ -905,7 +987,8 @@ int kta_consumer_run(struct kta_consumer *c)
              * records: at a million records a second, reading it per
              * record cost a tenth of this thread. */
             if (++unclocked >= CLOCK_BATCH) {
-                now = kta_now_ms();
+                c->now_us = kta_now_us();
+                now = c->now_us / 1000;
                 unclocked = 0;
             }
         }
@@ -926,6 +1009,15 @@ int kta_consumer_run(struct kta_consumer *c)
             if (!kta_producer_transactional(pl->producer) ||
                 wait_idle(c, pl->cfg->shutdown_timeout_ms) == 0)
                 commit(c, 0);
+        }
+        if (now - c->last_lag >= LAG_INTERVAL_MS)
+            publish_lag(c);
+        if (rkm && (!rkm->err || rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF))
+            note_read(c, rkm);
+        if (pl->cfg->exit_at_end && (idle || (rkm && rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)) &&
+            caught_up(c)) {
+            kta_log(KTA_LOG_INFO, "input.exit_at_end: every assigned partition is caught up");
+            kta_pipeline_stop(pl, 0);
         }
         if (!rkm)
             continue;

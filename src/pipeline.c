@@ -10,9 +10,13 @@
  * A ruleset that fails to load is rejected and the old one keeps running.
  * After every load, and again once the replaced ruleset is gone, it trims
  * the heap: the compile frees far more than it keeps.
+ * It is also the source of the metrics (metrics.c serves them): it adds
+ * up the workers' counters for each scrape, says whether kta is ready,
+ * and logs the periodic stats line.
  */
 #include "kta/pipeline.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -121,8 +125,10 @@ static void reload(struct reloader *rl, const char *why)
     pl->rs = rs;
     atomic_fetch_add(&pl->rs_version, 1);
     pthread_mutex_unlock(&pl->rs_lock);
-    atomic_fetch_add(&pl->reloads, 1);
     kta_ruleset_decref(old);   /* workers still on it hold their own references */
+    atomic_store(&pl->rules_loaded, rst.rules);
+    atomic_store(&pl->rules_enabled, rst.enabled);
+    atomic_fetch_add(&pl->reloads, 1);
     rl->trim_at = kta_now_ms() + TRIM_DELAY_MS;
     kta_log(KTA_LOG_INFO, "rules version %s active (%s; was %s): %zu rules (%zu enabled) from %s",
             kta_ruleset_version(rs), why, oldver, rst.rules, rst.enabled, cfg->rules_path);
@@ -138,26 +144,178 @@ static uint64_t worker_sum(const struct kta_pipeline *pl, size_t field)
     return n;
 }
 
+/* A rate as text that never rounds a few events to 0: three significant
+ * digits below 100/s ("0.37", "12.4"), whole numbers above. */
+static void rate_text(double v, char *out, size_t out_size)
+{
+    if (v == 0)
+        snprintf(out, out_size, "0");
+    else if (v >= 100)
+        snprintf(out, out_size, "%.0f", v);
+    else
+        snprintf(out, out_size, "%.3g", v);
+}
+
+struct stats_mark {
+    uint64_t events, hits;
+    int64_t  ms;
+};
+
 /* One line of counters, for operators and benchmarks. */
-static void log_stats(struct kta_pipeline *pl, uint64_t *last_events, int64_t *last_ms)
+static void log_stats(struct kta_pipeline *pl, struct stats_mark *last)
 {
     uint64_t events = worker_sum(pl, offsetof(struct kta_stats, events));
-    int64_t now = kta_now_ms();
-    double secs = (double)(now - *last_ms) / 1000.0;
-    char version[16];
+    uint64_t hits = worker_sum(pl, offsetof(struct kta_stats, hits));
+    int64_t now = kta_now_ms(), lag_total, lag_max;
+    double secs = (double)(now - last->ms) / 1000.0;
+    char erate[32], hrate[32], where[300], lag[400], version[16];
 
     pthread_mutex_lock(&pl->rs_lock);
     snprintf(version, sizeof(version), "%s", kta_ruleset_version(pl->rs));
     pthread_mutex_unlock(&pl->rs_lock);
-
-    kta_log(KTA_LOG_INFO, "stats: %llu events (%.0f/s), %llu hits, %llu malformed, %llu delivery "
-            "retries, rules version %s", (unsigned long long)events,
-            secs > 0 ? (double)(events - *last_events) / secs : 0.0,
-            (unsigned long long)worker_sum(pl, offsetof(struct kta_stats, hits)),
+    rate_text(secs > 0 ? (double)(events - last->events) / secs : 0.0, erate, sizeof(erate));
+    rate_text(secs > 0 ? (double)(hits - last->hits) / secs : 0.0, hrate, sizeof(hrate));
+    if (kta_metrics_lag_summary(pl->metrics, &lag_total, &lag_max, where, sizeof(where)) > 0)
+        snprintf(lag, sizeof(lag), "lag %" PRId64 " (max %" PRId64 " on %s)", lag_total, lag_max,
+                 where);
+    else
+        snprintf(lag, sizeof(lag), "lag unknown (no partition assigned)");
+    kta_log(KTA_LOG_INFO, "stats: %llu events (%s/s), %llu hits (%s/s), %llu malformed, %llu "
+            "delivery retries, %s, rules version %s", (unsigned long long)events, erate,
+            (unsigned long long)hits, hrate,
             (unsigned long long)worker_sum(pl, offsetof(struct kta_stats, malformed)),
-            (unsigned long long)atomic_load(&pl->stats.retries), version);
-    *last_events = events;
-    *last_ms = now;
+            (unsigned long long)atomic_load(&pl->stats.retries), lag, version);
+    last->events = events;
+    last->hits = hits;
+    last->ms = now;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+/* Workers whose counters a scrape may read: 0 until they are started. */
+static atomic_int workers_up;
+
+static void family_value(struct kta_buf *out, const char *name, const char *type,
+                         const char *help, double v)
+{
+    kta_metrics_family(out, name, type, help);
+    kta_metrics_sample(out, name, v, NULL);
+}
+
+static const char *ready(void *opaque);
+
+/* Thread: the metrics server's. */
+static void collect(void *opaque, struct kta_buf *out)
+{
+    struct kta_pipeline *pl = opaque;
+    int n = atomic_load(&workers_up);
+    char num[32];
+    double bounds[KTA_LATENCY_BUCKETS];
+    uint64_t lat[KTA_LATENCY_BUCKETS + 1] = { 0 };
+    uint64_t sum_us = 0;
+
+    kta_metrics_family(out, "kta_build_info", "gauge", "kta's version (value 1).");
+    kta_metrics_sample(out, "kta_build_info", 1, "version", KTA_VERSION, NULL);
+    kta_metrics_family(out, "kta_ruleset_info", "gauge",
+                       "The version of the ruleset in use (value 1).");
+    pthread_mutex_lock(&pl->rs_lock);
+    kta_metrics_sample(out, "kta_ruleset_info", 1, "version", kta_ruleset_version(pl->rs),
+                       "digest", kta_ruleset_digest(pl->rs), NULL);
+    pthread_mutex_unlock(&pl->rs_lock);
+    family_value(out, "kta_ready", "gauge", "1 when /readyz answers 200: partitions assigned, "
+                 "rules loaded, producer connected.", ready(pl) ? 0 : 1);
+    family_value(out, "kta_records_consumed_total", "counter",
+                 "Records taken from Kafka and handed to a worker (a record read again after a "
+                 "rebalance or an aborted transaction counts again).",
+                 (double)atomic_load_explicit(&pl->stats.consumed, memory_order_relaxed));
+    family_value(out, "kta_records_processed_total", "counter",
+                 "Records the workers finished evaluating (hits and dead letters handed to the "
+                 "producer).", n ? (double)worker_sum(pl, offsetof(struct kta_stats, processed)) : 0);
+    kta_metrics_family(out, "kta_dead_letters_total", "counter",
+                       "Malformed records sent to the dead-letter topic, by reason.");
+    for (int r = 1; r < KTA_DL_REASONS; r++)
+        kta_metrics_sample(out, "kta_dead_letters_total",
+                           n ? (double)worker_sum(pl, offsetof(struct kta_stats, dead_letters) +
+                                                      (size_t)r * sizeof(atomic_uint_fast64_t)) : 0,
+                           "reason", kta_event_error_name((enum kta_event_error)r), NULL);
+    family_value(out, "kta_delivery_retries_total", "counter",
+                 "Hits and dead letters produced again after a delivery failed for a reason that "
+                 "can pass (in exactly-once mode: transactions aborted for one).",
+                 (double)atomic_load_explicit(&pl->stats.retries, memory_order_relaxed));
+    family_value(out, "kta_delivery_failures_total", "counter",
+                 "Deliveries that failed for good (topic missing, not authorised, record too "
+                 "large); each stops kta without committing.",
+                 (double)atomic_load_explicit(&pl->stats.failures, memory_order_relaxed));
+    family_value(out, "kta_assigned_partitions", "gauge",
+                 "Input partitions assigned to this instance.", atomic_load(&pl->assigned));
+    kta_metrics_family(out, "kta_ring_items", "gauge",
+                       "Records queued in each worker's ring, waiting for the worker.");
+    for (int i = 0; i < n; i++) {
+        snprintf(num, sizeof(num), "%d", i);
+        kta_metrics_sample(out, "kta_ring_items", (double)kta_ring_len(pl->workers[i].ring),
+                           "worker", num, NULL);
+    }
+    family_value(out, "kta_ring_capacity", "gauge", "Records each worker's ring holds.",
+                 n ? (double)kta_ring_capacity(pl->workers[0].ring) : 0);
+    kta_metrics_family(out, "kta_worker_busy_seconds_total", "counter",
+                       "Time each worker spent on records (rate() of it is the worker's "
+                       "utilisation).");
+    for (int i = 0; i < n; i++) {
+        snprintf(num, sizeof(num), "%d", i);
+        kta_metrics_sample(out, "kta_worker_busy_seconds_total",
+                           (double)atomic_load_explicit(&pl->workers[i].stats.busy_us,
+                                                        memory_order_relaxed) / 1e6,
+                           "worker", num, NULL);
+    }
+    for (size_t b = 0; b < KTA_LATENCY_BUCKETS; b++)
+        bounds[b] = (double)kta_latency_bounds_us[b] / 1e6;
+    for (int i = 0; i < n; i++) {
+        for (size_t b = 0; b <= KTA_LATENCY_BUCKETS; b++)
+            lat[b] += atomic_load_explicit(&pl->workers[i].stats.latency[b], memory_order_relaxed);
+        sum_us += atomic_load_explicit(&pl->workers[i].stats.latency_sum_us, memory_order_relaxed);
+    }
+    kta_metrics_histogram(out, "kta_processing_latency_seconds",
+                          "Seconds from the consumer queuing a record for its worker to the worker "
+                          "finishing it (its hits handed to the producer; broker acknowledgement "
+                          "not included).", bounds, KTA_LATENCY_BUCKETS, lat, (double)sum_us / 1e6);
+    family_value(out, "kta_rule_reloads_total", "counter",
+                 "Rule reloads that took effect (SIGHUP or changed rule files).",
+                 (double)atomic_load(&pl->reloads));
+    family_value(out, "kta_rule_reload_failures_total", "counter",
+                 "Rule reloads rejected (the previous ruleset kept running).",
+                 (double)atomic_load(&pl->reload_failures));
+    family_value(out, "kta_rules_loaded", "gauge", "Rules in the ruleset in use.",
+                 (double)atomic_load(&pl->rules_loaded));
+    family_value(out, "kta_rules_enabled", "gauge", "Enabled rules in the ruleset in use.",
+                 (double)atomic_load(&pl->rules_enabled));
+}
+
+/* /readyz: NULL when ready.  Thread: the metrics server's (or any). */
+static const char *ready(void *opaque)
+{
+    struct kta_pipeline *pl = opaque;
+
+    if (atomic_load(&pl->stop))
+        return "stopping";
+    if (!atomic_load(&pl->running))
+        return "starting";
+    if (atomic_load(&pl->assigned) <= 0)
+        return "no partitions assigned";
+    if (atomic_load(&pl->rules_enabled) == 0)
+        return "no enabled rules loaded";
+    if (!pl->producer || !kta_producer_connected(pl->producer))
+        return "producer not connected to a broker";
+    return NULL;
+}
+
+/* /healthz: NULL while the consumer loop runs. */
+static const char *live(void *opaque)
+{
+    struct kta_pipeline *pl = opaque;
+
+    if (atomic_load(&pl->stop))
+        return "stopping";
+    return atomic_load(&pl->running) ? NULL : "starting";
 }
 
 /* The housekeeping thread: rule reloads and the periodic stats line. */
@@ -167,16 +325,22 @@ static void *reloader_main(void *arg)
     struct kta_pipeline *pl = rl->pl;
     int interval = pl->cfg->watch_interval_ms;
     int64_t next_check = kta_now_ms() + interval;
-    int64_t last_stats = kta_now_ms();
-    uint64_t last_events = 0;
+    struct stats_mark last = { 0, 0, kta_now_ms() };
+    int64_t next_probe = 0;
 
     pthread_setname_np(pthread_self(), "kta-reload");
 
     while (!atomic_load(&pl->stop)) {
         struct timespec ts = { 0, 100 * 1000000L };
         nanosleep(&ts, NULL);
-        if (pl->cfg->stats_interval_ms > 0 && kta_now_ms() - last_stats >= pl->cfg->stats_interval_ms)
-            log_stats(pl, &last_events, &last_stats);
+        if (pl->cfg->stats_interval_ms > 0 && kta_now_ms() - last.ms >= pl->cfg->stats_interval_ms)
+            log_stats(pl, &last);
+        /* librdkafka says when all brokers went away, not when one is
+         * back: ask, every 2 s while not connected (readiness). */
+        if (!kta_producer_connected(pl->producer) && kta_now_ms() >= next_probe) {
+            kta_producer_probe(pl->producer, 1000);
+            next_probe = kta_now_ms() + 2000;
+        }
         if (atomic_exchange(&pl->reload, 0)) {
             reload(rl, "SIGHUP");
         } else if (interval > 0 && kta_now_ms() >= next_check) {
@@ -219,9 +383,11 @@ int kta_pipeline_run(const struct kta_config *cfg)
     struct reloader rl;
     struct kta_rules_stats rst = { 0 };
     struct sigaction sa;
-    char errstr[1024];
+    char errstr[1024], bound[300], port[8];
     int rc = 1, started = 0, reloading = 0;
+    struct kta_metrics_source src;
 
+    kta_log_format = cfg->log_json ? KTA_LOG_JSON : KTA_LOG_TEXT;
     memset(&pl, 0, sizeof(pl));
     memset(&rl, 0, sizeof(rl));
     pl.cfg = cfg;
@@ -238,6 +404,25 @@ int kta_pipeline_run(const struct kta_config *cfg)
     /* The compile's garbage goes back now, before the threads that
      * could not reuse it (each has its own malloc arena) start. */
     kta_heap_trim();
+    atomic_store(&pl.rules_loaded, rst.rules);
+    atomic_store(&pl.rules_enabled, rst.enabled);
+    pl.metrics = kta_metrics_new();
+    atomic_store(&workers_up, 0);
+    /* Before anything connects: a port in use stops kta at once. */
+    if (kta_metrics_parse_listen(cfg->metrics_listen, bound, sizeof(bound), port, sizeof(port),
+                                 errstr, sizeof(errstr)) > 0) {
+        src = (struct kta_metrics_source){ .opaque = &pl, .collect = collect, .ready = ready,
+                                           .live = live };
+        if (kta_metrics_serve(pl.metrics, cfg->metrics_listen, &src, bound, sizeof(bound), errstr,
+                              sizeof(errstr)) < 0) {
+            fprintf(stderr, "kta: %s\n", errstr);
+            kta_metrics_free(pl.metrics);
+            kta_ruleset_decref(pl.rs);
+            pthread_mutex_destroy(&pl.rs_lock);
+            return 1;
+        }
+        kta_log(KTA_LOG_INFO, "metrics on http://%s/metrics (and /healthz, /readyz)", bound);
+    }
 
     the_pipeline = &pl;
     memset(&sa, 0, sizeof(sa));
@@ -256,6 +441,7 @@ int kta_pipeline_run(const struct kta_config *cfg)
         goto out;
     }
     atomic_store(&kta_kafka_started, 1);
+    kta_producer_probe(pl.producer, 2000);
     kta_log(KTA_LOG_INFO, "rules version %s active: %zu rules (%zu enabled) from %s",
             kta_ruleset_version(pl.rs), rst.rules, rst.enabled, cfg->rules_path);
 
@@ -273,6 +459,7 @@ int kta_pipeline_run(const struct kta_config *cfg)
         }
     }
     started = 1;
+    atomic_store(&workers_up, pl.nworkers);
     if (pthread_create(&rl.thread, NULL, reloader_main, &rl) == 0)
         reloading = 1;
     if (!atomic_load(&pl.stop)) {
@@ -291,6 +478,9 @@ out:
     if (reloading)
         pthread_join(rl.thread, NULL);
     atomic_store(&pl.workers_stop, 1);
+    /* The metrics server reads the workers: it stops before they go. */
+    kta_metrics_stop(pl.metrics);
+    atomic_store(&workers_up, 0);
     for (int i = 0; i < pl.nworkers; i++) {
         kta_worker_join(&pl.workers[i]);
         atomic_fetch_add(&pl.stats.events, atomic_load(&pl.workers[i].stats.events));
@@ -313,6 +503,7 @@ out:
      * the consumer's offset trackers. */
     kta_producer_free(pl.producer);
     kta_consumer_free(pl.consumer);
+    kta_metrics_free(pl.metrics);   /* no worker or consumer counts into it now */
     kta_ruleset_decref(pl.rs);
     pthread_mutex_destroy(&pl.rs_lock);
     the_pipeline = NULL;

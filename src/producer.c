@@ -33,6 +33,8 @@ struct kta_producer {
     atomic_int           txn_logged;     /* ... and that was said */
     atomic_int           txn_stopped;    /* ... for a reason that stops kta */
     char                *txn_id;
+    atomic_int           connected;      /* a broker answered; see kta_producer_connected */
+    pthread_mutex_t      handle_lock;    /* kta_producer_probe vs replace_handle */
 };
 
 /* Consumer-only properties kta sets by default; the producer skips them
@@ -130,7 +132,11 @@ void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, i
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    kta_kafka_error(opaque, "producer", rk, err, reason);
+    struct kta_pipeline *pl = opaque;
+
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && pl->producer)
+        atomic_store(&pl->producer->connected, 0);
+    kta_kafka_error(pl, "producer", rk, err, reason);
 }
 
 /* Errors no retry can fix: stop rather than loop forever or drop. */
@@ -172,6 +178,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
     int64_t now;
 
     if (!rkm->err) {
+        if (p && !atomic_load_explicit(&p->connected, memory_order_relaxed))
+            atomic_store(&p->connected, 1);
         if (slot)
             kta_slot_release(slot);
         return;
@@ -185,6 +193,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
          * abort every later try of the same record: stop instead. */
         int permanent = txn_permanent(rkm->err);
         atomic_store(&p->txn_failed, 1);
+        /* Not permanent: the record goes out again in the next transaction. */
+        atomic_fetch_add_explicit(permanent ? &pl->stats.failures : &pl->stats.retries, 1,
+                                  memory_order_relaxed);
         if (permanent && !atomic_exchange(&p->txn_stopped, 1)) {
             kta_log(KTA_LOG_ERROR, "cannot deliver to topic '%s': %s; stopping without committing "
                     "the input record", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
@@ -198,6 +209,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
         return;
     }
     if (is_permanent(rkm->err) || !p) {
+        atomic_fetch_add_explicit(&pl->stats.failures, 1, memory_order_relaxed);
         kta_log(KTA_LOG_ERROR, "cannot deliver to topic '%s': %s; stopping without committing "
                 "the input record", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
         kta_pipeline_stop(pl, 1);
@@ -224,6 +236,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
                           RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
+        atomic_fetch_add_explicit(&pl->stats.failures, 1, memory_order_relaxed);
         kta_log(KTA_LOG_ERROR, "cannot produce to topic '%s' again; stopping without committing "
                 "the input record", rd_kafka_topic_name(rkm->rkt));
         kta_pipeline_stop(pl, 1);
@@ -322,6 +335,7 @@ static int replace_handle(struct kta_producer *p, char *errstr, size_t errstr_si
     atomic_store(&p->stop, 0);
     rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(p->rk, 0);
+    pthread_mutex_lock(&p->handle_lock);
     destroy_handle(p);
     rc = create_handle(p, errstr, errstr_size);
     if (rc < 0) {
@@ -333,6 +347,7 @@ static int replace_handle(struct kta_producer *p, char *errstr, size_t errstr_si
             abort();
         }
     }
+    pthread_mutex_unlock(&p->handle_lock);
     pthread_create(&p->poller, NULL, poll_main, p);
     return rc;
 }
@@ -366,6 +381,7 @@ struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, siz
 
     p->pl = pl;
     pl->producer = p;
+    pthread_mutex_init(&p->handle_lock, NULL);
     p->transactional = cfg->exactly_once;
     if (p->transactional) {
         const char *id = kta_config_kafka(cfg, "transactional.id");
@@ -383,6 +399,7 @@ struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, siz
     return p;
 fail:
     pl->producer = NULL;
+    pthread_mutex_destroy(&p->handle_lock);
     free(p->txn_id);
     free(p);
     return NULL;
@@ -512,6 +529,7 @@ int kta_producer_send(struct kta_producer *p, int dead_letter,
     if (err) {
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
+        atomic_fetch_add_explicit(&p->pl->stats.failures, 1, memory_order_relaxed);
         kta_log(KTA_LOG_ERROR, "cannot deliver to topic '%s': %s; stopping without committing "
                 "the input record", dead_letter ? p->pl->cfg->dlq_topic : p->pl->cfg->output_topic,
                 rd_kafka_err2str(err));
@@ -539,6 +557,23 @@ rd_kafka_t *kta_producer_handle(struct kta_producer *p)
     return p->rk;
 }
 
+int kta_producer_connected(struct kta_producer *p)
+{
+    return atomic_load(&p->connected);
+}
+
+void kta_producer_probe(struct kta_producer *p, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+
+    pthread_mutex_lock(&p->handle_lock);
+    if (rd_kafka_metadata(p->rk, 0, p->hits, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        atomic_store(&p->connected, 1);
+        rd_kafka_metadata_destroy(md);
+    }
+    pthread_mutex_unlock(&p->handle_lock);
+}
+
 void kta_producer_free(struct kta_producer *p)
 {
     if (!p)
@@ -554,6 +589,7 @@ void kta_producer_free(struct kta_producer *p)
     pthread_join(p->poller, NULL);
     if (p->rk)
         destroy_handle(p);
+    pthread_mutex_destroy(&p->handle_lock);
     free(p->txn_id);
     free(p);
 }

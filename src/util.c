@@ -95,23 +95,131 @@ uint64_t kta_fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+enum kta_log_format kta_log_format = KTA_LOG_TEXT;
+
+/* Bounded appends into a log line: each piece goes in whole or, once the
+ * line is full, not at all (so an escape or a UTF-8 sequence is never
+ * cut); the rest of an over-long message is dropped. */
+struct line {
+    char  *p;
+    size_t len, cap;
+    int    full;
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+    if (l->full || n > l->cap - l->len) {
+        l->full = 1;
+        return;
+    }
+    memcpy(l->p + l->len, s, n);
+    l->len += n;
+}
+
+static void puts_(struct line *l, const char *s)
+{
+    put(l, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned min;
+    unsigned cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] < 0xe0)
+        len = 2, min = 0x80, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] < 0xf0)
+        len = 3, min = 0x800, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] < 0xf5)
+        len = 4, min = 0x10000, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
+        return 0;
+    return len;
+}
+
+/* s as the body of a JSON string: quotes, backslashes and control bytes
+ * escaped, bytes that are not UTF-8 replaced by U+FFFD, so every line is
+ * valid JSON whatever a message quotes. */
+static void put_json(struct line *l, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = strlen(str);
+
+    for (size_t i = 0; i < n;) {
+        char esc[8];
+        size_t k;
+        switch (s[i]) {
+        case '"':  puts_(l, "\\\""); i++; continue;
+        case '\\': puts_(l, "\\\\"); i++; continue;
+        case '\n': puts_(l, "\\n"); i++; continue;
+        case '\t': puts_(l, "\\t"); i++; continue;
+        case '\r': puts_(l, "\\r"); i++; continue;
+        default: break;
+        }
+        if (s[i] < 0x20 || s[i] == 0x7f) {
+            snprintf(esc, sizeof(esc), "\\u%04x", s[i]);
+            puts_(l, esc);
+            i++;
+        } else if ((k = utf8_len(s + i, n - i)) > 0) {
+            put(l, (const char *)s + i, k);
+            i += k;
+        } else {
+            puts_(l, "\\ufffd");
+            i++;
+        }
+    }
+}
+
 void kta_log(enum kta_log_level lvl, const char *fmt, ...)
 {
     static const char *names[] = { "error", "warning", "info", "debug" };
-    char line[2048];
+    char msg[2048], ts[32], buf[8192];
+    struct line l = { buf, 0, sizeof(buf) - 3, 0 };   /* room for "}\n */
     va_list ap;
-    int n;
 
     if (lvl > kta_log_threshold)
         return;
-    n = snprintf(line, sizeof(line), "kta: %s: ", names[lvl]);
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    /* One fputs per line keeps lines from different threads whole. */
+    kta_iso8601_now(ts, sizeof(ts));
+    if (kta_log_format == KTA_LOG_JSON) {
+        char thread[16] = "";
+        pthread_getname_np(pthread_self(), thread, sizeof(thread));
+        puts_(&l, "{\"ts\":\"");
+        puts_(&l, ts);
+        puts_(&l, "\",\"level\":\"");
+        puts_(&l, names[lvl]);
+        puts_(&l, "\",\"thread\":\"");
+        put_json(&l, thread);
+        puts_(&l, "\",\"msg\":\"");
+        put_json(&l, msg);
+        memcpy(buf + l.len, "\"}", 2);
+        l.len += 2;
+    } else {
+        puts_(&l, ts);
+        puts_(&l, " kta: ");
+        puts_(&l, names[lvl]);
+        puts_(&l, ": ");
+        puts_(&l, msg);
+    }
+    buf[l.len++] = '\n';
+    /* One write per line keeps lines from different threads whole. */
     flockfile(stderr);
-    fputs(line, stderr);
-    fputc('\n', stderr);
+    fwrite(buf, 1, l.len, stderr);
     funlockfile(stderr);
 }
 
@@ -179,6 +287,14 @@ void kta_heap_trim(void)
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
+}
+
+int64_t kta_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int64_t kta_now_ms(void)

@@ -14,7 +14,9 @@
 #include "kta/pipeline.h"
 #include "kta/record.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BATCH 64
@@ -45,6 +47,46 @@ static void console_line(const struct kta_buf *line)
     funlockfile(stdout);
 }
 
+static size_t hit_hash(const struct kta_rule *r, size_t mask)
+{
+    return (size_t)(((uintptr_t)r >> 4) * 0x9e3779b97f4a7c15ULL >> 17) & mask;
+}
+
+/* The registry's counter of rule r (metrics.c), found without a lock. */
+static void count_hit(struct kta_worker *w, const struct kta_rule *r)
+{
+    for (size_t i = hit_hash(r, w->hitmask);; i = (i + 1) & w->hitmask) {
+        if (w->hitmap[i].r == r) {
+            atomic_fetch_add_explicit(w->hitmap[i].n, 1, memory_order_relaxed);
+            return;
+        }
+        if (!w->hitmap[i].r)
+            return;   /* not in this ruleset: cannot happen */
+    }
+}
+
+/* Maps every rule of w->rs to its counter in the registry, which keeps
+ * the counts of rules (by id and level) across reloads.  Between
+ * batches only: allocates and takes the registry lock. */
+static void build_hitmap(struct kta_worker *w)
+{
+    size_t n = kta_ruleset_count(w->rs), cap = 16;
+
+    while (cap < n * 2)
+        cap *= 2;
+    free(w->hitmap);
+    w->hitmap = xcalloc(cap, sizeof(*w->hitmap));
+    w->hitmask = cap - 1;
+    for (size_t k = 0; k < n; k++) {
+        const struct kta_rule *r = kta_ruleset_rule(w->rs, k);
+        size_t i = hit_hash(r, w->hitmask);
+        while (w->hitmap[i].r)
+            i = (i + 1) & w->hitmask;
+        w->hitmap[i].r = r;
+        w->hitmap[i].n = kta_metrics_hit_counter(w->pl->metrics, kta_rule_id(r), kta_rule_level(r));
+    }
+}
+
 static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r)
 {
     struct job *j = opaque;
@@ -64,6 +106,7 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
                           j->slot) < 0)
         return -1;
     atomic_fetch_add_explicit(&w->stats.hits, 1, memory_order_relaxed);
+    count_hit(w, r);
     if (pl->cfg->print != KTA_PRINT_NONE) {
         kta_buf_reset(&w->line);
         kta_hit_alert_line(&w->line, rec->ev, r);
@@ -110,8 +153,11 @@ static void dead_letter(struct kta_worker *w, const rd_kafka_message_t *rkm, con
     snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
     add_header(hdrs, "kta.source.offset", num);
     if (kta_producer_send(pl->producer, 1, rkm->key, rkm->key_len, rkm->payload, rkm->len,
-                          hdrs, slot) == 0)
+                          hdrs, slot) == 0) {
         atomic_fetch_add_explicit(&w->stats.malformed, 1, memory_order_relaxed);
+        if ((int)err > 0 && (int)err < KTA_DL_REASONS)
+            atomic_fetch_add_explicit(&w->stats.dead_letters[err], 1, memory_order_relaxed);
+    }
     if (pl->cfg->print != KTA_PRINT_NONE)
         print_malformed(w, rkm->payload, rkm->len);
 }
@@ -155,7 +201,28 @@ static void adopt_ruleset(struct kta_worker *w)
     struct kta_ruleset *old = w->rs;
 
     w->rs = kta_pipeline_ruleset(w->pl, &w->rs_version);
+    build_hitmap(w);
     kta_ruleset_decref(old);
+}
+
+/* Busy time, and each record's latency from the consumer taking it to the
+ * end of its batch (one clock read per batch, not per record). */
+static void account_batch(struct kta_worker *w, const struct kta_ring_item *items, size_t n,
+                          int64_t start_us)
+{
+    int64_t now = kta_now_us();
+
+    for (size_t i = 0; i < n; i++) {
+        const struct kta_slot *slot = items[i].tag;
+        int64_t us = now - slot->taken_us;
+        if (us < 0)
+            us = 0;
+        atomic_fetch_add_explicit(&w->stats.latency[kta_latency_bucket(us)], 1,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->stats.latency_sum_us, (uint64_t)us, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&w->stats.busy_us, (uint64_t)(now - start_us), memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->stats.processed, n, memory_order_relaxed);
 }
 
 static void *worker_main(void *arg)
@@ -183,12 +250,14 @@ static void *worker_main(void *arg)
          * version, and the old one is freed when the last worker left. */
         if (atomic_load_explicit(&w->pl->rs_version, memory_order_acquire) != w->rs_version)
             adopt_ruleset(w);
+        int64_t start_us = kta_now_us();
+        for (size_t i = 0; i < n; i++)
+            process(w, items[i].msg, items[i].tag);
+        /* Before the slots are released: a released slot may be reused. */
+        account_batch(w, items, n, start_us);
         for (size_t i = 0; i < n; i++) {
-            rd_kafka_message_t *rkm = items[i].msg;
-            struct kta_slot *slot = items[i].tag;
-            process(w, rkm, slot);
-            rd_kafka_message_destroy(rkm);
-            kta_slot_release(slot);
+            rd_kafka_message_destroy(items[i].msg);
+            kta_slot_release(items[i].tag);
         }
     }
     return NULL;
@@ -206,6 +275,7 @@ int kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index)
         kta_ring_free(w->ring);
         kta_eval_ctx_free(w->ctx);
         kta_ruleset_decref(w->rs);
+        free(w->hitmap);
         return -1;
     }
     return 0;
@@ -221,4 +291,5 @@ void kta_worker_join(struct kta_worker *w)
     kta_buf_free(&w->hit);
     kta_buf_free(&w->key);
     kta_buf_free(&w->line);
+    free(w->hitmap);
 }

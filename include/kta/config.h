@@ -47,12 +47,15 @@ struct kta_config {
     int    stall_pause_ms;       /* input.stall_pause_ms */
     char  *start_offset;         /* input.start_offset, or NULL: the group's */
     int    reset_offsets;        /* input.reset_offsets */
+    int    exit_at_end;          /* input.exit_at_end */
     enum kta_print print;        /* console.print */
     int    exactly_once;         /* processing.guarantee == exactly_once */
     int    commit_interval_ms;
     int    shutdown_timeout_ms;
     int    stats_interval_ms;
     int    startup_timeout_ms;
+    char  *metrics_listen;       /* metrics.listen, or NULL */
+    int    log_json;             /* log.format == json */
     struct kta_kafka_prop *kafka;
     size_t nkafka;
 };

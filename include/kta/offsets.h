@@ -25,6 +25,7 @@
 
 struct kta_slot {
     int64_t offset;
+    int64_t taken_us;    /* when the consumer tracked it (kta_now_us); for metrics */
     atomic_int pending;
 };
 

@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #include "kta/config.h"
+#include "kta/event.h"
+#include "kta/metrics.h"
 #include "kta/offsets.h"
 #include "kta/ring.h"
 #include "kta/rules.h"
@@ -29,13 +31,33 @@
 struct kta_producer;
 struct kta_consumer;
 
+/* Dead-letter reasons, indexed by enum kta_event_error (0 unused). */
+#define KTA_DL_REASONS (KTA_EVENT_NOT_OBJECT + 1)
+
 /* Counters.  Workers keep their own (no cache line shared between
- * workers on the hot path); the pipeline adds them up. */
+ * workers on the hot path); the pipeline adds them up.  Each field has
+ * one writer (relaxed atomics): a worker, or for the pipeline's own copy
+ * the thread named. */
 struct kta_stats {
-    atomic_uint_fast64_t events;       /* records taken from Kafka */
+    atomic_uint_fast64_t events;       /* records a worker started on */
     atomic_uint_fast64_t hits;         /* hit records produced */
     atomic_uint_fast64_t malformed;    /* records sent to the dead-letter topic */
     atomic_uint_fast64_t retries;      /* deliveries retried after an error (producer) */
+    atomic_uint_fast64_t consumed;     /* records taken from Kafka (consumer thread) */
+    atomic_uint_fast64_t processed;    /* records a worker finished */
+    atomic_uint_fast64_t failures;     /* deliveries that failed for good (producer) */
+    atomic_uint_fast64_t dead_letters[KTA_DL_REASONS];
+    atomic_uint_fast64_t busy_us;      /* time spent on batches */
+    /* Taken by the consumer to finished by a worker, in microseconds. */
+    atomic_uint_fast64_t latency[KTA_LATENCY_BUCKETS + 1];
+    atomic_uint_fast64_t latency_sum_us;
+};
+
+/* A worker's hit counters for its current ruleset, by rule (open
+ * addressing on the rule's address); built when it adopts a ruleset. */
+struct kta_hit_slot {
+    const struct kta_rule *r;
+    atomic_uint_fast64_t  *n;          /* in the metrics registry */
 };
 
 struct kta_worker {
@@ -50,6 +72,8 @@ struct kta_worker {
     struct kta_buf       hit;          /* reused per hit */
     struct kta_buf       key;
     struct kta_buf       line;
+    struct kta_hit_slot *hitmap;       /* hitmask + 1 slots */
+    size_t               hitmask;
 };
 
 struct kta_pipeline {
@@ -59,8 +83,6 @@ struct kta_pipeline {
                                                * own version is its content digest) */
     pthread_mutex_t          rs_lock;
     atomic_int               reload;        /* SIGHUP: reload the rules now */
-    atomic_uint_fast64_t     reloads;       /* rulesets swapped in after the first */
-    atomic_uint_fast64_t     reload_failures;   /* reloads rejected */
     struct kta_producer     *producer;
     struct kta_consumer     *consumer;
     struct kta_worker       *workers;
@@ -69,6 +91,13 @@ struct kta_pipeline {
     atomic_int               workers_stop;  /* workers exit once their ring is empty */
     atomic_int               fatal;         /* a non-recoverable error happened */
     struct kta_stats         stats;
+    struct kta_metrics      *metrics;       /* hits by rule, lag snapshot, HTTP server */
+    atomic_int               assigned;      /* partitions assigned (consumer thread) */
+    atomic_int               running;       /* the consumer loop runs */
+    atomic_uint_fast64_t     reloads;       /* rule reloads that took effect */
+    atomic_uint_fast64_t     reload_failures;
+    atomic_size_t            rules_loaded;  /* in the current ruleset */
+    atomic_size_t            rules_enabled;
 };
 
 /* Runs `kta run` until SIGINT/SIGTERM or a fatal error.  Takes nothing;
@@ -126,6 +155,14 @@ int kta_producer_send(struct kta_producer *p, int dead_letter,
  * Returns how many are still outstanding. */
 int kta_producer_flush(struct kta_producer *p, int timeout_ms);
 rd_kafka_t *kta_producer_handle(struct kta_producer *p);
+
+/* 1 while the producer is known to reach a broker: set by a metadata
+ * answer or a delivery, cleared when librdkafka says all brokers are
+ * down.  Any thread. */
+int kta_producer_connected(struct kta_producer *p);
+/* Asks a broker for the output topic's metadata (up to timeout_ms) and
+ * sets the connected flag from the answer.  Any thread but the poller. */
+void kta_producer_probe(struct kta_producer *p, int timeout_ms);
 
 /* After the start-up checks: in exactly-once mode, initialises the
  * transactional producer (fencing older instances with the same

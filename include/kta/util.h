@@ -32,7 +32,15 @@ enum kta_log_level { KTA_LOG_ERROR, KTA_LOG_WARN, KTA_LOG_INFO, KTA_LOG_DEBUG };
 /* Current threshold; messages above it are dropped.  Default INFO. */
 extern enum kta_log_level kta_log_threshold;
 
-/* Logs one line "kta: LEVEL: message" to stderr.  Thread-safe. */
+enum kta_log_format { KTA_LOG_TEXT, KTA_LOG_JSON };
+
+/* log.format: TEXT (default) or JSON lines.  Set once at start-up. */
+extern enum kta_log_format kta_log_format;
+
+/* Logs one line to stderr: "2026-12-02T01:02:03.456Z kta: LEVEL: message"
+ * (UTC, milliseconds; LEVEL is error, warning, info or debug), or with
+ * KTA_LOG_JSON one object {"ts":..,"level":..,"thread":..,"msg":..}.
+ * Thread-safe; a line is written whole. */
 void kta_log(enum kta_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -65,8 +73,9 @@ void kta_heap_trim(void);
 #define KTA_FNV_SEED 1469598103934665603ULL
 uint64_t kta_fnv1a(uint64_t h, const void *p, size_t n);
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds, and in microseconds (same clock). */
 int64_t kta_now_ms(void);
+int64_t kta_now_us(void);
 /* Wall clock as "2026-11-27T07:25:10.123Z" into out (at least 32 bytes). */
 void kta_iso8601_now(char *out, size_t out_size);
 
