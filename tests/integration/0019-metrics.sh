@@ -123,7 +123,11 @@ until scrape "$u" m2.txt; [[ $(mval m2.txt kta_rule_reloads_total) == 1 ]]; do
     sleep 0.2
 done
 ok "kta_rule_reloads_total counts the SIGHUP reload"
-expect_eq "one kta_ruleset_info series" 1 "$(grep -c '^kta_ruleset_info{version="[^"]*"} 1$' m2.txt)"
+expect_eq "one kta_ruleset_info series" 1 "$(grep -c '^kta_ruleset_info{version="[0-9a-f]\{12\}",digest="[0-9a-f]\{64\}"} 1$' m2.txt)"
+# the same version the hits carry in their headers
+ver=$(sed -n 's/^kta_ruleset_info{version="\([0-9a-f]*\)".*/\1/p' m2.txt)
+expect_eq "ruleset version in the metrics = in the hits' headers" "$ver" \
+    "$(consume "$hits" '%h\n' | sed -n 's/.*kta.ruleset.version=\([0-9a-f]*\).*/\1/p' | sort -u)"
 sed -n 's/^kta_hits_total{rule="\([^"]*\)",level="\([^"]*\)"} \([1-9][0-9]*\)$/\1 \2 \3/p' m2.txt |
     LC_ALL=C sort >metric-hits2.txt
 expect_eq "hits by rule after a reload" "$(cat topic-hits.txt)" "$(cat metric-hits2.txt)"
