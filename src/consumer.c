@@ -711,6 +711,19 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 /* ---- set-up ----------------------------------------------------------------- */
 
+/* statistics.interval.ms: librdkafka's statistics go to the metrics
+ * endpoint (without a callback librdkafka would drop them).  Thread: the
+ * consumer thread (its poll serves the callback). */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    struct kta_consumer *c = opaque;
+
+    (void)rk;
+    if (c->pl->metrics)
+        kta_metrics_set_kafka_stats(c->pl->metrics, KTA_KAFKA_CONSUMER, json, len);
+    return 0;   /* librdkafka frees json */
+}
+
 struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size)
 {
     struct kta_consumer *c = xcalloc(1, sizeof(*c));
@@ -744,6 +757,7 @@ struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, siz
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_log_cb(conf, kta_kafka_log_cb);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
     if (!c->rk) {

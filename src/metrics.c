@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -47,6 +48,7 @@ struct kta_metrics {
     size_t                    nbuckets, nhits;
     struct kta_metrics_lag   *lag;      /* topics owned */
     size_t                    nlag;
+    char                     *kstats[KTA_KAFKA_CLIENTS];   /* librdkafka's last statistics */
     struct MHD_Daemon        *daemon;
     int                       fd;
     struct kta_metrics_source src;
@@ -88,6 +90,10 @@ void kta_metrics_stop(struct kta_metrics *m)
 void kta_metrics_free(struct kta_metrics *m)
 {
     struct hit_entry *e, *next;
+
+    if (m)
+        for (int i = 0; i < KTA_KAFKA_CLIENTS; i++)
+            free(m->kstats[i]);
 
     if (!m)
         return;
@@ -280,6 +286,104 @@ void kta_metrics_histogram(struct kta_buf *out, const char *name, const char *he
     kta_buf_free(&tmp);
 }
 
+/* ---- librdkafka statistics (statistics.interval.ms) ------------------------- */
+
+static const char *const client_names[KTA_KAFKA_CLIENTS] = { "consumer", "producer" };
+
+void kta_metrics_set_kafka_stats(struct kta_metrics *m, enum kta_kafka_client client,
+                                 const char *json, size_t len)
+{
+    char *copy = xstrndup(json, len);
+
+    pthread_mutex_lock(&m->lock);
+    free(m->kstats[client]);
+    m->kstats[client] = copy;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static double num(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+/* A few families from librdkafka's statistics JSON, per client and broker:
+ * what an operator wants on a dashboard next to kta's own (the whole JSON
+ * is at /stats/librdkafka).  Slow path: parsed at each scrape. */
+static void render_kafka_stats(struct kta_metrics *m, struct kta_buf *out)
+{
+    json_t *doc[KTA_KAFKA_CLIENTS] = { NULL };
+    int any = 0;
+
+    for (int c = 0; c < KTA_KAFKA_CLIENTS; c++) {
+        if (m->kstats[c])
+            doc[c] = json_loads(m->kstats[c], 0, NULL);
+        any |= doc[c] != NULL;
+    }
+    if (!any)
+        return;
+    kta_metrics_family(out, "kta_kafka_queued_messages", "gauge",
+                       "Messages in librdkafka's queues (producer: waiting for delivery; "
+                       "consumer: fetched, not yet taken), from statistics.interval.ms.");
+    for (int c = 0; c < KTA_KAFKA_CLIENTS; c++)
+        if (doc[c])
+            kta_metrics_sample(out, "kta_kafka_queued_messages", num(doc[c], "msg_cnt"),
+                               "client", client_names[c], NULL);
+    static const struct { const char *name, *type, *help, *key, *sub; double scale; } fam[] = {
+        { "kta_kafka_broker_up", "gauge", "1 when librdkafka's connection to the broker is up.",
+          "state", NULL, 1 },
+        { "kta_kafka_broker_rtt_seconds", "gauge", "Average round-trip time of requests to the "
+          "broker over the last statistics interval.", "rtt", "avg", 1e-6 },
+        { "kta_kafka_broker_requests_sent_total", "counter", "Requests sent to the broker.",
+          "tx", NULL, 1 },
+        { "kta_kafka_broker_send_errors_total", "counter", "Errors sending requests to the "
+          "broker.", "txerrs", NULL, 1 },
+        { "kta_kafka_broker_receive_errors_total", "counter", "Errors receiving from the "
+          "broker.", "rxerrs", NULL, 1 },
+        { "kta_kafka_broker_request_timeouts_total", "counter", "Requests to the broker that "
+          "timed out.", "req_timeouts", NULL, 1 },
+    };
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        kta_metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
+        for (int c = 0; c < KTA_KAFKA_CLIENTS; c++) {
+            const char *bname;
+            json_t *b;
+
+            json_object_foreach(json_object_get(doc[c], "brokers"), bname, b) {
+                double v;
+                if (num(b, "nodeid") < 0)
+                    continue;   /* bootstrap and internal entries */
+                if (strcmp(fam[f].key, "state") == 0)
+                    v = json_is_string(json_object_get(b, "state")) &&
+                        strcmp(json_string_value(json_object_get(b, "state")), "UP") == 0;
+                else if (fam[f].sub)
+                    v = num(json_object_get(b, fam[f].key), fam[f].sub) * fam[f].scale;
+                else
+                    v = num(b, fam[f].key) * fam[f].scale;
+                kta_metrics_sample(out, fam[f].name, v, "client", client_names[c], "broker",
+                                   bname, NULL);
+            }
+        }
+    }
+    for (int c = 0; c < KTA_KAFKA_CLIENTS; c++)
+        json_decref(doc[c]);
+}
+
+/* {"consumer": {...}, "producer": {...}}: librdkafka's last statistics. */
+static void render_kafka_json(struct kta_metrics *m, struct kta_buf *out)
+{
+    pthread_mutex_lock(&m->lock);
+    kta_buf_appends(out, "{");
+    for (int c = 0, n = 0; c < KTA_KAFKA_CLIENTS; c++) {
+        if (!m->kstats[c])
+            continue;
+        kta_buf_printf(out, "%s\"%s\": %s", n++ ? ", " : "", client_names[c], m->kstats[c]);
+    }
+    kta_buf_appends(out, "}\n");
+    pthread_mutex_unlock(&m->lock);
+}
+
 void kta_metrics_render(struct kta_metrics *m, const struct kta_metrics_source *src,
                         struct kta_buf *out)
 {
@@ -301,6 +405,7 @@ void kta_metrics_render(struct kta_metrics *m, const struct kta_metrics_source *
         kta_metrics_sample(out, "kta_consumer_lag", (double)m->lag[i].lag,
                            "topic", m->lag[i].topic, "partition", part, NULL);
     }
+    render_kafka_stats(m, out);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -389,7 +494,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               size_t *upload_size, void **con_cls)
 {
     struct kta_metrics *m = cls;
-    static const char not_found[] = "not found: try /metrics, /healthz or /readyz\n";
+    static const char not_found[] =
+        "not found: try /metrics, /healthz, /readyz or /stats/librdkafka\n";
     static const char not_allowed[] = "method not allowed\n";
 
     (void)version;
@@ -406,6 +512,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         kta_metrics_render(m, &m->src, &out);
         ret = reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", out.data,
                     out.len, 0);
+        kta_buf_free(&out);
+        return ret;
+    }
+    if (strcmp(url, "/stats/librdkafka") == 0) {
+        struct kta_buf out = { 0 };
+        enum MHD_Result ret;
+        render_kafka_json(m, &out);
+        ret = reply(conn, MHD_HTTP_OK, "application/json", out.data, out.len, 0);
         kta_buf_free(&out);
         return ret;
     }

@@ -130,6 +130,18 @@ void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, i
         kta_log(KTA_LOG_WARN, "%s: %s", who, reason);
 }
 
+/* statistics.interval.ms: librdkafka's statistics go to the metrics
+ * endpoint (without a callback librdkafka would drop them). */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    struct kta_pipeline *pl = opaque;
+
+    (void)rk;
+    if (pl->metrics)
+        kta_metrics_set_kafka_stats(pl->metrics, KTA_KAFKA_PRODUCER, json, len);
+    return 0;   /* librdkafka frees json */
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct kta_pipeline *pl = opaque;
@@ -290,6 +302,7 @@ static int create_handle(struct kta_producer *p, char *errstr, size_t errstr_siz
     rd_kafka_conf_set_opaque(conf, p->pl);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_log_cb(conf, kta_kafka_log_cb);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
     if (!p->rk) {

@@ -106,7 +106,16 @@ void kta_metrics_set_lag(struct kta_metrics *m, const struct kta_metrics_lag *v,
 size_t kta_metrics_lag_summary(struct kta_metrics *m, int64_t *total, int64_t *max,
                                char *where, size_t where_size);
 
-/* The whole exposition: the source's families, then hits and lag. */
+/* librdkafka's statistics (statistics.interval.ms set): the last JSON of
+ * each client is kept (copied), turned into a few kta_kafka_* families at
+ * each scrape and served whole at GET /stats/librdkafka.  Thread: the
+ * client's stats callback (the thread polling it). */
+enum kta_kafka_client { KTA_KAFKA_CONSUMER, KTA_KAFKA_PRODUCER, KTA_KAFKA_CLIENTS };
+void kta_metrics_set_kafka_stats(struct kta_metrics *m, enum kta_kafka_client client,
+                                 const char *json, size_t len);
+
+/* The whole exposition: the source's families, then hits, lag and the
+ * librdkafka statistics. */
 void kta_metrics_render(struct kta_metrics *m, const struct kta_metrics_source *src,
                         struct kta_buf *out);
 

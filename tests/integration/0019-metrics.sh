@@ -48,7 +48,8 @@ grep -q "consuming" busy.err && fail "kta started consuming with its metrics por
 ok "port in use: $(grep 'cannot listen' busy.err)"
 
 # ---- readiness flips at assignment ----
-start_kta kta "${args[@]}" -X metrics.listen=127.0.0.1:0 -X stats_interval_ms=3000
+start_kta kta "${args[@]}" -X metrics.listen=127.0.0.1:0 -X stats_interval_ms=3000 \
+    -X statistics.interval.ms=500
 wait_log kta "metrics on http://"
 u=$(url kta)
 first=""
@@ -132,6 +133,21 @@ sed -n 's/^kta_hits_total{rule="\([^"]*\)",level="\([^"]*\)"} \([1-9][0-9]*\)$/\
     LC_ALL=C sort >metric-hits2.txt
 expect_eq "hits by rule after a reload" "$(cat topic-hits.txt)" "$(cat metric-hits2.txt)"
 expect_eq "hits series after a reload" "$(grep -c '^kta_hits_total{' m.txt)" "$(grep -c '^kta_hits_total{' m2.txt)"
+
+# ---- librdkafka's statistics (statistics.interval.ms) are not dropped ----
+curl -sf "http://$u/stats/librdkafka" >kstats.json || fail "/stats/librdkafka"
+python3 - <<'PY' || fail "/stats/librdkafka: $(head -c 300 kstats.json)"
+import json
+d = json.load(open("kstats.json"))
+assert set(d) == {"consumer", "producer"}, d.keys()
+assert d["consumer"]["type"] == "consumer" and d["producer"]["type"] == "producer"
+PY
+ok "/stats/librdkafka holds both clients' statistics"
+for c in consumer producer; do
+    grep -Eq "^kta_kafka_broker_up\{client=\"$c\",broker=\"[^\"]+\"\} 1$" m2.txt ||
+        fail "no kta_kafka_broker_up 1 for the $c: $(grep kta_kafka_broker_up m2.txt)"
+done
+ok "kta_kafka_broker_up from librdkafka's statistics"
 
 # ---- the stats line: lag, and a small rate that is not 0 ----
 sleep 3.5   # a stats line taken after lag read 0
