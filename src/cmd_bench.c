@@ -54,6 +54,7 @@ struct thread {
 struct bench {
     const struct kta_ruleset *rs;
     const struct events      *ev;
+    struct kta_buf            tail;    /* what ends every hit, as in kta run */
     enum mode                 mode;
     double                    seconds;
     pthread_barrier_t         start;
@@ -221,7 +222,7 @@ static void on_hit(void *opaque, const struct kta_rule *r)
                                   .timestamp = 1764230400000 };
 
     kta_buf_reset(&j->t->hit);
-    kta_hit_encode(&j->t->hit, r, j->raw, j->len, &src, "2026-11-27T07:25:10.123Z");
+    kta_hit_encode(&j->t->hit, r, j->raw, j->len, &src, "2026-11-27T07:25:10.123Z", &j->t->b->tail);
     kta_buf_reset(&j->t->key);
     kta_hit_field_text(&j->t->key, j->ev, "host");
     j->t->hits++;
@@ -287,6 +288,7 @@ static void run(const struct kta_ruleset *rs, const struct events *e, enum mode 
 
     memset(th, 0, sizeof(th));
     memset(res, 0, sizeof(*res));
+    kta_hit_tail(&b.tail, kta_ruleset_version(rs), NULL);
     pthread_barrier_init(&b.start, NULL, (unsigned)nthreads + 1);
     for (i = 0; i < nthreads; i++) {
         th[i].b = &b;
@@ -320,6 +322,7 @@ static void run(const struct kta_ruleset *rs, const struct events *e, enum mode 
         kta_buf_free(&th[i].key);
     }
     pthread_barrier_destroy(&b.start);
+    kta_buf_free(&b.tail);
 }
 
 /* ---- output ------------------------------------------------------------ */

@@ -82,6 +82,7 @@ struct rule_ref {
 
 struct eval {
     const struct kta_ruleset *rs;
+    struct kta_buf            tail;      /* ends every hit: kta and ruleset versions */
     int                       reference, stats, quiet, tty;
     size_t                    max_bytes;
     struct rule_ref          *by_addr;   /* rules sorted by address, with --stats */
@@ -154,7 +155,7 @@ static void eval_chunk(struct thread *t, struct chunk *c)
     const struct eval *e = t->e;
     const char *p = c->buf, *end = c->buf + c->len;
     struct kta_hit_source src = { .file = c->file, .timestamp = -1 };
-    struct kta_record rec = { .src = &src, .hit = &t->hit };
+    struct kta_record rec = { .src = &src, .hit = &t->hit, .tail = &e->tail };
     struct line_job j = { .t = t, .c = c };
     long line = c->line0;
 
@@ -689,6 +690,8 @@ int kta_cmd_eval(int argc, char **argv)
         return 1;
     }
     e.rs = rs;
+    /* The same versions kta run writes, so their hits compare equal. */
+    kta_hit_tail(&e.tail, kta_ruleset_version(rs), NULL);
     e.nrules = kta_ruleset_count(rs);
     if (e.stats) {
         e.by_addr = xcalloc(e.nrules ? e.nrules : 1, sizeof(*e.by_addr));
@@ -721,6 +724,7 @@ int kta_cmd_eval(int argc, char **argv)
     if (!e.quiet)
         print_summary(&e);
     free_all(&e);
+    kta_buf_free(&e.tail);
     kta_ruleset_decref(rs);
     return rc;
 }

@@ -18,7 +18,12 @@
 #include <strings.h>
 #include <yaml.h>
 
-enum opt_type { OPT_STR, OPT_STR_OR_NULL, OPT_STRLIST, OPT_INT, OPT_ENUM };
+enum opt_type { OPT_STR, OPT_STR_OR_NULL, OPT_STRLIST, OPT_INT, OPT_ENUM, OPT_MAP };
+
+/* OPT_MAP: checks one entry.  Returns 0, or -1 with err set and *on_key 1
+ * when the key is at fault (0: the value). */
+typedef int map_check_fn(const char *key, const char *value, int *on_key, char *err,
+                         size_t err_size);
 
 struct option {
     const char   *name;
@@ -31,6 +36,76 @@ struct option {
 };
 
 #define OFF(f) offsetof(struct kta_config, f)
+
+/* The keys hit.c writes at the top level of every hit. */
+const char *const kta_hit_reserved_keys[] = { "rule", "event", "source", "detected_at", "kta", NULL };
+
+static const char *const levels[] = { "informational", "low", "medium", "high", "critical", NULL };
+
+/* Strict UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF): a hit is JSON, and -X takes any bytes. */
+static int utf8_ok(const unsigned char *s)
+{
+    while (*s) {
+        unsigned c = *s, n, cp;
+        if (c < 0x80) { s++; continue; }
+        if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
+        else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
+        else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
+        else return 0;
+        for (unsigned i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        s += n + 1;
+    }
+    return 1;
+}
+
+/* output.fields: a name SQL and JSON paths take unquoted, not one of the
+ * hit's own keys; any UTF-8 text as the value. */
+static int check_field(const char *key, const char *value, int *on_key, char *err, size_t err_size)
+{
+    size_t n = strlen(key);
+
+    *on_key = 1;
+    if (n == 0 || n > 64 || strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_") != n || (key[0] >= '0' && key[0] <= '9'))
+        return kta_err(err, err_size, "output.fields: '%s' is not a field name (1 to 64 letters, "
+                       "digits and '_', not starting with a digit)", key);
+    for (size_t i = 0; kta_hit_reserved_keys[i]; i++)
+        if (strcmp(key, kta_hit_reserved_keys[i]) == 0)
+            return kta_err(err, err_size, "output.fields: '%s' is a key of the hit itself "
+                           "(rule, event, source, detected_at and kta are taken)", key);
+    *on_key = 0;
+    if (!value)
+        return kta_err(err, err_size, "output.fields.%s: expected a string value", key);
+    if (!utf8_ok((const unsigned char *)value))
+        return kta_err(err, err_size, "output.fields.%s: the value is not valid UTF-8", key);
+    return 0;
+}
+
+/* output.topic_by_level: a rule level -> a legal topic name. */
+static int check_route(const char *key, const char *value, int *on_key, char *err, size_t err_size)
+{
+    size_t i;
+
+    *on_key = 1;
+    for (i = 0; levels[i] && strcmp(key, levels[i]) != 0; i++)
+        ;
+    if (!levels[i])
+        return kta_err(err, err_size, "output.topic_by_level: '%s' is not a level (informational, "
+                       "low, medium, high, critical)", key);
+    *on_key = 0;
+    if (!value || !kta_topic_name_ok(value))
+        return kta_err(err, err_size, "output.topic_by_level.%s: '%s' is not a topic name (1 to "
+                       "249 of a-z A-Z 0-9 . _ -)", key, value ? value : "");
+    return 0;
+}
 
 static const struct option options[] = {
     { "input.topics", OPT_STRLIST, OFF(topics), "threat-events", 0, 0, NULL,
@@ -49,6 +124,10 @@ static const struct option options[] = {
       "`true`: once every assigned partition is caught up (kta has read up to the end it saw, including partitions with no records and partitions assigned later), kta finishes the records in flight, commits and exits 0 — a one-shot run over what the topics hold." },
     { "output.topic", OPT_STR, OFF(output_topic), "matched_hits", 0, 0, NULL,
       "Topic that receives one JSON record per hit." },
+    { "output.topic_by_level", OPT_MAP, OFF(topic_by_level), NULL, 0, 0, NULL,
+      "Topics by rule level (`informational`, `low`, `medium`, `high`, `critical`), e.g. `critical: pager`: a hit of a level listed here goes to that topic instead of output.topic, unless its rule names an `output_topic`. Each hit is written once, to one topic (see docs/operations.md, Routing hits). `-X output.topic_by_level.LEVEL=TOPIC` on the command line." },
+    { "output.fields", OPT_MAP, OFF(fields), NULL, 0, 0, NULL,
+      "Static fields added to the top level of every hit as JSON strings, e.g. `environment: prod` (names: letters, digits and `_`; not `rule`, `event`, `source`, `detected_at` or `kta`). `-X output.fields.NAME=VALUE` on the command line." },
     { "output.key_field", OPT_STR, OFF(key_field), "host", 0, 0, NULL,
       "Event field whose value becomes the hit's message key (no key when the field is missing)." },
     { "dead_letter.topic", OPT_STR, OFF(dlq_topic), "threat-events.dlq", 0, 0, NULL,
@@ -93,6 +172,24 @@ static const struct option options[] = {
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
+/* How each OPT_MAP option checks its entries (beside the table, so its
+ * rows keep one shape). */
+static const struct {
+    size_t        offset;
+    map_check_fn *check;
+} map_checks[] = {
+    { OFF(fields), check_field },
+    { OFF(topic_by_level), check_route },
+};
+
+static map_check_fn *map_check(const struct option *opt)
+{
+    for (size_t i = 0; i < sizeof(map_checks) / sizeof(map_checks[0]); i++)
+        if (map_checks[i].offset == opt->offset)
+            return map_checks[i].check;
+    abort();   /* an OPT_MAP row without a check is a bug in the table */
+}
+
 /* librdkafka defaults kta relies on; the user may override any of them. */
 static const char *kafka_defaults[][2] = {
     { "bootstrap.servers", "localhost:9092" },
@@ -116,6 +213,66 @@ static const struct option *find_option(const char *name)
         if (strcmp(options[i].name, name) == 0)
             return &options[i];
     return NULL;
+}
+
+/* "output.fields.env" -> the output.fields option, *key = "env". */
+static const struct option *find_map_option(const char *name, const char **key)
+{
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        size_t n = strlen(options[i].name);
+        if (options[i].type == OPT_MAP && strncmp(options[i].name, name, n) == 0 &&
+            name[n] == '.') {
+            *key = name + n + 1;
+            return &options[i];
+        }
+    }
+    return NULL;
+}
+
+const char *kta_map_get(const struct kta_map *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->items[i].key, key) == 0)
+            return m->items[i].value;
+    return NULL;
+}
+
+static void map_free(struct kta_map *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->items[i].key);
+        free(m->items[i].value);
+        free(m->items[i].origin);
+    }
+    free(m->items);
+    m->items = NULL;
+    m->n = 0;
+}
+
+/* Sets one entry of a mapping option, replacing an earlier value of the
+ * same key.  Returns 0, or -1 with errstr and *on_key as the check's. */
+static int set_map_entry(struct kta_config *cfg, const struct option *opt, const char *key,
+                         const char *value, const char *origin, int *on_key,
+                         char *errstr, size_t errstr_size)
+{
+    struct kta_map *m = (struct kta_map *)((char *)cfg + opt->offset);
+    size_t i;
+
+    if (map_check(opt)(key, value, on_key, errstr, errstr_size) < 0)
+        return -1;
+    for (i = 0; i < m->n && strcmp(m->items[i].key, key) != 0; i++)
+        ;
+    if (i == m->n) {
+        m->items = xrealloc(m->items, (m->n + 1) * sizeof(*m->items));
+        m->items[i].key = xstrdup(key);
+        m->n++;
+    } else {
+        free(m->items[i].value);
+        free(m->items[i].origin);
+    }
+    m->items[i].value = xstrdup(value);
+    m->items[i].origin = xstrdup(origin);
+    return 0;
 }
 
 static void free_strlist(char **list, size_t n)
@@ -183,6 +340,9 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
         else
             *(int *)(base + opt->offset) = (int)v;
         return 0;
+    case OPT_MAP:
+        return kta_err(errstr, errstr_size, "%s is a mapping: set one entry with %s.NAME=VALUE, "
+                       "or write it as a YAML mapping", opt->name, opt->name);
     case OPT_ENUM: {
         const char *c = opt->choices;
         int idx = 0;
@@ -209,7 +369,7 @@ struct kta_config *kta_config_new(void)
     char errstr[256];
 
     for (size_t i = 0; i < NOPTIONS; i++)
-        if (options[i].def || options[i].type == OPT_STR_OR_NULL)
+        if (options[i].def || options[i].type == OPT_STR_OR_NULL)  /* maps start empty */
             if (set_value(cfg, &options[i], options[i].def, 0, errstr, sizeof(errstr)) < 0)
                 abort();   /* a bad default is a bug in the table */
     for (size_t i = 0; i < sizeof(kafka_defaults) / sizeof(kafka_defaults[0]); i++)
@@ -225,6 +385,8 @@ void kta_config_free(struct kta_config *cfg)
     free_strlist(cfg->topics, cfg->ntopics);
     free(cfg->output_topic);
     free(cfg->key_field);
+    map_free(&cfg->fields);
+    map_free(&cfg->topic_by_level);
     free(cfg->dlq_topic);
     free(cfg->rules_path);
     free(cfg->fieldmap);
@@ -271,9 +433,14 @@ int kta_config_set(struct kta_config *cfg, const char *key, const char *value,
                    const char *origin, char *errstr, size_t errstr_size)
 {
     const struct option *opt = find_option(key);
+    const char *mkey;
+    int on_key;
 
     if (opt)
         return set_value(cfg, opt, value, 0, errstr, errstr_size);
+    opt = find_map_option(key, &mkey);
+    if (opt)
+        return set_map_entry(cfg, opt, mkey, value, origin, &on_key, errstr, errstr_size);
     if (!*key)
         return kta_err(errstr, errstr_size, "%s: empty property name", origin);
     kta_config_set_kafka(cfg, key, value, origin);
@@ -367,6 +534,47 @@ static int load_kafka_map(struct kta_config *cfg, struct yctx *y, yaml_node_t *m
     return 0;
 }
 
+static int origin_of(char *out, size_t out_size, const struct yctx *y, const yaml_node_t *node)
+{
+    return snprintf(out, out_size, "%s:%zu:%zu", y->path, node->start_mark.line + 1,
+                    node->start_mark.column + 1);
+}
+
+/* One entry of a mapping option from the file; errors point at the key or
+ * the value, whichever is wrong. */
+static int load_map_entry(struct kta_config *cfg, struct yctx *y, const struct option *opt,
+                          yaml_node_t *k, const char *key, yaml_node_t *v)
+{
+    char origin[512], err[512];
+    int on_key = 0;
+
+    if (v->type != YAML_SCALAR_NODE || is_null_scalar(v))
+        return yerr(y, v, "%s.%s: expected a string value", opt->name, key);
+    origin_of(origin, sizeof(origin), y, v);
+    if (set_map_entry(cfg, opt, key, scalar(v), origin, &on_key, err, sizeof(err)) < 0)
+        return yerr(y, on_key ? k : v, "%s", err);
+    return 0;
+}
+
+static int load_map_option(struct kta_config *cfg, struct yctx *y, const struct option *opt,
+                           yaml_node_t *map)
+{
+    if (map->type == YAML_SCALAR_NODE && is_null_scalar(map))
+        return 0;     /* `fields:` with nothing under it */
+    if (map->type != YAML_MAPPING_NODE)
+        return yerr(y, map, "%s: expected a mapping (NAME: VALUE lines under it)", opt->name);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(y->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(y->doc, p->value);
+
+        if (k->type != YAML_SCALAR_NODE)
+            return yerr(y, k, "%s: keys must be plain strings", opt->name);
+        if (load_map_entry(cfg, y, opt, k, scalar(k), v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int load_map(struct kta_config *cfg, struct yctx *y, yaml_node_t *map, const char *prefix)
 {
     if (map->type != YAML_MAPPING_NODE)
@@ -386,6 +594,20 @@ static int load_map(struct kta_config *cfg, struct yctx *y, yaml_node_t *map, co
             continue;
         }
         opt = find_option(name);
+        if (opt && opt->type == OPT_MAP) {
+            if (load_map_option(cfg, y, opt, v) < 0)
+                return -1;
+            continue;
+        }
+        if (!opt) {
+            const char *mkey;
+            const struct option *mopt = find_map_option(name, &mkey);
+            if (mopt) {      /* output.fields.env: prod */
+                if (load_map_entry(cfg, y, mopt, k, mkey, v) < 0)
+                    return -1;
+                continue;
+            }
+        }
         if (!opt) {
             size_t n = strlen(name);
             int is_section = 0;
@@ -495,6 +717,11 @@ static void value_text(const struct kta_config *cfg, const struct option *opt,
         else
             snprintf(out, out_size, "%d", *(const int *)(base + opt->offset));
         break;
+    case OPT_MAP: {
+        const struct kta_map *m = (const struct kta_map *)(base + opt->offset);
+        snprintf(out, out_size, "%s", m->n ? "(a mapping)" : "{}");
+        break;
+    }
     case OPT_ENUM: {
         int idx = *(const int *)(base + opt->offset);
         const char *c = opt->choices;
@@ -506,6 +733,37 @@ static void value_text(const struct kta_config *cfg, const struct option *opt,
     }
 }
 
+/* s as a double-quoted YAML scalar (JSON escapes, which YAML reads). */
+static void dump_quoted(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(fp, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(fp, "\\u%04x", c);
+        else
+            fputc(c, fp);
+    }
+    fputc('"', fp);
+}
+
+/* A mapping option as a block mapping, each entry with where it was set. */
+static void dump_map(FILE *fp, const struct option *opt, const struct kta_map *m)
+{
+    if (!m->n) {
+        fprintf(fp, "%s: {}\n", opt->name);
+        return;
+    }
+    fprintf(fp, "%s:\n", opt->name);
+    for (size_t i = 0; i < m->n; i++) {
+        fprintf(fp, "  %s: ", m->items[i].key);
+        dump_quoted(fp, m->items[i].value);
+        fprintf(fp, "   # %s\n", m->items[i].origin);
+    }
+}
+
 void kta_config_dump(const struct kta_config *cfg, FILE *fp)
 {
     char buf[1024];
@@ -513,6 +771,10 @@ void kta_config_dump(const struct kta_config *cfg, FILE *fp)
     fprintf(fp, "# effective configuration%s%s\n", cfg->path ? " from " : "",
             cfg->path ? cfg->path : "");
     for (size_t i = 0; i < NOPTIONS; i++) {
+        if (options[i].type == OPT_MAP) {
+            dump_map(fp, &options[i], (const struct kta_map *)((const char *)cfg + options[i].offset));
+            continue;
+        }
         value_text(cfg, &options[i], buf, sizeof(buf));
         fprintf(fp, "%s: %s\n", options[i].name, buf);
     }

@@ -822,6 +822,49 @@ static int topic_unusable(struct kta_consumer *c, const rd_kafka_metadata_t *md,
     }
 }
 
+/* Each rule's output_topic (with p: only those p has no handle for). */
+static int rule_topics_unusable(struct kta_consumer *c, const rd_kafka_metadata_t *md,
+                                const struct kta_ruleset *rs, struct kta_producer *p,
+                                char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < kta_ruleset_count(rs); i++) {
+        const struct kta_rule *r = kta_ruleset_rule(rs, i);
+        const char *name = kta_rule_output_topic(r);
+        char what[512];
+
+        if (!name || (p && kta_producer_topic_known(p, name) >= 0))
+            continue;
+        snprintf(what, sizeof(what), "rule %s: output_topic", kta_rule_id(r));
+        if (topic_unusable(c, md, what, name, "output_topic in the rule", errstr, errstr_size))
+            return -1;
+    }
+    return 0;
+}
+
+int kta_consumer_check_rule_topics(struct kta_consumer *c, const struct kta_ruleset *rs,
+                                   struct kta_producer *p, char *errstr, size_t errstr_size)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t err;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < kta_ruleset_count(rs); i++) {
+        const char *name = kta_rule_output_topic(kta_ruleset_rule(rs, i));
+        if (name && kta_producer_topic_known(p, name) < 0)
+            break;
+    }
+    if (i == kta_ruleset_count(rs))
+        return 0;      /* no new topic: nothing to ask the brokers */
+    err = rd_kafka_metadata(c->rk, 1, NULL, &md, c->pl->cfg->startup_timeout_ms);
+    if (err)
+        return kta_err(errstr, errstr_size, "cannot check the rules' output topics: %s",
+                       rd_kafka_err2str(err));
+    rc = rule_topics_unusable(c, md, rs, p, errstr, errstr_size);
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
 int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
 {
     const struct kta_config *cfg = c->pl->cfg;
@@ -856,6 +899,22 @@ int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
     if (topic_unusable(c, md, "output topic", cfg->output_topic, "output.topic", errstr, errstr_size) ||
         topic_unusable(c, md, "dead-letter topic", cfg->dlq_topic, "dead_letter.topic", errstr, errstr_size))
         goto out;
+    /* Every topic a hit may be routed to, before a record is taken. */
+    for (size_t i = 0; i < cfg->topic_by_level.n; i++) {
+        char setting[128];
+        snprintf(setting, sizeof(setting), "output.topic_by_level.%s", cfg->topic_by_level.items[i].key);
+        if (topic_unusable(c, md, "routed topic", cfg->topic_by_level.items[i].value, setting,
+                           errstr, errstr_size))
+            goto out;
+    }
+    {
+        unsigned version;
+        struct kta_ruleset *rs = kta_pipeline_ruleset(c->pl, &version);
+        int bad = rule_topics_unusable(c, md, rs, NULL, errstr, errstr_size);
+        kta_ruleset_decref(rs);
+        if (bad)
+            goto out;
+    }
     rc = 0;
 out:
     if (md)

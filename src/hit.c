@@ -49,9 +49,25 @@ static void quote(struct kta_buf *out, const char *s)
     kta_json_quote(out, s, strlen(s));
 }
 
+void kta_hit_tail(struct kta_buf *out, const char *ruleset_version, const struct kta_map *fields)
+{
+    kta_buf_appends(out, ",\"kta\":{\"version\":");
+    quote(out, KTA_VERSION);
+    kta_buf_appends(out, ",\"ruleset\":");
+    quote(out, ruleset_version);
+    kta_buf_append(out, "}", 1);
+    for (size_t i = 0; fields && i < fields->n; i++) {
+        kta_buf_append(out, ",", 1);
+        quote(out, fields->items[i].key);
+        kta_buf_append(out, ":", 1);
+        quote(out, fields->items[i].value);
+    }
+}
+
 void kta_hit_encode(struct kta_buf *out, const struct kta_rule *r,
                     const void *event, size_t event_len,
-                    const struct kta_hit_source *src, const char *detected_at)
+                    const struct kta_hit_source *src, const char *detected_at,
+                    const struct kta_buf *tail)
 {
     const json_t *tags = kta_rule_tags(r);
     size_t i;
@@ -87,6 +103,8 @@ void kta_hit_encode(struct kta_buf *out, const struct kta_rule *r,
     }
     kta_buf_appends(out, ",\"detected_at\":");
     quote(out, detected_at);
+    if (tail && tail->len)
+        kta_buf_append(out, tail->data, tail->len);
     kta_buf_append(out, "}", 1);
 }
 

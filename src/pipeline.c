@@ -114,6 +114,13 @@ static void reload(struct reloader *rl, const char *why)
     pthread_mutex_lock(&pl->rs_lock);
     snprintf(oldver, sizeof(oldver), "%s", kta_ruleset_version(pl->rs));
     pthread_mutex_unlock(&pl->rs_lock);
+    /* A new output_topic must exist before a hit is routed to it. */
+    if (rs && (kta_consumer_check_rule_topics(pl->consumer, rs, pl->producer, errstr,
+                                              sizeof(errstr)) < 0 ||
+               kta_worker_routes(pl, rs, errstr, sizeof(errstr)) < 0)) {
+        kta_ruleset_decref(rs);
+        rs = NULL;
+    }
     if (!rs) {
         atomic_fetch_add(&pl->reload_failures, 1);
         kta_log(KTA_LOG_ERROR, "rules reload (%s) rejected, version %s keeps running: %s", why,
@@ -435,6 +442,7 @@ int kta_pipeline_run(const struct kta_config *cfg)
 
     if (!kta_producer_new(&pl, errstr, sizeof(errstr)) ||
         !kta_consumer_new(&pl, errstr, sizeof(errstr)) ||
+        kta_worker_routes(&pl, pl.rs, errstr, sizeof(errstr)) < 0 ||
         kta_consumer_check(pl.consumer, errstr, sizeof(errstr)) < 0 ||
         kta_producer_start(pl.producer, errstr, sizeof(errstr)) < 0) {
         fprintf(stderr, "kta: %s\n", errstr);

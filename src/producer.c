@@ -10,6 +10,14 @@
  * not authorised, record too large) stops the pipeline as fatal, leaving
  * the offset uncommitted.  Idempotence is on, so librdkafka's own retries
  * add no duplicates.
+ *
+ * Topics: a small table of librdkafka topic handles, numbered; 0 is
+ * output.topic, 1 dead_letter.topic, the others the routed topics
+ * (output.topic_by_level, rules' output_topic) that the pipeline adds
+ * before it publishes a ruleset that needs them (kta_producer_topic,
+ * under topics_lock).  Entries are never removed or moved, so workers send
+ * by number without a lock; a producer restart (exactly-once) renews every
+ * handle in place while the workers are idle.
  */
 #include "kta/pipeline.h"
 
@@ -23,8 +31,12 @@ atomic_int kta_kafka_started;
 struct kta_producer {
     struct kta_pipeline *pl;
     rd_kafka_t          *rk;
-    rd_kafka_topic_t    *hits;
-    rd_kafka_topic_t    *dlq;
+    struct out_topic {
+        char             *name;
+        rd_kafka_topic_t *rkt;
+    }                    topics[KTA_MAX_TOPICS];
+    atomic_int           ntopics;
+    pthread_mutex_t      topics_lock;    /* adding a topic; renewing the handles */
     pthread_t            poller;
     atomic_int           stop;
     int64_t              last_retry_log;
@@ -309,8 +321,8 @@ static int create_handle(struct kta_producer *p, char *errstr, size_t errstr_siz
         kta_err(errstr, errstr_size, "producer: %s", rderr);
         goto fail;
     }
-    p->hits = rd_kafka_topic_new(p->rk, cfg->output_topic, NULL);
-    p->dlq = rd_kafka_topic_new(p->rk, cfg->dlq_topic, NULL);
+    for (int i = 0; i < atomic_load(&p->ntopics); i++)
+        p->topics[i].rkt = rd_kafka_topic_new(p->rk, p->topics[i].name, NULL);
     return 0;
 fail:
     rd_kafka_conf_destroy(conf);
@@ -319,8 +331,10 @@ fail:
 
 static void destroy_handle(struct kta_producer *p)
 {
-    rd_kafka_topic_destroy(p->hits);
-    rd_kafka_topic_destroy(p->dlq);
+    for (int i = 0; i < atomic_load(&p->ntopics); i++) {
+        rd_kafka_topic_destroy(p->topics[i].rkt);
+        p->topics[i].rkt = NULL;
+    }
     rd_kafka_poll(p->rk, 0);
     rd_kafka_destroy(p->rk);
     p->rk = NULL;
@@ -349,6 +363,8 @@ static int replace_handle(struct kta_producer *p, char *errstr, size_t errstr_si
     rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(p->rk, 0);
     pthread_mutex_lock(&p->handle_lock);
+    /* A reload adding a topic meanwhile waits for the new handle. */
+    pthread_mutex_lock(&p->topics_lock);
     destroy_handle(p);
     rc = create_handle(p, errstr, errstr_size);
     if (rc < 0) {
@@ -360,6 +376,7 @@ static int replace_handle(struct kta_producer *p, char *errstr, size_t errstr_si
             abort();
         }
     }
+    pthread_mutex_unlock(&p->topics_lock);
     pthread_mutex_unlock(&p->handle_lock);
     pthread_create(&p->poller, NULL, poll_main, p);
     return rc;
@@ -395,6 +412,10 @@ struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, siz
     p->pl = pl;
     pl->producer = p;
     pthread_mutex_init(&p->handle_lock, NULL);
+    pthread_mutex_init(&p->topics_lock, NULL);
+    p->topics[KTA_TOPIC_HITS].name = xstrdup(cfg->output_topic);
+    p->topics[KTA_TOPIC_DLQ].name = xstrdup(cfg->dlq_topic);
+    atomic_init(&p->ntopics, 2);
     p->transactional = cfg->exactly_once;
     if (p->transactional) {
         const char *id = kta_config_kafka(cfg, "transactional.id");
@@ -413,9 +434,54 @@ struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, siz
 fail:
     pl->producer = NULL;
     pthread_mutex_destroy(&p->handle_lock);
+    free(p->topics[KTA_TOPIC_HITS].name);
+    free(p->topics[KTA_TOPIC_DLQ].name);
+    pthread_mutex_destroy(&p->topics_lock);
     free(p->txn_id);
     free(p);
     return NULL;
+}
+
+static int topic_find(struct kta_producer *p, const char *name)
+{
+    int n = atomic_load_explicit(&p->ntopics, memory_order_acquire);
+
+    for (int i = 0; i < n; i++)
+        if (strcmp(p->topics[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int kta_producer_topic_known(struct kta_producer *p, const char *name)
+{
+    int id;
+
+    pthread_mutex_lock(&p->topics_lock);
+    id = topic_find(p, name);
+    pthread_mutex_unlock(&p->topics_lock);
+    return id;
+}
+
+int kta_producer_topic(struct kta_producer *p, const char *name)
+{
+    int id;
+
+    pthread_mutex_lock(&p->topics_lock);
+    id = topic_find(p, name);
+    if (id < 0 && atomic_load(&p->ntopics) < KTA_MAX_TOPICS) {
+        id = atomic_load(&p->ntopics);
+        p->topics[id].name = xstrdup(name);
+        p->topics[id].rkt = rd_kafka_topic_new(p->rk, name, NULL);
+        /* Published after the entry is whole. */
+        atomic_store_explicit(&p->ntopics, id + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&p->topics_lock);
+    return id;
+}
+
+const char *kta_producer_topic_name(const struct kta_producer *p, int topic)
+{
+    return p->topics[topic].name;
 }
 
 int kta_producer_start(struct kta_producer *p, char *errstr, size_t errstr_size)
@@ -499,7 +565,7 @@ int kta_producer_transactional(const struct kta_producer *p)
     return p->transactional;
 }
 
-int kta_producer_send(struct kta_producer *p, int dead_letter,
+int kta_producer_send(struct kta_producer *p, int topic,
                       const void *key, size_t key_len,
                       const void *value, size_t value_len,
                       rd_kafka_headers_t *hdrs, struct kta_slot *slot)
@@ -509,7 +575,7 @@ int kta_producer_send(struct kta_producer *p, int dead_letter,
     if (slot)
         kta_slot_hold(slot);
     for (;;) {
-        err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT((dead_letter ? p->dlq : p->hits)),
+        err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->topics[topic].rkt),
                                 RD_KAFKA_V_VALUE((void *)value, value_len),
                                 RD_KAFKA_V_KEY(key, key_len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -535,8 +601,8 @@ int kta_producer_send(struct kta_producer *p, int dead_letter,
         atomic_store(&p->txn_failed, 1);
         if (!atomic_exchange(&p->txn_logged, 1))
             kta_log(KTA_LOG_WARN, "cannot produce to topic '%s' in this transaction (%s); it will "
-                    "be aborted and its records processed again",
-                    dead_letter ? p->pl->cfg->dlq_topic : p->pl->cfg->output_topic, rd_kafka_err2str(err));
+                    "be aborted and its records processed again", p->topics[topic].name,
+                    rd_kafka_err2str(err));
         return -1;
     }
     if (err) {
@@ -544,8 +610,7 @@ int kta_producer_send(struct kta_producer *p, int dead_letter,
             rd_kafka_headers_destroy(hdrs);
         atomic_fetch_add_explicit(&p->pl->stats.failures, 1, memory_order_relaxed);
         kta_log(KTA_LOG_ERROR, "cannot deliver to topic '%s': %s; stopping without committing "
-                "the input record", dead_letter ? p->pl->cfg->dlq_topic : p->pl->cfg->output_topic,
-                rd_kafka_err2str(err));
+                "the input record", p->topics[topic].name, rd_kafka_err2str(err));
         kta_pipeline_stop(p->pl, 1);
         return -1;
     }
@@ -580,7 +645,7 @@ void kta_producer_probe(struct kta_producer *p, int timeout_ms)
     const struct rd_kafka_metadata *md = NULL;
 
     pthread_mutex_lock(&p->handle_lock);
-    if (rd_kafka_metadata(p->rk, 0, p->hits, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_metadata(p->rk, 0, p->topics[KTA_TOPIC_HITS].rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_store(&p->connected, 1);
         rd_kafka_metadata_destroy(md);
     }
@@ -603,6 +668,9 @@ void kta_producer_free(struct kta_producer *p)
     if (p->rk)
         destroy_handle(p);
     pthread_mutex_destroy(&p->handle_lock);
+    for (int i = 0; i < atomic_load(&p->ntopics); i++)
+        free(p->topics[i].name);
+    pthread_mutex_destroy(&p->topics_lock);
     free(p->txn_id);
     free(p);
 }

@@ -27,7 +27,7 @@ static void on_hit(void *opaque, const struct kta_rule *r)
     if (!rec->detected_at[0])
         kta_iso8601_now(rec->detected_at, sizeof(rec->detected_at));
     kta_buf_reset(rec->hit);
-    kta_hit_encode(rec->hit, r, rec->data, rec->len, rec->src, rec->detected_at);
+    kta_hit_encode(rec->hit, r, rec->data, rec->len, rec->src, rec->detected_at, rec->tail);
     if (c->fn(c->opaque, rec, r) != 0)
         rec->stopped = 1;
 }

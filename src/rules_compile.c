@@ -1791,6 +1791,7 @@ void kta_rule_free(struct kta_rule *r)
     json_decref(r->meta);
     free(r->scope);
     free(r->logsource);
+    free(r->output_topic);
     free(r->id);
     free(r->title);
     free(r->file);
@@ -1808,9 +1809,11 @@ struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules,
     rs->nrules = nrules;
     rs->scopes = scopes;
     rs->nscopes = nscopes;
-    for (i = 0; i < nrules; i++)
+    for (i = 0; i < nrules; i++) {
+        rules[i]->index = i;
         if (rules[i]->nsearches > rs->max_searches)
             rs->max_searches = rules[i]->nsearches;
+    }
     for (i = 0; i < nscopes; i++)
         if (scopes[i]->nsearches > rs->max_searches)
             rs->max_searches = scopes[i]->nsearches;
@@ -1934,6 +1937,16 @@ uint64_t kta_rule_errors(const struct kta_rule *r)
 const char *kta_rule_logsource(const struct kta_rule *r)
 {
     return r->logsource;
+}
+
+const char *kta_rule_output_topic(const struct kta_rule *r)
+{
+    return r->output_topic;
+}
+
+size_t kta_rule_index(const struct kta_rule *r)
+{
+    return r->index;
 }
 
 /* ---- samples (kta_rule_samples) ---------------------------------------- */

@@ -260,6 +260,8 @@ struct kta_rule {
     const char        *level;    /* static string */
     json_t            *tags;     /* array of strings */
     json_t            *meta;     /* every other top-level key, as JSON */
+    char              *output_topic;     /* the rule's output_topic, or NULL */
+    size_t             index;            /* its place in the ruleset */
     int                enabled;
     char              *file;
     int                line, col;        /* the rule mapping */

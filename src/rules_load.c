@@ -1199,6 +1199,13 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
                                  "'enabled' must be true or false");
             else
                 r->enabled = v->bval;
+        } else if (strcmp(key, "output_topic") == 0) {
+            if (!scalar_text(v) || !kta_topic_name_ok(v->str))
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
+                                 "'output_topic' must be a Kafka topic name (1 to 249 of "
+                                 "a-z A-Z 0-9 . _ -)");
+            else
+                r->output_topic = xstrdup(v->str);
         } else if (strcmp(key, "detection") == 0) {
             det = v;
         } else {

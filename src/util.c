@@ -332,6 +332,19 @@ int kta_parse_int(const char *s, long long min, long long max, long long *out)
     return 0;
 }
 
+int kta_topic_name_ok(const char *s)
+{
+    size_t n = 0;
+
+    if (!s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+              (s[n] >= '0' && s[n] <= '9') || s[n] == '.' || s[n] == '_' || s[n] == '-'))
+            return 0;
+    return n >= 1 && n <= 249;
+}
+
 char *kta_read_file(const char *path, size_t max, size_t *len,
                     char *errstr, size_t errstr_size)
 {

@@ -6,6 +6,11 @@
  * dead-letter topic.  Then it releases its share of the record's offset
  * slot; delivery reports release the rest.
  *
+ * Routing: each hit goes to one topic, its rule's output_topic, else
+ * output.topic_by_level[its level], else output.topic.  A worker resolves
+ * that once per rule when it adopts a ruleset (w->route, producer topic
+ * numbers), so a hit costs one array lookup.
+ *
  * Buffers live in struct kta_worker and are reused, so a steady stream
  * allocates only inside jansson and librdkafka.
  */
@@ -101,7 +106,7 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
     add_header(hdrs, "kta.rule.id", kta_rule_id(r));
     add_header(hdrs, "kta.rule.level", kta_rule_level(r));
     add_header(hdrs, "kta.ruleset.version", kta_ruleset_version(w->rs));
-    if (kta_producer_send(pl->producer, 0, have_key ? w->key.data : NULL,
+    if (kta_producer_send(pl->producer, w->route[kta_rule_index(r)], have_key ? w->key.data : NULL,
                           have_key ? w->key.len : 0, rec->hit->data, rec->hit->len, hdrs,
                           j->slot) < 0)
         return -1;
@@ -152,8 +157,8 @@ static void dead_letter(struct kta_worker *w, const rd_kafka_message_t *rkm, con
     add_header(hdrs, "kta.source.partition", num);
     snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
     add_header(hdrs, "kta.source.offset", num);
-    if (kta_producer_send(pl->producer, 1, rkm->key, rkm->key_len, rkm->payload, rkm->len,
-                          hdrs, slot) == 0) {
+    if (kta_producer_send(pl->producer, KTA_TOPIC_DLQ, rkm->key, rkm->key_len, rkm->payload,
+                          rkm->len, hdrs, slot) == 0) {
         atomic_fetch_add_explicit(&w->stats.malformed, 1, memory_order_relaxed);
         if ((int)err > 0 && (int)err < KTA_DL_REASONS)
             atomic_fetch_add_explicit(&w->stats.dead_letters[err], 1, memory_order_relaxed);
@@ -170,7 +175,8 @@ static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_sl
         .partition = rkm->partition, .offset = rkm->offset,
         .timestamp = rd_kafka_message_timestamp(rkm, NULL),
     };
-    struct kta_record rec = { .data = rkm->payload, .len = rkm->len, .src = &src, .hit = &w->hit };
+    struct kta_record rec = { .data = rkm->payload, .len = rkm->len, .src = &src, .hit = &w->hit,
+                              .tail = &w->tail };
     long nhits;
 
     j.topic = src.topic = rd_kafka_topic_name(rkm->rkt);
@@ -196,13 +202,57 @@ static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_sl
     kta_record_done(&rec);
 }
 
+/* The topic a hit of r goes to: its output_topic, else its level's, else
+ * output.topic (NULL). */
+static const char *route_name(const struct kta_config *cfg, const struct kta_rule *r)
+{
+    const char *name = kta_rule_output_topic(r);
+
+    return name ? name : kta_map_get(&cfg->topic_by_level, kta_rule_level(r));
+}
+
+int kta_worker_routes(struct kta_pipeline *pl, const struct kta_ruleset *rs,
+                      char *errstr, size_t errstr_size)
+{
+    const struct kta_config *cfg = pl->cfg;
+
+    for (size_t i = 0; i < cfg->topic_by_level.n; i++)
+        if (kta_producer_topic(pl->producer, cfg->topic_by_level.items[i].value) < 0)
+            return kta_err(errstr, errstr_size, "output.topic_by_level.%s: more than %d output "
+                           "topics", cfg->topic_by_level.items[i].key, KTA_MAX_TOPICS);
+    for (size_t i = 0; i < kta_ruleset_count(rs); i++) {
+        const struct kta_rule *r = kta_ruleset_rule(rs, i);
+        const char *name = kta_rule_output_topic(r);
+        if (name && kta_producer_topic(pl->producer, name) < 0)
+            return kta_err(errstr, errstr_size, "rule %s: output_topic '%s': more than %d output "
+                           "topics since kta started", kta_rule_id(r), name, KTA_MAX_TOPICS);
+    }
+    return 0;
+}
+
+/* Thread: this worker (or its starter).  Allocates: once per ruleset. */
 static void adopt_ruleset(struct kta_worker *w)
 {
     struct kta_ruleset *old = w->rs;
+    size_t n;
 
     w->rs = kta_pipeline_ruleset(w->pl, &w->rs_version);
     build_hitmap(w);
     kta_ruleset_decref(old);
+    kta_buf_reset(&w->tail);
+    kta_hit_tail(&w->tail, kta_ruleset_version(w->rs), &w->pl->cfg->fields);
+    n = kta_ruleset_count(w->rs);
+    free(w->route);
+    w->route = xmalloc((n ? n : 1) * sizeof(*w->route));
+    for (size_t i = 0; i < n; i++) {
+        const char *name = route_name(w->pl->cfg, kta_ruleset_rule(w->rs, i));
+        /* kta_worker_routes gave the producer every name before the
+         * ruleset was published: this finds it, never adds. */
+        int topic = name ? kta_producer_topic_known(w->pl->producer, name) : KTA_TOPIC_HITS;
+        if (topic < 0)
+            abort();
+        w->route[i] = topic;
+    }
 }
 
 /* Busy time, and each record's latency from the consumer taking it to the
@@ -276,6 +326,8 @@ int kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index)
         kta_eval_ctx_free(w->ctx);
         kta_ruleset_decref(w->rs);
         free(w->hitmap);
+        kta_buf_free(&w->tail);
+        free(w->route);
         return -1;
     }
     return 0;
@@ -292,4 +344,6 @@ void kta_worker_join(struct kta_worker *w)
     kta_buf_free(&w->key);
     kta_buf_free(&w->line);
     free(w->hitmap);
+    kta_buf_free(&w->tail);
+    free(w->route);
 }

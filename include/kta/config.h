@@ -25,12 +25,27 @@ struct kta_kafka_prop {
     char *origin;      /* "kta.yaml:4:3", "-X", "-b" or "default" */
 };
 
+/* A mapping option (output.fields, output.topic_by_level): entries in the
+ * order they were first set, each with where it was set. */
+struct kta_map_entry {
+    char *key;
+    char *value;
+    char *origin;      /* "kta.yaml:4:3" or "-X" */
+};
+
+struct kta_map {
+    struct kta_map_entry *items;
+    size_t                n;
+};
+
 struct kta_config {
     char  *path;                 /* config file read, or NULL */
     char **topics;               /* input.topics */
     size_t ntopics;
     char  *output_topic;         /* output.topic */
     char  *key_field;            /* output.key_field */
+    struct kta_map fields;       /* output.fields: name -> value, in every hit */
+    struct kta_map topic_by_level;   /* output.topic_by_level: level -> topic */
     char  *dlq_topic;            /* dead_letter.topic */
     char  *rules_path;           /* rules.path */
     char  *fieldmap;             /* rules.fieldmap, or NULL */
@@ -81,6 +96,13 @@ void kta_config_set_kafka(struct kta_config *cfg, const char *key,
 
 /* The value of a librdkafka property, or NULL. */
 const char *kta_config_kafka(const struct kta_config *cfg, const char *key);
+
+/* The value of key in m, or NULL. */
+const char *kta_map_get(const struct kta_map *m, const char *key);
+
+/* Names a hit uses for its own keys (docs/rules.md "Hits"): output.fields
+ * may not take them.  NULL-terminated. */
+extern const char *const kta_hit_reserved_keys[];
 
 /* Writes the effective configuration as YAML, secrets masked. */
 void kta_config_dump(const struct kta_config *cfg, FILE *fp);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "kta/config.h"
 #include "kta/rules.h"
 #include "kta/util.h"
 
@@ -27,10 +28,19 @@ struct kta_hit_source {
     long        line;
 };
 
-/* Appends the hit JSON (no trailing newline). detected_at is ISO 8601. */
+/* Appends what ends every hit of one ruleset: `,"kta":{"version":KTA,
+ * "ruleset":VERSION}` and each of fields (output.fields, may be NULL) as
+ * `,"NAME":"VALUE"`.  Built once per ruleset, so the hot path only copies
+ * it; fields are assumed checked (config.c: names that take no quoting,
+ * none of the hit's own keys, UTF-8 values). */
+void kta_hit_tail(struct kta_buf *out, const char *ruleset_version, const struct kta_map *fields);
+
+/* Appends the hit JSON (no trailing newline). detected_at is ISO 8601;
+ * tail is kta_hit_tail's output (NULL: none, which only tests want). */
 void kta_hit_encode(struct kta_buf *out, const struct kta_rule *r,
                     const void *event, size_t event_len,
-                    const struct kta_hit_source *src, const char *detected_at);
+                    const struct kta_hit_source *src, const char *detected_at,
+                    const struct kta_buf *tail);
 
 /* Appends the text of ev[field] (strings as they are, numbers and booleans
  * as JSON text).  Returns 1, or 0 (nothing appended) when the field is

@@ -74,6 +74,9 @@ struct kta_worker {
     struct kta_buf       line;
     struct kta_hit_slot *hitmap;       /* hitmask + 1 slots */
     size_t               hitmask;
+    /* Built when it adopts a ruleset: */
+    struct kta_buf       tail;         /* ends every hit (kta_hit_tail) */
+    int                 *route;        /* rule index -> producer topic number */
 };
 
 struct kta_pipeline {
@@ -116,6 +119,15 @@ struct kta_ruleset *kta_pipeline_ruleset(struct kta_pipeline *pl, unsigned *vers
 int  kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index);
 void kta_worker_join(struct kta_worker *w);
 
+/* Before rs is published (start-up, reload): gives the producer a topic
+ * for every place a hit of rs may be routed to (output.topic_by_level,
+ * each rule's output_topic), so that workers adopting rs find them.
+ * Returns 0, or -1 with errstr when the producer's table is full.
+ * Checking that those topics exist is the consumer's (kta_consumer_check
+ * at start-up, kta_consumer_check_rule_topics on reload). */
+int  kta_worker_routes(struct kta_pipeline *pl, const struct kta_ruleset *rs,
+                       char *errstr, size_t errstr_size);
+
 /* ---- producer.c ---- */
 
 /* Applies cfg's kafka map to conf.  Returns 0, or -1 with errstr naming
@@ -142,11 +154,27 @@ void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, i
 
 struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
 
-/* Sends one record and holds `slot` (may be NULL) until the broker has
- * acknowledged it.  Takes hdrs (may be NULL).  Waits while librdkafka's
- * queue is full.  Returns 0, or -1 when the record cannot be queued
- * (the pipeline is then stopped as fatal and the slot is not released). */
-int kta_producer_send(struct kta_producer *p, int dead_letter,
+/* The producer's topics by number: output.topic and dead_letter.topic
+ * always, routed topics as kta_producer_topic adds them (at most
+ * KTA_MAX_TOPICS in all, for the life of the process). */
+#define KTA_MAX_TOPICS 256
+enum { KTA_TOPIC_HITS = 0, KTA_TOPIC_DLQ = 1 };
+
+/* The number of topic NAME, added (with its handle) when new.  Returns
+ * -1 when the table is full.  Any thread; takes a lock, so call it when a
+ * ruleset is prepared or adopted, never per record. */
+int kta_producer_topic(struct kta_producer *p, const char *name);
+/* The number of NAME if the producer has it, else -1; adds nothing. */
+int kta_producer_topic_known(struct kta_producer *p, const char *name);
+const char *kta_producer_topic_name(const struct kta_producer *p, int topic);
+
+/* Sends one record to topic number `topic` (KTA_TOPIC_HITS, KTA_TOPIC_DLQ
+ * or one from kta_producer_topic) and holds `slot` (may be NULL) until the
+ * broker has acknowledged it.  Takes hdrs (may be NULL).  Waits while
+ * librdkafka's queue is full.  Returns 0, or -1 when the record cannot be
+ * queued (the pipeline is then stopped as fatal and the slot is not
+ * released).  Thread: any worker; no lock. */
+int kta_producer_send(struct kta_producer *p, int topic,
                       const void *key, size_t key_len,
                       const void *value, size_t value_len,
                       rd_kafka_headers_t *hdrs, struct kta_slot *slot);
@@ -190,8 +218,15 @@ void kta_producer_free(struct kta_producer *p);
 
 /* ---- consumer.c ---- */
 struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
-/* Start-up checks: brokers reachable, every topic exists. */
+/* Start-up checks: brokers reachable, every topic exists (input, output,
+ * dead-letter and every routed one: output.topic_by_level and the
+ * current ruleset's output_topic keys). */
 int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size);
+/* On reload: every output_topic of rs that p has no handle for yet exists
+ * (one metadata request; none when there is no new topic).  Returns 0, or
+ * -1 with errstr naming the rule and the topic.  Thread: any. */
+int kta_consumer_check_rule_topics(struct kta_consumer *c, const struct kta_ruleset *rs,
+                                   struct kta_producer *p, char *errstr, size_t errstr_size);
 /* The consumer thread's loop (runs on the calling thread) until stop;
  * then drains and commits.  Returns 0 when everything in flight was
  * finished and committed. */

@@ -32,6 +32,8 @@ struct kta_record {
     const struct kta_hit_source *src;        /* goes into every hit's "source" */
     struct kta_buf              *hit;        /* the caller's buffer, reused; holds the
                                               * encoded hit while fn runs */
+    const struct kta_buf        *tail;       /* ends every hit: kta_hit_tail's output
+                                              * for the ruleset (NULL: none) */
     /* Set by kta_record_eval. */
     json_t                      *ev;         /* the parsed event, or NULL when no parse
                                               * was needed; freed by kta_record_done */

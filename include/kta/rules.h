@@ -152,6 +152,11 @@ int kta_rule_enabled(const struct kta_rule *r);
 /* The rule's logsource as "product=windows category=process_creation"
  * (its scalar keys as written), or NULL when it has none. */
 const char *kta_rule_logsource(const struct kta_rule *r);
+/* The topic its hits go to (the rule's output_topic key, a legal Kafka
+ * topic name), or NULL when it names none. */
+const char *kta_rule_output_topic(const struct kta_rule *r);
+/* Its place in its ruleset: kta_ruleset_rule(rs, kta_rule_index(r)) == r. */
+size_t kta_rule_index(const struct kta_rule *r);
 
 /* How a sample value stands in its field. */
 enum kta_sample_shape {

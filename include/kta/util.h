@@ -82,6 +82,10 @@ void kta_iso8601_now(char *out, size_t out_size);
 /* Parses a whole decimal integer in [min, max].  Returns 0 or -1. */
 int kta_parse_int(const char *s, long long min, long long max, long long *out);
 
+/* 1 when s is a legal Kafka topic name: 1 to 249 of [a-zA-Z0-9._-], and
+ * not "." or "..". */
+int kta_topic_name_ok(const char *s);
+
 /* Reads a whole file (at most max bytes).  Returns a NUL-terminated
  * buffer the caller frees, or NULL with errstr set. */
 char *kta_read_file(const char *path, size_t max, size_t *len,

@@ -34,15 +34,29 @@ check "eval exit 0 with malformed lines" test $rc -eq 0
 check "eval: 3 hits" test "$(wc -l <hits)" -eq 3
 check "eval: malformed line 6 reported" has "events.jsonl:6: malformed event (invalid_json)" err
 check "eval: array line 7 reported" has "events.jsonl:7: malformed event (not_object)" err
-python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: eval hit shape"; }
+python3 - "$KTA" <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: eval hit shape"; }
 import json
 hits = [json.loads(l) for l in open("hits")]
 assert [h["rule"]["id"] for h in hits] == ["seed-severity-high", "seed-severity-critical", "seed-severity-critical"]
 assert [h["source"] for h in hits] == [{"file": "events.jsonl", "line": n} for n in (1, 3, 4)], hits
 assert hits[0]["event"] == {"host": "endpoint01", "threat": "malware.exe", "severity": "high"}
 assert hits[0]["rule"]["level"] == "high" and hits[0]["rule"]["tags"] == ["seed", "severity.high"]
+# kta's version and the ruleset's (a digest of the rule content) in every hit
+import re, subprocess, sys
+ver = subprocess.run([sys.argv[1], "--version"], capture_output=True, text=True).stdout.split()[1]
+for h in hits:
+    assert list(h) == ["rule", "event", "source", "detected_at", "kta"], list(h)
+    assert h["kta"]["version"] == ver and re.fullmatch(r"[0-9a-f]{12}", h["kta"]["ruleset"]), h["kta"]
+assert len({h["kta"]["ruleset"] for h in hits}) == 1
 PY
 "$KTA" eval -r "$root/rules/seed.yaml" <events.jsonl >hits2 2>/dev/null
+rsver() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["kta"]["ruleset"])' "$1"; }
+sed 's/title: /title: x/' "$root/rules/seed.yaml" >seed2.yaml
+"$KTA" eval -r seed2.yaml events.jsonl >hits3 2>/dev/null
+check "eval: other rule content, other ruleset version in the hits" test "$(rsver hits)" != "$(rsver hits3)"
+cp "$root/rules/seed.yaml" seed3.yaml
+"$KTA" eval -r seed3.yaml events.jsonl >hits3 2>/dev/null
+check "eval: same content elsewhere, same ruleset version" test "$(rsver hits)" = "$(rsver hits3)"
 check "eval from stdin" test "$(grep -c '"file":"-"' hits2)" -eq 3
 "$KTA" eval -r "$root/rules/seed.yaml" nosuchfile >/dev/null 2>err; check "eval missing file exit 1" test $? -eq 1
 check "eval missing file message" has "nosuchfile: No such file or directory" err
@@ -219,6 +233,19 @@ check "docs/man/kta.yaml.5 is generated from the option table (make docs)" test 
 printf 'outptu: 1\n' >bad.yaml
 "$KTA" config -c bad.yaml 2>err; check "config unknown key exit 2" test $? -eq 2
 check "config unknown key file:line:col" has "bad.yaml:1:1: unknown option 'outptu'" err
+# mapping options: nested YAML, -X NAME.KEY=VALUE, shown with where they were set
+printf 'output:\n  fields:\n    environment: prod\n  topic_by_level:\n    critical: pager\n' >map.yaml
+"$KTA" config -c map.yaml -X output.fields.region=eu-1 -X output.topic_by_level.high=soc >out
+check "config map exit 0" test $? -eq 0
+check "config shows output.fields from the file" has '  environment: "prod"   # map.yaml:3:18' out
+check "config shows output.fields from -X" has '  region: "eu-1"   # -X' out
+check "config shows output.topic_by_level" has '  critical: "pager"   # map.yaml:5:15' out
+printf 'output:\n  topic_by_level:\n    urgent: pager\n' >badmap.yaml
+"$KTA" config -c badmap.yaml 2>err; check "config unknown level exit 2" test $? -eq 2
+check "config unknown level file:line:col" has "badmap.yaml:3:5: output.topic_by_level: 'urgent' is not a level" err
+"$KTA" config -X output.fields.detected_at=x >/dev/null 2>err
+check "config -X output.fields: a hit key is refused" test $? -ne 0
+check "config -X output.fields: says why" has "'detected_at' is a key of the hit itself" err
 
 # produce without a broker must fail, not hang
 timeout 60 "$KTA" produce -b 127.0.0.1:1 -t x -X message.timeout.ms=1000 <events.jsonl >/dev/null 2>err; rc=$?

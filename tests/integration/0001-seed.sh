@@ -38,9 +38,10 @@ endpoint04 kta.rule.id=seed-severity-critical,kta.rule.level=critical,kta.rulese
     "$(consume "$hits" '%k %h\n')"
 
 consume "$hits" >hits.jsonl
-python3 - "$in" <<'PY'
+python3 - "$in" "$ver" "$("$KTA" --version)" <<'PY'
 import json, sys
 topic = sys.argv[1]
+kta = {"version": sys.argv[3].split()[1], "ruleset": sys.argv[2]}
 hits = [json.loads(l) for l in open("hits.jsonl")]
 want = [("seed-severity-high", "high", "endpoint01", 0),
         ("seed-severity-critical", "critical", "endpoint03", 2),
@@ -54,6 +55,7 @@ for h, (rid, level, host, off) in zip(hits, want):
     assert src["topic"] == topic and src["partition"] == 0 and src["offset"] == off, src
     assert isinstance(src["timestamp"], int) and src["timestamp"] > 0, src
     assert h["detected_at"].endswith("Z") and "T" in h["detected_at"], h
+    assert h["kta"] == kta, h     # kta's version and the header's ruleset version
 print("ok: hit records shaped as docs/rules.md §20")
 PY
 

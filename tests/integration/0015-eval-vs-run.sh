@@ -63,6 +63,12 @@ for name, other in (("kta run", run), ("kta eval --threads 2", ev2), ("kta eval 
         print(f"  {name} has {n}x more {r}: {e[:120]}")
     assert not missing and not extra, f"{name} differs from kta eval"
     print(f"ok: {name} gives the same (rule id, event) hits as kta eval")
+
+# Both carry the same kta and ruleset versions in every hit.
+blocks = {json.dumps(json.loads(l)["kta"], sort_keys=True)
+          for p in ("eval.jsonl", "run.jsonl") for l in open(p, encoding="utf-8")}
+assert len(blocks) == 1, blocks
+print(f"ok: every hit of kta eval and kta run carries {blocks.pop()}")
 PY
 bad=$(wc -l <eval.reasons)
 ((bad > 50)) || fail "only $bad malformed lines"

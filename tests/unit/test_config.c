@@ -130,6 +130,87 @@ int main(void)
         CHECK_INT(kta_config_set(cfg, "input.reset_offsets", "yes", "-X", err, sizeof(err)), -1);
         kta_config_free(cfg);
     }
+    /* Mapping options (OPT_MAP): nested YAML, dotted keys and -X agree. */
+    cfg = kta_config_new();
+    CHECK_INT(cfg->fields.n, 0);
+    CHECK_INT(cfg->topic_by_level.n, 0);
+    CHECK_INT(load(cfg, "output:\n  fields:\n    environment: prod\n    region: \"eu-1\"\n"
+                        "  topic_by_level:\n    critical: pager\n"
+                        "output.fields.cluster: c7\noutput.topic_by_level.high: hi.gh\n",
+                   err, sizeof(err)), 0);
+    CHECK_INT(cfg->fields.n, 3);
+    CHECK_STR(cfg->fields.items[0].key, "environment");
+    CHECK_STR(kta_map_get(&cfg->fields, "region"), "eu-1");
+    CHECK_STR(kta_map_get(&cfg->fields, "cluster"), "c7");
+    snprintf(want, sizeof(want), "%s/kta.yaml:3:18", dir);
+    CHECK_STR(cfg->fields.items[0].origin, want);
+    CHECK_STR(kta_map_get(&cfg->topic_by_level, "critical"), "pager");
+    CHECK_STR(kta_map_get(&cfg->topic_by_level, "high"), "hi.gh");
+    CHECK(kta_map_get(&cfg->topic_by_level, "low") == NULL);
+    CHECK_INT(kta_config_set(cfg, "output.fields.environment", "staging", "-X", err, sizeof(err)), 0);
+    CHECK_INT(kta_config_set(cfg, "output.topic_by_level.low", "quiet", "-X", err, sizeof(err)), 0);
+    CHECK_INT(cfg->fields.n, 3);                      /* replaced, kept in place */
+    CHECK_STR(cfg->fields.items[0].value, "staging");
+    CHECK_STR(cfg->fields.items[0].origin, "-X");
+    CHECK_STR(kta_map_get(&cfg->topic_by_level, "low"), "quiet");
+    CHECK(kta_config_kafka(cfg, "output.fields.environment") == NULL);   /* not a kafka property */
+    {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *fp = open_memstream(&text, &len);
+        kta_config_dump(cfg, fp);
+        fclose(fp);
+        CHECK(strstr(text, "output.fields:\n  environment: \"staging\"   # -X\n") != NULL);
+        CHECK(strstr(text, "  critical: \"pager\"   # ") != NULL);
+        free(text);
+    }
+    /* -X errors */
+    CHECK_INT(kta_config_set(cfg, "output.fields.rule", "x", "-X", err, sizeof(err)), -1);
+    CHECK_STR(err, "output.fields: 'rule' is a key of the hit itself (rule, event, source, "
+                   "detected_at and kta are taken)");
+    CHECK_INT(kta_config_set(cfg, "output.fields.a.b", "x", "-X", err, sizeof(err)), -1);
+    CHECK(strstr(err, "'a.b' is not a field name") != NULL);
+    CHECK_INT(kta_config_set(cfg, "output.fields.bad", "\xff", "-X", err, sizeof(err)), -1);
+    CHECK_STR(err, "output.fields.bad: the value is not valid UTF-8");
+    CHECK_INT(kta_config_set(cfg, "output.topic_by_level.severe", "x", "-X", err, sizeof(err)), -1);
+    CHECK(strstr(err, "'severe' is not a level") != NULL);
+    CHECK_INT(kta_config_set(cfg, "output.topic_by_level.high", "a b", "-X", err, sizeof(err)), -1);
+    CHECK(strstr(err, "output.topic_by_level.high: 'a b' is not a topic name") != NULL);
+    CHECK_INT(kta_config_set(cfg, "output.fields", "x", "-X", err, sizeof(err)), -1);
+    CHECK(strstr(err, "output.fields is a mapping") != NULL);
+    kta_config_free(cfg);
+
+    /* YAML errors point at the key or the value at fault. */
+    cfg = kta_config_new();
+    CHECK_INT(load(cfg, "output:\n  fields:\n    event: x\n", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s/kta.yaml:3:5: output.fields: 'event' is a key of the hit "
+             "itself (rule, event, source, detected_at and kta are taken)", dir);
+    CHECK_STR(err, want);
+    CHECK_INT(load(cfg, "output:\n  topic_by_level:\n    urgent: pager\n", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s/kta.yaml:3:5: output.topic_by_level: 'urgent' is not a level "
+             "(informational, low, medium, high, critical)", dir);
+    CHECK_STR(err, want);
+    CHECK_INT(load(cfg, "output:\n  topic_by_level:\n    critical: \"pa/ger\"\n", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s/kta.yaml:3:15: output.topic_by_level.critical: 'pa/ger' is not "
+             "a topic name (1 to 249 of a-z A-Z 0-9 . _ -)", dir);
+    CHECK_STR(err, want);
+    CHECK_INT(load(cfg, "output.fields: prod\n", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s/kta.yaml:1:16: output.fields: expected a mapping (NAME: VALUE "
+             "lines under it)", dir);
+    CHECK_STR(err, want);
+    CHECK_INT(load(cfg, "output:\n  fields:\n    env: [a]\n", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s/kta.yaml:3:10: output.fields.env: expected a string value", dir);
+    CHECK_STR(err, want);
+    CHECK_INT(load(cfg, "output.fields.source: x\n", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s/kta.yaml:1:1: output.fields: 'source' is a key of the hit "
+             "itself (rule, event, source, detected_at and kta are taken)", dir);
+    CHECK_STR(err, want);
+    CHECK_INT(load(cfg, "output:\n  fields:\n", err, sizeof(err)), 0);   /* nothing under it */
+    CHECK_INT(cfg->fields.n, 0);
+    kta_config_free(cfg);
+    CHECK(kta_topic_name_ok("a.b_c-D9"));
+    CHECK(!kta_topic_name_ok("") && !kta_topic_name_ok(".") && !kta_topic_name_ok("..") &&
+          !kta_topic_name_ok("a/b") && !kta_topic_name_ok("a b"));
 
     unlink(write_file("kta.yaml", ""));
     rmdir(dir);

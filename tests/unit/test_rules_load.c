@@ -62,6 +62,24 @@ static const struct row rows[] = {
       "a flow sequence\n", 1, 0 },
     { R("detection:\n  s: {a: 1}\n  s: {a: 2}\n"),
       "t.yml:5:3: error: duplicate key 's' (first at line 4)\n", 1, 0 },
+    /* output_topic: a legal Kafka topic name, interpreted (no warning) */
+    { R("output_topic: soc.pager_1-x\ndetection:\n  s: {a: 1}\n"), "", 0, 0 },
+    { R("output_topic: 2024\ndetection:\n  s: {a: 1}\n"), "", 0, 0 },
+    { R("output_topic: \"a/b\"\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:15: error: rule r1: 'output_topic' must be a Kafka topic name (1 to 249 of "
+      "a-z A-Z 0-9 . _ -)\n", 1, 0 },
+    { R("output_topic: \"\"\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:15: error: rule r1: 'output_topic' must be a Kafka topic name (1 to 249 of "
+      "a-z A-Z 0-9 . _ -)\n", 1, 0 },
+    { R("output_topic:\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:14: error: rule r1: 'output_topic' must be a Kafka topic name (1 to 249 of "
+      "a-z A-Z 0-9 . _ -)\n", 1, 0 },
+    { R("output_topic: [a]\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:15: error: rule r1: 'output_topic' must be a Kafka topic name (1 to 249 of "
+      "a-z A-Z 0-9 . _ -)\n", 1, 0 },
+    { R("output_topic: ..\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:15: error: rule r1: 'output_topic' must be a Kafka topic name (1 to 249 of "
+      "a-z A-Z 0-9 . _ -)\n", 1, 0 },
     /* metadata */
     { R("enabeld: false\ndetection:\n  s: {a: 1}\n"),
       "t.yml:3:1: warning: rule r1: unknown key 'enabeld' (kept, not interpreted)\n", 0, 1 },
@@ -515,8 +533,28 @@ static void test_version_paths_strict(void)
     }
 }
 
+/* output_topic is the rule's, not metadata; every rule knows its place. */
+static void test_output_topic(void)
+{
+    static const char yaml[] =
+        "rules:\n  - id: a\n    title: a\n    output_topic: pager\n    detection: {s: {x: 1}}\n"
+        "  - id: b\n    title: b\n    detection: {s: {x: 2}}\n";
+    char err[512];
+    struct kta_ruleset *rs = kta_rules_load_string("o.yml", yaml, strlen(yaml), NULL, NULL, err,
+                                                   sizeof(err));
+
+    CHECK(rs != NULL);
+    CHECK_STR(kta_rule_output_topic(kta_ruleset_rule(rs, 0)), "pager");
+    CHECK(kta_rule_output_topic(kta_ruleset_rule(rs, 1)) == NULL);
+    CHECK(json_object_get(kta_rule_meta(kta_ruleset_rule(rs, 0)), "output_topic") == NULL);
+    CHECK_INT(kta_rule_index(kta_ruleset_rule(rs, 0)), 0);
+    CHECK_INT(kta_rule_index(kta_ruleset_rule(rs, 1)), 1);
+    kta_ruleset_decref(rs);
+}
+
 int main(void)
 {
+    test_output_topic();
     test_version_paths_strict();
     test_rows();
     test_placeholders();
