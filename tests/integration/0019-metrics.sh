@@ -59,7 +59,14 @@ while ((SECONDS < end)); do
     [[ $first != 000 ]] && break
     sleep 0.05
 done
-expect_eq "/readyz before assignment" 503 "$first"
+# The first answer may come after the assignment on a fast machine; it must
+# then say so in the log already.  (The member without partitions below
+# checks the 503 deterministically.)
+if [[ $first == 200 ]]; then
+    grep -q "assigned 2 partitions" kta.err || fail "/readyz 200 before any assignment"
+else
+    expect_eq "/readyz before assignment" 503 "$first"
+fi
 ok "/readyz said: $(curl -s "http://$u/readyz")"
 wait_log kta "assigned 2 partitions"
 end=$((SECONDS + 30))
