@@ -78,4 +78,23 @@ int kta_parse_int(const char *s, long long min, long long max, long long *out);
 char *kta_read_file(const char *path, size_t max, size_t *len,
                     char *errstr, size_t errstr_size);
 
+/* "Did you mean": the Damerau-Levenshtein distance (adjacent
+ * transpositions count one) between two short names. */
+size_t kta_edit_distance(const char *a, const char *b);
+
+/* 1 when `typed` is a likely misspelling of `known`: at most one edit
+ * away (two for names of five characters or more), and not equal. */
+int kta_similar(const char *typed, const char *known);
+
+/* The closest similar name among candidates offered one by one:
+ * kta_suggest_init, kta_suggest_add for each, then s.best (NULL: none).
+ * Borrows every string. */
+struct kta_suggest {
+    const char *typed;
+    const char *best;
+    size_t      dist;
+};
+void kta_suggest_init(struct kta_suggest *s, const char *typed);
+void kta_suggest_add(struct kta_suggest *s, const char *known);
+
 #endif
