@@ -588,7 +588,15 @@ void kta_config_markdown(FILE *fp)
           "`kta run -c kta.yaml` reads a YAML mapping. Options may be written nested\n"
           "(`output: {topic: x}`) or with dotted names (`output.topic: x`). Any option\n"
           "can also be set on the command line with `-X name=value`. An unknown option\n"
-          "is an error that names the file, line and column.\n\n"
+          "is an error that names the file, line and column (and the option meant, when\n"
+          "one is close).\n\n"
+          "Without `-c`, `kta run`, `config`, `eval`, `check` and `produce` read the file\n"
+          "that `$KTA_CONFIG` names, or else `/etc/kta/kta.yaml` when it exists; `-c none`\n"
+          "(or `KTA_CONFIG=none`) reads none. Relative file names in a kta.yaml\n"
+          "(`rules.path`, `rules.fieldmap`, `rules.placeholders` and librdkafka\n"
+          "`*.location` properties) are taken from the directory of that file; names on\n"
+          "the command line from the working directory. `kta config` prints the result\n"
+          "and `kta config --check` validates it without connecting to Kafka.\n\n"
           "| option | default | meaning |\n|---|---|---|\n", fp);
     for (size_t i = 0; i < NOPTIONS; i++) {
         value_text(cfg, &options[i], buf, sizeof(buf));
@@ -650,6 +658,13 @@ void kta_config_man(FILE *fp)
           "(\\fBoutput: {topic: x}\\fR) or dotted (\\fBoutput.topic: x\\fR), and any option can be\n"
           "set on the command line with \\fB-X\\fR \\fIname\\fR=\\fIvalue\\fR.\n"
           "An unknown option is an error naming the file, line and column.\n"
+          ".PP\n"
+          "Without \\fB-c\\fR, kta reads the file \\fBKTA_CONFIG\\fR names, or else\n"
+          ".I /etc/kta/kta.yaml\n"
+          "when it exists; \\fB-c none\\fR reads none.\n"
+          "Relative file names in the file (rules.path, rules.fieldmap, rules.placeholders,\n"
+          "librdkafka *.location properties) are taken from its directory.\n"
+          "\\fBkta config --check\\fR validates a configuration without connecting to Kafka.\n"
           ".SH OPTIONS\n", fp);
     for (size_t i = 0; i < NOPTIONS; i++) {
         value_text(cfg, &options[i], buf, sizeof(buf));
