@@ -618,6 +618,10 @@ int kta_kafka_metadata_wait(rd_kafka_t *rk, const struct kta_config *cfg,
     for (;;) {
         int64_t left = end - kta_now_ms();
         err = rd_kafka_metadata(rk, 1, NULL, mdp, (int)(left > 500 ? 500 : left > 1 ? left : 1));
+        /* A producer's error callback runs only in rd_kafka_poll (kta
+         * run's producer has a thread for it; kta produce has not). */
+        if (err && rd_kafka_type(rk) == RD_KAFKA_PRODUCER)
+            rd_kafka_poll(rk, 0);
         if (!err || kta_now_ms() >= end || kta_kafka_auth_error(auth, sizeof(auth)))
             break;
     }

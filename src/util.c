@@ -21,7 +21,7 @@ enum kta_log_level kta_log_threshold = KTA_LOG_INFO;
 
 static void oom(size_t n)
 {
-    fprintf(stderr, "kta: out of memory (allocating %zu bytes)\n", n);
+    fprintf(stderr, "kta: error: out of memory (allocating %zu bytes)\n", n);
     abort();
 }
 
