@@ -231,6 +231,7 @@ bench-e2e: $(BUILD)/kta
 docs: $(BUILD)/kta
 	$(Q)$(BUILD)/kta config --markdown > docs/configuration.md
 	$(Q)mkdir -p docs/man && $(BUILD)/kta config --man > docs/man/kta.yaml.5
+	$(Q)$(BUILD)/kta help --man > docs/man/kta.1
 
 clean:
 	rm -rf build

@@ -209,7 +209,7 @@ its malloc'd figure is what the ruleset keeps.
 To reproduce (a broker on BROKER, topics `mem-in`, `matched_hits` and
 `threat-events.dlq` created):
 
-    kta produce --generate --schema sysmon -n 200000 -o sysmon.jsonl
+    kta produce --generate --schema sysmon -n 200000 --output sysmon.jsonl
     kta produce -b BROKER -t mem-in sysmon.jsonl
     /usr/bin/time -v kta run -b BROKER -t mem-in -G mem-1 -r SIGMA/rules \\
         -m rules/fieldmaps/sysmon.fieldmap -X rules.on_error=skip -w 2 --print none \\

@@ -27,7 +27,7 @@ m=() bm=()   # eval fails on invalid rules unless told; bench skips them
 [[ -n ${MAP:-} ]] && bm=(-m "$MAP") && m=(-m "$MAP")
 [[ -d $rules ]] && m+=(--skip-invalid)
 if [[ -n ${SCHEMA:-} ]]; then
-    "$KTA" produce --generate --schema "$SCHEMA" -n "$n" -o "$work/one.jsonl" 2>/dev/null
+    "$KTA" produce --generate --schema "$SCHEMA" -n "$n" --output "$work/one.jsonl" 2>/dev/null
 else
     python3 "$root/scripts/gen-jsonl.py" events "$n" >"$work/one.jsonl"
 fi

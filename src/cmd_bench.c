@@ -11,6 +11,7 @@
  * ruleset takes is measured around the load (RSS and malloc'd bytes).
  * Nothing here is used by the pipeline.
  */
+#include "kta/cli.h"
 #include "kta/cmd.h"
 #include "kta/gen.h"
 #include "kta/hit.h"
@@ -18,7 +19,6 @@
 #include "kta/util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -327,11 +327,12 @@ static void run(const struct kta_ruleset *rs, const struct events *e, enum mode 
 
 /* ---- output ------------------------------------------------------------ */
 
+/* Invalid rules are skipped, each error said once; warnings would drown
+ * the table on a large corpus. */
 static void diag(void *opaque, enum kta_diag_kind kind, const char *msg)
 {
-    (void)opaque;
     if (kind == KTA_DIAG_ERROR)
-        fprintf(stderr, "%s\n", msg);
+        kta_cli_diag(opaque, kind, msg);
 }
 
 static int parse_threads(const char *s, int *out, int max)
@@ -350,106 +351,103 @@ static int parse_threads(const char *s, int *out, int max)
     return n;
 }
 
+/* A number option of bench: 0, or a usage error (2, printed). */
+static int num(const struct kta_cli *cli, enum kta_opt id, long long min, long long max,
+               long long *out)
+{
+    if (!cli->given[id] || kta_parse_int(cli->val[id], min, max, out) == 0)
+        return 0;
+    return kta_cli_usage(cli->cmd, "'%s': expected a whole number from %lld to %lld",
+                         cli->val[id], min, max);
+}
+
+static int share(const struct kta_cli *cli, enum kta_opt id, double max, double *out)
+{
+    char *end;
+    double d;
+
+    if (!cli->given[id])
+        return 0;
+    d = strtod(cli->val[id], &end);
+    if (*end || end == cli->val[id] || d < 0 || d > max || (id == KTA_O_SECONDS && d <= 0))
+        return kta_cli_usage(cli->cmd, "'%s': expected a number from 0 to %g", cli->val[id], max);
+    *out = d;
+    return 0;
+}
+
 int kta_cmd_bench(int argc, char **argv)
 {
-    static const struct option long_opts[] = {
-        { "rules",          required_argument, NULL, 'r' },
-        { "fieldmap",       required_argument, NULL, 'm' },
-        { "placeholders",   required_argument, NULL, 'p' },
-        { "file",           required_argument, NULL, 'f' },
-        { "events",         required_argument, NULL, 'n' },
-        { "seed",           required_argument, NULL, 'S' },
-        { "malicious",      required_argument, NULL, 'M' },
-        { "generate-rules", required_argument, NULL, 'g' },
-        { "match-rules",    required_argument, NULL, 'R' },
-        { "threads",        required_argument, NULL, 't' },
-        { "seconds",        required_argument, NULL, 's' },
-        { "modes",          required_argument, NULL, 'o' },
-        { "label",          required_argument, NULL, 'l' },
-        { "json",           no_argument,       NULL, 'j' },
-        { "schema",         required_argument, NULL, 'e' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct kta_rules_opts ropts = { .diag = diag, .skip_invalid = 1 };
+    struct kta_rules_opts ropts;
     struct kta_rules_stats rst = { 0 };
     struct events e = { 0 };
     struct kta_ruleset *rs = NULL;
     struct result res[MODE_COUNT * 8];
-    const char *rules = NULL, *file = NULL, *label = NULL, *schema = "kta";
+    const char *rules = NULL, *file, *label, *schema = "kta";
     struct mem m0, m1;
     struct kta_gen g;
+    struct kta_cli cli;
     long long nevents = 100000, seed = 1, ngen = -1;
     double malicious = 0.01, match_rules = 0.01, seconds = 0.5;
-    int threads[8] = { 1 }, nthreads = 1, json = 0, modes[MODE_COUNT] = { 1, 1, 1 };
-    int opt, rc = 1, nres = 0;
+    int threads[8] = { 1 }, nthreads = 1, json, modes[MODE_COUNT] = { 1, 1, 1 };
+    int rc = KTA_EXIT_USAGE, nres = 0;
     size_t literals, always, events_bytes;
     char errstr[1024];
 
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "r:m:p:f:n:t:", long_opts, NULL)) != -1) {
-        switch (opt) {
-        case 'r': rules = optarg; break;
-        case 'm': ropts.fieldmap = optarg; break;
-        case 'p': ropts.placeholders = optarg; break;
-        case 'f': file = optarg; break;
-        case 'l': label = optarg; break;
-        case 'j': json = 1; break;
-        case 'e':
-            schema = optarg;
-            if (kta_gen_schema(&g, schema) < 0) {
-                fprintf(stderr, "kta: bench: --schema '%s': unknown schema (expected one of "
-                        KTA_GEN_SCHEMAS ")\n", optarg);
-                goto usage;
-            }
-            break;
-        case 'n':
-            if (kta_parse_int(optarg, 1, 100000000, &nevents) < 0)
-                goto usage;
-            break;
-        case 'S':
-            if (kta_parse_int(optarg, 0, INT64_MAX, &seed) < 0)
-                goto usage;
-            break;
-        case 'g':
-            if (kta_parse_int(optarg, 1, 1000000, &ngen) < 0)
-                goto usage;
-            break;
-        case 'M': case 'R': case 's': {
-            char *end;
-            double d = strtod(optarg, &end);
-
-            if (*end || end == optarg || d < 0 || (opt != 's' && d > 1) || (opt == 's' && d <= 0))
-                goto usage;
-            *(opt == 'M' ? &malicious : opt == 'R' ? &match_rules : &seconds) = d;
-            break;
-        }
-        case 't':
-            nthreads = parse_threads(optarg, threads, 8);
-            if (nthreads < 1)
-                goto usage;
-            break;
-        case 'o':
-            memset(modes, 0, sizeof(modes));
-            for (char *p = optarg; *p;) {
-                size_t n = strcspn(p, ","), m;
-
-                for (m = 0; m < MODE_COUNT; m++)
-                    if (strlen(mode_names[m]) == n && strncmp(mode_names[m], p, n) == 0)
-                        break;
-                if (m == MODE_COUNT)
-                    goto usage;
-                modes[m] = 1;
-                p += n + (p[n] == ',');
-            }
-            break;
-        default:
-            goto usage;
+    if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
+        kta_cli_free(&cli);
+        return rc;
+    }
+    rc = KTA_EXIT_USAGE;
+    file = cli.val[KTA_O_FILE];
+    label = cli.val[KTA_O_LABEL];
+    json = cli.given[KTA_O_JSON] > 0;
+    if (cli.given[KTA_O_SCHEMA]) {
+        schema = cli.val[KTA_O_SCHEMA];
+        if (kta_gen_schema(&g, schema) < 0) {
+            kta_cli_usage(cli.cmd, "--schema '%s': unknown schema (expected one of "
+                          KTA_GEN_SCHEMAS ")", schema);
+            goto out;
         }
     }
-    if (optind != argc || (!rules && ngen < 0) || (rules && ngen >= 0)) {
-        fprintf(stderr, "kta: bench: give exactly one of -r RULES and --generate-rules N\n");
-        goto usage;
+    if (num(&cli, KTA_O_EVENTS, 1, 100000000, &nevents) || num(&cli, KTA_O_SEED, 0, INT64_MAX, &seed) ||
+        num(&cli, KTA_O_GENERATE_RULES, 1, 1000000, &ngen) ||
+        share(&cli, KTA_O_MALICIOUS, 1, &malicious) || share(&cli, KTA_O_MATCH_RULES, 1, &match_rules) ||
+        share(&cli, KTA_O_SECONDS, 1e6, &seconds))
+        goto out;
+    if (cli.given[KTA_O_THREADS]) {
+        nthreads = parse_threads(cli.val[KTA_O_THREADS], threads, 8);
+        if (nthreads < 1) {
+            kta_cli_usage(cli.cmd, "--threads '%s': expected counts from 1 to %d, e.g. 1,2",
+                          cli.val[KTA_O_THREADS], BENCH_MAX_THREADS);
+            goto out;
+        }
     }
+    if (cli.given[KTA_O_MODES]) {
+        memset(modes, 0, sizeof(modes));
+        for (const char *p = cli.val[KTA_O_MODES]; *p;) {
+            size_t n = strcspn(p, ","), m;
+
+            for (m = 0; m < MODE_COUNT; m++)
+                if (strlen(mode_names[m]) == n && strncmp(mode_names[m], p, n) == 0)
+                    break;
+            if (m == MODE_COUNT) {
+                kta_cli_usage(cli.cmd, "--modes '%s': expected engine, no-prefilter or "
+                              "parse-only", cli.val[KTA_O_MODES]);
+                goto out;
+            }
+            modes[m] = 1;
+            p += n + (p[n] == ',');
+        }
+    }
+    if (cli.given[KTA_O_RULES])
+        rules = cli.cfg->rules_paths[0];
+    if ((!rules && ngen < 0) || (rules && ngen >= 0)) {
+        kta_cli_usage(cli.cmd, "give exactly one of -r RULES and --generate-rules N");
+        goto out;
+    }
+    kta_cli_rules_opts(cli.cfg, &ropts);
+    ropts.skip_invalid = 1;
+    ropts.diag = diag;
     if (ngen >= 0) {
         struct kta_buf y = { 0 };
 
@@ -461,16 +459,22 @@ int kta_cmd_bench(int argc, char **argv)
         kta_buf_free(&y);
     } else {
         mem_now(&m0);
-        rs = kta_rules_load(rules, &ropts, &rst, errstr, sizeof(errstr));
+        rs = kta_rules_load_paths((const char *const *)cli.cfg->rules_paths,
+                                  cli.cfg->nrules_paths, &ropts, &rst, errstr, sizeof(errstr));
         mem_now(&m1);
     }
     if (!rs) {
-        fprintf(stderr, "kta: cannot load rules: %s\n", errstr);
-        return 1;
+        if (rst.errors)
+            kta_log(KTA_LOG_ERROR, "bench: rules not loaded: %zu error%s", rst.errors,
+                    rst.errors == 1 ? "" : "s");
+        else
+            kta_log(KTA_LOG_ERROR, "%s", errstr);
+        goto out;
     }
     if (file) {
         if (events_load(&e, file, errstr, sizeof(errstr)) < 0) {
-            fprintf(stderr, "kta: bench: %s\n", errstr);
+            kta_log(KTA_LOG_ERROR, "bench: %s", errstr);
+            rc = KTA_EXIT_FAILURE;
             goto out;
         }
     } else {
@@ -545,16 +549,11 @@ int kta_cmd_bench(int argc, char **argv)
             printf("\n");
         }
     }
-    rc = 0;
+    rc = KTA_EXIT_OK;
 out:
     kta_buf_free(&e.data);
     free(e.off);
     kta_ruleset_decref(rs);
+    kta_cli_free(&cli);
     return rc;
-usage:
-    fprintf(stderr, "see `kta help bench`\n");
-    kta_ruleset_decref(rs);
-    kta_buf_free(&e.data);
-    free(e.off);
-    return 2;
 }

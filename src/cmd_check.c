@@ -6,30 +6,14 @@
  * rules skipped or left unscoped for their log source, a table of rules
  * per log source, and a one-line summary last.  It never reads events and never talks to Kafka.
  */
+#include "kta/cli.h"
 #include "kta/cmd.h"
 #include "kta/rules.h"
 #include "kta/util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char check_usage[] =
-    "usage: kta check [-m FIELDMAP] [-p PLACEHOLDERS] [--skip-invalid] [-q] RULES...\n"
-    "\n"
-    "Loads every rule file under each RULES path (a file, or a directory read\n"
-    "recursively for *.yml and *.yaml), prints each error and warning as\n"
-    "FILE:LINE:COL on stderr, then a summary line on stdout.\n"
-    "\n"
-    "  -m, --fieldmap FILE  field map YAML file (docs/rules.md §15)\n"
-    "  -p, --placeholders FILE\n"
-    "                       values of the expand modifier's %NAME% placeholders\n"
-    "      --skip-invalid   load the valid rules and count invalid ones as skipped\n"
-    "  -q, --quiet          do not print warnings\n"
-    "  -h, --help           show this help\n"
-    "\n"
-    "Exit status: 0 no errors, 1 errors found, 2 usage error.\n";
 
 struct check_state {
     int quiet;
@@ -133,67 +117,42 @@ static const char *plural(size_t n, const char *one, const char *many)
 
 int kta_cmd_check(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "fieldmap",     required_argument, NULL, 'm' },
-        { "placeholders", required_argument, NULL, 'p' },
-        { "skip-invalid", no_argument,       NULL, 'S' },
-        { "quiet",        no_argument,       NULL, 'q' },
-        { "help",         no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct check_state cs = { 0 };
-    struct kta_rules_opts opts = { .diag = diag, .diag_opaque = &cs };
+    struct kta_rules_opts opts;
     struct kta_rules_stats total = { 0 };
     struct ls_report rep = { 0 };
-    int c, i;
+    struct kta_ruleset *rs;
+    struct kta_cli cli;
+    char err[1024];
+    int rc;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:p:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            opts.fieldmap = optarg;
-            break;
-        case 'p':
-            opts.placeholders = optarg;
-            break;
-        case 'S':
-            opts.skip_invalid = 1;
-            break;
-        case 'q':
-            cs.quiet = 1;
-            break;
-        case 'h':
-            fputs(check_usage, stdout);
-            return 0;
-        default:
-            fprintf(stderr, "kta check: unknown or incomplete option '%s'\n%s",
-                    argv[optind - 1], check_usage);
-            return 2;
+    if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
+        kta_cli_free(&cli);
+        return rc;
+    }
+    /* RULES... operands and -r paths are the same thing: the first
+     * replaces rules.path, the others add to it. */
+    for (int i = 0; i < cli.nargs; i++) {
+        if (i == 0 && !cli.given[KTA_O_RULES])
+            rc = kta_config_set(cli.cfg, "rules.path", cli.args[i], "check", err, sizeof(err));
+        else
+            rc = kta_config_append(cli.cfg, "rules.path", cli.args[i], err, sizeof(err));
+        if (rc < 0) {
+            rc = kta_cli_usage(cli.cmd, "%s", err);
+            goto out;
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr, "kta check: no rules path given\n%s", check_usage);
-        return 2;
-    }
-    for (i = optind; i < argc; i++) {
-        struct kta_rules_stats st = { 0 };
-        struct kta_ruleset *rs;
-        char err[1024];
-
-        /* Each path is a separate load (as each would be for kta run), so
-         * ids need only be unique within one path. */
-        rs = kta_rules_load(argv[i], &opts, &st, err, sizeof(err));
-        rep.quiet = cs.quiet;
-        kta_ruleset_logsources(rs, ls_collect, &rep);
-        kta_ruleset_decref(rs);
-        total.files += st.files;
-        total.rules += st.rules;
-        total.enabled += st.enabled;
-        total.skipped += st.skipped;
-        total.errors += st.errors;
-        total.warnings += st.warnings;
-    }
+    cs.quiet = cli.given[KTA_O_QUIET] > 0;
+    kta_cli_rules_opts(cli.cfg, &opts);
+    opts.diag = diag;
+    opts.diag_opaque = &cs;
+    /* One load of every path, as kta run loads them: rule ids must be
+     * unique across all of them. */
+    rs = kta_rules_load_paths((const char *const *)cli.cfg->rules_paths, cli.cfg->nrules_paths,
+                              &opts, &total, err, sizeof(err));
+    rep.quiet = cs.quiet;
+    kta_ruleset_logsources(rs, ls_collect, &rep);
+    kta_ruleset_decref(rs);
     ls_print(&rep);
     printf("rules: %zu loaded (%zu enabled), %zu skipped, %zu %s, %zu %s in %zu %s\n",
            total.rules, total.enabled, total.skipped, total.errors,
@@ -203,5 +162,8 @@ int kta_cmd_check(int argc, char **argv)
     for (size_t g = 0; g < rep.ng; g++)
         free(rep.g[g].logsource);
     free(rep.g);
-    return total.errors ? 1 : 0;
+    rc = total.errors ? KTA_EXIT_FAILURE : KTA_EXIT_OK;
+out:
+    kta_cli_free(&cli);
+    return rc;
 }

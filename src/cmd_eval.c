@@ -22,6 +22,7 @@
  *
  * Never touches Kafka; prints only here, in the command layer.
  */
+#include "kta/cli.h"
 #include "kta/cmd.h"
 #include "kta/event.h"
 #include "kta/hit.h"
@@ -31,7 +32,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -251,7 +251,7 @@ static void write_chunk(struct eval *e, struct chunk *c)
     if (c->out.len && !atomic_load(&e->write_failed) &&
         write_all(1, c->out.data, c->out.len) < 0) {
         progress_erase(e);
-        fprintf(stderr, "kta: eval: cannot write hits: %s\n", strerror(errno));
+        kta_log(KTA_LOG_ERROR, "eval: cannot write hits: %s", strerror(errno));
         atomic_store(&e->write_failed, 1);
     }
     if (c->err.len || c->note.len) {
@@ -471,7 +471,7 @@ static int eval_file(struct eval *e, const char *path)
             c = slot_get(e);
             c->len = 0;
             c->file = path;
-            kta_buf_printf(&c->note, "kta: %s: %s\n", path, strerror(errno));
+            kta_buf_printf(&c->note, "kta: error: %s: %s\n", path, strerror(errno));
             slot_put(e, c);
             return -1;
         }
@@ -480,7 +480,8 @@ static int eval_file(struct eval *e, const char *path)
         c = slot_get(e);
         got = fill(&rd, c);
         if (rd.eof && rd.error)
-            kta_buf_printf(&c->note, "kta: %s: read error: %s\n", rd.file, strerror(rd.error));
+            kta_buf_printf(&c->note, "kta: error: %s: read error: %s\n", rd.file,
+                           strerror(rd.error));
         /* The next chunk's first line number: counted here when chunks are
          * evaluated in parallel; a single thread learns it from
          * eval_chunk, which saves a pass over the input. */
@@ -499,13 +500,6 @@ static int eval_file(struct eval *e, const char *path)
 }
 
 /* ---- reports ------------------------------------------------------------ */
-
-static void diag(void *opaque, enum kta_diag_kind kind, const char *msg)
-{
-    (void)opaque;
-    (void)kind;
-    fprintf(stderr, "%s\n", msg);
-}
 
 struct rule_count {
     const struct kta_rule *r;
@@ -592,7 +586,7 @@ static int start_threads(struct eval *e)
         goto fail;
     return 0;
 fail:
-    fprintf(stderr, "kta: eval: cannot start a thread\n");
+    kta_log(KTA_LOG_ERROR, "eval: cannot start a thread");
     abort();
 }
 
@@ -634,49 +628,26 @@ static void free_all(struct eval *e)
 
 int kta_cmd_eval(int argc, char **argv)
 {
-    static const struct option long_opts[] = {
-        { "rules",        required_argument, NULL, 'r' },
-        { "fieldmap",     required_argument, NULL, 'm' },
-        { "placeholders", required_argument, NULL, 'p' },
-        { "skip-invalid", no_argument,       NULL, 's' },
-        { "reference",    no_argument,       NULL, 'R' },
-        { "threads",      required_argument, NULL, 't' },
-        { "stats",        no_argument,       NULL, 'S' },
-        { "quiet",        no_argument,       NULL, 'q' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct kta_rules_opts ropts = { .diag = diag };
+    struct kta_rules_opts ropts;
+    struct kta_rules_stats rst = { 0 };
     struct eval e = { .nthreads = 1, .max_bytes = EVAL_MAX_LINE };
     struct kta_ruleset *rs = NULL;
-    const char *rules = NULL;
+    struct kta_cli cli;
     long long nthreads = 1;
     char errstr[1024];
-    int opt, rc = 0;
+    int rc = 0;
 
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "r:m:p:q", long_opts, NULL)) != -1) {
-        switch (opt) {
-        case 'r': rules = optarg; break;
-        case 'm': ropts.fieldmap = optarg; break;
-        case 'p': ropts.placeholders = optarg; break;
-        case 's': ropts.skip_invalid = 1; break;
-        case 'R': e.reference = 1; break;
-        case 'S': e.stats = 1; break;
-        case 'q': e.quiet = 1; break;
-        case 't':
-            if (kta_parse_int(optarg, 0, EVAL_MAX_THREADS, &nthreads) < 0) {
-                fprintf(stderr, "kta: eval: --threads takes 0 to %d\n", EVAL_MAX_THREADS);
-                return 2;
-            }
-            break;
-        default:
-            fprintf(stderr, "see `kta help eval`\n");
-            return 2;
-        }
+    if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
+        kta_cli_free(&cli);
+        return rc;
     }
-    if (!rules) {
-        fprintf(stderr, "kta: eval: -r RULES is required (see `kta help eval`)\n");
-        return 2;
+    e.reference = cli.given[KTA_O_REFERENCE] > 0;
+    e.stats = cli.given[KTA_O_STATS] > 0;
+    e.quiet = cli.given[KTA_O_QUIET] > 0;
+    if (cli.given[KTA_O_THREADS] &&
+        kta_parse_int(cli.val[KTA_O_THREADS], 0, EVAL_MAX_THREADS, &nthreads) < 0) {
+        rc = kta_cli_usage(cli.cmd, "--threads takes 0 to %d", EVAL_MAX_THREADS);
+        goto done;
     }
     if (nthreads == 0) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -684,14 +655,22 @@ int kta_cmd_eval(int argc, char **argv)
         nthreads = ncpu < 1 ? 1 : ncpu > EVAL_MAX_THREADS ? EVAL_MAX_THREADS : ncpu;
     }
     e.nthreads = (int)nthreads;
-    rs = kta_rules_load(rules, &ropts, NULL, errstr, sizeof(errstr));
+    kta_cli_rules_opts(cli.cfg, &ropts);
+    rs = kta_rules_load_paths((const char *const *)cli.cfg->rules_paths, cli.cfg->nrules_paths,
+                              &ropts, &rst, errstr, sizeof(errstr));
     if (!rs) {
-        fprintf(stderr, "kta: cannot load rules: %s\n", errstr);
-        return 1;
+        /* Each error has had its line; say only what it means. */
+        if (rst.errors)
+            kta_log(KTA_LOG_ERROR, "eval: rules not loaded: %zu error%s", rst.errors,
+                    rst.errors == 1 ? "" : "s");
+        else
+            kta_log(KTA_LOG_ERROR, "%s", errstr);
+        rc = KTA_EXIT_USAGE;
+        goto done;
     }
     e.rs = rs;
     /* The same versions kta run writes, so their hits compare equal. */
-    kta_hit_tail(&e.tail, kta_ruleset_version(rs), NULL);
+    kta_hit_tail(&e.tail, kta_ruleset_version(rs), &cli.cfg->fields);   /* as kta run writes it */
     e.nrules = kta_ruleset_count(rs);
     if (e.stats) {
         e.by_addr = xcalloc(e.nrules ? e.nrules : 1, sizeof(*e.by_addr));
@@ -703,20 +682,20 @@ int kta_cmd_eval(int argc, char **argv)
     e.t0 = now_s();
     e.progress_ms = kta_now_ms();
     start_threads(&e);
-    if (optind == argc && eval_file(&e, "-") < 0)
-        rc = 1;
-    for (int i = optind; i < argc && !atomic_load(&e.write_failed); i++)
-        if (eval_file(&e, argv[i]) < 0)
-            rc = 1;
+    if (cli.nargs == 0 && eval_file(&e, "-") < 0)
+        rc = KTA_EXIT_FAILURE;
+    for (int i = 0; i < cli.nargs && !atomic_load(&e.write_failed); i++)
+        if (eval_file(&e, cli.args[i]) < 0)
+            rc = KTA_EXIT_FAILURE;
     stop_threads(&e);
     progress_erase(&e);
     if (atomic_load(&e.write_failed))
-        rc = 1;
+        rc = KTA_EXIT_FAILURE;
     for (size_t i = 0; i < e.nrules; i++) {
         const struct kta_rule *r = kta_ruleset_rule(rs, i);
         if (kta_rule_errors(r))
-            fprintf(stderr, "kta: rule %s: %llu event(s) hit the regex match limit and were not "
-                    "matched by this rule\n", kta_rule_id(r),
+            kta_log(KTA_LOG_WARN, "rule %s: %llu event(s) hit the regex match limit and were "
+                    "not matched by this rule", kta_rule_id(r),
                     (unsigned long long)kta_rule_errors(r));
     }
     if (e.stats)
@@ -726,5 +705,7 @@ int kta_cmd_eval(int argc, char **argv)
     free_all(&e);
     kta_buf_free(&e.tail);
     kta_ruleset_decref(rs);
+done:
+    kta_cli_free(&cli);
     return rc;
 }

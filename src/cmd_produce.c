@@ -7,6 +7,7 @@
  * part of the pipeline.  With -r, the malicious share is built from the
  * literal values of the loaded rules (kta_rule_samples -> kta_gen_rules).
  */
+#include "kta/cli.h"
 #include "kta/cmd.h"
 #include "kta/config.h"
 #include "kta/gen.h"
@@ -16,7 +17,6 @@
 #include "kta/util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +45,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
         ps->failed++;
         if (atomic_load(&ps->auth_failed))
             return;
-        fprintf(stderr, "kta: produce: delivery failed: %s\n", rd_kafka_err2str(rkm->err));
+        kta_log(KTA_LOG_ERROR, "produce: delivery failed: %s", rd_kafka_err2str(rkm->err));
     }
 }
 
@@ -88,7 +88,7 @@ static int send_line(struct produce_state *ps, const char *line, size_t len)
     if (atomic_load(&ps->auth_failed))
         return -1;
     if (err) {
-        fprintf(stderr, "kta: produce: %s\n", rd_kafka_err2str(err));
+        kta_log(KTA_LOG_ERROR, "produce: %s", rd_kafka_err2str(err));
         return -1;
     }
     ps->sent++;
@@ -204,21 +204,26 @@ static void gen_rules_free(struct gen_rules *gr)
     free(gr->rules);
 }
 
-/* -r: loads the rules as `kta run` would (same field map, invalid ones
- * skipped) and keeps the samples of the enabled ones whose log source the
- * schema generates.  Returns 0, or -1 (printed) when nothing is usable. */
-static int load_gen_rules(const char *path, const char *fieldmap, enum kta_gen_schema schema,
+/* -r: loads the rules as `kta run` would (same field map and
+ * placeholders, invalid ones skipped, silently) and keeps the samples of
+ * the enabled ones whose log source the schema generates.  Returns 0, or
+ * -1 (printed) when nothing is usable. */
+static int load_gen_rules(const struct kta_config *cfg, enum kta_gen_schema schema,
                           struct gen_rules *gr)
 {
-    struct kta_rules_opts ropts = { .fieldmap = fieldmap, .skip_invalid = 1 };
+    struct kta_rules_opts ropts;
     struct kta_rules_stats st;
     struct kta_ruleset *rs;
     char errstr[1024];
     size_t i, n;
 
-    rs = kta_rules_load(path, &ropts, &st, errstr, sizeof(errstr));
+    kta_cli_rules_opts(cfg, &ropts);
+    ropts.skip_invalid = 1;
+    ropts.diag = NULL;
+    rs = kta_rules_load_paths((const char *const *)cfg->rules_paths, cfg->nrules_paths, &ropts,
+                              &st, errstr, sizeof(errstr));
     if (!rs) {
-        fprintf(stderr, "kta: produce: %s\n", errstr);
+        kta_log(KTA_LOG_ERROR, "produce: %s", errstr);
         return -1;
     }
     n = kta_ruleset_count(rs);
@@ -245,8 +250,8 @@ static int load_gen_rules(const char *path, const char *fieldmap, enum kta_gen_s
     fprintf(stderr, "kta: produce: %zu of %zu rules give malicious events (%zu invalid skipped)\n",
             gr->n, n, st.skipped);
     if (!gr->n) {
-        fprintf(stderr, "kta: produce: %s: no rule for this schema has literal values to "
-                "generate from\n", path);
+        kta_log(KTA_LOG_ERROR, "produce: %s: no rule for this schema has literal values to "
+                "generate from", cfg->rules_paths[0]);
         return -1;
     }
     return 0;
@@ -261,168 +266,139 @@ static int generate_to_file(const char *path, long long n, long long rate, struc
     FILE *fp = to_stdout ? stdout : fopen(path, "w");
 
     if (!fp) {
-        fprintf(stderr, "kta: produce: %s: %s\n", path, strerror(errno));
-        return 1;
+        kta_log(KTA_LOG_ERROR, "produce: %s: %s", path, strerror(errno));
+        return KTA_EXIT_FAILURE;
     }
     if (produce_generated(&ps, fp, n, rate, g) < 0 || fflush(fp) != 0 || ferror(fp))
         rc = 1;
     if (!to_stdout && fclose(fp) != 0)
         rc = 1;
     if (rc)
-        fprintf(stderr, "kta: produce: %s: %s\n", to_stdout ? "standard output" : path,
+        kta_log(KTA_LOG_ERROR, "produce: %s: %s", to_stdout ? "standard output" : path,
                 strerror(errno));
     else if (!to_stdout)
         fprintf(stderr, "kta: wrote %lu events to %s\n", ps.sent, path);
     return rc;
 }
 
+/* A whole-number option: 0, or a usage error (2, printed). */
+static int num(const struct kta_cli *cli, const char *text, long long *out)
+{
+    if (!text || kta_parse_int(text, 0, 1LL << 62, out) == 0)
+        return 0;
+    return kta_cli_usage(cli->cmd, "'%s': expected a whole number", text);
+}
+
+/* The start-up check of kta run, for one topic: brokers answer within
+ * startup_timeout_ms, the topic exists and has partitions.  Returns 0,
+ * or -1 after printing why. */
+static int check_topic(struct produce_state *ps, const struct kta_config *cfg, const char *topic)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    char errstr[1024];
+    int rc = -1;
+
+    if (kta_kafka_metadata_wait(ps->rk, cfg, &md, errstr, sizeof(errstr)) < 0 ||
+        kta_kafka_topic_unusable(ps->rk, md, "topic", topic, "-t", errstr, sizeof(errstr)))
+        kta_log(KTA_LOG_ERROR, "produce: %s", errstr);
+    else
+        rc = 0;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
 int kta_cmd_produce(int argc, char **argv)
 {
-    static const struct option long_opts[] = {
-        { "config",           required_argument, NULL, 'c' },
-        { "brokers",          required_argument, NULL, 'b' },
-        { "bootstrap-server", required_argument, NULL, 'b' },
-        { "topic",            required_argument, NULL, 't' },
-        { "key-field",        required_argument, NULL, 'k' },
-        { "generate",         optional_argument, NULL, 'g' },
-        { "count",            required_argument, NULL, 'n' },
-        { "schema",           required_argument, NULL, 's' },
-        { "output",           required_argument, NULL, 'o' },
-        { "rate",             required_argument, NULL, 'R' },
-        { "seed",             required_argument, NULL, 'S' },
-        { "malicious",        required_argument, NULL, 'M' },
-        { "rules",            required_argument, NULL, 'r' },
-        { "fieldmap",         required_argument, NULL, 'm' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct kta_config *cfg = kta_config_new();
+    struct kta_cli cli;
+    struct kta_config *cfg;
     struct produce_state ps = { 0 };
     rd_kafka_conf_t *conf = NULL;
-    const char *topic = NULL, *output = NULL, *schema = "kta", *rules = NULL, *fieldmap = NULL;
+    const char *topic = NULL, *output, *schema = "kta";
     struct gen_rules gr = { 0 };
     long long generate = -1, count = -1, rate = 0, seed = 1;
-    int gen_flag = 0;
+    int gen_flag, rules;
     double malicious = 0.01;
     struct kta_gen g;
     char errstr[1024], *end;
-    int opt, rc = 1;
+    int optind_args = 0, rc;
 
-    /* Pass 1: only -c (the kafka: map of a kta.yaml, e.g. TLS and SASL
-     * settings), so that -b and -X override it whatever their order. */
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:n:o:r:m:", long_opts, NULL)) != -1)
-        if (opt == 'c' && kta_config_load(cfg, optarg, errstr, sizeof(errstr)) < 0) {
-            fprintf(stderr, "kta: %s\n", errstr);
+    if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
+        kta_cli_free(&cli);
+        return rc;
+    }
+    rc = KTA_EXIT_USAGE;
+    cfg = cli.cfg;
+    ps.key_field = cli.val[KTA_O_KEY];
+    output = cli.val[KTA_O_OUTPUT];
+    gen_flag = cli.given[KTA_O_GENERATE] > 0;
+    rules = cli.given[KTA_O_RULES] > 0;
+    if (cli.given[KTA_O_TOPIC] > 1) {
+        kta_cli_usage(cli.cmd, "-t: one topic only");
+        goto out;
+    }
+    if (cli.given[KTA_O_TOPIC])
+        topic = cfg->topics[0];
+    if (cli.given[KTA_O_SCHEMA]) {
+        schema = cli.val[KTA_O_SCHEMA];
+        if (kta_gen_schema(&g, schema) < 0) {
+            kta_cli_usage(cli.cmd, "--schema '%s': unknown schema (expected one of "
+                          KTA_GEN_SCHEMAS ")", schema);
             goto out;
         }
-    opterr = 1;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:b:t:k:X:n:o:r:m:", long_opts, NULL)) != -1) {
-        char *eq;
-        switch (opt) {
-        case 'c': break;
-        case 'b': kta_config_set_kafka(cfg, "bootstrap.servers", optarg, "-b"); break;
-        case 't': topic = optarg; break;
-        case 'k': ps.key_field = optarg; break;
-        case 'o': output = optarg; break;
-        case 'r': rules = optarg; break;
-        case 'm': fieldmap = optarg; break;
-        case 's':
-            schema = optarg;
-            if (kta_gen_schema(&g, schema) < 0) {
-                fprintf(stderr, "kta: produce: --schema '%s': unknown schema (expected one of "
-                        KTA_GEN_SCHEMAS ")\n", optarg);
-                rc = 2;
-                goto out;
-            }
-            break;
-        case 'g':
-            gen_flag = 1;
-            if (!optarg)   /* else --generate=N */
-                break;
-            /* fall through */
-        case 'n':
-        case 'R':
-        case 'S': {
-            long long *dst = opt == 'g' ? &generate : opt == 'n' ? &count : opt == 'R' ? &rate : &seed;
-            if (kta_parse_int(optarg, 0, 1LL << 62, dst) < 0) {
-                fprintf(stderr, "kta: produce: %s '%s': expected a whole number\n",
-                        opt == 'g' ? "--generate" : opt == 'n' ? "-n" : opt == 'R' ? "--rate" : "--seed",
-                        optarg);
-                rc = 2;
-                goto out;
-            }
-            break;
-        }
-        case 'M':
-            malicious = strtod(optarg, &end);
-            if (*end || end == optarg || malicious < 0 || malicious > 1) {
-                fprintf(stderr, "kta: produce: --malicious '%s': expected a share from 0 to 1\n", optarg);
-                rc = 2;
-                goto out;
-            }
-            break;
-        case 'X':
-            eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                fprintf(stderr, "kta: -X %s: expected key=value\n",
-                        kta_config_is_secret(optarg) ? "(not shown: names a secret)" : optarg);
-                goto out;
-            }
-            *eq = '\0';
-            kta_config_set_kafka(cfg, optarg, eq + 1, "-X");
-            *eq = '=';
-            break;
-        default:
-            fprintf(stderr, "see `kta help produce`\n");
-            rc = 2;
+    }
+    if (num(&cli, cli.val[KTA_O_GENERATE], &generate) ||
+        num(&cli, cli.val[KTA_O_EVENTS], &count) ||
+        num(&cli, cli.val[KTA_O_RATE], &rate) ||
+        num(&cli, cli.val[KTA_O_SEED], &seed))
+        goto out;
+    if (cli.given[KTA_O_MALICIOUS]) {
+        malicious = strtod(cli.val[KTA_O_MALICIOUS], &end);
+        if (*end || end == cli.val[KTA_O_MALICIOUS] || malicious < 0 || malicious > 1) {
+            kta_cli_usage(cli.cmd, "--malicious '%s': expected a share from 0 to 1",
+                          cli.val[KTA_O_MALICIOUS]);
             goto out;
         }
     }
     /* `--generate N` as before; `--generate -n N` (or only -n) as well: N
      * is then the one operand, which getopt has moved behind the options. */
-    if (gen_flag && generate < 0 && count < 0 && optind + 1 == argc &&
-        kta_parse_int(argv[optind], 0, 1LL << 62, &generate) == 0)
-        optind++;
+    if (gen_flag && generate < 0 && count < 0 && cli.nargs == 1 &&
+        kta_parse_int(cli.args[0], 0, 1LL << 62, &generate) == 0)
+        optind_args = 1;
     if (count >= 0) {
         if (generate >= 0 && generate != count) {
-            fprintf(stderr, "kta: produce: --generate %lld and -n %lld disagree\n", generate, count);
-            rc = 2;
+            kta_cli_usage(cli.cmd, "--generate %lld and -n %lld disagree", generate, count);
             goto out;
         }
         generate = count;
     }
     if ((gen_flag || strcmp(schema, "kta") != 0 || output) && generate < 0) {
-        fprintf(stderr, "kta: produce: generating needs a count (--generate N or -n N)\n");
-        rc = 2;
+        kta_cli_usage(cli.cmd, "generating needs a count (--generate N or -n N)");
         goto out;
     }
-    if (generate >= 0 && optind < argc) {
-        fprintf(stderr, "kta: produce: --generate takes no files\n");
-        rc = 2;
+    if (generate >= 0 && cli.nargs > optind_args) {
+        kta_cli_usage(cli.cmd, "--generate takes no files");
         goto out;
     }
-    if ((rules || fieldmap) && generate < 0) {
-        fprintf(stderr, "kta: produce: -r and -m are for generated events (--generate N)\n");
-        rc = 2;
+    if ((rules || cli.given[KTA_O_FIELDMAP] || cli.given[KTA_O_PLACEHOLDERS]) && generate < 0) {
+        kta_cli_usage(cli.cmd, "-r, -m and -p are for generated events (--generate N)");
         goto out;
     }
     kta_gen_init(&g, (uint64_t)seed, malicious);
     kta_gen_schema(&g, schema);
-    if (fieldmap && !rules) {
-        fprintf(stderr, "kta: produce: -m needs -r RULES\n");
-        rc = 2;
+    if ((cli.given[KTA_O_FIELDMAP] || cli.given[KTA_O_PLACEHOLDERS]) && !rules) {
+        kta_cli_usage(cli.cmd, "-m and -p need -r RULES");
         goto out;
     }
     if (rules) {
         if (g.schema == KTA_GEN_KTA) {
-            fprintf(stderr, "kta: produce: -r needs --schema sysmon or linux\n");
-            rc = 2;
+            kta_cli_usage(cli.cmd, "-r needs --schema sysmon or linux");
             goto out;
         }
-        if (load_gen_rules(rules, fieldmap, g.schema, &gr) < 0)
+        if (load_gen_rules(cfg, g.schema, &gr) < 0) {
+            rc = KTA_EXIT_USAGE;
             goto out;
+        }
         kta_gen_rules(&g, gr.rules, gr.n);
     }
     if (output) {
@@ -430,14 +406,15 @@ int kta_cmd_produce(int argc, char **argv)
         goto out;
     }
     if (!topic) {
-        fprintf(stderr, "kta: produce: -t TOPIC is required (or -o FILE with --generate)\n");
-        rc = 2;
+        kta_cli_usage(cli.cmd, "-t TOPIC is required (or --output FILE with --generate)");
         goto out;
     }
+    if (kta_cmd_check_kafka(cfg) > 0)
+        goto out;
     conf = rd_kafka_conf_new();
     if (kta_kafka_conf_apply(conf, cfg, 1, errstr, sizeof(errstr)) < 0 ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr))) {
-        fprintf(stderr, "kta: %s\n", errstr);
+        kta_log(KTA_LOG_ERROR, "%s", errstr);
         goto out;
     }
     rd_kafka_conf_set_opaque(conf, &ps);
@@ -446,23 +423,27 @@ int kta_cmd_produce(int argc, char **argv)
     rd_kafka_conf_set_error_cb(conf, error_cb);
     ps.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!ps.rk) {
-        fprintf(stderr, "kta: %s\n", errstr);
+        kta_log(KTA_LOG_ERROR, "%s", errstr);
         goto out;
     }
     conf = NULL;
+    rc = KTA_EXIT_FAILURE;
+    if (check_topic(&ps, cfg, topic) < 0)
+        goto out;
+    atomic_store(&kta_kafka_started, 1);
     ps.rkt = rd_kafka_topic_new(ps.rk, topic, NULL);
-    rc = 0;
+    rc = KTA_EXIT_OK;
     if (generate >= 0) {
         if (produce_generated(&ps, NULL, generate, rate, &g) < 0)
-            rc = 1;
-    } else if (optind == argc && produce_file(&ps, stdin) < 0) {
-        rc = 1;
+            rc = KTA_EXIT_FAILURE;
+    } else if (cli.nargs == 0 && produce_file(&ps, stdin) < 0) {
+        rc = KTA_EXIT_FAILURE;
     }
-    for (int i = optind; i < argc && rc == 0; i++) {
-        FILE *fp = fopen(argv[i], "r");
+    for (int i = 0; generate < 0 && i < cli.nargs && rc == 0; i++) {
+        FILE *fp = fopen(cli.args[i], "r");
         if (!fp) {
-            fprintf(stderr, "kta: %s: %s\n", argv[i], strerror(errno));
-            rc = 1;
+            kta_log(KTA_LOG_ERROR, "%s: %s", cli.args[i], strerror(errno));
+            rc = KTA_EXIT_FAILURE;
             break;
         }
         if (produce_file(&ps, fp) < 0)
@@ -475,7 +456,7 @@ int kta_cmd_produce(int argc, char **argv)
     if (atomic_load(&ps.auth_failed)) {
         char why[512];
         kta_kafka_auth_error(why, sizeof(why));
-        fprintf(stderr, "kta: produce: cannot connect to the Kafka brokers at %s: %s\n",
+        kta_log(KTA_LOG_ERROR, "produce: cannot connect to the Kafka brokers at %s: %s",
                 kta_config_kafka(cfg, "bootstrap.servers"), why);
         rd_kafka_purge(ps.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(ps.rk, 0);   /* the purged records' reports, silently */
@@ -483,7 +464,7 @@ int kta_cmd_produce(int argc, char **argv)
         goto out;
     }
     if (rd_kafka_outq_len(ps.rk) > 0) {
-        fprintf(stderr, "kta: produce: %d records not acknowledged within 30 s%s%s\n",
+        kta_log(KTA_LOG_ERROR, "produce: %d records not acknowledged within 30 s%s%s",
                 rd_kafka_outq_len(ps.rk), ps.last_error[0] ? "; last error: " : "", ps.last_error);
         ps.failed += (unsigned long)rd_kafka_outq_len(ps.rk);   /* not "produced" */
         rc = 1;
@@ -500,7 +481,7 @@ out:
     if (ps.rk)
         rd_kafka_destroy(ps.rk);
     kta_buf_free(&ps.key);
-    kta_config_free(cfg);
+    kta_cli_free(&cli);
     gen_rules_free(&gr);
     return rc;
 }

@@ -1,147 +1,174 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_run: `kta run` — options -> struct kta_config -> pipeline.
- * Also `kta config`, which shows the configuration `kta run` would use,
- * parsed by the same code.
+ * Also `kta config`, which shows and validates the configuration
+ * `kta run` would use, parsed by the same code (src/cli.c), and checks
+ * it as `kta run` would before starting anything: every librdkafka
+ * property on a scratch rd_kafka_conf_t (never a handle, so nothing
+ * connects), the assignor, the rules.
  */
+#include "kta/cli.h"
 #include "kta/cmd.h"
 #include "kta/config.h"
 #include "kta/pipeline.h"
 #include "kta/util.h"
 
-#include <getopt.h>
+#include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { OPT_PRINT = 1000, OPT_MARKDOWN, OPT_MAN };
-
-static const struct option long_opts[] = {
-    { "config",    required_argument, NULL, 'c' },
-    { "brokers",   required_argument, NULL, 'b' },
-    { "bootstrap-server", required_argument, NULL, 'b' },
-    { "topic",     required_argument, NULL, 't' },
-    { "rules",     required_argument, NULL, 'r' },
-    { "fieldmap",  required_argument, NULL, 'm' },
-    { "placeholders", required_argument, NULL, 'p' },
-    { "group",     required_argument, NULL, 'G' },
-    { "workers",   required_argument, NULL, 'w' },
-    { "print",     required_argument, NULL, OPT_PRINT },
-    { "markdown",  no_argument,       NULL, OPT_MARKDOWN },
-    { "man",       no_argument,       NULL, OPT_MAN },
-    { "verbose",   no_argument,       NULL, 'v' },
-    { "quiet",     no_argument,       NULL, 'q' },
-    { NULL, 0, NULL, 0 },
+/* Properties without a default value, so absent from rd_kafka_conf_dump;
+ * often misspelt in a kafka: section. */
+static const char *const common_props[] = {
+    "bootstrap.servers", "group.id", "group.instance.id", "transactional.id",
+    "sasl.username", "sasl.password", "sasl.oauthbearer.config", "sasl.kerberos.keytab",
+    "ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "ssl.key.password",
+    "ssl.keystore.location", "ssl.keystore.password", "ssl.crl.location", "ssl.ca.pem",
+    "ssl.certificate.pem", "ssl.key.pem", "debug", "client.rack", "statistics.interval.ms",
 };
 
-/*
- * Parses the options `run` and `config` share.  The config file is read
- * first and the other options applied over it, whatever their order.
- * Returns a config, or NULL after printing the error.
- */
-static struct kta_config *parse(int argc, char **argv, int *markdown)
+/* " (did you mean ...?)" for a property librdkafka does not know: a kta
+ * option first (-X output.topci=x), else a librdkafka property. */
+static void suggest_property(const char *key, char *out, size_t out_size)
 {
-    struct kta_config *cfg = kta_config_new();
-    const char *file = NULL;
-    int opt, topics_given = 0;
-    char errstr[1024];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+    const char **dump, **tdump;
+    size_t n, tn;
+    struct kta_suggest sg;
+    char best[128];
 
-    /* Pass 1: only -c, so that everything else overrides the file. */
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+c:b:t:r:m:p:G:w:X:vq", long_opts, NULL)) != -1)
-        if (opt == 'c')
-            file = optarg;
-    if (file && kta_config_load(cfg, file, errstr, sizeof(errstr)) < 0)
-        goto fail;
+    out[0] = '\0';
+    if (kta_config_suggest(key, best, sizeof(best))) {
+        snprintf(out, out_size, " (did you mean the kta option '%s'?)", best);
+        goto out;
+    }
+    dump = rd_kafka_conf_dump(conf, &n);
+    tdump = rd_kafka_topic_conf_dump(tconf, &tn);
+    kta_suggest_init(&sg, key);
+    for (size_t i = 0; i < n; i += 2)
+        kta_suggest_add(&sg, dump[i]);
+    for (size_t i = 0; i < tn; i += 2)
+        kta_suggest_add(&sg, tdump[i]);
+    for (size_t i = 0; i < sizeof(common_props) / sizeof(common_props[0]); i++)
+        kta_suggest_add(&sg, common_props[i]);
+    if (sg.best)
+        snprintf(out, out_size, " (did you mean '%s'?)", sg.best);
+    rd_kafka_conf_dump_free(dump, n);
+    rd_kafka_conf_dump_free(tdump, tn);
+out:
+    rd_kafka_conf_destroy(conf);
+    rd_kafka_topic_conf_destroy(tconf);
+}
 
-    opterr = 1;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+c:b:t:r:m:p:G:w:X:vq", long_opts, NULL)) != -1) {
-        const char *key = NULL;
-        char *eq;
-        switch (opt) {
-        case 'c':
+int kta_cmd_check_kafka(const struct kta_config *cfg)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char rderr[512], hint[256], errstr[1024];
+    int errors = 0;
+
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        const struct kta_kafka_prop *kp = &cfg->kafka[i];
+        rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, kp->key, kp->value, rderr, sizeof(rderr));
+
+        if (res == RD_KAFKA_CONF_OK)
             continue;
-        case 'b': kta_config_set_kafka(cfg, "bootstrap.servers", optarg, "-b"); continue;
-        case 'G': kta_config_set_kafka(cfg, "group.id", optarg, "-G"); continue;
-        case 'r': key = "rules.path"; break;
-        case 'm': key = "rules.fieldmap"; break;
-        case 'p': key = "rules.placeholders"; break;
-        case 'w': key = "workers"; break;
-        case OPT_PRINT: key = "console.print"; break;
-        case OPT_MARKDOWN: *markdown = 1; continue;
-        case OPT_MAN: *markdown = 2; continue;
-        case 'v': kta_log_threshold = KTA_LOG_DEBUG; continue;
-        case 'q': kta_log_threshold = KTA_LOG_WARN; continue;
-        case 't':
-            /* The first -t replaces the default topic, later ones add. */
-            if (!topics_given++) {
-                if (kta_config_set(cfg, "input.topics", optarg, "-t", errstr, sizeof(errstr)) < 0)
-                    goto fail;
-            } else {
-                cfg->topics = xrealloc(cfg->topics, (cfg->ntopics + 1) * sizeof(char *));
-                cfg->topics[cfg->ntopics++] = xstrdup(optarg);
-            }
-            continue;
-        case 'X':
-            eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                snprintf(errstr, sizeof(errstr), "-X %s: expected key=value",
-                         kta_config_is_secret(optarg) ? "(not shown: names a secret)" : optarg);
-                goto fail;
-            }
-            *eq = '\0';
-            if (kta_config_set(cfg, optarg, eq + 1, "-X", errstr, sizeof(errstr)) < 0) {
-                *eq = '=';
-                goto fail;
-            }
-            *eq = '=';
-            continue;
-        default:
-            fprintf(stderr, "see `kta help %s`\n", argv[0]);
-            kta_config_free(cfg);
-            return NULL;
+        hint[0] = '\0';
+        if (res == RD_KAFKA_CONF_UNKNOWN)
+            suggest_property(kp->key, hint, sizeof(hint));
+        /* rderr may quote the value; never echo a secret. */
+        kta_log(KTA_LOG_ERROR, "%s: kafka property '%s': %s%s", kp->origin, kp->key,
+                kta_config_is_secret(kp->key) ? "invalid value" : rderr, hint);
+        errors++;
+    }
+    rd_kafka_conf_destroy(conf);
+    if (errors)
+        return errors;
+    /* The same again through the code the consumer and the producer use,
+     * with kta's own settings. */
+    for (int producer = 0; producer <= 1; producer++) {
+        conf = rd_kafka_conf_new();
+        if (kta_kafka_conf_apply(conf, cfg, producer, errstr, sizeof(errstr)) < 0) {
+            kta_log(KTA_LOG_ERROR, "%s", errstr);
+            errors++;
         }
-        if (kta_config_set(cfg, key, optarg, argv[0], errstr, sizeof(errstr)) < 0)
-            goto fail;
+        rd_kafka_conf_destroy(conf);
     }
-    if (optind < argc) {
-        snprintf(errstr, sizeof(errstr), "unexpected argument '%s' (see `kta help %s`)",
-                 argv[optind], argv[0]);
-        goto fail;
+    if (kta_consumer_conf_check(cfg, errstr, sizeof(errstr)) < 0) {
+        kta_log(KTA_LOG_ERROR, "%s", errstr);
+        errors++;
     }
-    return cfg;
-fail:
-    fprintf(stderr, "kta: %s\n", errstr);
-    kta_config_free(cfg);
-    return NULL;
+    return errors;
 }
 
 int kta_cmd_run(int argc, char **argv)
 {
-    int markdown = 0, rc;
-    struct kta_config *cfg = parse(argc, argv, &markdown);
+    struct kta_cli cli;
+    int rc;
 
-    if (!cfg)
-        return 2;
-    rc = kta_pipeline_run(cfg);
-    kta_config_free(cfg);
+    if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
+        kta_cli_free(&cli);
+        return rc;
+    }
+    if (kta_cmd_check_kafka(cli.cfg) > 0)
+        rc = KTA_EXIT_USAGE;
+    else
+        rc = kta_pipeline_run(cli.cfg);
+    kta_cli_free(&cli);
     return rc;
+}
+
+/* Everything kta run checks before it connects.  Returns the number of
+ * errors, each logged. */
+static int check_all(const struct kta_config *cfg)
+{
+    struct kta_rules_stats rst = { 0 };
+    struct kta_ruleset *rs;
+    char errstr[1024];
+    int errors = kta_cmd_check_kafka(cfg);
+
+    rs = kta_pipeline_load_rules(cfg, &rst, errstr, sizeof(errstr));
+    if (!rs) {
+        if (!rst.errors)   /* the rule errors were logged one by one */
+            kta_log(KTA_LOG_ERROR, "%s", errstr);
+        errors += rst.errors ? (int)rst.errors : 1;
+    }
+    kta_ruleset_decref(rs);
+    return errors;
 }
 
 int kta_cmd_config(int argc, char **argv)
 {
-    int markdown = 0;
-    struct kta_config *cfg = parse(argc, argv, &markdown);
+    struct kta_cli cli;
+    int rc, errors;
 
-    if (!cfg)
-        return 2;
-    if (markdown == 2)
+    if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
+        kta_cli_free(&cli);
+        return rc;
+    }
+    rc = KTA_EXIT_OK;
+    if (cli.given[KTA_O_MAN]) {
         kta_config_man(stdout);
-    else if (markdown)
+        goto out;
+    }
+    if (cli.given[KTA_O_MARKDOWN]) {
         kta_config_markdown(stdout);
-    else
-        kta_config_dump(cfg, stdout);
-    kta_config_free(cfg);
-    return 0;
+        goto out;
+    }
+    if (!cli.given[KTA_O_CHECK])
+        kta_config_dump(cli.cfg, stdout);
+    fflush(stdout);
+    errors = check_all(cli.cfg);
+    if (errors) {
+        kta_log(KTA_LOG_ERROR, "the configuration%s%s is not valid: %d error%s", cli.config_file ?
+                " from " : "", cli.config_file ? cli.config_file : "", errors,
+                errors == 1 ? "" : "s");
+        rc = KTA_EXIT_USAGE;
+    } else if (cli.given[KTA_O_CHECK] && !cli.given[KTA_O_QUIET]) {
+        fprintf(stderr, "kta: the configuration%s%s is valid\n", cli.config_file ? " from " : "",
+                cli.config_file ? cli.config_file : "");
+    }
+out:
+    kta_cli_free(&cli);
+    return rc;
 }

@@ -18,7 +18,12 @@
 #include <strings.h>
 #include <yaml.h>
 
-enum opt_type { OPT_STR, OPT_STR_OR_NULL, OPT_STRLIST, OPT_INT, OPT_ENUM, OPT_MAP };
+/* OPT_PATH_OR_NULL and OPT_PATHLIST hold file or directory names: as
+ * OPT_STR_OR_NULL and OPT_STRLIST, except that relative names written in
+ * a kta.yaml are taken relative to that file's directory (names given on
+ * the command line stay relative to the working directory). */
+enum opt_type { OPT_STR, OPT_STR_OR_NULL, OPT_STRLIST, OPT_INT, OPT_ENUM, OPT_MAP, OPT_PATH_OR_NULL,
+                OPT_PATHLIST };
 
 /* OPT_MAP: checks one entry.  Returns 0, or -1 with err set and *on_key 1
  * when the key is at fault (0: the value). */
@@ -28,12 +33,23 @@ typedef int map_check_fn(const char *key, const char *value, int *on_key, char *
 struct option {
     const char   *name;
     enum opt_type type;
-    size_t        offset;       /* into struct kta_config */
+    size_t        offset;       /* into struct kta_config; for OPT_STRLIST a
+                                 * char ** directly followed by its size_t count */
     const char   *def;          /* default, as text */
     long long     min, max;     /* OPT_INT */
     const char   *choices;      /* OPT_ENUM: "a|b|c", index = stored value */
     const char   *doc;
 };
+
+static int is_path(const struct option *opt)
+{
+    return opt->type == OPT_PATH_OR_NULL || opt->type == OPT_PATHLIST;
+}
+
+static int is_list(const struct option *opt)
+{
+    return opt->type == OPT_STRLIST || opt->type == OPT_PATHLIST;
+}
 
 #define OFF(f) offsetof(struct kta_config, f)
 
@@ -107,6 +123,12 @@ static int check_route(const char *key, const char *value, int *on_key, char *er
     return 0;
 }
 
+/* Each list's count follows it (see OPT_STRLIST). */
+_Static_assert(offsetof(struct kta_config, ntopics) ==
+               offsetof(struct kta_config, topics) + sizeof(char **), "topics, ntopics");
+_Static_assert(offsetof(struct kta_config, nrules_paths) ==
+               offsetof(struct kta_config, rules_paths) + sizeof(char **), "rules_paths, nrules_paths");
+
 static const struct option options[] = {
     { "input.topics", OPT_STRLIST, OFF(topics), "threat-events", 0, 0, NULL,
       "Topics to consume events from (a list, or one name). `-t` on the command line." },
@@ -132,11 +154,11 @@ static const struct option options[] = {
       "Event field whose value becomes the hit's message key (no key when the field is missing)." },
     { "dead_letter.topic", OPT_STR, OFF(dlq_topic), "threat-events.dlq", 0, 0, NULL,
       "Topic that receives malformed records unchanged, with headers naming the reason and the source." },
-    { "rules.path", OPT_STR, OFF(rules_path), "rules", 0, 0, NULL,
-      "Rule file or directory (read recursively). `-r` on the command line." },
-    { "rules.fieldmap", OPT_STR_OR_NULL, OFF(fieldmap), NULL, 0, 0, NULL,
+    { "rules.path", OPT_PATHLIST, OFF(rules_paths), "rules", 0, 0, NULL,
+      "Rule files or directories (read recursively), loaded into one ruleset: a list, or one name. Relative names in a kta.yaml are taken from its directory. `-r` on the command line (repeat for several)." },
+    { "rules.fieldmap", OPT_PATH_OR_NULL, OFF(fieldmap), NULL, 0, 0, NULL,
       "Field map YAML file that renames rule fields to event paths. `-m` on the command line." },
-    { "rules.placeholders", OPT_STR_OR_NULL, OFF(placeholders), NULL, 0, 0, NULL,
+    { "rules.placeholders", OPT_PATH_OR_NULL, OFF(placeholders), NULL, 0, 0, NULL,
       "Placeholders YAML file: the values that `%name%` stands for in rule values with the `expand` modifier (a mapping from name to a value or a list of values). `-p` on the command line." },
     { "rules.on_error", OPT_ENUM, OFF(rules_skip_invalid), "fail", 0, 0, "fail|skip",
       "`fail`: any invalid rule stops kta from starting. `skip`: invalid rules are reported and left out." },
@@ -305,7 +327,8 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
         if (!value || !*value)
             return kta_err(errstr, errstr_size, "%s must not be empty", opt->name);
         /* fall through */
-    case OPT_STR_OR_NULL: {
+    case OPT_STR_OR_NULL:
+    case OPT_PATH_OR_NULL: {
         char **p = (char **)(base + opt->offset);
         if (opt->offset == OFF(start_offset) && value && *value) {
             enum kta_start kind;
@@ -319,16 +342,20 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
         *p = (value && *value) ? xstrdup(value) : NULL;
         return 0;
     }
-    case OPT_STRLIST: {
+    case OPT_STRLIST:
+    case OPT_PATHLIST: {
+        char ***list = (char ***)(base + opt->offset);
+        size_t *n = (size_t *)(base + opt->offset + sizeof(char **));
+
         if (!value || !*value)
-            return kta_err(errstr, errstr_size, "%s: empty topic name", opt->name);
+            return kta_err(errstr, errstr_size, "%s: empty name", opt->name);
         if (!append) {
-            free_strlist(cfg->topics, cfg->ntopics);
-            cfg->topics = NULL;
-            cfg->ntopics = 0;
+            free_strlist(*list, *n);
+            *list = NULL;
+            *n = 0;
         }
-        cfg->topics = xrealloc(cfg->topics, (cfg->ntopics + 1) * sizeof(char *));
-        cfg->topics[cfg->ntopics++] = xstrdup(value);
+        *list = xrealloc(*list, (*n + 1) * sizeof(char *));
+        (*list)[(*n)++] = xstrdup(value);
         return 0;
     }
     case OPT_INT:
@@ -369,7 +396,8 @@ struct kta_config *kta_config_new(void)
     char errstr[256];
 
     for (size_t i = 0; i < NOPTIONS; i++)
-        if (options[i].def || options[i].type == OPT_STR_OR_NULL)  /* maps start empty */
+        if (options[i].def || options[i].type == OPT_STR_OR_NULL ||   /* maps start empty */
+            options[i].type == OPT_PATH_OR_NULL)
             if (set_value(cfg, &options[i], options[i].def, 0, errstr, sizeof(errstr)) < 0)
                 abort();   /* a bad default is a bug in the table */
     for (size_t i = 0; i < sizeof(kafka_defaults) / sizeof(kafka_defaults[0]); i++)
@@ -388,7 +416,7 @@ void kta_config_free(struct kta_config *cfg)
     map_free(&cfg->fields);
     map_free(&cfg->topic_by_level);
     free(cfg->dlq_topic);
-    free(cfg->rules_path);
+    free_strlist(cfg->rules_paths, cfg->nrules_paths);
     free(cfg->fieldmap);
     free(cfg->placeholders);
     free(cfg->start_offset);
@@ -469,6 +497,48 @@ int kta_config_start_offset(const char *text, enum kta_start *kind, long long *v
     return 0;
 }
 
+int kta_config_append(struct kta_config *cfg, const char *key, const char *value,
+                      char *errstr, size_t errstr_size)
+{
+    const struct option *opt = find_option(key);
+
+    if (!opt || !is_list(opt))
+        return kta_err(errstr, errstr_size, "%s: not a list option", key);
+    return set_value(cfg, opt, value, 1, errstr, errstr_size);
+}
+
+int kta_config_is_option(const char *name)
+{
+    const char *key;
+
+    return find_option(name) != NULL || find_map_option(name, &key) != NULL;
+}
+
+int kta_config_suggest(const char *name, char *out, size_t out_size)
+{
+    struct kta_suggest sg;
+    char sect[NOPTIONS][64];
+
+    kta_suggest_init(&sg, name);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        size_t n = strcspn(options[i].name, ".");
+
+        kta_suggest_add(&sg, options[i].name);
+        /* A misspelt section ("outptu:") is closest to "output". */
+        sect[i][0] = '\0';
+        if (options[i].name[n] == '.' && n < sizeof(sect[i]) && !strchr(name, '.')) {
+            memcpy(sect[i], options[i].name, n);
+            sect[i][n] = '\0';
+            kta_suggest_add(&sg, sect[i]);
+        }
+    }
+    kta_suggest_add(&sg, "kafka");
+    if (!sg.best)
+        return 0;
+    snprintf(out, out_size, "%s", sg.best);
+    return 1;
+}
+
 int kta_config_is_secret(const char *key)
 {
     return strstr(key, "password") || strstr(key, "secret") ||
@@ -483,7 +553,35 @@ struct yctx {
     yaml_document_t *doc;
     char         *errstr;
     size_t        errstr_size;
+    char          resolved[4096];   /* a path option's value, see resolve() */
 };
+
+/* A relative file name written in the config file, taken from the file's
+ * directory: "rules" in /etc/kta/kta.yaml is /etc/kta/rules, and
+ * "rules" in conf/kta.yaml (read from the working directory) is
+ * conf/rules.  Absolute names and the file's own directory "." stay as
+ * they are.  Returns value or y->resolved. */
+static const char *resolve(struct yctx *y, const char *value)
+{
+    const char *slash = strrchr(y->path, '/');
+
+    if (!value || !*value || value[0] == '/' || !slash)
+        return value;
+    snprintf(y->resolved, sizeof(y->resolved), "%.*s/%s", (int)(slash - y->path), y->path, value);
+    return y->resolved;
+}
+
+/* librdkafka properties that name files (TLS, Kerberos), resolved as kta's
+ * own path options are; "probe" is a word, not a file. */
+static int kafka_is_path(const char *key, const char *value)
+{
+    size_t n = strlen(key);
+
+    if (strcmp(value, "probe") == 0)
+        return 0;
+    return (n > 9 && strcmp(key + n - 9, ".location") == 0) ||
+           strcmp(key, "sasl.kerberos.keytab") == 0;
+}
 
 static int yerr(struct yctx *y, const yaml_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -529,7 +627,8 @@ static int load_kafka_map(struct kta_config *cfg, struct yctx *y, yaml_node_t *m
             return yerr(y, v, "kafka.%s: value must be a scalar", scalar(k));
         snprintf(origin, sizeof(origin), "%s:%zu:%zu", y->path, v->start_mark.line + 1,
                  v->start_mark.column + 1);
-        kta_config_set_kafka(cfg, scalar(k), scalar(v), origin);
+        kta_config_set_kafka(cfg, scalar(k), kafka_is_path(scalar(k), scalar(v)) ?
+                             resolve(y, scalar(v)) : scalar(v), origin);
     }
     return 0;
 }
@@ -621,24 +720,31 @@ static int load_map(struct kta_config *cfg, struct yctx *y, yaml_node_t *map, co
                     return -1;
                 continue;
             }
+            {
+                char best[128];
+                if (kta_config_suggest(name, best, sizeof(best)))
+                    return yerr(y, k, "unknown option '%s' (did you mean '%s'?)", name, best);
+            }
             return yerr(y, k, "unknown option '%s' (see `kta help config`)", name);
         }
-        if (opt->type == OPT_STRLIST && v->type == YAML_SEQUENCE_NODE) {
+        if (is_list(opt) && v->type == YAML_SEQUENCE_NODE) {
             if (v->data.sequence.items.start == v->data.sequence.items.top)
                 return yerr(y, v, "%s: the list is empty", name);
             for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
                 yaml_node_t *e = yaml_document_get_node(y->doc, *it);
                 if (e->type != YAML_SCALAR_NODE)
                     return yerr(y, e, "%s: list items must be strings", name);
-                if (set_value(cfg, opt, scalar(e), it != v->data.sequence.items.start,
-                              err, sizeof(err)) < 0)
+                if (set_value(cfg, opt, is_path(opt) ? resolve(y, scalar(e)) : scalar(e),
+                              it != v->data.sequence.items.start, err, sizeof(err)) < 0)
                     return yerr(y, e, "%s", err);
             }
             continue;
         }
         if (v->type != YAML_SCALAR_NODE)
             return yerr(y, v, "%s: expected a single value", name);
-        if (set_value(cfg, opt, is_null_scalar(v) ? NULL : scalar(v), 0, err, sizeof(err)) < 0)
+        if (set_value(cfg, opt, is_null_scalar(v) ? NULL :
+                      is_path(opt) ? resolve(y, scalar(v)) : scalar(v),
+                      0, err, sizeof(err)) < 0)
             return yerr(y, v, "%s", err);
     }
     return 0;
@@ -649,7 +755,7 @@ int kta_config_load(struct kta_config *cfg, const char *path,
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    struct yctx y = { path, &doc, errstr, errstr_size };
+    struct yctx y = { path, &doc, errstr, errstr_size, "" };
     yaml_node_t *root;
     char *data;
     size_t len;
@@ -697,16 +803,19 @@ static void value_text(const struct kta_config *cfg, const struct option *opt,
 
     switch (opt->type) {
     case OPT_STR:
-    case OPT_STR_OR_NULL: {
+    case OPT_STR_OR_NULL:
+    case OPT_PATH_OR_NULL: {
         const char *s = *(char *const *)(base + opt->offset);
         snprintf(out, out_size, "%s", s ? s : "null");
         break;
     }
-    case OPT_STRLIST: {
-        size_t n = 0;
+    case OPT_STRLIST:
+    case OPT_PATHLIST: {
+        char *const *list = *(char **const *)(base + opt->offset);
+        size_t count = *(const size_t *)(base + opt->offset + sizeof(char **)), n = 0;
         out[0] = '\0';
-        for (size_t i = 0; i < cfg->ntopics && n < out_size; i++)
-            n += (size_t)snprintf(out + n, out_size - n, "%s%s", i ? ", " : "[", cfg->topics[i]);
+        for (size_t i = 0; i < count && n < out_size; i++)
+            n += (size_t)snprintf(out + n, out_size - n, "%s%s", i ? ", " : "[", list[i]);
         if (n < out_size)
             snprintf(out + n, out_size - n, "]");
         break;
@@ -796,7 +905,15 @@ void kta_config_markdown(FILE *fp)
           "`kta run -c kta.yaml` reads a YAML mapping. Options may be written nested\n"
           "(`output: {topic: x}`) or with dotted names (`output.topic: x`). Any option\n"
           "can also be set on the command line with `-X name=value`. An unknown option\n"
-          "is an error that names the file, line and column.\n\n"
+          "is an error that names the file, line and column (and the option meant, when\n"
+          "one is close).\n\n"
+          "Without `-c`, `kta run`, `config`, `eval`, `check` and `produce` read the file\n"
+          "that `$KTA_CONFIG` names, or else `/etc/kta/kta.yaml` when it exists; `-c none`\n"
+          "(or `KTA_CONFIG=none`) reads none. Relative file names in a kta.yaml\n"
+          "(`rules.path`, `rules.fieldmap`, `rules.placeholders` and librdkafka\n"
+          "`*.location` properties) are taken from the directory of that file; names on\n"
+          "the command line from the working directory. `kta config` prints the result\n"
+          "and `kta config --check` validates it without connecting to Kafka.\n\n"
           "| option | default | meaning |\n|---|---|---|\n", fp);
     for (size_t i = 0; i < NOPTIONS; i++) {
         value_text(cfg, &options[i], buf, sizeof(buf));
@@ -858,6 +975,13 @@ void kta_config_man(FILE *fp)
           "(\\fBoutput: {topic: x}\\fR) or dotted (\\fBoutput.topic: x\\fR), and any option can be\n"
           "set on the command line with \\fB-X\\fR \\fIname\\fR=\\fIvalue\\fR.\n"
           "An unknown option is an error naming the file, line and column.\n"
+          ".PP\n"
+          "Without \\fB-c\\fR, kta reads the file \\fBKTA_CONFIG\\fR names, or else\n"
+          ".I /etc/kta/kta.yaml\n"
+          "when it exists; \\fB-c none\\fR reads none.\n"
+          "Relative file names in the file (rules.path, rules.fieldmap, rules.placeholders,\n"
+          "librdkafka *.location properties) are taken from its directory.\n"
+          "\\fBkta config --check\\fR validates a configuration without connecting to Kafka.\n"
           ".SH OPTIONS\n", fp);
     for (size_t i = 0; i < NOPTIONS; i++) {
         value_text(cfg, &options[i], buf, sizeof(buf));

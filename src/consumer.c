@@ -724,11 +724,21 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     return 0;   /* librdkafka frees json */
 }
 
+int kta_consumer_conf_check(const struct kta_config *cfg, char *errstr, size_t errstr_size)
+{
+    const char *strategy = kta_config_kafka(cfg, "partition.assignment.strategy");
+
+    if (strategy && strstr(strategy, "cooperative"))
+        return kta_err(errstr, errstr_size, "partition.assignment.strategy '%s': kta supports "
+                       "only the eager assignors range and roundrobin (cooperative-sticky is "
+                       "unreliable in librdkafka %s)", strategy, rd_kafka_version_str());
+    return 0;
+}
+
 struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size)
 {
     struct kta_consumer *c = xcalloc(1, sizeof(*c));
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *strategy;
     char rderr[512];
 
     c->pl = pl;
@@ -746,13 +756,8 @@ struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, siz
         kta_err(errstr, errstr_size, "consumer: %s", rderr);
         goto fail;
     }
-    strategy = kta_config_kafka(pl->cfg, "partition.assignment.strategy");
-    if (strategy && strstr(strategy, "cooperative")) {
-        kta_err(errstr, errstr_size, "partition.assignment.strategy '%s': kta supports only the "
-                "eager assignors range and roundrobin (cooperative-sticky is unreliable in "
-                "librdkafka %s)", strategy, rd_kafka_version_str());
+    if (kta_consumer_conf_check(pl->cfg, errstr, errstr_size) < 0)
         goto fail;
-    }
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
@@ -774,7 +779,7 @@ fail:
 }
 
 /* 1: the topic is there; 0: it is not; -1: it cannot be used, why says why. */
-static int topic_exists(struct kta_consumer *c, const rd_kafka_metadata_t *md, const char *name,
+static int topic_exists(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *name,
                         char *why, size_t why_size)
 {
     const rd_kafka_metadata_t *one = NULL;
@@ -787,13 +792,17 @@ static int topic_exists(struct kta_consumer *c, const rd_kafka_metadata_t *md, c
             snprintf(why, why_size, "%s", rd_kafka_err2str(md->topics[i].err));
             return -1;
         }
+        if (md->topics[i].partition_cnt == 0) {
+            snprintf(why, why_size, "the topic has no partitions");
+            return -1;
+        }
         return 1;
     }
     /* A listing of all topics leaves out those this principal may not
      * describe; asking for the one topic tells "missing" from "denied". */
     why[0] = '\0';
-    rkt = rd_kafka_topic_new(c->rk, name, NULL);
-    if (rkt && !rd_kafka_metadata(c->rk, 0, rkt, &one, 5000) && one->topic_cnt == 1 &&
+    rkt = rd_kafka_topic_new(rk, name, NULL);
+    if (rkt && !rd_kafka_metadata(rk, 0, rkt, &one, 5000) && one->topic_cnt == 1 &&
         one->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
         snprintf(why, why_size, "%s (this principal may not describe it: check its ACLs)",
                  rd_kafka_err2str(one->topics[0].err));
@@ -804,14 +813,13 @@ static int topic_exists(struct kta_consumer *c, const rd_kafka_metadata_t *md, c
     return why[0] ? -1 : 0;
 }
 
-/* Says in errstr why topic NAME (a WHAT, set by SETTING) cannot be used;
- * returns 0 when it can. */
-static int topic_unusable(struct kta_consumer *c, const rd_kafka_metadata_t *md, const char *what,
-                          const char *name, const char *setting, char *errstr, size_t errstr_size)
+int kta_kafka_topic_unusable(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *what,
+                             const char *name, const char *setting, char *errstr,
+                             size_t errstr_size)
 {
     char why[256];
 
-    switch (topic_exists(c, md, name, why, sizeof(why))) {
+    switch (topic_exists(rk, md, name, why, sizeof(why))) {
     case 1:
         return 0;
     case 0:
@@ -835,7 +843,7 @@ static int rule_topics_unusable(struct kta_consumer *c, const rd_kafka_metadata_
         if (!name || (p && kta_producer_topic_known(p, name) >= 0))
             continue;
         snprintf(what, sizeof(what), "rule %s: output_topic", kta_rule_id(r));
-        if (topic_unusable(c, md, what, name, "output_topic in the rule", errstr, errstr_size))
+        if (kta_kafka_topic_unusable(c->rk, md, what, name, "output_topic in the rule", errstr, errstr_size))
             return -1;
     }
     return 0;
@@ -865,45 +873,58 @@ int kta_consumer_check_rule_topics(struct kta_consumer *c, const struct kta_rule
     return rc;
 }
 
-int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
+int kta_kafka_metadata_wait(rd_kafka_t *rk, const struct kta_config *cfg,
+                            const rd_kafka_metadata_t **mdp, char *errstr, size_t errstr_size)
 {
-    const struct kta_config *cfg = c->pl->cfg;
-    const rd_kafka_metadata_t *md = NULL;
     rd_kafka_resp_err_t err;
     int64_t end = kta_now_ms() + cfg->startup_timeout_ms;
     char auth[512];
-    int rc = -1;
 
+    *mdp = NULL;
     /* In slices, so that a TLS or SASL failure (seen by the producer's
      * poll thread) ends the wait at once: retrying cannot fix it. */
     for (;;) {
         int64_t left = end - kta_now_ms();
-        err = rd_kafka_metadata(c->rk, 1, NULL, &md, (int)(left > 500 ? 500 : left > 1 ? left : 1));
+        err = rd_kafka_metadata(rk, 1, NULL, mdp, (int)(left > 500 ? 500 : left > 1 ? left : 1));
+        /* A producer's error callback runs only in rd_kafka_poll (kta
+         * run's producer has a thread for it; kta produce has not). */
+        if (err && rd_kafka_type(rk) == RD_KAFKA_PRODUCER)
+            rd_kafka_poll(rk, 0);
         if (!err || kta_now_ms() >= end || kta_kafka_auth_error(auth, sizeof(auth)))
             break;
     }
-    if (err && kta_kafka_auth_error(auth, sizeof(auth))) {
-        kta_err(errstr, errstr_size, "cannot connect to the Kafka brokers at %s: %s",
-                kta_config_kafka(cfg, "bootstrap.servers"), auth);
+    if (err && kta_kafka_auth_error(auth, sizeof(auth)))
+        return kta_err(errstr, errstr_size, "cannot connect to the Kafka brokers at %s: %s",
+                       kta_config_kafka(cfg, "bootstrap.servers"), auth);
+    if (err)
+        return kta_err(errstr, errstr_size, "cannot reach the Kafka brokers at %s within %d ms: "
+                       "%s", kta_config_kafka(cfg, "bootstrap.servers"), cfg->startup_timeout_ms,
+                       rd_kafka_err2str(err));
+    return 0;
+}
+
+int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
+{
+    const struct kta_config *cfg = c->pl->cfg;
+    const rd_kafka_metadata_t *md = NULL;
+    int rc = -1;
+
+    if (kta_kafka_metadata_wait(c->rk, cfg, &md, errstr, errstr_size) < 0)
         goto out;
-    }
-    if (err) {
-        kta_err(errstr, errstr_size, "cannot reach the Kafka brokers at %s within %d ms: %s",
-                kta_config_kafka(cfg, "bootstrap.servers"), cfg->startup_timeout_ms,
-                rd_kafka_err2str(err));
-        goto out;
-    }
     for (size_t i = 0; i < cfg->ntopics; i++)
-        if (topic_unusable(c, md, "input topic", cfg->topics[i], "input.topics / -t", errstr, errstr_size))
+        if (kta_kafka_topic_unusable(c->rk, md, "input topic", cfg->topics[i], "input.topics / -t",
+                                     errstr, errstr_size))
             goto out;
-    if (topic_unusable(c, md, "output topic", cfg->output_topic, "output.topic", errstr, errstr_size) ||
-        topic_unusable(c, md, "dead-letter topic", cfg->dlq_topic, "dead_letter.topic", errstr, errstr_size))
+    if (kta_kafka_topic_unusable(c->rk, md, "output topic", cfg->output_topic, "output.topic",
+                                 errstr, errstr_size) ||
+        kta_kafka_topic_unusable(c->rk, md, "dead-letter topic", cfg->dlq_topic,
+                                 "dead_letter.topic", errstr, errstr_size))
         goto out;
     /* Every topic a hit may be routed to, before a record is taken. */
     for (size_t i = 0; i < cfg->topic_by_level.n; i++) {
         char setting[128];
         snprintf(setting, sizeof(setting), "output.topic_by_level.%s", cfg->topic_by_level.items[i].key);
-        if (topic_unusable(c, md, "routed topic", cfg->topic_by_level.items[i].value, setting,
+        if (kta_kafka_topic_unusable(c->rk, md, "routed topic", cfg->topic_by_level.items[i].value, setting,
                            errstr, errstr_size))
             goto out;
     }

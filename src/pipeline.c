@@ -15,6 +15,7 @@
  * and logs the periodic stats line.
  */
 #include "kta/pipeline.h"
+#include "kta/cli.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -32,12 +33,6 @@ void kta_pipeline_stop(struct kta_pipeline *pl, int fatal)
     if (fatal)
         atomic_store(&pl->fatal, 1);
     atomic_store(&pl->stop, 1);
-}
-
-static void rules_diag(void *opaque, enum kta_diag_kind kind, const char *msg)
-{
-    (void)opaque;
-    kta_log(kind == KTA_DIAG_ERROR ? KTA_LOG_ERROR : KTA_LOG_WARN, "%s", msg);
 }
 
 static void on_signal(int sig)
@@ -79,18 +74,24 @@ struct reloader {
 /* Loads and compiles the configured rules.  A ruleset with no enabled
  * rule is refused unless rules.allow_empty: kta would commit offsets
  * while detecting nothing.  Returns NULL with errstr set. */
-static struct kta_ruleset *load_rules(const struct kta_config *cfg, struct kta_rules_stats *rst,
-                                      char *errstr, size_t errstr_size)
+struct kta_ruleset *kta_pipeline_load_rules(const struct kta_config *cfg,
+                                            struct kta_rules_stats *rst,
+                                            char *errstr, size_t errstr_size)
 {
-    struct kta_rules_opts ropts = { .fieldmap = cfg->fieldmap, .placeholders = cfg->placeholders,
-                                    .skip_invalid = cfg->rules_skip_invalid,
-                                    .strict = cfg->strict, .diag = rules_diag };
+    struct kta_rules_opts ropts;
     struct kta_ruleset *rs;
 
-    rs = kta_rules_load(cfg->rules_path, &ropts, rst, errstr, errstr_size);
+    kta_cli_rules_opts(cfg, &ropts);
+    rs = kta_rules_load_paths((const char *const *)cfg->rules_paths, cfg->nrules_paths, &ropts,
+                              rst, errstr, errstr_size);
+    if (!rs && rst->errors)
+        /* each error was logged on its own line already */
+        kta_err(errstr, errstr_size, "rules not loaded: %zu error%s", rst->errors,
+                rst->errors == 1 ? "" : "s");
     if (rs && rst->enabled == 0 && !cfg->rules_allow_empty) {
-        kta_err(errstr, errstr_size, "%s: no enabled rule (%zu rule%s loaded); kta would detect "
-                "nothing (set rules.allow_empty: true to run anyway)", cfg->rules_path, rst->rules,
+        kta_err(errstr, errstr_size, "%s%s: no enabled rule (%zu rule%s loaded); kta would detect "
+                "nothing (set rules.allow_empty: true to run anyway)", cfg->rules_paths[0],
+                cfg->nrules_paths > 1 ? " (and the other rules paths)" : "", rst->rules,
                 rst->rules == 1 ? "" : "s");
         kta_ruleset_decref(rs);
         rs = NULL;
@@ -107,9 +108,9 @@ static void reload(struct reloader *rl, const char *why)
     char errstr[1024], oldver[16];
 
     /* Taken before loading: an edit during the load is seen next time. */
-    rl->fingerprint = kta_rules_fingerprint((const char *const *)&cfg->rules_path, 1, cfg->fieldmap,
-                                            cfg->placeholders);
-    rs = load_rules(cfg, &rst, errstr, sizeof(errstr));
+    rl->fingerprint = kta_rules_fingerprint((const char *const *)cfg->rules_paths,
+                                            cfg->nrules_paths, cfg->fieldmap, cfg->placeholders);
+    rs = kta_pipeline_load_rules(cfg, &rst, errstr, sizeof(errstr));
     kta_heap_trim();   /* the compile's garbage, kept or rejected */
     pthread_mutex_lock(&pl->rs_lock);
     snprintf(oldver, sizeof(oldver), "%s", kta_ruleset_version(pl->rs));
@@ -137,8 +138,9 @@ static void reload(struct reloader *rl, const char *why)
     atomic_store(&pl->rules_enabled, rst.enabled);
     atomic_fetch_add(&pl->reloads, 1);
     rl->trim_at = kta_now_ms() + TRIM_DELAY_MS;
-    kta_log(KTA_LOG_INFO, "rules version %s active (%s; was %s): %zu rules (%zu enabled) from %s",
-            kta_ruleset_version(rs), why, oldver, rst.rules, rst.enabled, cfg->rules_path);
+    kta_log(KTA_LOG_INFO, "rules version %s active (%s; was %s): %zu rules (%zu enabled) from %s%s",
+            kta_ruleset_version(rs), why, oldver, rst.rules, rst.enabled, cfg->rules_paths[0],
+            cfg->nrules_paths > 1 ? " and more" : "");
 }
 
 static uint64_t worker_sum(const struct kta_pipeline *pl, size_t field)
@@ -351,8 +353,9 @@ static void *reloader_main(void *arg)
         if (atomic_exchange(&pl->reload, 0)) {
             reload(rl, "SIGHUP");
         } else if (interval > 0 && kta_now_ms() >= next_check) {
-            if (kta_rules_fingerprint((const char *const *)&pl->cfg->rules_path, 1,
-                                      pl->cfg->fieldmap, pl->cfg->placeholders) != rl->fingerprint)
+            if (kta_rules_fingerprint((const char *const *)pl->cfg->rules_paths,
+                                      pl->cfg->nrules_paths, pl->cfg->fieldmap,
+                                      pl->cfg->placeholders) != rl->fingerprint)
                 reload(rl, "rule files changed");
             next_check = kta_now_ms() + interval;
         }
@@ -395,18 +398,20 @@ int kta_pipeline_run(const struct kta_config *cfg)
     struct kta_metrics_source src;
 
     kta_log_format = cfg->log_json ? KTA_LOG_JSON : KTA_LOG_TEXT;
+    kta_log_timestamps = 1;
     memset(&pl, 0, sizeof(pl));
     memset(&rl, 0, sizeof(rl));
     pl.cfg = cfg;
     pthread_mutex_init(&pl.rs_lock, NULL);
     atomic_init(&pl.rs_version, 1);
     rl.pl = &pl;
-    rl.fingerprint = kta_rules_fingerprint((const char *const *)&cfg->rules_path, 1, cfg->fieldmap,
-                                           cfg->placeholders);
-    pl.rs = load_rules(cfg, &rst, errstr, sizeof(errstr));
+    rl.fingerprint = kta_rules_fingerprint((const char *const *)cfg->rules_paths,
+                                           cfg->nrules_paths, cfg->fieldmap, cfg->placeholders);
+    pl.rs = kta_pipeline_load_rules(cfg, &rst, errstr, sizeof(errstr));
     if (!pl.rs) {
-        fprintf(stderr, "kta: %s\n", errstr);
-        return 1;
+        kta_log(KTA_LOG_ERROR, "%s", errstr);
+        pthread_mutex_destroy(&pl.rs_lock);
+        return KTA_EXIT_USAGE;   /* configuration, not a runtime failure */
     }
     /* The compile's garbage goes back now, before the threads that
      * could not reuse it (each has its own malloc arena) start. */
@@ -440,18 +445,25 @@ int kta_pipeline_run(const struct kta_config *cfg)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* librdkafka refusing its settings is a configuration error (2); the
+     * brokers or topics failing the checks a runtime one (1). */
     if (!kta_producer_new(&pl, errstr, sizeof(errstr)) ||
-        !kta_consumer_new(&pl, errstr, sizeof(errstr)) ||
-        kta_worker_routes(&pl, pl.rs, errstr, sizeof(errstr)) < 0 ||
+        !kta_consumer_new(&pl, errstr, sizeof(errstr))) {
+        kta_log(KTA_LOG_ERROR, "%s", errstr);
+        rc = KTA_EXIT_USAGE;
+        goto out;
+    }
+    if (kta_worker_routes(&pl, pl.rs, errstr, sizeof(errstr)) < 0 ||
         kta_consumer_check(pl.consumer, errstr, sizeof(errstr)) < 0 ||
         kta_producer_start(pl.producer, errstr, sizeof(errstr)) < 0) {
-        fprintf(stderr, "kta: %s\n", errstr);
+        kta_log(KTA_LOG_ERROR, "%s", errstr);
         goto out;
     }
     atomic_store(&kta_kafka_started, 1);
     kta_producer_probe(pl.producer, 2000);
-    kta_log(KTA_LOG_INFO, "rules version %s active: %zu rules (%zu enabled) from %s",
-            kta_ruleset_version(pl.rs), rst.rules, rst.enabled, cfg->rules_path);
+    kta_log(KTA_LOG_INFO, "rules version %s active: %zu rules (%zu enabled) from %s%s",
+            kta_ruleset_version(pl.rs), rst.rules, rst.enabled, cfg->rules_paths[0],
+            cfg->nrules_paths > 1 ? " and more" : "");
 
     pl.nworkers = cfg->workers > 0 ? cfg->workers : ncpus();
     /* struct kta_worker is cache-line aligned; calloc does not promise that. */
@@ -460,7 +472,7 @@ int kta_pipeline_run(const struct kta_config *cfg)
     memset(pl.workers, 0, (size_t)pl.nworkers * sizeof(*pl.workers));
     for (int i = 0; i < pl.nworkers; i++) {
         if (kta_worker_start(&pl.workers[i], &pl, i) < 0) {
-            fprintf(stderr, "kta: cannot start worker thread %d\n", i);
+            kta_log(KTA_LOG_ERROR, "cannot start worker thread %d", i);
             pl.nworkers = i;
             kta_pipeline_stop(&pl, 1);
             break;

@@ -21,7 +21,7 @@ enum kta_log_level kta_log_threshold = KTA_LOG_INFO;
 
 static void oom(size_t n)
 {
-    fprintf(stderr, "kta: out of memory (allocating %zu bytes)\n", n);
+    fprintf(stderr, "kta: error: out of memory (allocating %zu bytes)\n", n);
     abort();
 }
 
@@ -96,6 +96,7 @@ uint64_t kta_fnv1a(uint64_t h, const void *p, size_t n)
 }
 
 enum kta_log_format kta_log_format = KTA_LOG_TEXT;
+int kta_log_timestamps;
 
 /* Bounded appends into a log line: each piece goes in whole or, once the
  * line is full, not at all (so an escape or a UTF-8 sequence is never
@@ -210,8 +211,11 @@ void kta_log(enum kta_log_level lvl, const char *fmt, ...)
         memcpy(buf + l.len, "\"}", 2);
         l.len += 2;
     } else {
-        puts_(&l, ts);
-        puts_(&l, " kta: ");
+        if (kta_log_timestamps) {
+            puts_(&l, ts);
+            puts_(&l, " ");
+        }
+        puts_(&l, "kta: ");
         puts_(&l, names[lvl]);
         puts_(&l, ": ");
         puts_(&l, msg);
@@ -386,4 +390,76 @@ fail:
         fclose(fp);
     free(data);
     return NULL;
+}
+
+/* ---- "did you mean" ------------------------------------------------------ */
+
+size_t kta_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), d;
+    size_t *rows, *prev2, *prev, *cur;
+
+    if (la > 256 || lb > 256)   /* names, not texts */
+        return la > lb ? la : lb;
+    rows = prev2 = xcalloc(3 * (lb + 1), sizeof(size_t));
+    prev = prev2 + lb + 1;
+    cur = prev + lb + 1;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t v = prev[j] + 1;                       /* deletion */
+
+            if (cur[j - 1] + 1 < v)
+                v = cur[j - 1] + 1;                       /* insertion */
+            if (prev[j - 1] + cost < v)
+                v = prev[j - 1] + cost;                   /* substitution */
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < v)
+                v = prev2[j - 2] + 1;                     /* transposition */
+            cur[j] = v;
+        }
+        {
+            size_t *t = prev2;
+            prev2 = prev;
+            prev = cur;
+            cur = t;
+        }
+    }
+    d = prev[lb];
+    free(rows);
+    return d;
+}
+
+int kta_similar(const char *typed, const char *known)
+{
+    size_t n = strlen(typed), limit = n >= 5 ? 2 : 1;
+    size_t d;
+
+    if (n == 0 || strcmp(typed, known) == 0)
+        return 0;
+    d = kta_edit_distance(typed, known);
+    return d <= limit && d < n;
+}
+
+void kta_suggest_init(struct kta_suggest *s, const char *typed)
+{
+    s->typed = typed;
+    s->best = NULL;
+    s->dist = (size_t)-1;
+}
+
+void kta_suggest_add(struct kta_suggest *s, const char *known)
+{
+    size_t d;
+
+    if (!kta_similar(s->typed, known))
+        return;
+    d = kta_edit_distance(s->typed, known);
+    if (d < s->dist) {
+        s->dist = d;
+        s->best = known;
+    }
 }

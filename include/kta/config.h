@@ -47,7 +47,8 @@ struct kta_config {
     struct kta_map fields;       /* output.fields: name -> value, in every hit */
     struct kta_map topic_by_level;   /* output.topic_by_level: level -> topic */
     char  *dlq_topic;            /* dead_letter.topic */
-    char  *rules_path;           /* rules.path */
+    char **rules_paths;          /* rules.path: files or directories */
+    size_t nrules_paths;
     char  *fieldmap;             /* rules.fieldmap, or NULL */
     char  *placeholders;         /* rules.placeholders, or NULL */
     int    rules_skip_invalid;   /* rules.on_error == skip */
@@ -89,6 +90,18 @@ int kta_config_load(struct kta_config *cfg, const char *path,
  * ("-X").  Returns 0, or -1 with errstr set. */
 int kta_config_set(struct kta_config *cfg, const char *key, const char *value,
                    const char *origin, char *errstr, size_t errstr_size);
+
+/* Adds value to a list option ("input.topics", "rules.path") instead of
+ * replacing it.  Returns 0, or -1 with errstr set. */
+int kta_config_append(struct kta_config *cfg, const char *key, const char *value,
+                      char *errstr, size_t errstr_size);
+
+/* 1 when name is a kta option (not a librdkafka property). */
+int kta_config_is_option(const char *name);
+
+/* "Did you mean": the kta option or section name closest to a misspelt
+ * one, into out.  Returns 1, or 0 when none is close. */
+int kta_config_suggest(const char *name, char *out, size_t out_size);
 
 /* Sets a librdkafka property (replacing an earlier value). */
 void kta_config_set_kafka(struct kta_config *cfg, const char *key,

@@ -104,8 +104,16 @@ struct kta_pipeline {
 };
 
 /* Runs `kta run` until SIGINT/SIGTERM or a fatal error.  Takes nothing;
- * returns the exit status (0: drained and committed cleanly). */
+ * returns the exit status: 0 drained and committed cleanly, 1 a runtime
+ * failure, 2 rules that do not load or librdkafka settings it rejects. */
 int kta_pipeline_run(const struct kta_config *cfg);
+
+/* Loads and compiles cfg's rules (rules.*) as kta run does, each error
+ * and warning logged; refuses a ruleset with no enabled rule unless
+ * rules.allow_empty.  Returns a ruleset, or NULL with errstr set. */
+struct kta_ruleset *kta_pipeline_load_rules(const struct kta_config *cfg,
+                                            struct kta_rules_stats *rst,
+                                            char *errstr, size_t errstr_size);
 
 /* Asks the pipeline to stop (any thread, async-signal-safe). */
 void kta_pipeline_stop(struct kta_pipeline *pl, int fatal);
@@ -227,6 +235,21 @@ int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
  * -1 with errstr naming the rule and the topic.  Thread: any. */
 int kta_consumer_check_rule_topics(struct kta_consumer *c, const struct kta_ruleset *rs,
                                    struct kta_producer *p, char *errstr, size_t errstr_size);
+/* What kta_consumer_new refuses in cfg without building anything: the
+ * cooperative assignors.  Returns 0, or -1 with errstr set. */
+int kta_consumer_conf_check(const struct kta_config *cfg, char *errstr, size_t errstr_size);
+/* The start-up checks of kta run and kta produce, on any handle: waits up
+ * to cfg->startup_timeout_ms for the brokers' metadata (*mdp, destroyed by
+ * the caller), stopping at once on a TLS or SASL failure.  Returns 0, or
+ * -1 with errstr saying why. */
+int kta_kafka_metadata_wait(rd_kafka_t *rk, const struct kta_config *cfg,
+                            const rd_kafka_metadata_t **mdp, char *errstr, size_t errstr_size);
+/* Says in errstr why topic NAME (a WHAT, e.g. "output topic", set by
+ * SETTING) cannot be used: missing, no partitions, not authorised.
+ * Returns 0 when it can be used. */
+int kta_kafka_topic_unusable(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *what,
+                             const char *name, const char *setting, char *errstr,
+                             size_t errstr_size);
 /* The consumer thread's loop (runs on the calling thread) until stop;
  * then drains and commits.  Returns 0 when everything in flight was
  * finished and committed. */

@@ -36,6 +36,10 @@ enum kta_log_format { KTA_LOG_TEXT, KTA_LOG_JSON };
 
 /* log.format: TEXT (default) or JSON lines.  Set once at start-up. */
 extern enum kta_log_format kta_log_format;
+/* 1: text lines start with the time (kta run, a service's log); the
+ * one-shot commands print "kta: LEVEL: message" alone.  JSON lines
+ * always carry "ts". */
+extern int kta_log_timestamps;
 
 /* Logs one line to stderr: "2026-12-02T01:02:03.456Z kta: LEVEL: message"
  * (UTC, milliseconds; LEVEL is error, warning, info or debug), or with
@@ -90,5 +94,24 @@ int kta_topic_name_ok(const char *s);
  * buffer the caller frees, or NULL with errstr set. */
 char *kta_read_file(const char *path, size_t max, size_t *len,
                     char *errstr, size_t errstr_size);
+
+/* "Did you mean": the Damerau-Levenshtein distance (adjacent
+ * transpositions count one) between two short names. */
+size_t kta_edit_distance(const char *a, const char *b);
+
+/* 1 when `typed` is a likely misspelling of `known`: at most one edit
+ * away (two for names of five characters or more), and not equal. */
+int kta_similar(const char *typed, const char *known);
+
+/* The closest similar name among candidates offered one by one:
+ * kta_suggest_init, kta_suggest_add for each, then s.best (NULL: none).
+ * Borrows every string. */
+struct kta_suggest {
+    const char *typed;
+    const char *best;
+    size_t      dist;
+};
+void kta_suggest_init(struct kta_suggest *s, const char *typed);
+void kta_suggest_add(struct kta_suggest *s, const char *known);
 
 #endif

@@ -6,6 +6,8 @@ set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 KTA=${KTA:-$root/build/kta}
 KTA=$(cd "$(dirname "$KTA")" && pwd)/$(basename "$KTA")
+# Never the real default configuration file: tests choose their own.
+export KTA_CONFIG=none
 work=$(mktemp -d /tmp/kta-cli.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -61,9 +63,11 @@ check "eval from stdin" test "$(grep -c '"file":"-"' hits2)" -eq 3
 "$KTA" eval -r "$root/rules/seed.yaml" nosuchfile >/dev/null 2>err; check "eval missing file exit 1" test $? -eq 1
 check "eval missing file message" has "nosuchfile: No such file or directory" err
 printf 'id: x\ntitle: t\ndetection:\n  sel:\n    a: 1\n  condition: nosuch\n' >bad.yml
-"$KTA" eval -r bad.yml events.jsonl >/dev/null 2>err; check "eval rule error exit 1" test $? -eq 1
+"$KTA" eval -r bad.yml events.jsonl >/dev/null 2>err; check "eval rule error exit 2" test $? -eq 2
+cat err >all.err
 check "eval rule error names file:line" grep -q 'bad.yml:[0-9]*:[0-9]*:' err
-"$KTA" eval events.jsonl >/dev/null 2>err; check "eval without -r exit 2" test $? -eq 2
+"$KTA" eval events.jsonl >/dev/null 2>err; check "eval without -r loads rules.path (none here): exit 2" test $? -eq 2
+check "eval without -r names the default path" has "kta: error: rules: cannot read: No such file or directory" err
 
 # a catastrophic regex is cut off by PCRE2's limits, counted, and the
 # event is still evaluated by every other rule
@@ -138,7 +142,7 @@ assert got == want, got
 assert hits[3]["event"] == {"host": "crlf", "severity": "high"}, hits[3]
 assert len(hits[5]["event"]["pad"]) == 700000
 err = open("err.1").read().splitlines()
-i = err.index("kta: nosuchfile: No such file or directory")
+i = err.index("kta: error: nosuchfile: No such file or directory")
 assert err[i - 1].startswith("events.jsonl:7: malformed event (not_object)"), err
 assert err[i + 1].startswith("long.jsonl:3: malformed event (not_object)"), err
 PY
@@ -147,7 +151,7 @@ if [[ -w /dev/full ]]; then
     for t in 1 2; do
         "$KTA" eval --threads $t -r "$root/rules/seed.yaml" events.jsonl >/dev/full 2>err
         check "eval --threads $t: a failed write to stdout exits 1" test $? -eq 1
-        check "eval --threads $t: a failed write is reported" has "kta: eval: cannot write hits: No space left on device" err
+        check "eval --threads $t: a failed write is reported" has "kta: error: eval: cannot write hits: No space left on device" err
     done
 fi
 
@@ -210,18 +214,18 @@ printf 'hosts: [endpoint01, endpoint03]\n' >ph.map
 check "eval -p: both hosts hit" test "$(grep -c '"id":"ex"' hits)" -eq 2
 "$KTA" eval -r expand.yml --placeholders ph.map events.jsonl >hits 2>/dev/null
 check "eval --placeholders" test "$(grep -c '"id":"ex"' hits)" -eq 2
-"$KTA" eval -r expand.yml events.jsonl >/dev/null 2>err; check "eval without -p exit 1" test $? -eq 1
-check "missing placeholder says how to define it" has "expand.yml:5:19: error: rule ex: placeholder '%hosts%' has no value; define 'hosts' in a placeholders file (kta.yaml rules.placeholders, or -p FILE)" err
+"$KTA" eval -r expand.yml events.jsonl >/dev/null 2>err; check "eval without -p exit 2" test $? -eq 2
+check "missing placeholder says how to define it" has "kta: error: expand.yml:5:19: rule ex: placeholder '%hosts%' has no value; define 'hosts' in a placeholders file (kta.yaml rules.placeholders, or -p FILE)" err
 "$KTA" check -p ph.map expand.yml >out 2>err; check "check -p exit 0" test $? -eq 0
 "$KTA" check --placeholders nosuch.map expand.yml >out 2>err; check "check bad -p exit 1" test $? -eq 1
 check "check bad -p names the file" has "nosuch.map:0:0: error: cannot read placeholders" err
 "$KTA" bench -r expand.yml -p ph.map --events 100 --seconds 0.01 --modes engine >out 2>err
 check "bench -p exit 0" test $? -eq 0
-"$KTA" config -p ph.map >out; check "run/config -p sets rules.placeholders" has "rules.placeholders: ph.map" out
+"$KTA" config -p ph.map >out 2>/dev/null; check "run/config -p sets rules.placeholders" has "rules.placeholders: ph.map" out
 
 # config
 printf 'output:\n  topic: hits\nkafka:\n  sasl.password: hunter2\n' >kta.yaml
-"$KTA" config -c kta.yaml -X workers=3 >out; check "config exit 0" test $? -eq 0
+"$KTA" config -c kta.yaml -X workers=3 -r "$root/rules/seed.yaml" >out; check "config exit 0" test $? -eq 0
 check "config shows file value" has "output.topic: hits" out
 check "config shows -X" has "workers: 3" out
 check "config masks secrets" bash -c "! grep -q hunter2 out"
@@ -235,7 +239,7 @@ printf 'outptu: 1\n' >bad.yaml
 check "config unknown key file:line:col" has "bad.yaml:1:1: unknown option 'outptu'" err
 # mapping options: nested YAML, -X NAME.KEY=VALUE, shown with where they were set
 printf 'output:\n  fields:\n    environment: prod\n  topic_by_level:\n    critical: pager\n' >map.yaml
-"$KTA" config -c map.yaml -X output.fields.region=eu-1 -X output.topic_by_level.high=soc >out
+"$KTA" config -c map.yaml -r "$root/rules" -X output.fields.region=eu-1 -X output.topic_by_level.high=soc >out
 check "config map exit 0" test $? -eq 0
 check "config shows output.fields from the file" has '  environment: "prod"   # map.yaml:3:18' out
 check "config shows output.fields from -X" has '  region: "eu-1"   # -X' out
@@ -248,12 +252,19 @@ check "config -X output.fields: a hit key is refused" test $? -ne 0
 check "config -X output.fields: says why" has "'detected_at' is a key of the hit itself" err
 
 # produce without a broker must fail, not hang
-timeout 60 "$KTA" produce -b 127.0.0.1:1 -t x -X message.timeout.ms=1000 <events.jsonl >/dev/null 2>err; rc=$?
+# before sending anything, within startup_timeout_ms, and says why
+start=$(date +%s)
+timeout 60 "$KTA" produce -b 127.0.0.1:1 -t x -X startup_timeout_ms=1500 <events.jsonl >/dev/null 2>err; rc=$?
 check "produce to no broker fails (not hang)" test $rc -eq 1
-"$KTA" produce --generate 3 -t x -b 127.0.0.1:1 -X message.timeout.ms=500 2>/dev/null; check "generate needs a broker too" test $? -eq 1
+check "produce to no broker fails within startup_timeout_ms" test $(($(date +%s) - start)) -le 5
+check "produce to no broker: a clear message" \
+    has "kta: error: produce: cannot reach the Kafka brokers at 127.0.0.1:1 within 1500 ms" err
+"$KTA" produce --generate 3 -t x -b 127.0.0.1:1 -X startup_timeout_ms=500 2>/dev/null; check "generate needs a broker too" test $? -eq 1
+"$KTA" produce -t x -X acks=banana </dev/null 2>err; check "produce: a bad librdkafka property exits 2" test $? -eq 2
+check "produce: bad property named" has "kta: error: -X: kafka property 'acks'" err
 
 # produce --generate -o: generated events to stdout or a file, no broker
-"$KTA" produce --generate --schema sysmon -n 100 --seed 5 -o - >gen.jsonl 2>err
+"$KTA" produce --generate --schema sysmon -n 100 --seed 5 --output - >gen.jsonl 2>err
 check "generate -o - exit 0" test $? -eq 0
 check "generate -o -: 100 lines" test "$(wc -l <gen.jsonl)" -eq 100
 python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: generated sysmon events"; }
@@ -263,20 +274,20 @@ assert all(isinstance(e, dict) and isinstance(e["EventID"], int) and "Channel" i
 p1 = [e for e in evs if e["EventID"] == 1]
 assert p1 and all(e["Channel"] == "Microsoft-Windows-Sysmon/Operational" and "\\" in e["Image"] for e in p1)
 PY
-"$KTA" produce --generate 100 --schema sysmon --seed 5 -o gen2.jsonl 2>err
+"$KTA" produce --generate 100 --schema sysmon --seed 5 --output gen2.jsonl 2>err
 check "generate -o FILE, --generate N form" cmp -s gen.jsonl gen2.jsonl
 check "generate -o FILE says so" has "wrote 100 events to gen2.jsonl" err
-"$KTA" produce --generate --schema sysmon -n 100 --seed 6 -o - | cmp -s - gen.jsonl
+"$KTA" produce --generate --schema sysmon -n 100 --seed 6 --output - | cmp -s - gen.jsonl
 check "another seed, other events" test $? -ne 0
-"$KTA" produce --generate --schema linux -n 50 --malicious 1 -o - >lin.jsonl 2>/dev/null
+"$KTA" produce --generate --schema linux -n 50 --malicious 1 --output - >lin.jsonl 2>/dev/null
 check "generate linux, all malicious" test "$(wc -l <lin.jsonl)" -eq 50
-"$KTA" produce --generate -n 3 -o - | grep -c '"host":"endpoint' >n.out
+"$KTA" produce --generate -n 3 --output - | grep -c '"host":"endpoint' >n.out
 check "default schema is kta" test "$(cat n.out)" -eq 3
-"$KTA" produce --generate --schema windows -n 10 -o - >out 2>err; rc=$?
+"$KTA" produce --generate --schema windows -n 10 --output - >out 2>err; rc=$?
 check "bad schema exit 2" test $rc -eq 2
 check "bad schema message" has "--schema 'windows': unknown schema (expected one of kta, sysmon, linux)" err
 check "bad schema writes nothing" test ! -s out
-"$KTA" produce --generate --schema sysmon -o - >/dev/null 2>err; rc=$?
+"$KTA" produce --generate --schema sysmon --output - >/dev/null 2>err; rc=$?
 check "generate without a count exit 2" test $rc -eq 2
 "$KTA" help produce >out; check "help produce shows --schema" has "--schema NAME" out
 check "help produce shows -r" has "-r RULES" out
@@ -339,10 +350,10 @@ detection:
   condition: selection
 EOF
 "$KTA" produce --generate --schema sysmon -n 2000 --malicious 0.02 --seed 3 -r gen-rules.yml \
-    -m "$root/rules/fieldmaps/windows.fieldmap" -o gen-rules.jsonl 2>err; rc=$?
+    -m "$root/rules/fieldmaps/windows.fieldmap" --output gen-rules.jsonl 2>err; rc=$?
 check "generate -r exit 0" test $rc -eq 0
 check "generate -r says how many rules" has "4 of 4 rules give malicious events" err
-"$KTA" produce --generate --schema sysmon -n 10 -r gen-rules.yml -o /dev/null 2>err
+"$KTA" produce --generate --schema sysmon -n 10 -r gen-rules.yml --output /dev/null 2>err
 check "generate -r keeps only rules of the schema" has "4 of 5 rules give malicious events" err
 "$KTA" eval -q -r gen-rules.yml -m "$root/rules/fieldmaps/windows.fieldmap" gen-rules.jsonl >hits 2>/dev/null
 python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: generate -r: every rule fires"; }
@@ -352,13 +363,188 @@ assert set(n) == {"gen-proc", "gen-reg", "gen-svc", "gen-ps"}, n
 assert all(c >= 5 for c in n.values()), n      # ~40 malicious events, in turn
 PY
 "$KTA" produce --generate --schema sysmon -n 2000 --malicious 0.02 --seed 3 -r gen-rules.yml \
-    -m "$root/rules/fieldmaps/windows.fieldmap" -o - 2>/dev/null | cmp -s - gen-rules.jsonl
+    -m "$root/rules/fieldmaps/windows.fieldmap" --output - 2>/dev/null | cmp -s - gen-rules.jsonl
 check "generate -r is deterministic" test $? -eq 0
-"$KTA" produce --generate -n 10 -r gen-rules.yml -o - >/dev/null 2>err; rc=$?
+"$KTA" produce --generate -n 10 -r gen-rules.yml --output - >/dev/null 2>err; rc=$?
 check "generate -r on the kta schema exit 2" test $rc -eq 2
 check "generate -r on the kta schema message" has "-r needs --schema sysmon or linux" err
-"$KTA" produce --generate --schema linux -n 10 -r nosuch.yml -o - >/dev/null 2>err; rc=$?
-check "generate -r missing rules exit 1" test $rc -eq 1
+"$KTA" produce --generate --schema linux -n 10 -r nosuch.yml --output - >/dev/null 2>err; rc=$?
+check "generate -r missing rules exit 2 (rules that do not load)" test $rc -eq 2
+
+
+# ---- one CLI (issue #10): same flags, same meaning, same exit codes ------
+seed=$root/rules/seed.yaml
+printf 'id: other\ntitle: t\nlevel: low\ndetection:\n  sel:\n    host: endpoint02\n  condition: sel\n' >other.yml
+# help CMD and CMD -h / --help: one text, for every command
+for c in run eval check produce config bench help; do
+    "$KTA" help $c >h1 2>&1; "$KTA" $c -h >h2 2>&1; rc=$?; "$KTA" $c --help >h3 2>&1
+    check "help $c == $c -h == $c --help" cmp -s h1 h2
+    check "$c --help same" cmp -s h1 h3
+    check "$c -h exit 0" test $rc -eq 0
+    check "help $c: exit status documented" has "Exit status:" h1
+done
+"$KTA" run -c x.yaml -h >h2 2>&1; check "-h after other options" has "usage: kta run" h2
+# kta.1 is generated from the same table and names every option
+"$KTA" help --man | diff -u - "$root/docs/man/kta.1" >diff.out
+check "docs/man/kta.1 is generated from the option table (make docs)" test $? -eq 0
+"$KTA" help --man >man.out
+ok=1
+for c in run eval check produce config bench help; do
+    grep -q "^\.SS kta $c\$" man.out || { ok=0; echo "  kta.1 lacks command $c"; }
+    for o in $("$KTA" help $c | grep -oE '^  (-[a-zA-Z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+$'); do
+        grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" man.out || { ok=0; echo "  kta.1 lacks $o"; }
+    done
+done
+check "kta.1 names every command and option" test $ok -eq 1
+for sect in "SIGHUP" ".SH EXIT STATUS" ".SH FILES" ".SH ENVIRONMENT" ".SH EXAMPLES" "KTA_CONFIG"; do
+    check "kta.1 has $sect" has "$sect" man.out
+done
+
+# -r: repeatable everywhere; the first replaces rules.path, later ones add
+"$KTA" eval -r "$seed" -r other.yml events.jsonl >hits 2>err; rc=$?
+check "eval -r a -r b exit 0" test $rc -eq 0
+check "eval -r a -r b loads both (seed rules hit)" test "$(grep -c '"id":"seed-severity' hits)" -eq 3
+check "eval -r a -r b loads both (second file hits)" test "$(grep -c '"id":"other"' hits)" -eq 1
+"$KTA" check -r "$seed" >out 2>err; check "check -r exit 0" test $? -eq 0
+check "check -r loads it" has "2 loaded" out
+"$KTA" check -r "$seed" other.yml >out 2>err; check "check -r a b: both, one ruleset" has "3 loaded" out
+"$KTA" check "$seed" -r other.yml >out 2>err; check "check a -r b" has "3 loaded" out
+"$KTA" config -r a -r b >out 2>/dev/null; check "config -r a -r b: rules.path list" has "rules.path: [a, b]" out
+"$KTA" bench -r "$seed" -r other.yml --events 100 --seconds 0.01 --modes engine >out 2>err
+check "bench -r a -r b" has "3 rules" out
+# -c for eval and check: rules.path / fieldmap / placeholders / on_error / strict from the file
+mkdir -p conf/r && cp other.yml conf/r/ && cp ph.map conf/
+printf 'rules:\n  path: [r, %s]\n  placeholders: ph.map\n' "$seed" >conf/kta.yaml
+"$KTA" eval -c conf/kta.yaml events.jsonl >hits 2>err; rc=$?
+check "eval -c exit 0" test $rc -eq 0
+check "eval -c: rules from the file's rules.path (relative to the file)" test "$(grep -c '"id":"other"' hits)" -eq 1
+check "eval -c: the absolute path too" test "$(grep -c '"id":"seed-severity' hits)" -eq 3
+"$KTA" check -c conf/kta.yaml >out 2>err; check "check -c exit 0" test $? -eq 0
+check "check -c: rules.path of the file" has "3 loaded" out
+"$KTA" eval -c conf/kta.yaml -r expand.yml events.jsonl >hits 2>err
+check "eval -c with -r: -r replaces, the file's placeholders (relative) stay" test "$(grep -c '"id":"ex"' hits)" -eq 2
+"$KTA" config -c conf/kta.yaml >out 2>err; rc=$?
+check "config shows resolved relative paths" has "rules.path: [conf/r, $seed]" out
+check "config shows resolved placeholders" has "rules.placeholders: conf/ph.map" out
+check "config of a valid file exit 0" test $rc -eq 0
+"$KTA" config -c conf/kta.yaml -p ph.map >out 2>/dev/null
+check "a relative -p stays relative to the working directory" has "rules.placeholders: ph.map" out
+(cd conf && "$KTA" eval -c kta.yaml ../events.jsonl >../hits 2>/dev/null)
+check "eval -c from the file's own directory" test "$(grep -c '"id":"other"' hits)" -eq 1
+# default configuration: $KTA_CONFIG (tests never read the real /etc one)
+KTA_CONFIG=conf/kta.yaml "$KTA" eval events.jsonl >hits 2>err
+check "KTA_CONFIG chooses the default file (eval)" test "$(grep -c '"id":"other"' hits)" -eq 1
+KTA_CONFIG=conf/kta.yaml "$KTA" config >out 2>/dev/null
+check "KTA_CONFIG chooses the default file (config)" has "# effective configuration from conf/kta.yaml" out
+KTA_CONFIG=conf/kta.yaml "$KTA" config -c none >out 2>/dev/null
+check "-c none reads no file" has "rules.path: [rules]" out
+KTA_CONFIG=conf/kta.yaml "$KTA" check >out 2>err; check "KTA_CONFIG (check)" has "3 loaded" out
+KTA_CONFIG=nosuch.yaml "$KTA" eval events.jsonl >/dev/null 2>err; rc=$?
+check "KTA_CONFIG naming a missing file exit 2" test $rc -eq 2
+check "KTA_CONFIG missing file message" has "kta: error: nosuch.yaml: No such file or directory (the file \$KTA_CONFIG names)" err
+KTA_CONFIG= "$KTA" config >out 2>/dev/null; check "KTA_CONFIG empty: no file" bash -c "! grep -q 'from ' out"
+"$KTA" config -c nosuch.yaml >/dev/null 2>err; check "unreadable -c file exit 2" test $? -eq 2
+"$KTA" eval -c nosuch.yaml events.jsonl >/dev/null 2>err; check "eval: unreadable -c file exit 2" test $? -eq 2
+"$KTA" check -c nosuch.yaml >/dev/null 2>err; check "check: unreadable -c file exit 2" test $? -eq 2
+"$KTA" produce -c nosuch.yaml -t x </dev/null 2>err; check "produce: unreadable -c file exit 2" test $? -eq 2
+# --strict: warnings are errors (an empty rules directory is a warning)
+mkdir -p empty
+"$KTA" eval -r empty </dev/null >/dev/null 2>err; check "eval: a warning alone exit 0" test $? -eq 0
+"$KTA" eval --strict -r empty </dev/null >/dev/null 2>err; check "eval --strict: warning -> exit 2" test $? -eq 2
+"$KTA" check --strict -r empty >/dev/null 2>err; check "check --strict: warning -> errors found, exit 1" test $? -eq 1
+"$KTA" config --strict >out 2>/dev/null; check "--strict sets rules.strict" has "rules.strict: true" out
+
+# exit codes: run
+"$KTA" run --nosuch 2>err; check "run: unknown option exit 2" test $? -eq 2
+"$KTA" run -w many 2>err; check "run: bad value exit 2" test $? -eq 2
+check "run: bad value message" has "kta: error: -w: workers: 'many' is not a whole number" err
+"$KTA" run extra 2>err; check "run: stray argument exit 2" test $? -eq 2
+"$KTA" run -r bad.yml 2>err; check "run: rules that do not load exit 2" test $? -eq 2
+check "run: rule error once, one prefix" has "kta: error: bad.yml:6:14: rule x: condition" err
+check "run: no 'cannot load rules:' repeat" test "$(grep -c 'bad.yml:6:14' err)" -eq 1
+cat err >>all.err
+"$KTA" run -r empty -X startup_timeout_ms=200 2>err; check "run: an empty ruleset exit 2" test $? -eq 2
+check "run: empty ruleset message" has "no enabled rule" err
+"$KTA" run -r "$seed" -X acks=banana 2>err; check "run: a bad librdkafka property exits 2" test $? -eq 2
+printf 'kafka:\n  acks: banana\n' >badkafka.yaml
+"$KTA" run -c badkafka.yaml -r "$seed" 2>err; check "run: bad kafka: property in kta.yaml exits 2" test $? -eq 2
+check "run: the property's place is named" has "kta: error: badkafka.yaml:2:9: kafka property 'acks'" err
+timeout 60 "$KTA" run -r "$seed" -b 127.0.0.1:1 -X startup_timeout_ms=500 2>err; rc=$?
+check "run: unreachable brokers exit 1" test $rc -eq 1
+check "run: unreachable brokers message" has "kta: error: cannot reach the Kafka brokers at 127.0.0.1:1 within 500 ms" err
+cat err >>all.err
+# exit codes: eval, check, bench, help, produce usage
+"$KTA" eval --nosuch </dev/null 2>err; check "eval: unknown option exit 2" test $? -eq 2
+"$KTA" check --nosuch 2>err; check "check: unknown option exit 2" test $? -eq 2
+"$KTA" check bad.yml >/dev/null 2>err; check "check: rule errors exit 1" test $? -eq 1
+check "check keeps compiler-style diagnostics" has "bad.yml:6:14: error: rule x:" err
+"$KTA" bench --nosuch 2>err; check "bench: unknown option exit 2" test $? -eq 2
+"$KTA" bench -r bad.yml --events 10 --seconds 0.01 >/dev/null 2>err; check "bench: invalid rules are skipped, exit 0" test $? -eq 0
+"$KTA" bench -r "$seed" --file nosuch.jsonl --seconds 0.01 >/dev/null 2>err; check "bench: unreadable events file exit 1" test $? -eq 1
+"$KTA" bench --events 10 2>err; check "bench: neither -r nor --generate-rules exit 2" test $? -eq 2
+"$KTA" help run >/dev/null; check "help CMD exit 0" test $? -eq 0
+"$KTA" produce --nosuch 2>err; check "produce: unknown option exit 2" test $? -eq 2
+"$KTA" produce --generate -n 3 -o - 2>err; check "produce: -o is run's --offset, not an output" test $? -eq 2
+check "produce -o: says whose option it is" has "unknown option '-o' (it is an option of run, config)" err
+"$KTA" produce </dev/null 2>err; check "produce: no -t exit 2" test $? -eq 2
+"$KTA" produce -t x nosuch.jsonl -b 127.0.0.1:1 -X startup_timeout_ms=200 2>err
+check "produce: brokers checked before files are read: exit 1" test $? -eq 1
+# eval/check/bench do not talk to Kafka: -X must be a kta option
+"$KTA" eval -r "$seed" -X rules.on_error=skip events.jsonl >/dev/null 2>&1; check "eval -X kta option" test $? -eq 0
+"$KTA" eval -r "$seed" -X fetch.wait.max.ms=5 </dev/null 2>err; check "eval -X librdkafka property exit 2" test $? -eq 2
+check "eval -X property: why" has "does not talk to Kafka" err
+cat err >>all.err
+"$KTA" check -X rules.on_eror=skip "$seed" >/dev/null 2>err; check "check -X misspelt exit 2" test $? -eq 2
+check "check -X misspelt: did you mean" has "-X rules.on_eror: unknown kta option (did you mean 'rules.on_error'?)" err
+
+# config --check: everything kta run would check, without a broker
+"$KTA" config --check -r "$seed" >out 2>err; rc=$?
+check "config --check valid exit 0" test $rc -eq 0
+check "config --check prints no configuration" test ! -s out
+check "config --check says valid" has "is valid" err
+"$KTA" config --check -r "$seed" -b 127.0.0.1:1 -X startup_timeout_ms=100 2>err
+check "config --check connects to nothing (exit 0 with no broker)" test $? -eq 0
+printf 'rules:\n  path: %s\nkafka:\n  acks: banana\n  bootstrap.server: x\n  partition.assignment.strategy: cooperative-sticky\n' "$seed" >multi.yaml
+"$KTA" config --check -c multi.yaml -X output.topci=x 2>err; rc=$?
+check "config --check invalid exit 2" test $rc -eq 2
+check "config --check: bad value with its place" has "kta: error: multi.yaml:4:9: kafka property 'acks': Invalid value" err
+check "config --check: unknown property, did you mean" has "kafka property 'bootstrap.server': No such configuration property: \"bootstrap.server\" (did you mean 'bootstrap.servers'?)" err
+check "config --check: -X kta option misspelt" has "kta: error: -X: kafka property 'output.topci': No such configuration property: \"output.topci\" (did you mean the kta option 'output.topic'?)" err
+check "config --check: every error listed" has "is not valid: 3 errors" err
+printf 'rules:\n  path: %s\nkafka:\n  partition.assignment.strategy: cooperative-sticky\n' "$seed" >coop.yaml
+"$KTA" config --check -c coop.yaml 2>err; check "config --check: cooperative assignor refused, exit 2" test $? -eq 2
+check "config --check: cooperative message" has "kta supports only the eager assignors" err
+"$KTA" config --check -r bad.yml -r nosuch.yml 2>err; check "config --check: rules errors exit 2" test $? -eq 2
+check "config --check: every rule error" test "$(grep -c '^kta: error: \(bad.yml\|nosuch.yml\)' err)" -eq 2
+cat err >>all.err
+"$KTA" config --check -r empty 2>err; check "config --check: empty ruleset exit 2" test $? -eq 2
+"$KTA" config --check -r empty -X rules.allow_empty=true 2>err; check "config --check: rules.allow_empty" test $? -eq 0
+"$KTA" config -r bad.yml >out 2>err; rc=$?
+check "plain config still prints" has "rules.path: [bad.yml]" out
+check "plain config of an invalid configuration exit 2" test $rc -eq 2
+check "plain config says it is invalid" has "is not valid" err
+cat err >>all.err
+# did you mean
+"$KTA" rn 2>err; check "misspelt command exit 2" test $? -eq 2
+check "misspelt command: did you mean" has "kta: error: unknown command 'rn' (did you mean 'run'?)" err
+"$KTA" help chek 2>err; check "help misspelt: did you mean" has "(did you mean 'check'?)" err
+"$KTA" run --exit-at-ned 2>err; check "misspelt long option exit 2" test $? -eq 2
+check "misspelt long option: did you mean" has "unknown option '--exit-at-ned' (did you mean '--exit-at-end'?)" err
+"$KTA" eval --skip-invlaid </dev/null 2>err; check "misspelt eval option" has "(did you mean '--skip-invalid'?)" err
+printf 'output:\n  topci: x\n' >topci.yaml
+"$KTA" config -c topci.yaml 2>err; check "misspelt kta.yaml key exit 2" test $? -eq 2
+check "misspelt kta.yaml key: did you mean" has "kta: error: topci.yaml:2:3: unknown option 'output.topci' (did you mean 'output.topic'?)" err
+cat err >>all.err
+# flags for options of other parts of issue #10 set their kta.yaml names
+"$KTA" config -o beginning --reset-offsets -e --metrics 9464 >out 2>err
+check "-o sets input.start_offset" has "input.start_offset: beginning" out
+check "--reset-offsets sets input.reset_offsets" has "input.reset_offsets: true" out
+check "-e sets input.exit_at_end" has "input.exit_at_end: true" out
+check "--metrics sets metrics.listen" has "metrics.listen: 9464" out
+# one error prefix: no line says "error:" twice
+check "no error line says error: twice" bash -c "! grep -h 'error:.*error:' all.err"
+# (kta run's lines start with the time: it is a service, its log a journal)
+check "every error line starts with kta: error:" bash -c "! grep -h 'error:' all.err | grep -Ev '^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z )?kta: error: '"
 
 # ---- safety rails: empty rulesets, --strict (rules.strict) ----
 mkdir -p empty-rules
@@ -372,6 +558,10 @@ printf 'id: w\ntitle: t\nfrobnicate: 1\ndetection:\n  sel:\n    a: 1\n  conditio
 timeout 30 "$KTA" run -b 127.0.0.1:1 -r warn-rules.yml -X rules.strict=true 2>err >/dev/null; rc=$?
 check "rules.strict: a warning stops run" test $rc -ne 0
 check "rules.strict message" has "unknown key 'frobnicate' (kept, not interpreted) (a warning; --strict)" err
+
+# eval writes hits as kta run does: output.fields from -X or -c too
+printf '{"host":"a","severity":"high","threat":"x"}\n' | "$KTA" eval -r "$root/rules/seed.yaml" -X output.fields.env=prod >hits 2>/dev/null
+check "eval -X output.fields.env" grep -q '"env":"prod"}$' hits
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

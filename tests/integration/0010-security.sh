@@ -100,8 +100,8 @@ grep -q 'librdkafka: .*SCRAM' x.err || fail "no librdkafka SASL debug lines in x
 ok "librdkafka debug lines (SASL, conf dump) do not show the password"
 
 # ---- kta config masks the password, from kta.yaml and from -X
-"$KTA" config -c kta.yaml >config1.out 2>&1 || fail "kta config -c: $(cat config1.out)"
-"$KTA" config "${sasl512[@]}" >config2.out 2>&1 || fail "kta config -X: $(cat config2.out)"
+"$KTA" config -c kta.yaml -r "$rules" >config1.out 2>&1 || fail "kta config -c: $(cat config1.out)"
+"$KTA" config "${sasl512[@]}" -r "$rules" >config2.out 2>&1 || fail "kta config -X: $(cat config2.out)"
 for f in config1.out config2.out; do
     grep -qx '  sasl.password: "\*\*\*"   # .*' "$f" || fail "$f: sasl.password not masked: $(grep sasl "$f")"
     grep -q "sasl.username: $SUSER " "$f" || fail "$f: no sasl.username"
@@ -130,7 +130,7 @@ fail_fast wrong-x "$authfail" "$KTA" run -b "$SASL_B" "${sasl512[@]}" -X "sasl.p
     -t "$in" -G "$T-bad" -X output.topic="$T-hits-x" -X dead_letter.topic="$dlq" -r "$rules"
 fail_fast wrong-v "$authfail" "$KTA" run -c wrong.yaml -v -X debug=security,broker,conf -G "$T-bad" \
     -X output.topic="$T-hits-x"
-fail_fast wrong-produce "kta: produce: $authfail" "$KTA" produce -c wrong.yaml -t "$in" \
+fail_fast wrong-produce "kta: error: produce: $authfail" "$KTA" produce -c wrong.yaml -t "$in" \
     "$KTA_ROOT/tests/data/seed-events.jsonl"
 fail_fast no-ca "SSL handshake failed" "$KTA" run -b "$SSL_B" -X security.protocol=SSL \
     -X ssl.ca.location=/etc/ssl/certs/ca-certificates.crt -t "$in" -G "$T-bad" \

@@ -19,7 +19,7 @@ fi
 in=$T-events hits=$T-hits dlq=$T-dlq group=$T-kta
 topic "$in" 3; topic "$hits"; topic "$dlq"
 
-"$KTA" produce --generate --schema sysmon -n 3000 --malicious 0.05 -o events.jsonl 2>/dev/null
+"$KTA" produce --generate --schema sysmon -n 3000 --malicious 0.05 --output events.jsonl 2>/dev/null
 N=$(grep -c . events.jsonl)
 expect_eq "generated events" 3000 "$N"
 

@@ -5,6 +5,7 @@ set -euo pipefail
 B=$KTA_BOOTSTRAP
 T=${KTA_TEST_NAME%%-*}              # "0001": prefix for this test's topics and groups
 KAFKA=$KTA_ROOT/scripts/kafka-local.sh
+export KTA_CONFIG=${KTA_CONFIG:-none}   # never the machine's default kta.yaml
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }

@@ -37,6 +37,7 @@ set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 KTA=${KTA:-$root/build/kta}
 KTA=$(cd "$(dirname "$KTA")" && pwd)/$(basename "$KTA")
+export KTA_CONFIG=none   # never the machine's default kta.yaml
 work=$(mktemp -d /tmp/kta-rules.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 pass=0 fail=0

@@ -68,7 +68,13 @@ int main(void)
     /* Errors name file:line:col. */
     cfg = kta_config_new();
     CHECK_INT(load(cfg, "output:\n  topic: hits\n  tpoic: x\n", err, sizeof(err)), -1);
-    snprintf(want, sizeof(want), "%s/kta.yaml:3:3: unknown option 'output.tpoic' (see `kta help config`)", dir);
+    snprintf(want, sizeof(want), "%s/kta.yaml:3:3: unknown option 'output.tpoic' (did you mean 'output.topic'?)", dir);
+    CHECK_STR(err, want);
+    CHECK_INT(load(cfg, "outptu:\n  topic: hits\n", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s/kta.yaml:1:1: unknown option 'outptu' (did you mean 'output'?)", dir);
+    CHECK_STR(err, want);
+    CHECK_INT(load(cfg, "zzzzzz: 1\n", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s/kta.yaml:1:1: unknown option 'zzzzzz' (see `kta help config`)", dir);
     CHECK_STR(err, want);
     CHECK_INT(load(cfg, "workers: -1\n", err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s/kta.yaml:1:10: workers: '-1' is not a whole number from 0 to 256", dir);
@@ -84,6 +90,42 @@ int main(void)
     CHECK_INT(kta_config_load(cfg, "/nonexistent/kta.yaml", err, sizeof(err)), -1);
     CHECK_STR(err, "/nonexistent/kta.yaml: No such file or directory");
     CHECK(kta_config_is_secret("sasl.password"));
+
+    /* rules.path is a list: one name or a YAML list; relative names in the
+     * file are taken from its directory, absolute ones and -X values kept. */
+    CHECK_INT(cfg->nrules_paths, 1);
+    CHECK_STR(cfg->rules_paths[0], "rules");
+    CHECK_INT(load(cfg, "rules:\n  path: [a, /abs/b, c/d]\n  fieldmap: f.map\n"
+                        "kafka:\n  ssl.ca.location: ca.pem\n  ssl.key.location: probe\n",
+                   err, sizeof(err)), 0);
+    CHECK_INT(cfg->nrules_paths, 3);
+    snprintf(want, sizeof(want), "%s/a", dir);
+    CHECK_STR(cfg->rules_paths[0], want);
+    CHECK_STR(cfg->rules_paths[1], "/abs/b");
+    snprintf(want, sizeof(want), "%s/c/d", dir);
+    CHECK_STR(cfg->rules_paths[2], want);
+    snprintf(want, sizeof(want), "%s/f.map", dir);
+    CHECK_STR(cfg->fieldmap, want);
+    snprintf(want, sizeof(want), "%s/ca.pem", dir);
+    CHECK_STR(kta_config_kafka(cfg, "ssl.ca.location"), want);
+    CHECK_STR(kta_config_kafka(cfg, "ssl.key.location"), "probe");
+    CHECK_INT(load(cfg, "rules.path: one\n", err, sizeof(err)), 0);
+    CHECK_INT(cfg->nrules_paths, 1);
+    CHECK_INT(kta_config_set(cfg, "rules.path", "x", "-X", err, sizeof(err)), 0);
+    CHECK_INT(kta_config_append(cfg, "rules.path", "y", err, sizeof(err)), 0);
+    CHECK_INT(cfg->nrules_paths, 2);
+    CHECK_STR(cfg->rules_paths[0], "x");
+    CHECK_STR(cfg->rules_paths[1], "y");
+    CHECK_INT(kta_config_append(cfg, "output.topic", "y", err, sizeof(err)), -1);
+    CHECK_INT(load(cfg, "rules:\n  path: []\n", err, sizeof(err)), -1);
+    {
+        char best[64];
+        CHECK_INT(kta_config_suggest("output.topci", best, sizeof(best)), 1);
+        CHECK_STR(best, "output.topic");
+        CHECK_INT(kta_config_suggest("fetch.wait.max.ms", best, sizeof(best)), 0);
+    }
+    CHECK(kta_config_is_option("rules.path"));
+    CHECK(!kta_config_is_option("bootstrap.servers"));
     CHECK(!kta_config_is_secret("bootstrap.servers"));
     kta_config_free(cfg);
     kta_config_free(NULL);

@@ -258,7 +258,16 @@ static char *log_lines(enum kta_log_format fmt)
 
 static void test_log(void)
 {
-    char *s = log_lines(KTA_LOG_TEXT), *nl;
+    char *s, *nl;
+
+    /* the one-shot commands: no time */
+    s = log_lines(KTA_LOG_TEXT);
+    CHECK(strncmp(s, "kta: warning: quote", 19) == 0);
+    free(s);
+    /* kta run (a service): every line starts with the time */
+    kta_log_timestamps = 1;
+    s = log_lines(KTA_LOG_TEXT);
+    kta_log_timestamps = 0;
 
     /* 2026-12-02T01:02:03.456Z kta: warning: ... */
     CHECK(strlen(s) > 25 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[23] == 'Z');
