@@ -12,7 +12,7 @@ args=(-t "$in" -G "$group" -r "$KTA_ROOT/rules" -X output.topic="$hits"
       -X commit_interval_ms=600000)
 
 # Partitions 0 and 1 get records, partition 2 stays empty.
-"$KTA" produce -o gen.jsonl --generate 300 --seed 20 --malicious 0.2 2>/dev/null
+"$KTA" produce --output gen.jsonl --generate 300 --seed 20 --malicious 0.2 2>/dev/null
 head -n 200 gen.jsonl | kcat -b "$B" -P -t "$in" -p 0
 tail -n 100 gen.jsonl | kcat -b "$B" -P -t "$in" -p 1
 want=$("$KTA" eval -r "$KTA_ROOT/rules" gen.jsonl 2>/dev/null | wc -l | tr -d ' ')
