@@ -123,7 +123,7 @@ int kta_cmd_check(int argc, char **argv)
     struct ls_report rep = { 0 };
     struct kta_ruleset *rs;
     struct kta_cli cli;
-    char err[1024];
+    char err[1024], version[16] = "";
     int rc;
 
     if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
@@ -152,8 +152,19 @@ int kta_cmd_check(int argc, char **argv)
                               &opts, &total, err, sizeof(err));
     rep.quiet = cs.quiet;
     kta_ruleset_logsources(rs, ls_collect, &rep);
+    if (rs)
+        snprintf(version, sizeof(version), "%s", kta_ruleset_version(rs));
     kta_ruleset_decref(rs);
+    if (*version && total.enabled == 0 && !cli.cfg->rules_allow_empty) {
+        /* kta run would refuse this ruleset: say so here first. */
+        fprintf(stderr, "kta: error: no enabled rule: kta run refuses to start with this "
+                "ruleset (set rules.allow_empty: true to allow it)\n");
+        total.errors++;
+    }
     ls_print(&rep);
+    if (*version)
+        printf("ruleset version %s (kta.ruleset.version of the hits kta run finds with it)\n",
+               version);
     printf("rules: %zu loaded (%zu enabled), %zu skipped, %zu %s, %zu %s in %zu %s\n",
            total.rules, total.enabled, total.skipped, total.errors,
            plural(total.errors, "error", "errors"), total.warnings,

@@ -1556,6 +1556,21 @@ static int load_path(struct loader *ld, const char *path)
     return 0;
 }
 
+/* A load that cannot go on: frees what it holds, reports its counts. */
+static struct kta_ruleset *abandon(struct loader *ld, struct kta_rules_stats *st)
+{
+    for (size_t i = 0; i < ld->nrules; i++)
+        kta_rule_free(ld->rules[i]);
+    free(ld->rules);
+    skipped_free(ld);
+    kta_fieldmap_free(ld->fm);
+    kta_placeholders_free(ld->ph);
+    digest_free(ld->d->digest);
+    if (st)
+        *st = *ld->d->st;
+    return NULL;
+}
+
 struct kta_ruleset *kta_rules_load_paths(const char *const *paths, size_t npaths,
                                          const struct kta_rules_opts *opts,
                                          struct kta_rules_stats *st,
@@ -1567,22 +1582,11 @@ struct kta_ruleset *kta_rules_load_paths(const char *const *paths, size_t npaths
     size_t i;
 
     if (start(&ld, &d, &own, opts, errstr, errstr_size) < 0)
-        goto fail;
+        return abandon(&ld, st);
     for (i = 0; i < npaths; i++)
         if (load_path(&ld, paths[i]) < 0)
-            goto fail;
+            return abandon(&ld, st);
     return finish(&ld, st);
-fail:
-    for (i = 0; i < ld.nrules; i++)
-        kta_rule_free(ld.rules[i]);
-    free(ld.rules);
-    skipped_free(&ld);
-    kta_fieldmap_free(ld.fm);
-    kta_placeholders_free(ld.ph);
-    digest_free(d.digest);
-    if (st)
-        *st = own;
-    return NULL;
 }
 
 struct kta_ruleset *kta_rules_load(const char *path, const struct kta_rules_opts *opts,
@@ -1601,14 +1605,8 @@ struct kta_ruleset *kta_rules_load_string(const char *name, const char *yaml, si
     struct kta_rules_diag d;
     struct loader ld;
 
-    if (start(&ld, &d, &own, opts, errstr, errstr_size) < 0) {
-        kta_fieldmap_free(ld.fm);
-        kta_placeholders_free(ld.ph);
-        digest_free(d.digest);
-        if (st)
-            *st = own;
-        return NULL;
-    }
+    if (start(&ld, &d, &own, opts, errstr, errstr_size) < 0)
+        return abandon(&ld, st);
     if (len > KTA_RULES_MAX_FILE) {
         own.files++;
         kta_rules_report(&d, KTA_DIAG_ERROR, name, 1, 1, NULL,

@@ -563,5 +563,18 @@ check "rules.strict message" has "unknown key 'frobnicate' (kept, not interprete
 printf '{"host":"a","severity":"high","threat":"x"}\n' | "$KTA" eval -r "$root/rules/seed.yaml" -X output.fields.env=prod >hits 2>/dev/null
 check "eval -X output.fields.env" grep -q '"env":"prod"}$' hits
 
+# kta check names the ruleset version kta run would carry, and refuses
+# what kta run refuses: no enabled rule
+"$KTA" check "$root/rules/seed.yaml" >out 2>err
+check "check prints the ruleset version" grep -Eq '^ruleset version [0-9a-f]{12} ' out
+mkdir -p seed-copy && cp "$root/rules/seed.yaml" seed-copy/other-name.yml
+"$KTA" check seed-copy >out2 2>err
+check "same content, same version" test "$(grep '^ruleset version' out)" = "$(grep '^ruleset version' out2)"
+"$KTA" check empty-rules >out 2>err; rc=$?
+check "check: no enabled rule exit 1" test $rc -eq 1
+check "check: no enabled rule message" has "no enabled rule: kta run refuses to start" err
+"$KTA" check -X rules.allow_empty=true empty-rules >out 2>err
+check "check: rules.allow_empty exit 0" test $? -eq 0
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
