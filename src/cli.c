@@ -263,7 +263,9 @@ const struct kta_cmd kta_cmds[] = {
       "field map and placeholders; without paths, the configuration's rules.path), prints "
       "every error and warning as FILE:LINE:COL: error: ... on stderr, then on stdout the "
       "rules skipped or left unscoped for their log source, a table of rules per log "
-      "source, and a summary line.",
+      "source, the ruleset version (the kta.ruleset.version its hits carry: a digest of "
+      "the files' content) and a summary line. A ruleset with no enabled rule is an error, "
+      "as kta run refuses it (unless rules.allow_empty).",
       "0 when there is no error; 1 when errors were found; 2 on a usage or configuration "
       "error",
       0, check_opts },
