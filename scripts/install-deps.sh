@@ -11,7 +11,9 @@ pkgs=(build-essential pkg-config librdkafka-dev libjansson-dev libpcre2-dev
       python3)
 # libclang-rt-dev holds the fuzzer and TSan runtimes; clang only recommends it.
 # dpkg-dev: dpkg-shlibdeps for `make deb` (its Depends line).
-pkgs+=(dpkg-dev)
+# libssl-dev: libcrypto's SHA-256 (the ruleset version); librdkafka-dev
+# does not pull it in.  systemd: systemd-analyze, to verify kta.service.
+pkgs+=(dpkg-dev libssl-dev systemd)
 
 missing=()
 for p in "${pkgs[@]}"; do
