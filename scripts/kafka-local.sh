@@ -267,6 +267,31 @@ cmd_topic_create() {
     tool_cmdline kafka-topics --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
         --topic "$1" --partitions "$parts" --replication-factor "$rf" "${conf[@]}"
     "${TOOL_CMD[@]}"
+    ((NODES == 1)) || wait_topic_known "$1"
+}
+
+# wait_topic_known TOPIC: until every running node's metadata has the topic
+# with a leader for each partition.  The controller creates it; each broker
+# learns of it a moment later, and a client asking that broker first would
+# be told it does not exist.
+wait_topic_known() {
+    local k out end=$((SECONDS + 30)) known
+    need kcat
+    while :; do
+        known=1
+        for ((k = 1; k <= NODES; k++)); do
+            node_select "$k"
+            our_pid >/dev/null || continue
+            out=$(kcat -L -b "127.0.0.1:$NODE_PORT" -t "$1" -m 5 2>/dev/null) || { known=0; break; }
+            if [[ $out != *"topic \"$1\" with "* || $out == *"leader -1"* || $out == *Err* || $out == *"0 partitions"* ]]; then
+                known=0
+                break
+            fi
+        done
+        ((known)) && return 0
+        ((SECONDS < end)) || die "topic $1: not known to every broker within 30 s"
+        sleep 0.2
+    done
 }
 
 # ---------------------------------------------------------------- security listeners
@@ -426,9 +451,8 @@ any_alive() {
     return 1
 }
 
-# stop_pid PID...: SIGTERM to each, waits up to STOP_TIMEOUT seconds for all,
-# then SIGKILL.  All at once: nodes of a cluster stopped one after another
-# would each wait for a quorum the earlier ones took away.
+# stop_pid PID...: SIGTERM to each, waits up to STOP_TIMEOUT seconds for
+# them all, then SIGKILL.
 stop_pid() {
     local pid i
     for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -439,6 +463,32 @@ stop_pid() {
     for pid in "$@"; do
         kill -0 "$pid" 2>/dev/null || continue
         log "broker pid $pid did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for ((i = 0; i < 25; i++)); do
+        any_alive "$@" || return 0
+        sleep 0.2
+    done
+}
+
+# stop_cluster PID...: SIGTERM to every node at once.  A broker's clean
+# shutdown needs an active controller; once fewer than a majority of the
+# voters run there is none, and the nodes left would wait for one until a
+# timeout: they get 5 s more, then SIGKILL (their logs recover on the next up).
+stop_cluster() {
+    local pid i n lost=-1
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
+        n=0
+        for pid in "$@"; do kill -0 "$pid" 2>/dev/null && n=$((n + 1)); done
+        ((n == 0)) && return 0
+        if ((n < NODES / 2 + 1 && lost < 0)); then lost=$i; fi
+        ((lost >= 0 && i - lost >= 25)) && break
+        sleep 0.2
+    done
+    for pid in "$@"; do
+        kill -0 "$pid" 2>/dev/null || continue
+        log "broker pid $pid still waits for a controller quorum that has stopped; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
     done
     for ((i = 0; i < 25; i++)); do
@@ -580,7 +630,7 @@ stop_all_nodes() {
         if pid=$(our_pid); then pids+=("$pid"); fi
         rm -f "$PID_FILE"
     done
-    ((${#pids[@]} == 0)) || stop_pid "${pids[@]}"
+    ((${#pids[@]} == 0)) || stop_cluster "${pids[@]}"
 }
 
 # wait_ready START NODE...: until each NODE answers (when they are the whole
@@ -821,13 +871,12 @@ cmd_down() {
         done
         if ((${#pids[@]} == 0)); then
             log "not running ($BOOTSTRAP)"
+        elif ((NODES > 1)); then
+            stop_cluster "${pids[@]}"
+            log "stopped nodes ${ids[*]} of $BOOTSTRAP (pids ${pids[*]})"
         else
-            stop_pid "${pids[@]}"
-            if ((NODES == 1)); then
-                log "stopped broker on $BOOTSTRAP (pid ${pids[0]})"
-            else
-                log "stopped nodes ${ids[*]} of $BOOTSTRAP (pids ${pids[*]})"
-            fi
+            stop_pid "${pids[0]}"
+            log "stopped broker on $BOOTSTRAP (pid ${pids[0]})"
         fi
         for ((k = 1; k <= NODES; k++)); do
             node_select "$k"

@@ -1,0 +1,96 @@
+# Helpers for the cluster scenarios; sourced by each tests/cluster/0*.sh.
+# tests/cluster/run.sh exports KTA, KTA_ROOT, KTA_BOOTSTRAP (all three
+# brokers), KTA_KAFKA_PORT, KTA_KAFKA_DIR, KTA_KAFKA_NODES=3, and runs each
+# scenario in its own scratch directory with MODE (alo or eos) and
+# KTA_SCENARIO.  The fault suite's helpers (start_kta, produce_bg, lag,
+# wait_lag0, check_hits, the topics IN/HITS/DLQ...) are shared: with three
+# nodes its topics get replication factor 3 and min.insync.replicas=2.
+. "$KTA_ROOT/tests/faults/lib.sh"
+
+# leader TOPIC PARTITION: the broker id leading it (-1 while none does).
+leader() { "$KAFKA" leader "$1" "$2" 2>/dev/null || true; }
+
+# wait_leader_not TOPIC PARTITION OLD SECONDS: until a live broker other
+# than OLD leads the partition; prints it.
+wait_leader_not() {
+    local end=$((SECONDS + $4)) l
+    while ((SECONDS < end)); do
+        l=$(leader "$1" "$2")
+        if [[ $l =~ ^[0-9]+$ && $l != "$3" ]]; then
+            echo "$l"
+            return 0
+        fi
+        sleep 0.5
+    done
+    fail "$1/$2: still no leader other than broker $3 after $4 s"
+}
+
+# wait_isr_full TOPIC PARTITIONS SECONDS: until every partition has all
+# three replicas in sync (a restarted broker caught up).
+wait_isr_full() {
+    local end=$((SECONDS + $3)) p isr full
+    while ((SECONDS < end)); do
+        full=1
+        for ((p = 0; p < $2; p++)); do
+            isr=$("$KAFKA" isr "$1" "$p" 2>/dev/null || true)
+            [[ $(tr ',' '\n' <<<"$isr" | grep -c .) == 3 ]] || full=0
+        done
+        ((full)) && return 0
+        sleep 1
+    done
+    fail "$1: in-sync replicas not back to 3 within $3 s"
+}
+
+# group_coordinator GROUP / txn_coordinator TRANSACTIONAL-ID: the broker id
+# coordinating it ("-" when the broker does not say).
+group_coordinator() {
+    "$KAFKA" tool kafka-consumer-groups --bootstrap-server "$B" --describe --group "$1" --state 2>/dev/null |
+        awk -v g="$1" '$1 == g { for (i = 2; i <= NF; i++) if ($i ~ /^\([0-9]+\)$/) { gsub(/[()]/, "", $i); print $i; exit } }' |
+        grep . || echo -
+}
+txn_coordinator() {
+    "$KAFKA" tool kafka-transactions --bootstrap-server "$B" describe --transactional-id "$1" 2>/dev/null |
+        awk -v t="$1" '$2 == t { print $1; exit }' | grep . || echo -
+}
+
+# kill_leader LABEL TOPIC PARTITION DOWN: kill -9 the broker leading the
+# partition, wait for the new leader, keep the broker down DOWN seconds,
+# restart it and wait until it is back in sync.  Figures: which broker,
+# how long the partition had no leader, how long the broker was down.
+kill_leader() {
+    local label=$1 topic=$2 part=$3 down=$4 old new t0 failover
+    old=$(leader "$topic" "$part")
+    [[ $old =~ ^[0-9]+$ ]] || fail "$topic/$part has no leader to kill"
+    # Whether the broker also coordinates kta's group (or, exactly-once, its
+    # transactions) decides what kta sees: a coordinator move, not just a
+    # leader move.
+    local gc tc=-
+    gc=$(group_coordinator "$GROUP")
+    [[ $MODE == eos ]] && tc=$(txn_coordinator "$P-a")
+    note "$label: kill -9 broker $old, leader of $topic/$part"
+    t0=$SECONDS
+    "$KAFKA" node-kill "$old" >>cluster.log 2>&1 || fail "node-kill $old failed"
+    new=$(wait_leader_not "$topic" "$part" "$old" 60)
+    failover=$((SECONDS - t0))
+    note "$label: broker $new leads $topic/$part after ${failover}s"
+    sleep "$down"
+    "$KAFKA" node-start "$old" >>cluster.log 2>&1 || fail "node-start $old failed: $(tail -3 cluster.log)"
+    note "$label: broker $old restarted after $((SECONDS - t0))s"
+    wait_isr_full "$IN" 3 120
+    wait_isr_full "$HITS" 3 120
+    note "$label: all replicas in sync again $((SECONDS - t0))s after the kill"
+    figures "$label: killed=$old topic=$topic/$part group_coordinator=$gc txn_coordinator=$tc new_leader=$new failover=${failover}s back_in_sync=$((SECONDS - t0))s"
+}
+
+# log_counts NAME: how often kta's log shows the failure paths of interest.
+log_counts() {
+    local f=$1.err
+    printf 'rebalances=%s failed_commits=%s aborted=%s producer_restarts=%s transaction_warnings=%s kta_errors=%s retries=%s' \
+        "$(grep -c 'revoking' "$f" || true)" \
+        "$(grep -c 'offset commit failed' "$f" || true)" \
+        "$(grep -c 'transaction aborted' "$f" || true)" \
+        "$(grep -c 'restarting the producer' "$f" || true)" \
+        "$(grep -c 'transaction: .* failed' "$f" || true)" \
+        "$(grep ' error: ' "$f" | grep -vc 'librdkafka: FAIL' || true)" \
+        "$(grep -o '[0-9]* delivery retries' "$f" | tail -1 | cut -d' ' -f1)"
+}
