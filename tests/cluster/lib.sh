@@ -53,33 +53,67 @@ txn_coordinator() {
         awk -v t="$1" '$2 == t { print $1; exit }' | grep . || echo -
 }
 
+# restart_after LABEL BROKER T0 DOWN: keep BROKER down until DOWN seconds
+# after the kill, start it again and wait until every replica of IN and
+# HITS is back in sync.
+restart_after() {
+    local label=$1 id=$2 t0=$3 down=$4
+    while ((SECONDS - t0 < down)); do sleep 0.5; done
+    "$KAFKA" node-start "$id" >>cluster.log 2>&1 || fail "node-start $id failed: $(tail -3 cluster.log)"
+    note "$label: broker $id restarted after $((SECONDS - t0))s"
+    wait_isr_full "$IN" 3 120
+    wait_isr_full "$HITS" 3 120
+    note "$label: all replicas in sync again $((SECONDS - t0))s after the kill"
+}
+
+# coordinators: "group_coordinator=G txn_coordinator=T" as they are now.
+coordinators() {
+    local tc=-
+    [[ $MODE == eos ]] && tc=$(txn_coordinator "$P-a")
+    echo "group_coordinator=$(group_coordinator "$GROUP") txn_coordinator=$tc"
+}
+
 # kill_leader LABEL TOPIC PARTITION DOWN: kill -9 the broker leading the
-# partition, wait for the new leader, keep the broker down DOWN seconds,
-# restart it and wait until it is back in sync.  Figures: which broker,
-# how long the partition had no leader, how long the broker was down.
+# partition, wait for the new leader, restart the broker DOWN seconds after
+# the kill and wait until it is back in sync.  Figures: which broker, whether
+# it also coordinated kta's group or (exactly-once) its transactions, how
+# long the partition had no leader.
 kill_leader() {
-    local label=$1 topic=$2 part=$3 down=$4 old new t0 failover
+    local label=$1 topic=$2 part=$3 down=$4 old new t0 failover coord
     old=$(leader "$topic" "$part")
     [[ $old =~ ^[0-9]+$ ]] || fail "$topic/$part has no leader to kill"
-    # Whether the broker also coordinates kta's group (or, exactly-once, its
-    # transactions) decides what kta sees: a coordinator move, not just a
-    # leader move.
-    local gc tc=-
-    gc=$(group_coordinator "$GROUP")
-    [[ $MODE == eos ]] && tc=$(txn_coordinator "$P-a")
-    note "$label: kill -9 broker $old, leader of $topic/$part"
+    coord=$(coordinators)
+    note "$label: kill -9 broker $old, leader of $topic/$part ($coord)"
     t0=$SECONDS
     "$KAFKA" node-kill "$old" >>cluster.log 2>&1 || fail "node-kill $old failed"
     new=$(wait_leader_not "$topic" "$part" "$old" 60)
     failover=$((SECONDS - t0))
     note "$label: broker $new leads $topic/$part after ${failover}s"
-    sleep "$down"
-    "$KAFKA" node-start "$old" >>cluster.log 2>&1 || fail "node-start $old failed: $(tail -3 cluster.log)"
-    note "$label: broker $old restarted after $((SECONDS - t0))s"
-    wait_isr_full "$IN" 3 120
-    wait_isr_full "$HITS" 3 120
-    note "$label: all replicas in sync again $((SECONDS - t0))s after the kill"
-    figures "$label: killed=$old topic=$topic/$part group_coordinator=$gc txn_coordinator=$tc new_leader=$new failover=${failover}s back_in_sync=$((SECONDS - t0))s"
+    restart_after "$label" "$old" "$t0" $((failover + down))
+    figures "$label: killed=$old topic=$topic/$part $coord new_leader=$new failover=${failover}s back_in_sync=$((SECONDS - t0))s"
+}
+
+# kill_coordinator LABEL group|txn DOWN: kill -9 the broker coordinating
+# kta's group (or its transactional id), wait until another broker does,
+# restart it DOWN seconds after the kill, wait until it is back in sync.
+kill_coordinator() {
+    local label=$1 kind=$2 down=$3 old new t0 moved end
+    if [[ $kind == group ]]; then old=$(group_coordinator "$GROUP"); else old=$(txn_coordinator "$P-a"); fi
+    [[ $old =~ ^[0-9]+$ ]] || fail "no $kind coordinator to kill"
+    note "$label: kill -9 broker $old, the $kind coordinator"
+    t0=$SECONDS
+    "$KAFKA" node-kill "$old" >>cluster.log 2>&1 || fail "node-kill $old failed"
+    end=$((SECONDS + 60))
+    while :; do
+        if [[ $kind == group ]]; then new=$(group_coordinator "$GROUP"); else new=$(txn_coordinator "$P-a"); fi
+        [[ $new =~ ^[0-9]+$ && $new != "$old" ]] && break
+        ((SECONDS < end)) || fail "$kind coordinator still not moved off broker $old after 60 s"
+        sleep 0.5
+    done
+    moved=$((SECONDS - t0))
+    note "$label: broker $new coordinates after ${moved}s"
+    restart_after "$label" "$old" "$t0" $((moved + down))
+    figures "$label: killed=$old ${kind}_coordinator new=$new moved=${moved}s back_in_sync=$((SECONDS - t0))s"
 }
 
 # log_counts NAME: how often kta's log shows the failure paths of interest.
