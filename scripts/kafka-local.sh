@@ -417,6 +417,20 @@ our_pid() {
     echo "$pid"
 }
 
+# Prints the pid this script just started for the current node while that
+# process has not exited.  Not our_pid: right after the start the pid may
+# still be nohup or setsid exec'ing java (its cmdline in flux), and a JVM
+# that died stays a zombie child of this shell, which kill -0 counts alive.
+started_pid() {
+    local pid st
+    pid=$(<"$PID_FILE") 2>/dev/null || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    st=$(<"/proc/$pid/stat") 2>/dev/null || return 1
+    st=${st##*) }
+    [[ ${st:0:1} != Z ]] || return 1
+    echo "$pid"
+}
+
 port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -645,7 +659,7 @@ wait_ready() {
         pids=()
         for k in "$@"; do
             node_select "$k"
-            if ! pid=$(our_pid); then
+            if ! pid=$(started_pid); then
                 # The ports sit in the ephemeral range (32768-60999) for
                 # high KTA_KAFKA_PORTs: the nodes' own connections to each
                 # other's controllers, made while they start, can hold one
@@ -664,7 +678,10 @@ wait_ready() {
                     rm -f "$PID_FILE"
                     exit 1
                 fi
-                stop_all_nodes
+                rm -f "$PID_FILE"
+                # A whole cluster starting goes down together; one node
+                # started again (node-start) leaves the others alone.
+                if [[ $want == all ]]; then stop_all_nodes; fi
                 die "node $k exited during startup"
             fi
             pids+=("$pid")

@@ -42,16 +42,21 @@ wait_isr_full() {
 }
 
 # group_coordinator GROUP / txn_coordinator TRANSACTIONAL-ID: the broker id
-# coordinating it ("-" when the broker does not say).
-group_coordinator() {
-    "$KAFKA" tool kafka-consumer-groups --bootstrap-server "$B" --describe --group "$1" --state 2>/dev/null |
-        awk -v g="$1" '$1 == g { for (i = 2; i <= NF; i++) if ($i ~ /^\([0-9]+\)$/) { gsub(/[()]/, "", $i); print $i; exit } }' |
-        grep . || echo -
+# coordinating it (-1 while none does).  A coordinator is the leader of one
+# partition of __consumer_offsets / __transaction_state: the id's Java
+# String.hashCode, sign bit cleared, modulo the topic's 50 partitions (the
+# brokers' default).  Asking kcat for that leader is quick and, unlike the
+# JVM admin tools, does not stall while a broker is down.
+coordinator_partition() {
+    local s=$1 h=0 i c
+    for ((i = 0; i < ${#s}; i++)); do
+        printf -v c '%d' "'${s:i:1}"
+        h=$(((h * 31 + c) & 0xffffffff))
+    done
+    echo $(((h & 0x7fffffff) % 50))
 }
-txn_coordinator() {
-    "$KAFKA" tool kafka-transactions --bootstrap-server "$B" describe --transactional-id "$1" 2>/dev/null |
-        awk -v t="$1" '$2 == t { print $1; exit }' | grep . || echo -
-}
+group_coordinator() { leader __consumer_offsets "$(coordinator_partition "$1")"; }
+txn_coordinator() { leader __transaction_state "$(coordinator_partition "$1")"; }
 
 # restart_after LABEL BROKER T0 DOWN: keep BROKER down until DOWN seconds
 # after the kill, start it again and wait until every replica of IN and
