@@ -125,7 +125,7 @@ kill_coordinator() {
 log_counts() {
     local f=$1.err
     printf 'rebalances=%s failed_commits=%s aborted=%s producer_restarts=%s transaction_warnings=%s kta_errors=%s retries=%s' \
-        "$(grep -c 'revoking' "$f" || true)" \
+        "$(grep -c 'info: revoking' "$f" || true)" \
         "$(grep -c 'offset commit failed' "$f" || true)" \
         "$(grep -c 'transaction aborted' "$f" || true)" \
         "$(grep -c 'restarting the producer' "$f" || true)" \
