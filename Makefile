@@ -115,6 +115,12 @@ test-faults: $(BUILD)/kta
 test-faults-quick: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) tests/faults/run.sh --quick
 
+# Fault scenarios on a three-broker cluster of its own (ports 49192, 49196,
+# 49200): tests/cluster/run.sh, about 6 minutes.  Not part of `make test`.
+.PHONY: test-cluster
+test-cluster: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/cluster/run.sh
+
 test-sanitize:
 	$(Q)$(MAKE) --no-print-directory -k SANITIZE=address,undefined test-unit test-cli test-rules test-integration
 

@@ -1,0 +1,135 @@
+# Helpers for the cluster scenarios; sourced by each tests/cluster/0*.sh.
+# tests/cluster/run.sh exports KTA, KTA_ROOT, KTA_BOOTSTRAP (all three
+# brokers), KTA_KAFKA_PORT, KTA_KAFKA_DIR, KTA_KAFKA_NODES=3, and runs each
+# scenario in its own scratch directory with MODE (alo or eos) and
+# KTA_SCENARIO.  The fault suite's helpers (start_kta, produce_bg, lag,
+# wait_lag0, check_hits, the topics IN/HITS/DLQ...) are shared: with three
+# nodes its topics get replication factor 3 and min.insync.replicas=2.
+. "$KTA_ROOT/tests/faults/lib.sh"
+
+# leader TOPIC PARTITION: the broker id leading it (-1 while none does).
+leader() { "$KAFKA" leader "$1" "$2" 2>/dev/null || true; }
+
+# wait_leader_not TOPIC PARTITION OLD SECONDS: until a live broker other
+# than OLD leads the partition; prints it.
+wait_leader_not() {
+    local end=$((SECONDS + $4)) l
+    while ((SECONDS < end)); do
+        l=$(leader "$1" "$2")
+        if [[ $l =~ ^[0-9]+$ && $l != "$3" ]]; then
+            echo "$l"
+            return 0
+        fi
+        sleep 0.5
+    done
+    fail "$1/$2: still no leader other than broker $3 after $4 s"
+}
+
+# wait_isr_full TOPIC PARTITIONS SECONDS: until every partition has all
+# three replicas in sync (a restarted broker caught up).
+wait_isr_full() {
+    local end=$((SECONDS + $3)) p isr full
+    while ((SECONDS < end)); do
+        full=1
+        for ((p = 0; p < $2; p++)); do
+            isr=$("$KAFKA" isr "$1" "$p" 2>/dev/null || true)
+            [[ $(tr ',' '\n' <<<"$isr" | grep -c .) == 3 ]] || full=0
+        done
+        ((full)) && return 0
+        sleep 1
+    done
+    fail "$1: in-sync replicas not back to 3 within $3 s"
+}
+
+# group_coordinator GROUP / txn_coordinator TRANSACTIONAL-ID: the broker id
+# coordinating it (-1 while none does).  A coordinator is the leader of one
+# partition of __consumer_offsets / __transaction_state: the id's Java
+# String.hashCode, sign bit cleared, modulo the topic's 50 partitions (the
+# brokers' default).  Asking kcat for that leader is quick and, unlike the
+# JVM admin tools, does not stall while a broker is down.
+coordinator_partition() {
+    local s=$1 h=0 i c
+    for ((i = 0; i < ${#s}; i++)); do
+        printf -v c '%d' "'${s:i:1}"
+        h=$(((h * 31 + c) & 0xffffffff))
+    done
+    echo $(((h & 0x7fffffff) % 50))
+}
+group_coordinator() { leader __consumer_offsets "$(coordinator_partition "$1")"; }
+txn_coordinator() { leader __transaction_state "$(coordinator_partition "$1")"; }
+
+# restart_after LABEL BROKER T0 DOWN: keep BROKER down until DOWN seconds
+# after the kill, start it again and wait until every replica of IN and
+# HITS is back in sync.
+restart_after() {
+    local label=$1 id=$2 t0=$3 down=$4
+    while ((SECONDS - t0 < down)); do sleep 0.5; done
+    "$KAFKA" node-start "$id" >>cluster.log 2>&1 || fail "node-start $id failed: $(tail -3 cluster.log)"
+    note "$label: broker $id restarted after $((SECONDS - t0))s"
+    wait_isr_full "$IN" 3 120
+    wait_isr_full "$HITS" 3 120
+    note "$label: all replicas in sync again $((SECONDS - t0))s after the kill"
+}
+
+# coordinators: "group_coordinator=G txn_coordinator=T" as they are now.
+coordinators() {
+    local tc=-
+    [[ $MODE == eos ]] && tc=$(txn_coordinator "$P-a")
+    echo "group_coordinator=$(group_coordinator "$GROUP") txn_coordinator=$tc"
+}
+
+# kill_leader LABEL TOPIC PARTITION DOWN: kill -9 the broker leading the
+# partition, wait for the new leader, restart the broker DOWN seconds after
+# the kill and wait until it is back in sync.  Figures: which broker, whether
+# it also coordinated kta's group or (exactly-once) its transactions, how
+# long the partition had no leader.
+kill_leader() {
+    local label=$1 topic=$2 part=$3 down=$4 old new t0 failover coord
+    old=$(leader "$topic" "$part")
+    [[ $old =~ ^[0-9]+$ ]] || fail "$topic/$part has no leader to kill"
+    coord=$(coordinators)
+    note "$label: kill -9 broker $old, leader of $topic/$part ($coord)"
+    t0=$SECONDS
+    "$KAFKA" node-kill "$old" >>cluster.log 2>&1 || fail "node-kill $old failed"
+    new=$(wait_leader_not "$topic" "$part" "$old" 60)
+    failover=$((SECONDS - t0))
+    note "$label: broker $new leads $topic/$part after ${failover}s"
+    restart_after "$label" "$old" "$t0" $((failover + down))
+    figures "$label: killed=$old topic=$topic/$part $coord new_leader=$new failover=${failover}s back_in_sync=$((SECONDS - t0))s"
+}
+
+# kill_coordinator LABEL group|txn DOWN: kill -9 the broker coordinating
+# kta's group (or its transactional id), wait until another broker does,
+# restart it DOWN seconds after the kill, wait until it is back in sync.
+kill_coordinator() {
+    local label=$1 kind=$2 down=$3 old new t0 moved end
+    if [[ $kind == group ]]; then old=$(group_coordinator "$GROUP"); else old=$(txn_coordinator "$P-a"); fi
+    [[ $old =~ ^[0-9]+$ ]] || fail "no $kind coordinator to kill"
+    note "$label: kill -9 broker $old, the $kind coordinator"
+    t0=$SECONDS
+    "$KAFKA" node-kill "$old" >>cluster.log 2>&1 || fail "node-kill $old failed"
+    end=$((SECONDS + 60))
+    while :; do
+        if [[ $kind == group ]]; then new=$(group_coordinator "$GROUP"); else new=$(txn_coordinator "$P-a"); fi
+        [[ $new =~ ^[0-9]+$ && $new != "$old" ]] && break
+        ((SECONDS < end)) || fail "$kind coordinator still not moved off broker $old after 60 s"
+        sleep 0.5
+    done
+    moved=$((SECONDS - t0))
+    note "$label: broker $new coordinates after ${moved}s"
+    restart_after "$label" "$old" "$t0" $((moved + down))
+    figures "$label: killed=$old ${kind}_coordinator new=$new moved=${moved}s back_in_sync=$((SECONDS - t0))s"
+}
+
+# log_counts NAME: how often kta's log shows the failure paths of interest.
+log_counts() {
+    local f=$1.err
+    printf 'rebalances=%s failed_commits=%s aborted=%s producer_restarts=%s transaction_warnings=%s kta_errors=%s retries=%s' \
+        "$(grep -c 'info: revoking' "$f" || true)" \
+        "$(grep -c 'offset commit failed' "$f" || true)" \
+        "$(grep -c 'transaction aborted' "$f" || true)" \
+        "$(grep -c 'restarting the producer' "$f" || true)" \
+        "$(grep -c 'transaction: .* failed' "$f" || true)" \
+        "$(grep ' error: ' "$f" | grep -vc 'librdkafka: FAIL' || true)" \
+        "$(grep -o '[0-9]* delivery retries' "$f" | tail -1 | cut -d' ' -f1)"
+}
