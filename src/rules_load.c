@@ -1544,7 +1544,8 @@ static int load_path(struct loader *ld, const char *path)
     }
     if (collect(ld, path, &paths, &n, &cap) < 0)
         return -1;
-    qsort(paths, n, sizeof(*paths), cmp_path);
+    if (n > 1)   /* qsort(NULL, 0) is undefined */
+        qsort(paths, n, sizeof(*paths), cmp_path);
     for (i = 0; i < n; i++) {
         load_file(ld, paths[i]);
         free(paths[i]);
@@ -1659,7 +1660,8 @@ uint64_t kta_rules_fingerprint(const char *const *paths, size_t npaths, const ch
             continue;
         }
         collect(&ld, paths[k], &files, &n, &cap);
-        qsort(files, n, sizeof(*files), cmp_path);
+        if (n > 1)
+            qsort(files, n, sizeof(*files), cmp_path);
         for (size_t i = 0; i < n; i++) {
             h = fingerprint_file(h, files[i]);
             free(files[i]);
