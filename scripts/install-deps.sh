@@ -14,6 +14,8 @@ pkgs=(build-essential pkg-config librdkafka-dev libjansson-dev libpcre2-dev
 # libssl-dev: libcrypto's SHA-256 (the ruleset version); librdkafka-dev
 # does not pull it in.  systemd: systemd-analyze, to verify kta.service.
 pkgs+=(dpkg-dev libssl-dev systemd)
+# Prometheus' Python client: tests parse /metrics with its parser.
+pkgs+=(python3-prometheus-client)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -92,6 +92,18 @@ while :; do
     sleep 0.5
 done
 ok "lag reached 0 on both partitions"
+# The exposition parses with Prometheus' own Python client (Debian's
+# python3-prometheus-client, for Debian's python3).
+/usr/bin/python3 - m.txt <<'PY' || fail "the Prometheus parser rejects /metrics"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+for name, kind in [("kta_records_consumed", "counter"), ("kta_hits", "counter"),
+                   ("kta_consumer_lag", "gauge"), ("kta_processing_latency_seconds", "histogram"),
+                   ("kta_build_info", "gauge")]:
+    assert name in fams and fams[name].type == kind, (name, fams.get(name))
+PY
+ok "the Prometheus parser reads /metrics"
 expect_eq "kta_records_consumed_total" "$n" "$(mval m.txt kta_records_consumed_total)"
 expect_eq "kta_records_processed_total" "$n" "$(mval m.txt kta_records_processed_total)"
 expect_eq "latency histogram count" "$n" "$(mval m.txt kta_processing_latency_seconds_count)"
