@@ -230,6 +230,18 @@ int kta_worker_routes(struct kta_pipeline *pl, const struct kta_ruleset *rs,
     return 0;
 }
 
+/* The topic's hash picks where its partition 0 goes, and its partitions
+ * follow round the workers from there: one topic spreads as evenly as
+ * `partition % workers` did, and several topics no longer pile their low
+ * partitions onto the first workers. */
+int kta_worker_for(const char *topic, int32_t partition, int nworkers)
+{
+    uint64_t n = (uint64_t)nworkers;
+    uint64_t h = kta_fnv1a(KTA_FNV_SEED, topic, strlen(topic));
+
+    return (int)((h % n + (uint64_t)partition % n) % n);
+}
+
 /* Thread: this worker (or its starter).  Allocates: once per ruleset. */
 static void adopt_ruleset(struct kta_worker *w)
 {

@@ -124,6 +124,12 @@ void kta_pipeline_stop(struct kta_pipeline *pl, int fatal);
 struct kta_ruleset *kta_pipeline_ruleset(struct kta_pipeline *pl, unsigned *version);
 
 /* ---- worker.c ---- */
+
+/* The worker (0 .. nworkers-1) that evaluates every record of partition
+ * `partition` of `topic`: the same for the partition's whole life, so its
+ * hits keep their order.  Every place that picks a record's worker (the
+ * ring, the overflow queue) calls this.  Thread: any. */
+int  kta_worker_for(const char *topic, int32_t partition, int nworkers);
 int  kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index);
 void kta_worker_join(struct kta_worker *w);
 
