@@ -277,6 +277,14 @@ void kta_buf_reset(struct kta_buf *b)
         b->data[0] = '\0';
 }
 
+int kta_buf_shrink(struct kta_buf *b, size_t keep)
+{
+    if (b->cap <= keep)
+        return 0;
+    kta_buf_free(b);
+    return 1;
+}
+
 void kta_buf_free(struct kta_buf *b)
 {
     if (!b)

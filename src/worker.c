@@ -12,7 +12,8 @@
  * numbers), so a hit costs one array lookup.
  *
  * Buffers live in struct kta_worker and are reused, so a steady stream
- * allocates only inside jansson and librdkafka.
+ * allocates only inside jansson and librdkafka; one grown past
+ * KTA_BUF_KEEP by a large record is freed at the end of its batch.
  */
 #include "kta/event.h"
 #include "kta/hit.h"
@@ -287,6 +288,18 @@ static void account_batch(struct kta_worker *w, const struct kta_ring_item *item
     atomic_fetch_add_explicit(&w->stats.processed, n, memory_order_relaxed);
 }
 
+/* After a batch: a record larger than KTA_BUF_KEEP grew the reused
+ * buffers to its size; let that go, so a worker's memory at rest is
+ * bounded whatever input.max_bytes allows.  Records under it allocate
+ * nothing here. */
+static void trim_buffers(struct kta_worker *w)
+{
+    kta_buf_shrink(&w->hit, KTA_BUF_KEEP);
+    kta_buf_shrink(&w->key, KTA_BUF_KEEP);
+    kta_buf_shrink(&w->line, KTA_BUF_KEEP);
+    kta_eval_ctx_trim(w->ctx, KTA_BUF_KEEP);
+}
+
 static void *worker_main(void *arg)
 {
     struct kta_worker *w = arg;
@@ -321,6 +334,7 @@ static void *worker_main(void *arg)
             rd_kafka_message_destroy(items[i].msg);
             kta_slot_release(items[i].tag);
         }
+        trim_buffers(w);
     }
     return NULL;
 }

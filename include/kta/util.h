@@ -61,6 +61,13 @@ void kta_buf_appends(struct kta_buf *b, const char *s);
 void kta_buf_printf(struct kta_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void kta_buf_reset(struct kta_buf *b);
+/* Buffers reused record after record keep at most this much between
+ * batches: one large record must not pin its size for good. */
+#define KTA_BUF_KEEP (64 * 1024)
+/* Lets go of b's memory when it holds more than keep bytes (b is then
+ * empty, as a new buffer); a smaller buffer is left as it is, so the
+ * usual record costs no allocation.  Returns 1 when it freed. */
+int kta_buf_shrink(struct kta_buf *b, size_t keep);
 /* Frees the storage (not the struct). */
 void kta_buf_free(struct kta_buf *b);
 
