@@ -347,7 +347,7 @@ int kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index)
     w->ring = kta_ring_new((size_t)pl->cfg->ring_size);
     w->ctx = kta_eval_ctx_new();
     adopt_ruleset(w);
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    if (kta_thread_create(&w->thread, worker_main, w, "kta-worker") != 0) {
         kta_ring_free(w->ring);
         kta_eval_ctx_free(w->ctx);
         kta_ruleset_decref(w->rs);

@@ -167,6 +167,10 @@ void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, i
                      const char *reason);
 
 struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
+/* Starts the thread that serves the producer's delivery reports (right
+ * after kta_producer_new; replace_handle restarts it).  Returns 0, or -1
+ * with errstr (when not NULL) naming the thread that could not start. */
+int kta_producer_poll_start(struct kta_producer *p, char *errstr, size_t errstr_size);
 
 /* The producer's topics by number: output.topic and dead_letter.topic
  * always, routed topics as kta_producer_topic adds them (at most
