@@ -12,6 +12,7 @@
 #include "kta/metrics.h"
 #include "kta/util.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ struct option {
     enum opt_type type;
     size_t        offset;       /* into struct kta_config; for OPT_STRLIST a
                                  * char ** directly followed by its size_t count */
+    size_t        size;         /* sizeof the field: an OPT_INT is an int or a
+                                 * long long by this, never by its name */
     const char   *def;          /* default, as text */
     long long     min, max;     /* OPT_INT */
     const char   *choices;      /* OPT_ENUM: "a|b|c", index = stored value */
@@ -52,6 +55,8 @@ static int is_list(const struct option *opt)
 }
 
 #define OFF(f) offsetof(struct kta_config, f)
+/* A row's offset and size, taken from the field itself. */
+#define FIELD(f) OFF(f), sizeof(((struct kta_config *)0)->f)
 
 /* The keys hit.c writes at the top level of every hit. */
 const char *const kta_hit_reserved_keys[] = { "rule", "event", "source", "detected_at", "kta", NULL };
@@ -130,65 +135,65 @@ _Static_assert(offsetof(struct kta_config, nrules_paths) ==
                offsetof(struct kta_config, rules_paths) + sizeof(char **), "rules_paths, nrules_paths");
 
 static const struct option options[] = {
-    { "input.topics", OPT_STRLIST, OFF(topics), "threat-events", 0, 0, NULL,
+    { "input.topics", OPT_STRLIST, FIELD(topics), "threat-events", 0, 0, NULL,
       "Topics to consume events from (a list, or one name). `-t` on the command line." },
-    { "input.max_bytes", OPT_INT, OFF(max_bytes), "1048576", 1, 1LL << 30, NULL,
+    { "input.max_bytes", OPT_INT, FIELD(max_bytes), "1048576", 1, 1LL << 30, NULL,
       "Largest record value accepted as an event; larger records go to the dead-letter topic." },
-    { "input.buffer_bytes", OPT_INT, OFF(buffer_bytes), "4194304", 1024, 1LL << 34, NULL,
+    { "input.buffer_bytes", OPT_INT, FIELD(buffer_bytes), "4194304", 1024, 1LL << 34, NULL,
       "Records (approximate bytes) kta keeps waiting for busy workers before it stops taking more from librdkafka; with `queued.max.messages.kbytes` the main bound on its memory. Smaller values save memory at the cost of drain speed (see docs/benchmarks-e2e.md)." },
-    { "input.stall_pause_ms", OPT_INT, OFF(stall_pause_ms), "5000", 1, 3600000, NULL,
+    { "input.stall_pause_ms", OPT_INT, FIELD(stall_pause_ms), "5000", 1, 3600000, NULL,
       "When workers stay behind (input.buffer_bytes full) this long, kta pauses its partitions until they catch up; shorter lags only slow its polling." },
-    { "input.start_offset", OPT_STR_OR_NULL, OFF(start_offset), NULL, 0, 0, NULL,
+    { "input.start_offset", OPT_STR_OR_NULL, FIELD(start_offset), NULL, 0, 0, NULL,
       "Where to start reading a partition the group has no committed offset for (kcat's `-o`): `beginning`, `end`, an offset `N`, `-N` (N records before the end) or `@MS` (the first record with a timestamp at or after MS milliseconds since the epoch). Unset: `auto.offset.reset` decides. See docs/operations.md, Replaying." },
-    { "input.reset_offsets", OPT_ENUM, OFF(reset_offsets), "false", 0, 0, "false|true",
+    { "input.reset_offsets", OPT_ENUM, FIELD(reset_offsets), "false", 0, 0, "false|true",
       "`true`: apply input.start_offset also to partitions the group has committed offsets for, at the first assignment of each partition in this process (later rebalances resume from the commits). Going back re-reads records and re-emits their hits." },
-    { "input.exit_at_end", OPT_ENUM, OFF(exit_at_end), "false", 0, 0, "false|true",
+    { "input.exit_at_end", OPT_ENUM, FIELD(exit_at_end), "false", 0, 0, "false|true",
       "`true`: once every assigned partition is caught up (kta has read up to the end it saw, including partitions with no records and partitions assigned later), kta finishes the records in flight, commits and exits 0 — a one-shot run over what the topics hold." },
-    { "output.topic", OPT_STR, OFF(output_topic), "matched_hits", 0, 0, NULL,
+    { "output.topic", OPT_STR, FIELD(output_topic), "matched_hits", 0, 0, NULL,
       "Topic that receives one JSON record per hit." },
-    { "output.topic_by_level", OPT_MAP, OFF(topic_by_level), NULL, 0, 0, NULL,
+    { "output.topic_by_level", OPT_MAP, FIELD(topic_by_level), NULL, 0, 0, NULL,
       "Topics by rule level (`informational`, `low`, `medium`, `high`, `critical`), e.g. `critical: pager`: a hit of a level listed here goes to that topic instead of output.topic, unless its rule names an `output_topic`. Each hit is written once, to one topic (see docs/operations.md, Routing hits). `-X output.topic_by_level.LEVEL=TOPIC` on the command line." },
-    { "output.fields", OPT_MAP, OFF(fields), NULL, 0, 0, NULL,
+    { "output.fields", OPT_MAP, FIELD(fields), NULL, 0, 0, NULL,
       "Static fields added to the top level of every hit as JSON strings, e.g. `environment: prod` (names: letters, digits and `_`; not `rule`, `event`, `source`, `detected_at` or `kta`). `-X output.fields.NAME=VALUE` on the command line." },
-    { "output.key_field", OPT_STR, OFF(key_field), "host", 0, 0, NULL,
+    { "output.key_field", OPT_STR, FIELD(key_field), "host", 0, 0, NULL,
       "Event field whose value becomes the hit's message key (no key when the field is missing)." },
-    { "dead_letter.topic", OPT_STR, OFF(dlq_topic), "threat-events.dlq", 0, 0, NULL,
+    { "dead_letter.topic", OPT_STR, FIELD(dlq_topic), "threat-events.dlq", 0, 0, NULL,
       "Topic that receives malformed records unchanged, with headers naming the reason and the source." },
-    { "rules.path", OPT_PATHLIST, OFF(rules_paths), "rules", 0, 0, NULL,
+    { "rules.path", OPT_PATHLIST, FIELD(rules_paths), "rules", 0, 0, NULL,
       "Rule files or directories (read recursively), loaded into one ruleset: a list, or one name. Relative names in a kta.yaml are taken from its directory. `-r` on the command line (repeat for several)." },
-    { "rules.fieldmap", OPT_PATH_OR_NULL, OFF(fieldmap), NULL, 0, 0, NULL,
+    { "rules.fieldmap", OPT_PATH_OR_NULL, FIELD(fieldmap), NULL, 0, 0, NULL,
       "Field map YAML file that renames rule fields to event paths. `-m` on the command line." },
-    { "rules.placeholders", OPT_PATH_OR_NULL, OFF(placeholders), NULL, 0, 0, NULL,
+    { "rules.placeholders", OPT_PATH_OR_NULL, FIELD(placeholders), NULL, 0, 0, NULL,
       "Placeholders YAML file: the values that `%name%` stands for in rule values with the `expand` modifier (a mapping from name to a value or a list of values). `-p` on the command line." },
-    { "rules.on_error", OPT_ENUM, OFF(rules_skip_invalid), "fail", 0, 0, "fail|skip",
+    { "rules.on_error", OPT_ENUM, FIELD(rules_skip_invalid), "fail", 0, 0, "fail|skip",
       "`fail`: any invalid rule stops kta from starting. `skip`: invalid rules are reported and left out." },
-    { "rules.allow_empty", OPT_ENUM, OFF(rules_allow_empty), "false", 0, 0, "false|true",
+    { "rules.allow_empty", OPT_ENUM, FIELD(rules_allow_empty), "false", 0, 0, "false|true",
       "`false`: kta refuses to start with no enabled rule, and rejects a reload that would leave none (it would commit offsets while detecting nothing). `true` allows it." },
-    { "rules.strict", OPT_ENUM, OFF(strict), "false", 0, 0, "false|true",
+    { "rules.strict", OPT_ENUM, FIELD(strict), "false", 0, 0, "false|true",
       "`true`: every warning about a rule file, field map or placeholders file is an error (at start and on reload). `--strict` on the command line." },
-    { "rules.watch_interval_ms", OPT_INT, OFF(watch_interval_ms), "2000", 0, 3600000, NULL,
+    { "rules.watch_interval_ms", OPT_INT, FIELD(watch_interval_ms), "2000", 0, 3600000, NULL,
       "How often kta checks the rule files (and field map and placeholders) for changes and reloads them without a restart; 0 turns watching off (SIGHUP still reloads)." },
-    { "workers", OPT_INT, OFF(workers), "0", 0, 256, NULL,
+    { "workers", OPT_INT, FIELD(workers), "0", 0, 256, NULL,
       "Worker threads evaluating rules; 0 means one per CPU. `-w` on the command line." },
-    { "ring_size", OPT_INT, OFF(ring_size), "4096", 2, 1 << 24, NULL,
+    { "ring_size", OPT_INT, FIELD(ring_size), "4096", 2, 1 << 24, NULL,
       "Records queued per worker (a ring); more wait in the worker's backlog, see input.buffer_bytes." },
-    { "inflight_per_partition", OPT_INT, OFF(inflight_per_partition), "65536", 2, 1 << 24, NULL,
+    { "inflight_per_partition", OPT_INT, FIELD(inflight_per_partition), "65536", 2, 1 << 24, NULL,
       "Records per partition that may be unfinished (not yet acknowledged); past that they wait in the backlog." },
-    { "console.print", OPT_ENUM, OFF(print), "alerts", 0, 0, "none|alerts|all",
+    { "console.print", OPT_ENUM, FIELD(print), "alerts", 0, 0, "none|alerts|all",
       "Console lines on stdout: `alerts` prints one `[ALERT]` line per hit, `all` adds a `[DEBUG]` line per event without hits, `none` prints nothing. `--print` on the command line." },
-    { "processing.guarantee", OPT_ENUM, OFF(exactly_once), "at_least_once", 0, 0, "at_least_once|exactly_once",
+    { "processing.guarantee", OPT_ENUM, FIELD(exactly_once), "at_least_once", 0, 0, "at_least_once|exactly_once",
       "`at_least_once`: offsets are committed after every hit of the record is acknowledged; a crash may repeat hits. `exactly_once`: hits, dead letters and input offsets are committed in one Kafka transaction per commit interval; readers with `isolation.level=read_committed` see every hit once." },
-    { "commit_interval_ms", OPT_INT, OFF(commit_interval_ms), "1000", 10, 3600000, NULL,
+    { "commit_interval_ms", OPT_INT, FIELD(commit_interval_ms), "1000", 10, 3600000, NULL,
       "How often finished input offsets are committed to the consumer group." },
-    { "stats_interval_ms", OPT_INT, OFF(stats_interval_ms), "60000", 0, 86400000, NULL,
+    { "stats_interval_ms", OPT_INT, FIELD(stats_interval_ms), "60000", 0, 86400000, NULL,
       "How often kta logs a line of counters (events and hits with their rates, malformed records, retries, consumer lag in total and its largest partition, rules version); 0 turns it off." },
-    { "metrics.listen", OPT_STR_OR_NULL, OFF(metrics_listen), NULL, 0, 0, NULL,
+    { "metrics.listen", OPT_STR_OR_NULL, FIELD(metrics_listen), NULL, 0, 0, NULL,
       "Where to serve Prometheus metrics (`/metrics`) and the `/healthz` and `/readyz` probes over HTTP: `9464` or `:9464` listens on 127.0.0.1 only, `0.0.0.0:9464` or `[::]:9464` on every interface, `HOST:PORT` on that address; null or `off`: no server (the default). A port in use stops kta at start-up. See docs/operations.md, Monitoring." },
-    { "log.format", OPT_ENUM, OFF(log_json), "text", 0, 0, "text|json",
+    { "log.format", OPT_ENUM, FIELD(log_json), "text", 0, 0, "text|json",
       "Log lines on stderr: `text` is `2026-12-02T01:02:03.456Z kta: info: message` (UTC); `json` is one JSON object per line with `ts`, `level`, `thread` and `msg`." },
-    { "shutdown_timeout_ms", OPT_INT, OFF(shutdown_timeout_ms), "10000", 0, 3600000, NULL,
+    { "shutdown_timeout_ms", OPT_INT, FIELD(shutdown_timeout_ms), "10000", 0, 3600000, NULL,
       "On SIGINT/SIGTERM, how long to wait for records in flight to be acknowledged before exiting." },
-    { "startup_timeout_ms", OPT_INT, OFF(startup_timeout_ms), "10000", 100, 3600000, NULL,
+    { "startup_timeout_ms", OPT_INT, FIELD(startup_timeout_ms), "10000", 100, 3600000, NULL,
       "How long to wait for the brokers to answer at start-up before giving up." },
 };
 
@@ -362,10 +367,10 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
         if (kta_parse_int(value, opt->min, opt->max, &v) < 0)
             return kta_err(errstr, errstr_size, "%s: '%s' is not a whole number from %lld to %lld",
                            opt->name, value ? value : "", opt->min, opt->max);
-        if (opt->offset == OFF(max_bytes) || opt->offset == OFF(buffer_bytes))
+        if (opt->size == sizeof(long long))
             *(long long *)(base + opt->offset) = v;
         else
-            *(int *)(base + opt->offset) = (int)v;
+            *(int *)(base + opt->offset) = (int)v;   /* int_fits() checked the limits */
         return 0;
     case OPT_MAP:
         return kta_err(errstr, errstr_size, "%s is a mapping: set one entry with %s.NAME=VALUE, "
@@ -390,11 +395,22 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
     return -1;
 }
 
+/* 1 when an OPT_INT row's field can hold every value its limits allow. */
+static int int_fits(const struct option *opt)
+{
+    if (opt->size == sizeof(long long))
+        return 1;
+    return opt->size == sizeof(int) && opt->min >= INT_MIN && opt->max <= INT_MAX;
+}
+
 struct kta_config *kta_config_new(void)
 {
     struct kta_config *cfg = xcalloc(1, sizeof(*cfg));
     char errstr[256];
 
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (options[i].type == OPT_INT && !int_fits(&options[i]))
+            abort();   /* limits wider than the field: a bug in the table */
     for (size_t i = 0; i < NOPTIONS; i++)
         if (options[i].def || options[i].type == OPT_STR_OR_NULL ||   /* maps start empty */
             options[i].type == OPT_PATH_OR_NULL)
@@ -821,7 +837,7 @@ static void value_text(const struct kta_config *cfg, const struct option *opt,
         break;
     }
     case OPT_INT:
-        if (opt->offset == OFF(max_bytes) || opt->offset == OFF(buffer_bytes))
+        if (opt->size == sizeof(long long))
             snprintf(out, out_size, "%lld", *(const long long *)(base + opt->offset));
         else
             snprintf(out, out_size, "%d", *(const int *)(base + opt->offset));

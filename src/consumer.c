@@ -284,12 +284,18 @@ static void set_paused(struct kta_consumer *c, int pause)
             pause ? "pausing" : "resuming", c->noverflow, c->overflow_bytes / 1024);
 }
 
+/* The worker of rkm's partition (kta_worker_for). */
+static int worker_of(const struct kta_consumer *c, const rd_kafka_message_t *rkm)
+{
+    return kta_worker_for(rd_kafka_topic_name(rkm->rkt), rkm->partition, c->pl->nworkers);
+}
+
 /* Hands one record to its worker.  Returns 0, or -1 when there is no room
  * (nothing changed then). */
 static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
 {
     struct kta_pipeline *pl = c->pl;
-    struct kta_worker *w = &pl->workers[rkm->partition % pl->nworkers];
+    struct kta_worker *w = &pl->workers[worker_of(c, rkm)];
     struct part *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
     struct kta_ring_item it;
     struct kta_slot *slot;
@@ -324,7 +330,7 @@ static void kick_workers(struct kta_consumer *c)
 
 static void overflow_add(struct kta_consumer *c, rd_kafka_message_t *rkm)
 {
-    struct backlog *b = &c->overflow[rkm->partition % c->pl->nworkers];
+    struct backlog *b = &c->overflow[worker_of(c, rkm)];
 
     if (b->len == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
@@ -1127,7 +1133,7 @@ int kta_consumer_run(struct kta_consumer *c)
             rd_kafka_message_destroy(rkm);
             continue;
         }
-        if (c->overflow[rkm->partition % pl->nworkers].len || dispatch(c, rkm) < 0) {
+        if (c->overflow[worker_of(c, rkm)].len || dispatch(c, rkm) < 0) {
             overflow_add(c, rkm);
             /* Past input.buffer_bytes the loop stops taking records
              * (see above) until the workers are down to 90% of it. */

@@ -156,6 +156,48 @@ void kta_eval_ctx_free(struct kta_eval_ctx *ctx)
     free(ctx);
 }
 
+size_t kta_eval_ctx_bytes(const struct kta_eval_ctx *ctx)
+{
+    return ctx->lower.cap + ctx->unesc.cap + ctx->view.cap * sizeof(*ctx->view.v) +
+           ctx->view.paths.cap +
+           ctx->vals_cap * (sizeof(*ctx->next) + sizeof(*ctx->ugen) + sizeof(*ctx->uoff)) +
+           (ctx->cs[0].cap + ctx->cs[1].cap + ctx->strs.cap) * sizeof(struct val);
+}
+
+static void cset_trim(struct cset *cs, size_t keep)
+{
+    if (cs->cap * sizeof(*cs->v) <= keep)
+        return;
+    free(cs->v);
+    cs->v = NULL;
+    cs->n = cs->cap = 0;
+}
+
+void kta_eval_ctx_trim(struct kta_eval_ctx *ctx, size_t keep)
+{
+    /* Every cache over these buffers is checked against ctx->gen, which
+     * the next record moves on; the lowercase slots point into `lower`
+     * and are cleared with it all the same. */
+    if (kta_buf_shrink(&ctx->lower, keep))
+        memset(ctx->lc, 0, sizeof(ctx->lc));
+    kta_buf_shrink(&ctx->unesc, keep);
+    if (ctx->view.cap * sizeof(*ctx->view.v) > keep || ctx->view.paths.cap > keep)
+        kta_event_view_free(&ctx->view);
+    if (ctx->vals_cap * (sizeof(*ctx->next) + sizeof(*ctx->ugen) + sizeof(*ctx->uoff)) > keep) {
+        free(ctx->next);
+        free(ctx->ugen);
+        free(ctx->uoff);
+        ctx->next = NULL;
+        ctx->ugen = NULL;
+        ctx->uoff = NULL;
+        ctx->vals_cap = 0;
+    }
+    cset_trim(&ctx->cs[0], keep);
+    cset_trim(&ctx->cs[1], keep);
+    cset_trim(&ctx->strs, keep);
+    ctx->strs_gen = 0;
+}
+
 void kta_eval_ctx_prefilter(struct kta_eval_ctx *ctx, int on)
 {
     ctx->no_prefilter = !on;

@@ -453,6 +453,10 @@ int kta_pipeline_run(const struct kta_config *cfg)
         rc = KTA_EXIT_USAGE;
         goto out;
     }
+    if (kta_producer_poll_start(pl.producer, errstr, sizeof(errstr)) < 0) {
+        kta_log(KTA_LOG_ERROR, "%s; not starting", errstr);
+        goto out;
+    }
     if (kta_worker_routes(&pl, pl.rs, errstr, sizeof(errstr)) < 0 ||
         kta_consumer_check(pl.consumer, errstr, sizeof(errstr)) < 0 ||
         kta_producer_start(pl.producer, errstr, sizeof(errstr)) < 0) {
@@ -472,7 +476,7 @@ int kta_pipeline_run(const struct kta_config *cfg)
     memset(pl.workers, 0, (size_t)pl.nworkers * sizeof(*pl.workers));
     for (int i = 0; i < pl.nworkers; i++) {
         if (kta_worker_start(&pl.workers[i], &pl, i) < 0) {
-            kta_log(KTA_LOG_ERROR, "cannot start worker thread %d", i);
+            kta_log(KTA_LOG_ERROR, "cannot start thread kta-worker-%d; not starting", i);
             pl.nworkers = i;
             kta_pipeline_stop(&pl, 1);
             break;
@@ -480,8 +484,18 @@ int kta_pipeline_run(const struct kta_config *cfg)
     }
     started = 1;
     atomic_store(&workers_up, pl.nworkers);
-    if (pthread_create(&rl.thread, NULL, reloader_main, &rl) == 0)
-        reloading = 1;
+    /* Without it there would be no reloads, stats lines or readiness
+     * probes, and nothing would say so: refuse to start instead. */
+    if (!atomic_load(&pl.stop)) {
+        int err = kta_thread_create(&rl.thread, reloader_main, &rl, "kta-reload");
+        if (err) {
+            kta_log(KTA_LOG_ERROR, "cannot start thread kta-reload (rule reloads and the stats "
+                    "line): %s; not starting", strerror(err));
+            kta_pipeline_stop(&pl, 1);
+        } else {
+            reloading = 1;
+        }
+    }
     if (!atomic_load(&pl.stop)) {
         kta_log(KTA_LOG_INFO, "consuming %s%s from %s as group '%s' with %d worker%s, %s; hits to "
                 "'%s', malformed records to '%s'", cfg->topics[0], cfg->ntopics > 1 ? " (and more)" : "",

@@ -38,6 +38,7 @@ struct kta_producer {
     atomic_int           ntopics;
     pthread_mutex_t      topics_lock;    /* adding a topic; renewing the handles */
     pthread_t            poller;
+    int                  polling;        /* poller runs (joined by replace_handle/free) */
     atomic_int           stop;
     int64_t              last_retry_log;
     int                  transactional;  /* processing.guarantee: exactly_once */
@@ -352,13 +353,29 @@ static rd_kafka_error_t *txn_log(rd_kafka_error_t *error, const char *what)
     return error;
 }
 
+int kta_producer_poll_start(struct kta_producer *p, char *errstr, size_t errstr_size)
+{
+    int err = kta_thread_create(&p->poller, poll_main, p, "kta-delivery");
+
+    if (err) {
+        if (errstr)
+            kta_err(errstr, errstr_size, "cannot start thread kta-delivery (the producer's "
+                    "delivery reports): %s", strerror(err));
+        return -1;
+    }
+    p->polling = 1;
+    return 0;
+}
+
 /* Recreates the librdkafka handle: the poll thread is stopped meanwhile. */
 static int replace_handle(struct kta_producer *p, char *errstr, size_t errstr_size)
 {
     int rc;
 
     atomic_store(&p->stop, 1);
-    pthread_join(p->poller, NULL);
+    if (p->polling)
+        pthread_join(p->poller, NULL);
+    p->polling = 0;
     atomic_store(&p->stop, 0);
     rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(p->rk, 0);
@@ -378,7 +395,10 @@ static int replace_handle(struct kta_producer *p, char *errstr, size_t errstr_si
     }
     pthread_mutex_unlock(&p->topics_lock);
     pthread_mutex_unlock(&p->handle_lock);
-    pthread_create(&p->poller, NULL, poll_main, p);
+    /* Without its poller no delivery report would ever come: the caller
+     * stops kta (KTA_TXN_FATAL) rather than run on deaf. */
+    if (kta_producer_poll_start(p, rc < 0 ? NULL : errstr, errstr_size) < 0)
+        return -1;
     return rc;
 }
 
@@ -429,7 +449,6 @@ struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, siz
     }
     if (create_handle(p, errstr, errstr_size) < 0)
         goto fail;
-    pthread_create(&p->poller, NULL, poll_main, p);
     return p;
 fail:
     pl->producer = NULL;
@@ -664,7 +683,8 @@ void kta_producer_free(struct kta_producer *p)
             rd_kafka_error_destroy(error);
     }
     atomic_store(&p->stop, 1);
-    pthread_join(p->poller, NULL);
+    if (p->polling)
+        pthread_join(p->poller, NULL);
     if (p->rk)
         destroy_handle(p);
     pthread_mutex_destroy(&p->handle_lock);

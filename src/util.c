@@ -277,6 +277,14 @@ void kta_buf_reset(struct kta_buf *b)
         b->data[0] = '\0';
 }
 
+int kta_buf_shrink(struct kta_buf *b, size_t keep)
+{
+    if (b->cap <= keep)
+        return 0;
+    kta_buf_free(b);
+    return 1;
+}
+
 void kta_buf_free(struct kta_buf *b)
 {
     if (!b)
@@ -284,6 +292,55 @@ void kta_buf_free(struct kta_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+/* KTA_TEST_THREAD_FAIL (see util.h): 1 when this start of thread `name`,
+ * its nth, is to fail. */
+static int thread_fail(const char *name, int nth)
+{
+    const char *env = getenv("KTA_TEST_THREAD_FAIL");
+    size_t n = strlen(name);
+
+    for (const char *p = env; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        size_t len = strcspn(p, ",:");
+        long long want;
+        char num[16];
+        size_t nlen;
+
+        if (len != n || strncmp(p, name, n) != 0)
+            continue;
+        if (p[len] != ':')
+            return 1;
+        nlen = strcspn(p + len + 1, ",");
+        if (nlen >= sizeof(num))
+            continue;
+        memcpy(num, p + len + 1, nlen);
+        num[nlen] = '\0';
+        if (kta_parse_int(num, 1, 1000000, &want) == 0 && want == nth)
+            return 1;
+    }
+    return 0;
+}
+
+int kta_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct { const char *name; int n; } starts[8];
+    int nth = 0;
+
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+        if (!starts[i].name)
+            starts[i].name = name;
+        if (strcmp(starts[i].name, name) == 0) {
+            nth = ++starts[i].n;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    if (thread_fail(name, nth))
+        return EAGAIN;
+    return pthread_create(thread, NULL, fn, arg);
 }
 
 void kta_heap_trim(void)

@@ -12,7 +12,8 @@
  * numbers), so a hit costs one array lookup.
  *
  * Buffers live in struct kta_worker and are reused, so a steady stream
- * allocates only inside jansson and librdkafka.
+ * allocates only inside jansson and librdkafka; one grown past
+ * KTA_BUF_KEEP by a large record is freed at the end of its batch.
  */
 #include "kta/event.h"
 #include "kta/hit.h"
@@ -230,6 +231,18 @@ int kta_worker_routes(struct kta_pipeline *pl, const struct kta_ruleset *rs,
     return 0;
 }
 
+/* The topic's hash picks where its partition 0 goes, and its partitions
+ * follow round the workers from there: one topic spreads as evenly as
+ * `partition % workers` did, and several topics no longer pile their low
+ * partitions onto the first workers. */
+int kta_worker_for(const char *topic, int32_t partition, int nworkers)
+{
+    uint64_t n = (uint64_t)nworkers;
+    uint64_t h = kta_fnv1a(KTA_FNV_SEED, topic, strlen(topic));
+
+    return (int)((h % n + (uint64_t)partition % n) % n);
+}
+
 /* Thread: this worker (or its starter).  Allocates: once per ruleset. */
 static void adopt_ruleset(struct kta_worker *w)
 {
@@ -275,6 +288,18 @@ static void account_batch(struct kta_worker *w, const struct kta_ring_item *item
     atomic_fetch_add_explicit(&w->stats.processed, n, memory_order_relaxed);
 }
 
+/* After a batch: a record larger than KTA_BUF_KEEP grew the reused
+ * buffers to its size; let that go, so a worker's memory at rest is
+ * bounded whatever input.max_bytes allows.  Records under it allocate
+ * nothing here. */
+static void trim_buffers(struct kta_worker *w)
+{
+    kta_buf_shrink(&w->hit, KTA_BUF_KEEP);
+    kta_buf_shrink(&w->key, KTA_BUF_KEEP);
+    kta_buf_shrink(&w->line, KTA_BUF_KEEP);
+    kta_eval_ctx_trim(w->ctx, KTA_BUF_KEEP);
+}
+
 static void *worker_main(void *arg)
 {
     struct kta_worker *w = arg;
@@ -309,6 +334,7 @@ static void *worker_main(void *arg)
             rd_kafka_message_destroy(items[i].msg);
             kta_slot_release(items[i].tag);
         }
+        trim_buffers(w);
     }
     return NULL;
 }
@@ -321,7 +347,7 @@ int kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index)
     w->ring = kta_ring_new((size_t)pl->cfg->ring_size);
     w->ctx = kta_eval_ctx_new();
     adopt_ruleset(w);
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    if (kta_thread_create(&w->thread, worker_main, w, "kta-worker") != 0) {
         kta_ring_free(w->ring);
         kta_eval_ctx_free(w->ctx);
         kta_ruleset_decref(w->rs);

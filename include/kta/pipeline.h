@@ -124,6 +124,12 @@ void kta_pipeline_stop(struct kta_pipeline *pl, int fatal);
 struct kta_ruleset *kta_pipeline_ruleset(struct kta_pipeline *pl, unsigned *version);
 
 /* ---- worker.c ---- */
+
+/* The worker (0 .. nworkers-1) that evaluates every record of partition
+ * `partition` of `topic`: the same for the partition's whole life, so its
+ * hits keep their order.  Every place that picks a record's worker (the
+ * ring, the overflow queue) calls this.  Thread: any. */
+int  kta_worker_for(const char *topic, int32_t partition, int nworkers);
 int  kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index);
 void kta_worker_join(struct kta_worker *w);
 
@@ -161,6 +167,10 @@ void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, i
                      const char *reason);
 
 struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
+/* Starts the thread that serves the producer's delivery reports (right
+ * after kta_producer_new; replace_handle restarts it).  Returns 0, or -1
+ * with errstr (when not NULL) naming the thread that could not start. */
+int kta_producer_poll_start(struct kta_producer *p, char *errstr, size_t errstr_size);
 
 /* The producer's topics by number: output.topic and dead_letter.topic
  * always, routed topics as kta_producer_topic adds them (at most

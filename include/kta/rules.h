@@ -195,6 +195,13 @@ uint64_t kta_rule_errors(const struct kta_rule *r);
 /* Per-thread scratch space for kta_eval (PCRE2 match data, JIT stack). */
 struct kta_eval_ctx *kta_eval_ctx_new(void);
 void kta_eval_ctx_free(struct kta_eval_ctx *ctx);
+/* Bytes held by ctx's buffers that grow with the record (its text, its
+ * values, its strings), not those sized by the ruleset. */
+size_t kta_eval_ctx_bytes(const struct kta_eval_ctx *ctx);
+/* Between records: frees each such buffer larger than keep bytes
+ * (KTA_BUF_KEEP), so a large record does not pin its size; smaller ones
+ * stay for the next record. */
+void kta_eval_ctx_trim(struct kta_eval_ctx *ctx, size_t keep);
 
 typedef void kta_hit_fn(void *opaque, const struct kta_rule *r);
 

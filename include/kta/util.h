@@ -10,6 +10,7 @@
 #ifndef KTA_UTIL_H
 #define KTA_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +62,13 @@ void kta_buf_appends(struct kta_buf *b, const char *s);
 void kta_buf_printf(struct kta_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void kta_buf_reset(struct kta_buf *b);
+/* Buffers reused record after record keep at most this much between
+ * batches: one large record must not pin its size for good. */
+#define KTA_BUF_KEEP (64 * 1024)
+/* Lets go of b's memory when it holds more than keep bytes (b is then
+ * empty, as a new buffer); a smaller buffer is left as it is, so the
+ * usual record costs no allocation.  Returns 1 when it freed. */
+int kta_buf_shrink(struct kta_buf *b, size_t keep);
 /* Frees the storage (not the struct). */
 void kta_buf_free(struct kta_buf *b);
 
@@ -70,6 +78,16 @@ void kta_buf_free(struct kta_buf *b);
  * process stays as large as the compile's peak.  Takes every malloc
  * arena's lock in turn: call it off the hot path. */
 void kta_heap_trim(void);
+
+/* pthread_create for kta's own threads, named by the name the thread
+ * gives itself ("kta-delivery", "kta-reload", "kta-worker").  Returns 0
+ * or an errno value, as pthread_create.
+ * Test hook: when $KTA_TEST_THREAD_FAIL holds "NAME" (fail every start
+ * of that thread) or "NAME:N" (fail only its Nth start), comma-separated,
+ * that start fails with EAGAIN and creates nothing; tests/cli/run.sh uses
+ * it to check that a thread that cannot start is a clear error.  Thread:
+ * any. */
+int kta_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name);
 
 /* FNV-1a over n bytes, continuing from h (KTA_FNV_SEED to start): the
  * one hash of kta's own tables and fingerprints.  Not for hostile keys

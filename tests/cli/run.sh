@@ -559,6 +559,20 @@ timeout 30 "$KTA" run -b 127.0.0.1:1 -r warn-rules.yml -X rules.strict=true 2>er
 check "rules.strict: a warning stops run" test $rc -ne 0
 check "rules.strict message" has "unknown key 'frobnicate' (kept, not interpreted) (a warning; --strict)" err
 
+# A thread kta cannot start is a clear error at start-up (exit 1, the
+# thread named), never a kta that runs without it (finding 5, issue #11).
+# KTA_TEST_THREAD_FAIL is kta_thread_create's test hook (util.h).  The
+# delivery thread starts before the brokers are asked: no broker needed.
+KTA_TEST_THREAD_FAIL=kta-delivery timeout 30 "$KTA" run -b 127.0.0.1:1 -r "$root/rules/seed.yaml" \
+    -X startup_timeout_ms=500 2>err >/dev/null; rc=$?
+check "run: delivery thread cannot start: exit 1" test $rc -eq 1
+check "run: delivery thread cannot start: named" \
+    has "cannot start thread kta-delivery (the producer's delivery reports): Resource temporarily unavailable; not starting" err
+check "run: delivery thread cannot start: before the brokers" sh -c '! grep -q "cannot reach" err'
+KTA_TEST_THREAD_FAIL=kta-delivery:2,other timeout 30 "$KTA" run -b 127.0.0.1:1 -r "$root/rules/seed.yaml" \
+    -X startup_timeout_ms=500 2>err >/dev/null
+check "run: KTA_TEST_THREAD_FAIL=NAME:2 spares the first start" has "cannot reach the Kafka brokers" err
+
 # eval writes hits as kta run does: output.fields from -X or -c too
 printf '{"host":"a","severity":"high","threat":"x"}\n' | "$KTA" eval -r "$root/rules/seed.yaml" -X output.fields.env=prod >hits 2>/dev/null
 check "eval -X output.fields.env" grep -q '"env":"prod"}$' hits

@@ -31,3 +31,15 @@ printf 'id: x\ntitle: t\ndetection:\n  sel:\n    a|nosuchmod: 1\n  condition: se
 run_err "badrule.yml:5:" -b "$B" "${ok_args[@]}" -r badrule.yml
 run_err "cooperative-sticky" -b "$B" "${ok_args[@]}" -X partition.assignment.strategy=cooperative-sticky
 run_err "-X nonsense: expected key=value" -b "$B" "${ok_args[@]}" -X nonsense
+
+# Threads that start after the broker checks: one that cannot start stops
+# kta with exit 1 and its name (KTA_TEST_THREAD_FAIL, util.h), never a kta
+# running without reloads and stats (reloader) or with fewer workers.
+for th in kta-reload kta-worker:2; do
+    rc=0
+    KTA_TEST_THREAD_FAIL=$th timeout 30 "$KTA" run -b "$B" -G "$T-thr" -w 2 "${ok_args[@]}" >out 2>err || rc=$?
+    [[ $rc -eq 1 ]] || fail "$th cannot start: expected exit 1, got $rc: $(cat err)"
+    grep -qF "cannot start thread ${th%%:*}" err || fail "$th cannot start: not named in: $(cat err)"
+    grep -qF "not starting" err || fail "$th: no 'not starting' in: $(cat err)"
+    ok "thread $th cannot start: exit 1, named"
+done

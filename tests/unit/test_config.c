@@ -4,7 +4,9 @@
 #include "kta/util.h"
 #include "tap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/kta-test-config-XXXXXX";
@@ -24,6 +26,71 @@ static const char *write_file(const char *name, const char *text)
 static int load(struct kta_config *cfg, const char *text, char *err, size_t n)
 {
     return kta_config_load(cfg, write_file("kta.yaml", text), err, n);
+}
+
+/* The value `kta config` prints for option name, into out ("" if none). */
+static void dumped(const struct kta_config *cfg, const char *name, char *out, size_t out_size)
+{
+    char *text = NULL, *line, *next;
+    size_t len = 0, n = strlen(name);
+    FILE *fp = open_memstream(&text, &len);
+
+    kta_config_dump(cfg, fp);
+    fclose(fp);
+    out[0] = '\0';
+    for (line = text; *line; line = next) {
+        next = line + strcspn(line, "\n");
+        if (*next)
+            *next++ = '\0';
+        if (strncmp(line, name, n) == 0 && line[n] == ':' && line[n + 1] == ' ')
+            snprintf(out, out_size, "%s", line + n + 2);
+    }
+    free(text);
+}
+
+/* Every integer option, found from the dump (a whole number as its
+ * value): its limits come from the error for a non-number, and both
+ * limits must come back unchanged from kta_config_set through the dump,
+ * whatever the field's width. */
+static void int_options_round_trip(void)
+{
+    struct kta_config *cfg = kta_config_new();
+    char *text = NULL, *line, *next, err[512], got[64];
+    size_t len = 0, nint = 0;
+    FILE *fp = open_memstream(&text, &len);
+
+    kta_config_dump(cfg, fp);
+    fclose(fp);
+    for (line = text; *line; line = next) {
+        char name[128], value[64], tail[2], want[64];
+        long long lo, hi;
+
+        next = line + strcspn(line, "\n");
+        if (*next)
+            *next++ = '\0';
+        if (sscanf(line, "%127[^:]: %63[-0-9]%1s", name, value, tail) != 2)
+            continue;
+        if (kta_config_set(cfg, name, "x", "-X", err, sizeof(err)) != -1 ||
+            sscanf(strstr(err, "from ") ? strstr(err, "from ") : "", "from %lld to %lld", &lo, &hi) != 2)
+            continue;   /* a number-looking value of another type */
+        nint++;
+        for (int k = 0; k < 2; k++) {
+            snprintf(want, sizeof(want), "%lld", k ? lo : hi);
+            CHECK_INT(kta_config_set(cfg, name, want, "-X", err, sizeof(err)), 0);
+            dumped(cfg, name, got, sizeof(got));
+            if (strcmp(got, want) != 0)
+                printf("# %s: set %s, dump says %s\n", name, want, got);
+            CHECK_STR(got, want);
+        }
+    }
+    CHECK(nint >= 10);   /* the dump's integer options were found */
+    free(text);
+    /* The case that made the table say each field's width. */
+    CHECK_INT(kta_config_set(cfg, "input.buffer_bytes", "8589934592", "-X", err, sizeof(err)), 0);
+    CHECK(cfg->buffer_bytes == 8589934592LL);
+    dumped(cfg, "input.buffer_bytes", got, sizeof(got));
+    CHECK_STR(got, "8589934592");
+    kta_config_free(cfg);
 }
 
 int main(void)
@@ -253,6 +320,8 @@ int main(void)
     CHECK(kta_topic_name_ok("a.b_c-D9"));
     CHECK(!kta_topic_name_ok("") && !kta_topic_name_ok(".") && !kta_topic_name_ok("..") &&
           !kta_topic_name_ok("a/b") && !kta_topic_name_ok("a b"));
+
+    int_options_round_trip();
 
     unlink(write_file("kta.yaml", ""));
     rmdir(dir);

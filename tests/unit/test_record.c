@@ -9,6 +9,7 @@
 #include "kta/record.h"
 #include "tap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,91 @@ static long both(const struct kta_ruleset *rs, struct kta_eval_ctx *ctx, const c
     kta_buf_free(&ref.text);
     kta_buf_free(&hit);
     return n;
+}
+
+static int count_hits(void *opaque, struct kta_record *rec, const struct kta_rule *r)
+{
+    (void)rec; (void)r;
+    ++*(int *)opaque;
+    return 0;
+}
+
+/* One record of about 2 MiB: many values and a long string (finding 7,
+ * issue #11: worker buffers kept their peak size). */
+static char *big_record(void)
+{
+    struct kta_buf b = { 0 };
+
+    kta_buf_appends(&b, "{\"host\":\"web1\",\"cmd\":\"MIMIKATZ ");
+    for (int i = 0; i < 100000; i++)
+        kta_buf_appends(&b, "AbCdEfGhIj");
+    kta_buf_appends(&b, "\"");
+    for (int i = 0; i < 50000; i++)
+        kta_buf_printf(&b, ",\"k%d\":\"v\"", i);
+    kta_buf_appends(&b, "}");
+    return b.data;
+}
+
+/* A large record's buffers are let go between batches; small ones stay. */
+static void buffers_shrink(const struct kta_ruleset *rs)
+{
+    struct kta_eval_ctx *ctx = kta_eval_ctx_new();
+    struct kta_hit_source src = { .file = "f.jsonl", .line = 1, .timestamp = -1 };
+    struct kta_buf hit = { 0 };
+    const char *small = "{\"host\":\"web1\",\"severity\":\"high\",\"cmd\":\"mimikatz\"}";
+    char *big = big_record();
+    struct kta_record rec = { .src = &src, .hit = &hit };
+    size_t before;
+    char *data;
+    int hits;
+
+    /* kta_buf_shrink: a small buffer stays as it is, a large one goes. */
+    kta_buf_appends(&hit, "x");
+    data = hit.data;
+    CHECK_INT(kta_buf_shrink(&hit, KTA_BUF_KEEP), 0);
+    CHECK(hit.data == data && hit.len == 1);
+    kta_buf_reserve(&hit, 1 << 20);
+    CHECK_INT(kta_buf_shrink(&hit, KTA_BUF_KEEP), 1);
+    CHECK(hit.cap == 0 && hit.len == 0);
+    kta_buf_appends(&hit, "again");   /* usable as a new buffer */
+    CHECK_STR(hit.data, "again");
+
+    for (int ref = 0; ref < 2; ref++) {
+        rec.data = small;
+        rec.len = strlen(small);
+        hits = 0;
+        CHECK_INT(kta_record_eval(rs, ctx, 4u << 20, ref, &rec, count_hits, &hits), 3);
+        kta_record_done(&rec);
+        before = kta_eval_ctx_bytes(ctx);
+        kta_eval_ctx_trim(ctx, KTA_BUF_KEEP);
+        CHECK(kta_eval_ctx_bytes(ctx) == before);    /* nothing freed for a small record */
+
+        rec.data = big;
+        rec.len = strlen(big);
+        hits = 0;
+        CHECK_INT(kta_record_eval(rs, ctx, 4u << 20, ref, &rec, count_hits, &hits), 2);
+        kta_record_done(&rec);
+        CHECK(hit.cap > (1u << 20));
+        if (!ref)
+            CHECK(kta_eval_ctx_bytes(ctx) > (1u << 20));
+        kta_eval_ctx_trim(ctx, KTA_BUF_KEEP);
+        kta_buf_shrink(&hit, KTA_BUF_KEEP);
+        if (kta_eval_ctx_bytes(ctx) > 8 * KTA_BUF_KEEP)
+            printf("# after the trim the context holds %zu bytes\n", kta_eval_ctx_bytes(ctx));
+        CHECK(kta_eval_ctx_bytes(ctx) <= 8 * KTA_BUF_KEEP);
+        CHECK(hit.cap <= KTA_BUF_KEEP);
+
+        /* And the context still works. */
+        rec.data = small;
+        rec.len = strlen(small);
+        hits = 0;
+        CHECK_INT(kta_record_eval(rs, ctx, 4u << 20, ref, &rec, count_hits, &hits), 3);
+        CHECK_INT(hits, 3);
+        kta_record_done(&rec);
+    }
+    free(big);
+    kta_buf_free(&hit);
+    kta_eval_ctx_free(ctx);
 }
 
 int main(void)
@@ -175,6 +261,7 @@ int main(void)
     }
 
     kta_eval_ctx_free(ctx);
+    buffers_shrink(rs);
     kta_ruleset_decref(rs);
     return tap_done();
 }
