@@ -83,12 +83,12 @@ static void test_registry(void)
     CHECK(kta_metrics_hit_counter(m, "r1", "low") != a);
     /* Many rules: the table grows, counters stay where they were. */
     for (int i = 0; i < 2000; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof(id), "rule-%d", i);
         first[i] = kta_metrics_hit_counter(m, id, "medium");
     }
     for (int i = 0; i < 2000; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof(id), "rule-%d", i);
         same &= kta_metrics_hit_counter(m, id, "medium") == first[i];
     }

@@ -493,6 +493,7 @@ static void test_version_paths_strict(void)
         CHECK(strncmp(kta_ruleset_digest(a), kta_ruleset_version(a), 12) == 0);
         snprintf(va, sizeof(va), "%s", kta_ruleset_version(a));
     }
+    kta_ruleset_decref(a);
     kta_ruleset_decref(b);
     /* one byte more: another version */
     write_file(d2, "other-name.yml", "id: a\ntitle: a\ndetection: {s: {x: 2}}\n");
