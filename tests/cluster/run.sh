@@ -9,7 +9,10 @@
 #       e.g. tests/cluster/run.sh 0001-leader-kill:eos
 #
 # Topics get replication factor 3 and min.insync.replicas=2.  Knobs
-# (environment): CLUSTER_EVENTS, CLUSTER_RATE (stream size and events/s).
+# (environment): CLUSTER_EVENTS, CLUSTER_RATE (stream size and events/s;
+# 0003 and 0004 stream until CLUSTER_TAIL s after their last fault, with
+# CLUSTER_EVENTS as a cap), CLUSTER_DOWN (how long a killed broker stays
+# down), CLUSTER_KEEP=1 (keep the work dirs of passed scenarios too).
 # Prints each scenario's figures and "cluster: N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
