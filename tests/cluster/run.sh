@@ -23,6 +23,9 @@ export KTA_KAFKA_NODES=3
 export KTA_KAFKA_PORT=${KTA_TEST_PORT:-49192}
 export KTA_KAFKA_DIR=$(mktemp -d /tmp/kta-cluster-kafka.XXXXXX)
 export KTA_KAFKA_SECURITY=0
+# A broker restarted after kill -9 on a busy 2-core host took up to 90 s
+# to register again (it replays the metadata log and catches up first).
+export KTA_KAFKA_READY_TIMEOUT=${KTA_KAFKA_READY_TIMEOUT:-240}
 kafka=$root/scripts/kafka-local.sh
 eval "$("$kafka" env)"   # KTA_BOOTSTRAP: all three brokers
 export KTA_BOOTSTRAP
