@@ -21,7 +21,7 @@
 # events/s), SOAK_KILL_EVERY (300 s), SOAK_RELOAD_EVERY (60 s),
 # SOAK_SAMPLE_EVERY (10 s), SOAK_WARMUP (60 s), SOAK_MODE (alo or eos),
 # SOAK_DIR (results; default a new /tmp/kta-soak.XXXXXX), SOAK_KEEP=1 keeps
-# the oracle's copies of the topics (large).  Prints "soak: PASS" or
+# the broker's data and the oracle's copies of the topics (large).  Prints "soak: PASS" or
 # "soak: FAIL ..." last; the figures are in SOAK_DIR/summary.txt.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,7 +58,9 @@ echo "soak: ${MINUTES} min at ${RATE}/s, mode $MODE, kill -9 every ${KILL_EVERY}
 set +e   # the loop below checks what it needs; one failed probe must not end a 30-minute run
 finish() {
     cleanup
-    "$kafka" down >>broker.log 2>&1
+    # The broker's data is the stream again (GBs for a full run): only
+    # SOAK_KEEP=1 keeps it, with the oracle's copies.
+    if [[ ${SOAK_KEEP:-0} == 1 ]]; then "$kafka" down; else "$kafka" down --purge; fi >>broker.log 2>&1
 }
 trap finish EXIT
 
