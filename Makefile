@@ -121,6 +121,12 @@ test-faults-quick: $(BUILD)/kta
 test-cluster: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) tests/cluster/run.sh
 
+# Not part of `make test` or CI: 30 minutes by default (tests/soak/run.sh
+# lists the SOAK_* knobs).
+.PHONY: soak
+soak: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/soak/run.sh
+
 test-sanitize:
 	$(Q)$(MAKE) --no-print-directory -k SANITIZE=address,undefined test-unit test-cli test-rules test-integration
 

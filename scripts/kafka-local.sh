@@ -37,6 +37,8 @@
 #                       the internal topics get replication factor min(3, N).
 #   KTA_KAFKA_DIR       state dir: data, logs, pid file
 #                       (default ${XDG_CACHE_HOME:-$HOME/.cache}/kta/kafka-$PORT)
+#   KTA_KAFKA_READY_TIMEOUT  seconds `up` and `node-start` wait for the node(s) to
+#                       answer before they give up and stop them (default 90)
 #   KTA_KAFKA_HEAP      heap flags of each node (default "-Xms256m -Xmx1g";
 #                       with N>1 "-Xms128m -Xmx512m")
 #   KTA_KAFKA_JVM_OPTS  extra broker JVM flags (default "-XX:+UseSerialGC")
@@ -61,7 +63,7 @@ POM=$SCRIPT_DIR/kafka/pom.xml
 KAFKA_VERSION=$(sed -n 's:.*<kafka\.version>\(.*\)</kafka\.version>.*:\1:p' "$POM")
 CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/kta
 JAR_CACHE=$CACHE_ROOT/kafka-$KAFKA_VERSION
-READY_TIMEOUT=90
+READY_TIMEOUT=${KTA_KAFKA_READY_TIMEOUT:-90}
 STOP_TIMEOUT=30
 
 PORT=${KTA_KAFKA_PORT:-9092}
@@ -707,8 +709,12 @@ wait_ready() {
             if ((NODES == 1)); then
                 stop_pid "${pids[@]}"
                 rm -f "$PID_FILE"
-            else
+            elif [[ $want == all ]]; then
                 stop_all_nodes
+            else
+                # node-start: only the nodes it started, as above.
+                stop_pid "${pids[@]}"
+                for k in "$@"; do node_select "$k"; rm -f "$PID_FILE"; done
             fi
             exit 1
         fi

@@ -133,3 +133,13 @@ log_counts() {
         "$(grep ' error: ' "$f" | grep -vc 'librdkafka: FAIL' || true)" \
         "$(grep -o '[0-9]* delivery retries' "$f" | tail -1 | cut -d' ' -f1)"
 }
+
+# stop_stream NAME: end the background producer NAME now, for a stream that
+# should last until the faults are over however long they took (a loaded
+# host restarts a broker in 10 s or in 60).  SIGTERM ends kta produce at
+# once; records it had not sent are simply not part of the input, and the
+# oracle reads the input back from the topic.
+stop_stream() {
+    alive "$1" && kill -TERM "$(pid_of "$1")" 2>/dev/null || true
+    wait_pid_file "$1" 30
+}

@@ -9,7 +9,10 @@
 #       e.g. tests/cluster/run.sh 0001-leader-kill:eos
 #
 # Topics get replication factor 3 and min.insync.replicas=2.  Knobs
-# (environment): CLUSTER_EVENTS, CLUSTER_RATE (stream size and events/s).
+# (environment): CLUSTER_EVENTS, CLUSTER_RATE (stream size and events/s;
+# 0003 and 0004 stream until CLUSTER_TAIL s after their last fault, with
+# CLUSTER_EVENTS as a cap), CLUSTER_DOWN (how long a killed broker stays
+# down), CLUSTER_KEEP=1 (keep the work dirs of passed scenarios too).
 # Prints each scenario's figures and "cluster: N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +23,9 @@ export KTA_KAFKA_NODES=3
 export KTA_KAFKA_PORT=${KTA_TEST_PORT:-49192}
 export KTA_KAFKA_DIR=$(mktemp -d /tmp/kta-cluster-kafka.XXXXXX)
 export KTA_KAFKA_SECURITY=0
+# A broker restarted after kill -9 on a busy 2-core host took up to 90 s
+# to register again (it replays the metadata log and catches up first).
+export KTA_KAFKA_READY_TIMEOUT=${KTA_KAFKA_READY_TIMEOUT:-240}
 kafka=$root/scripts/kafka-local.sh
 eval "$("$kafka" env)"   # KTA_BOOTSTRAP: all three brokers
 export KTA_BOOTSTRAP
