@@ -92,6 +92,7 @@ struct kta_commit {
     int                     drained;    /* last drain finished everything */
     struct start_pos       *starts;     /* every partition seen (input.start_offset) */
     size_t                  nstarts;
+    struct kta_commit_counts counts;
 };
 
 enum kta_txn_result {
@@ -165,39 +166,64 @@ int kta_commit_at_end(const struct kta_commit *cm)
 
 /* ---- commits ------------------------------------------------------------ */
 
-/* The partition's position (smallest unfinished offset) if it moved since
- * the last commit, else -1. */
-static int64_t moved_position(struct kta_commit_part *p)
+/* The partition's position (smallest unfinished offset) if it is neither
+ * confirmed nor, unless again (a synchronous commit), already on its way
+ * in an unanswered commit; else -1.  Positions only grow while a
+ * partition is assigned (a rewind resets committed and sent), so a
+ * position past the one in flight is newer. */
+static int64_t moved_position(struct kta_commit_part *p, int again)
 {
     int64_t pos = kta_offsets_advance(p->offsets);
 
-    return pos >= 0 && pos != p->committed ? pos : -1;
+    if (pos < 0 || pos == p->committed)
+        return -1;
+    if (!again && p->sent >= 0 && pos <= p->sent)
+        return -1;
+    return pos;
 }
 
-/* The positions (smallest unfinished offsets) that moved since the last
- * commit.  The caller destroys the list; mark_committed records them. */
-static rd_kafka_topic_partition_list_t *moved_positions(struct kta_commit *cm)
+/* The positions (smallest unfinished offsets) to commit now (see
+ * moved_position).  The caller destroys the list; mark_sent or
+ * mark_committed records them. */
+static rd_kafka_topic_partition_list_t *moved_positions(struct kta_commit *cm, int again)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)cm->nparts + 1);
 
     for (size_t i = 0; i < cm->nparts; i++) {
         struct kta_commit_part *p = &cm->parts[i];
-        int64_t pos = moved_position(p);
+        int64_t pos = moved_position(p, again);
         if (pos >= 0)
             rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = pos;
     }
     return list;
 }
 
-/* Whether any position moved since the last commit. */
+/* Whether any position is due for a commit (moved_position). */
 static int moved(struct kta_commit *cm)
 {
     for (size_t i = 0; i < cm->nparts; i++)
-        if (moved_position(&cm->parts[i]) >= 0)
+        if (moved_position(&cm->parts[i], 0) >= 0)
             return 1;
     return 0;
 }
 
+/* At-least-once: the positions of list are on their way to the broker;
+ * kta_commit_done confirms or forgets them.  on: 0 when the request could
+ * not even be queued (forget them again: the next tick retries). */
+static void mark_sent(struct kta_commit *cm, const rd_kafka_topic_partition_list_t *list, int on)
+{
+    for (int i = 0; i < list->cnt; i++) {
+        struct kta_commit_part *p = find_part(cm, list->elems[i].topic, list->elems[i].partition);
+        if (!p)
+            continue;
+        if (on)
+            p->sent = list->elems[i].offset;
+        else if (p->sent == list->elems[i].offset)
+            p->sent = -1;
+    }
+}
+
+/* Exactly-once: the transaction with these positions committed. */
 static void mark_committed(struct kta_commit *cm, const rd_kafka_topic_partition_list_t *list)
 {
     for (int i = 0; i < list->cnt; i++) {
@@ -294,7 +320,7 @@ static void rewind_to_committed(struct kta_commit *cm);
  * then, else 0. */
 static int txn_commit(struct kta_commit *cm)
 {
-    rd_kafka_topic_partition_list_t *list = moved_positions(cm);
+    rd_kafka_topic_partition_list_t *list = moved_positions(cm, 1);
     rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(cm->rk);
     enum kta_txn_result res;
     int rewound = 0;
@@ -323,8 +349,20 @@ static int txn_commit(struct kta_commit *cm)
     return rewound;
 }
 
-/* Commits each partition's smallest unfinished offset that moved since the
- * last commit.  sync: wait for the broker's answer.  In exactly-once mode
+/* rd_kafka_commit_queue's callback for a synchronous commit: served
+ * inside that call. */
+static void sync_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    kta_commit_done(opaque, err, offsets);
+}
+
+/* Commits each partition's smallest unfinished offset that is due
+ * (moved_position).  A position counts as committed only once the broker
+ * confirms it (kta_commit_done); until then it is not sent again unless
+ * sync, and a refusal makes it due again.  sync: wait for the broker's
+ * answer, and send positions already in flight too.  In exactly-once mode
  * the offsets go into the transaction instead, which needs every tracked
  * record finished: callers there come through wait_idle first.  Returns 1
  * when an aborted transaction rewound the input, else 0. */
@@ -336,13 +374,21 @@ static int commit(struct kta_commit *cm, int sync)
     cm->last_commit = kta_now_ms();
     if (cm->pl->cfg->exactly_once)
         return txn_commit(cm);
-    list = moved_positions(cm);
+    list = moved_positions(cm, sync);
     if (list->cnt > 0) {
-        err = rd_kafka_commit(cm->rk, list, !sync);
-        if (err)
-            kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
+        cm->counts.commits++;
+        mark_sent(cm, list, 1);
+        if (sync)
+            err = rd_kafka_commit_queue(cm->rk, list, NULL, sync_done, cm);
         else
-            mark_committed(cm, list);
+            err = rd_kafka_commit(cm->rk, list, 1);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
+            cm->counts.failed += (uint64_t)list->cnt;
+        }
+        /* Whatever the callback did not confirm is not committed: due again. */
+        if (sync || err)
+            mark_sent(cm, list, 0);
     }
     rd_kafka_topic_partition_list_destroy(list);
     return 0;
@@ -351,13 +397,39 @@ static int commit(struct kta_commit *cm, int sync)
 void kta_commit_done(struct kta_commit *cm, rd_kafka_resp_err_t err,
                      const rd_kafka_topic_partition_list_t *offsets)
 {
-    (void)cm;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
-    for (int i = 0; offsets && i < offsets->cnt; i++)
-        if (offsets->elems[i].err)
-            kta_log(KTA_LOG_WARN, "offset commit for %s [%d] failed: %s", offsets->elems[i].topic,
-                    (int)offsets->elems[i].partition, rd_kafka_err2str(offsets->elems[i].err));
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        err = RD_KAFKA_RESP_ERR_NO_ERROR;   /* there was nothing to commit */
+    if (err)
+        kta_log(KTA_LOG_WARN, "offset commit failed: %s; trying again", rd_kafka_err2str(err));
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+        struct kta_commit_part *p = find_part(cm, tp->topic, tp->partition);
+        rd_kafka_resp_err_t e = tp->err ? tp->err : err;
+
+        if (tp->err)
+            kta_log(KTA_LOG_WARN, "offset commit for %s [%d] failed: %s; trying again", tp->topic,
+                    (int)tp->partition, rd_kafka_err2str(tp->err));
+        /* Only answers to what this assignment sent count: a late answer
+         * from before a rebalance says nothing about the new owner's. */
+        if (!p || p->sent < 0 || tp->offset < 0 || tp->offset > p->sent)
+            continue;
+        if (e) {
+            cm->counts.failed++;
+            if (p->sent == tp->offset)
+                p->sent = -1;          /* due again at the next tick */
+            continue;
+        }
+        cm->counts.confirmed++;
+        if (tp->offset > p->committed)
+            p->committed = tp->offset;
+        if (p->sent == tp->offset)
+            p->sent = -1;
+    }
+}
+
+void kta_commit_counts(const struct kta_commit *cm, struct kta_commit_counts *n)
+{
+    *n = cm->counts;
 }
 
 /* ---- draining ------------------------------------------------------------- */
@@ -492,8 +564,10 @@ static void rewind_to_committed(struct kta_commit *cm)
         }
         if (list->elems[i].offset < 0)
             list->elems[i].offset = fallback;
-        if (p)
+        if (p) {
             p->committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
+            p->sent = -1;
+        }
     }
     error = rd_kafka_seek_partitions(cm->rk, list, cm->pl->cfg->shutdown_timeout_ms);
     if (error) {
@@ -679,6 +753,7 @@ void kta_commit_assign(struct kta_commit *cm, const rd_kafka_topic_partition_lis
         p->partition = partitions->elems[i].partition;
         p->offsets = kta_offsets_new((size_t)cm->pl->cfg->inflight_per_partition);
         p->committed = -1;
+        p->sent = -1;
         p->start = -1;
         p->seen = -1;
     }
