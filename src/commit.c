@@ -13,26 +13,39 @@
  * A partition (both modes):
  *
  *   UNASSIGNED -> ASSIGNED      [kta_commit_assign]  new tracker, committed = -1,
+ *                                sent = -1,
  *                                start = -1 (set by kta_commit_start_offsets)
- *   ASSIGNED -> ASSIGNED        [mark_committed]  committed = the position sent
+ *   ASSIGNED -> ASSIGNED        [kta_commit_done (at least once), mark_committed
+ *                                (exactly once)]  committed moves forward
  *   ASSIGNED -> UNASSIGNED      [drop_parts, from kta_commit_assign (the next
  *                                assignment), kta_commit_revoke, kta_commit_free]
  *                                tracker freed if idle, else RETIRED
  *   RETIRED -> freed            [kta_commit_free]  (reports may still release
  *                                its slots until the producer is gone)
  *
- * The at-least-once commit cycle (consumer thread):
+ * The at-least-once commit cycle, per partition (consumer thread).
+ * `committed` is what the broker confirmed; `sent` the position of the
+ * newest commit not answered yet:
  *
- *   IDLE -> IDLE                [kta_commit_tick]  nothing moved, interval not due
- *   IDLE -> COMMITTED           [commit, from kta_commit_tick (caught up and
- *                                nothing in flight, or commit_interval_ms) or
- *                                kta_commit_drain (sync)]  moved_positions ->
- *                                rd_kafka_commit; once it is queued (async) or
- *                                answered (sync) without error: mark_committed
- *   IDLE -> IDLE                [commit]  rd_kafka_commit refused: logged,
- *                                positions not marked (retried next time)
- *   COMMITTED -> IDLE           [kta_commit_done]  the broker's answer: errors
- *                                are logged only
+ *   IDLE -> SENT                [commit, from kta_commit_tick (caught up and
+ *                                nothing in flight; early_due: positions moved,
+ *                                no partition awaiting an answer and
+ *                                commit_min_interval_ms since the last commit;
+ *                                or commit_interval_ms) or kta_commit_drain
+ *                                (sync)]  moved_positions -> mark_sent ->
+ *                                rd_kafka_commit / rd_kafka_commit_queue
+ *   SENT -> IDLE                [commit]  the request could not be queued:
+ *                                mark_sent(0), due again at the next tick
+ *   SENT -> SENT                [commit]  a newer position (or any, sync) is
+ *                                sent; the same one is never sent twice
+ *   SENT -> IDLE (committed)    [kta_commit_done]  the broker confirmed it:
+ *                                committed = max(committed, position)
+ *   SENT -> IDLE                [kta_commit_done]  the broker refused it (per
+ *                                partition or whole request): due again at
+ *                                the next tick
+ *   SENT -> IDLE                [commit]  after a sync commit, whatever the
+ *                                callback did not confirm (due again)
+ *   any -> IDLE                 [rewind_to_committed, drop_parts]  sent = -1
  *
  * The exactly-once transaction cycle (consumer thread; producer.c makes
  * the librdkafka calls):
@@ -89,6 +102,8 @@ struct kta_commit {
                                            still had work in flight */
     size_t                  nretired;
     int64_t                 last_commit;
+    int64_t                 next_early; /* no early commit check before this */
+    size_t                  unanswered; /* partitions with a commit in flight (sent >= 0) */
     int                     drained;    /* last drain finished everything */
     struct start_pos       *starts;     /* every partition seen (input.start_offset) */
     size_t                  nstarts;
@@ -100,6 +115,9 @@ enum kta_txn_result {
     KTA_TXN_ABORTED,   /* rolled back; the caller must rewind to the committed offsets */
     KTA_TXN_FATAL,     /* no transaction could be started again: stop */
 };
+
+/* How often, at most, early_due looks at the partitions when none moved. */
+#define EARLY_RECHECK_MS 5
 
 static void sleep_ms(int ms)
 {
@@ -207,6 +225,16 @@ static int moved(struct kta_commit *cm)
     return 0;
 }
 
+/* Sets p->sent, keeping count of the partitions with a commit in flight. */
+static void set_sent(struct kta_commit *cm, struct kta_commit_part *p, int64_t sent)
+{
+    if (p->sent < 0 && sent >= 0)
+        cm->unanswered++;
+    else if (p->sent >= 0 && sent < 0)
+        cm->unanswered--;
+    p->sent = sent;
+}
+
 /* At-least-once: the positions of list are on their way to the broker;
  * kta_commit_done confirms or forgets them.  on: 0 when the request could
  * not even be queued (forget them again: the next tick retries). */
@@ -217,9 +245,9 @@ static void mark_sent(struct kta_commit *cm, const rd_kafka_topic_partition_list
         if (!p)
             continue;
         if (on)
-            p->sent = list->elems[i].offset;
+            set_sent(cm, p, list->elems[i].offset);
         else if (p->sent == list->elems[i].offset)
-            p->sent = -1;
+            set_sent(cm, p, -1);
     }
 }
 
@@ -416,14 +444,14 @@ void kta_commit_done(struct kta_commit *cm, rd_kafka_resp_err_t err,
         if (e) {
             cm->counts.failed++;
             if (p->sent == tp->offset)
-                p->sent = -1;          /* due again at the next tick */
+                set_sent(cm, p, -1);   /* due again at the next tick */
             continue;
         }
         cm->counts.confirmed++;
         if (tp->offset > p->committed)
             p->committed = tp->offset;
         if (p->sent == tp->offset)
-            p->sent = -1;
+            set_sent(cm, p, -1);
     }
 }
 
@@ -466,6 +494,23 @@ static size_t wait_idle(struct kta_commit *cm, int timeout_ms)
     return kta_commit_inflight(cm);
 }
 
+/* At-least-once, early commits: whether to commit now, before the
+ * interval.  Cheap on most turns of the loop (a clock comparison); the
+ * partitions are looked at once per EARLY_RECHECK_MS at most. */
+static int early_due(struct kta_commit *cm, int64_t now)
+{
+    const struct kta_config *cfg = cm->pl->cfg;
+
+    if (cfg->exactly_once || cfg->commit_min_interval_ms >= cfg->commit_interval_ms ||
+        now < cm->next_early || now - cm->last_commit < cfg->commit_min_interval_ms ||
+        cm->unanswered)
+        return 0;
+    if (moved(cm))
+        return 1;
+    cm->next_early = now + EARLY_RECHECK_MS;
+    return 0;
+}
+
 int kta_commit_tick(struct kta_commit *cm, int64_t now, int idle)
 {
     struct kta_pipeline *pl = cm->pl;
@@ -475,6 +520,12 @@ int kta_commit_tick(struct kta_commit *cm, int64_t now, int idle)
      * read_committed readers see the last hits without waiting for the
      * interval.  At most once per idle period. */
     if (idle && kta_commit_inflight(cm) == 0 && moved(cm))
+        return commit(cm, 0);
+    /* At-least-once: commit as soon as a run of records is finished, at
+     * most one commit in flight and commit_min_interval_ms apart, so a
+     * crash re-reads that much rather than a whole interval.  The
+     * interval below still commits when an answer is slow to come. */
+    if (early_due(cm, now))
         return commit(cm, 0);
     if (now - cm->last_commit >= pl->cfg->commit_interval_ms) {
         /* A transaction ends only with all its records finished: stop
@@ -524,6 +575,7 @@ static void drop_parts(struct kta_commit *cm)
     free(cm->parts);
     cm->parts = NULL;
     cm->nparts = 0;
+    cm->unanswered = 0;
 }
 
 /* After an aborted transaction: every record since the last commit must be
@@ -566,7 +618,7 @@ static void rewind_to_committed(struct kta_commit *cm)
             list->elems[i].offset = fallback;
         if (p) {
             p->committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
-            p->sent = -1;
+            set_sent(cm, p, -1);
         }
     }
     error = rd_kafka_seek_partitions(cm->rk, list, cm->pl->cfg->shutdown_timeout_ms);
@@ -769,6 +821,10 @@ void kta_commit_free(struct kta_commit *cm)
 {
     if (!cm)
         return;
+    if (!cm->pl->cfg->exactly_once && cm->counts.commits)
+        kta_log(KTA_LOG_INFO, "offset commits: %llu requests, %llu positions confirmed, %llu "
+                "refused", (unsigned long long)cm->counts.commits,
+                (unsigned long long)cm->counts.confirmed, (unsigned long long)cm->counts.failed);
     drop_parts(cm);
     for (size_t i = 0; i < cm->nretired; i++)
         kta_offsets_free(cm->retired[i]);

@@ -94,8 +94,10 @@ size_t kta_commit_inflight(struct kta_commit *cm);
 
 /* The consumer loop's commit decision, once per turn: now_ms is the
  * loop's clock, idle says nothing arrived and nothing waits.  Commits
- * when caught up or every commit_interval_ms (exactly-once: first waits
- * for every tracked record).  Returns 1 when an aborted transaction
+ * when caught up; at least once, also as soon as positions moved with no
+ * commit unanswered and commit_min_interval_ms since the last; and every
+ * commit_interval_ms (exactly-once: first waits for every tracked
+ * record).  Most turns cost a few comparisons.  Returns 1 when an aborted transaction
  * rewound the input: the caller must then drop the records it took but
  * did not track (they come again), else 0. */
 int kta_commit_tick(struct kta_commit *cm, int64_t now_ms, int idle);

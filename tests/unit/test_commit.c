@@ -137,6 +137,38 @@ static void test_confirmed_only(struct kta_pipeline *pl, rd_kafka_t *rk)
     kta_commit_free(cm);
 }
 
+/* Item 4: at-least-once commits as soon as positions move, one request in
+ * flight at a time, commit_min_interval_ms apart; not at all early when
+ * that is commit_interval_ms or more. */
+static void test_early(struct kta_pipeline *pl, rd_kafka_t *rk, int min_ms)
+{
+    struct kta_commit *cm = kta_commit_new(pl, rk);
+    rd_kafka_topic_partition_list_t *assign = rd_kafka_topic_partition_list_new(1);
+    int early = min_ms < pl->cfg->commit_interval_ms;
+    int64_t t = kta_now_ms();
+    /* Off: stay within the interval, which commits anyway. */
+    int step = early ? min_ms + 20 : pl->cfg->commit_interval_ms / 4;
+
+    rd_kafka_topic_partition_list_add(assign, "in", 0);
+    kta_commit_assign(cm, assign);
+    finish(cm, 0, 0, 3);
+    kta_commit_tick(cm, t, 0);                   /* too soon after the last one */
+    CHECK_INT(sent(cm), 0);
+    kta_commit_tick(cm, t + step, 0);            /* busy, not idle: still commits */
+    CHECK_INT(sent(cm), early ? 1 : 0);
+    finish(cm, 0, 3, 6);
+    kta_commit_tick(cm, t + 2 * step, 0);        /* the first is unanswered */
+    CHECK_INT(sent(cm), early ? 1 : 0);
+    if (early) {
+        answer(cm, 0, 3, RD_KAFKA_RESP_ERR_NO_ERROR);
+        CHECK_INT(committed(cm, 0), 3);
+        kta_commit_tick(cm, kta_now_ms() + min_ms + 20, 0);
+        CHECK_INT(sent(cm), 2);
+    }
+    rd_kafka_topic_partition_list_destroy(assign);
+    kta_commit_free(cm);
+}
+
 int main(void)
 {
     struct kta_config *cfg = kta_config_new();
@@ -147,7 +179,12 @@ int main(void)
     pl.cfg = cfg;
     CHECK(rk != NULL);
     if (rk) {
+        char errstr[256];
         test_confirmed_only(&pl, rk);
+        CHECK_INT(kta_config_set(cfg, "commit_min_interval_ms", "50", "test", errstr, sizeof(errstr)), 0);
+        test_early(&pl, rk, 50);
+        CHECK_INT(kta_config_set(cfg, "commit_min_interval_ms", "1000", "test", errstr, sizeof(errstr)), 0);
+        test_early(&pl, rk, 1000);
         rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
     kta_config_free(cfg);
