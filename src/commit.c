@@ -429,6 +429,16 @@ void kta_commit_done(struct kta_commit *cm, rd_kafka_resp_err_t err,
         err = RD_KAFKA_RESP_ERR_NO_ERROR;   /* there was nothing to commit */
     if (err)
         kta_log(KTA_LOG_WARN, "offset commit failed: %s; trying again", rd_kafka_err2str(err));
+    if (err && !offsets) {
+        /* Which positions failed is not said: all are due again (sending
+         * one twice is harmless; never again would leave lag behind). */
+        for (size_t i = 0; i < cm->nparts; i++)
+            if (cm->parts[i].sent >= 0) {
+                cm->counts.failed++;
+                set_sent(cm, &cm->parts[i], -1);
+            }
+        return;
+    }
     for (int i = 0; offsets && i < offsets->cnt; i++) {
         const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
         struct kta_commit_part *p = find_part(cm, tp->topic, tp->partition);

@@ -132,6 +132,15 @@ static void test_confirmed_only(struct kta_pipeline *pl, rd_kafka_t *rk)
     CHECK_INT(sent(cm), 6);
     answer(cm, 1, 5, RD_KAFKA_RESP_ERR_NO_ERROR);
     CHECK_INT(committed(cm, 1), 5);
+    /* ... also when the answer does not list the partitions. */
+    finish(cm, 1, 5, 8);
+    kta_commit_tick(cm, now, 1);
+    CHECK_INT(sent(cm), 7);
+    kta_commit_done(cm, RD_KAFKA_RESP_ERR__TRANSPORT, NULL);
+    kta_commit_tick(cm, now, 1);
+    CHECK_INT(sent(cm), 8);
+    answer(cm, 1, 8, RD_KAFKA_RESP_ERR_NO_ERROR);
+    CHECK_INT(committed(cm, 1), 8);
 
     rd_kafka_topic_partition_list_destroy(assign);
     kta_commit_free(cm);
