@@ -13,26 +13,39 @@
  * A partition (both modes):
  *
  *   UNASSIGNED -> ASSIGNED      [kta_commit_assign]  new tracker, committed = -1,
+ *                                sent = -1,
  *                                start = -1 (set by kta_commit_start_offsets)
- *   ASSIGNED -> ASSIGNED        [mark_committed]  committed = the position sent
+ *   ASSIGNED -> ASSIGNED        [kta_commit_done (at least once), mark_committed
+ *                                (exactly once)]  committed moves forward
  *   ASSIGNED -> UNASSIGNED      [drop_parts, from kta_commit_assign (the next
  *                                assignment), kta_commit_revoke, kta_commit_free]
  *                                tracker freed if idle, else RETIRED
  *   RETIRED -> freed            [kta_commit_free]  (reports may still release
  *                                its slots until the producer is gone)
  *
- * The at-least-once commit cycle (consumer thread):
+ * The at-least-once commit cycle, per partition (consumer thread).
+ * `committed` is what the broker confirmed; `sent` the position of the
+ * newest commit not answered yet:
  *
- *   IDLE -> IDLE                [kta_commit_tick]  nothing moved, interval not due
- *   IDLE -> COMMITTED           [commit, from kta_commit_tick (caught up and
- *                                nothing in flight, or commit_interval_ms) or
- *                                kta_commit_drain (sync)]  moved_positions ->
- *                                rd_kafka_commit; once it is queued (async) or
- *                                answered (sync) without error: mark_committed
- *   IDLE -> IDLE                [commit]  rd_kafka_commit refused: logged,
- *                                positions not marked (retried next time)
- *   COMMITTED -> IDLE           [kta_commit_done]  the broker's answer: errors
- *                                are logged only
+ *   IDLE -> SENT                [commit, from kta_commit_tick (caught up and
+ *                                nothing in flight; early_due: positions moved,
+ *                                no partition awaiting an answer and
+ *                                commit_min_interval_ms since the last commit;
+ *                                or commit_interval_ms) or kta_commit_drain
+ *                                (sync)]  moved_positions -> mark_sent ->
+ *                                rd_kafka_commit / rd_kafka_commit_queue
+ *   SENT -> IDLE                [commit]  the request could not be queued:
+ *                                mark_sent(0), due again at the next tick
+ *   SENT -> SENT                [commit]  a newer position (or any, sync) is
+ *                                sent; the same one is never sent twice
+ *   SENT -> IDLE (committed)    [kta_commit_done]  the broker confirmed it:
+ *                                committed = max(committed, position)
+ *   SENT -> IDLE                [kta_commit_done]  the broker refused it (per
+ *                                partition or whole request): due again at
+ *                                the next tick
+ *   SENT -> IDLE                [commit]  after a sync commit, whatever the
+ *                                callback did not confirm (due again)
+ *   any -> IDLE                 [rewind_to_committed, drop_parts]  sent = -1
  *
  * The exactly-once transaction cycle (consumer thread; producer.c makes
  * the librdkafka calls):
@@ -89,9 +102,12 @@ struct kta_commit {
                                            still had work in flight */
     size_t                  nretired;
     int64_t                 last_commit;
+    int64_t                 next_early; /* no early commit check before this */
+    size_t                  unanswered; /* partitions with a commit in flight (sent >= 0) */
     int                     drained;    /* last drain finished everything */
     struct start_pos       *starts;     /* every partition seen (input.start_offset) */
     size_t                  nstarts;
+    struct kta_commit_counts counts;
 };
 
 enum kta_txn_result {
@@ -99,6 +115,9 @@ enum kta_txn_result {
     KTA_TXN_ABORTED,   /* rolled back; the caller must rewind to the committed offsets */
     KTA_TXN_FATAL,     /* no transaction could be started again: stop */
 };
+
+/* How often, at most, early_due looks at the partitions when none moved. */
+#define EARLY_RECHECK_MS 5
 
 static void sleep_ms(int ms)
 {
@@ -165,39 +184,74 @@ int kta_commit_at_end(const struct kta_commit *cm)
 
 /* ---- commits ------------------------------------------------------------ */
 
-/* The partition's position (smallest unfinished offset) if it moved since
- * the last commit, else -1. */
-static int64_t moved_position(struct kta_commit_part *p)
+/* The partition's position (smallest unfinished offset) if it is neither
+ * confirmed nor, unless again (a synchronous commit), already on its way
+ * in an unanswered commit; else -1.  Positions only grow while a
+ * partition is assigned (a rewind resets committed and sent), so a
+ * position past the one in flight is newer. */
+static int64_t moved_position(struct kta_commit_part *p, int again)
 {
     int64_t pos = kta_offsets_advance(p->offsets);
 
-    return pos >= 0 && pos != p->committed ? pos : -1;
+    if (pos < 0 || pos == p->committed)
+        return -1;
+    if (!again && p->sent >= 0 && pos <= p->sent)
+        return -1;
+    return pos;
 }
 
-/* The positions (smallest unfinished offsets) that moved since the last
- * commit.  The caller destroys the list; mark_committed records them. */
-static rd_kafka_topic_partition_list_t *moved_positions(struct kta_commit *cm)
+/* The positions (smallest unfinished offsets) to commit now (see
+ * moved_position).  The caller destroys the list; mark_sent or
+ * mark_committed records them. */
+static rd_kafka_topic_partition_list_t *moved_positions(struct kta_commit *cm, int again)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)cm->nparts + 1);
 
     for (size_t i = 0; i < cm->nparts; i++) {
         struct kta_commit_part *p = &cm->parts[i];
-        int64_t pos = moved_position(p);
+        int64_t pos = moved_position(p, again);
         if (pos >= 0)
             rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = pos;
     }
     return list;
 }
 
-/* Whether any position moved since the last commit. */
+/* Whether any position is due for a commit (moved_position). */
 static int moved(struct kta_commit *cm)
 {
     for (size_t i = 0; i < cm->nparts; i++)
-        if (moved_position(&cm->parts[i]) >= 0)
+        if (moved_position(&cm->parts[i], 0) >= 0)
             return 1;
     return 0;
 }
 
+/* Sets p->sent, keeping count of the partitions with a commit in flight. */
+static void set_sent(struct kta_commit *cm, struct kta_commit_part *p, int64_t sent)
+{
+    if (p->sent < 0 && sent >= 0)
+        cm->unanswered++;
+    else if (p->sent >= 0 && sent < 0)
+        cm->unanswered--;
+    p->sent = sent;
+}
+
+/* At-least-once: the positions of list are on their way to the broker;
+ * kta_commit_done confirms or forgets them.  on: 0 when the request could
+ * not even be queued (forget them again: the next tick retries). */
+static void mark_sent(struct kta_commit *cm, const rd_kafka_topic_partition_list_t *list, int on)
+{
+    for (int i = 0; i < list->cnt; i++) {
+        struct kta_commit_part *p = find_part(cm, list->elems[i].topic, list->elems[i].partition);
+        if (!p)
+            continue;
+        if (on)
+            set_sent(cm, p, list->elems[i].offset);
+        else if (p->sent == list->elems[i].offset)
+            set_sent(cm, p, -1);
+    }
+}
+
+/* Exactly-once: the transaction with these positions committed. */
 static void mark_committed(struct kta_commit *cm, const rd_kafka_topic_partition_list_t *list)
 {
     for (int i = 0; i < list->cnt; i++) {
@@ -294,7 +348,7 @@ static void rewind_to_committed(struct kta_commit *cm);
  * then, else 0. */
 static int txn_commit(struct kta_commit *cm)
 {
-    rd_kafka_topic_partition_list_t *list = moved_positions(cm);
+    rd_kafka_topic_partition_list_t *list = moved_positions(cm, 1);
     rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(cm->rk);
     enum kta_txn_result res;
     int rewound = 0;
@@ -323,8 +377,20 @@ static int txn_commit(struct kta_commit *cm)
     return rewound;
 }
 
-/* Commits each partition's smallest unfinished offset that moved since the
- * last commit.  sync: wait for the broker's answer.  In exactly-once mode
+/* rd_kafka_commit_queue's callback for a synchronous commit: served
+ * inside that call. */
+static void sync_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    kta_commit_done(opaque, err, offsets);
+}
+
+/* Commits each partition's smallest unfinished offset that is due
+ * (moved_position).  A position counts as committed only once the broker
+ * confirms it (kta_commit_done); until then it is not sent again unless
+ * sync, and a refusal makes it due again.  sync: wait for the broker's
+ * answer, and send positions already in flight too.  In exactly-once mode
  * the offsets go into the transaction instead, which needs every tracked
  * record finished: callers there come through wait_idle first.  Returns 1
  * when an aborted transaction rewound the input, else 0. */
@@ -336,13 +402,21 @@ static int commit(struct kta_commit *cm, int sync)
     cm->last_commit = kta_now_ms();
     if (cm->pl->cfg->exactly_once)
         return txn_commit(cm);
-    list = moved_positions(cm);
+    list = moved_positions(cm, sync);
     if (list->cnt > 0) {
-        err = rd_kafka_commit(cm->rk, list, !sync);
-        if (err)
-            kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
+        cm->counts.commits++;
+        mark_sent(cm, list, 1);
+        if (sync)
+            err = rd_kafka_commit_queue(cm->rk, list, NULL, sync_done, cm);
         else
-            mark_committed(cm, list);
+            err = rd_kafka_commit(cm->rk, list, 1);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
+            cm->counts.failed += (uint64_t)list->cnt;
+        }
+        /* Whatever the callback did not confirm is not committed: due again. */
+        if (sync || err)
+            mark_sent(cm, list, 0);
     }
     rd_kafka_topic_partition_list_destroy(list);
     return 0;
@@ -351,13 +425,49 @@ static int commit(struct kta_commit *cm, int sync)
 void kta_commit_done(struct kta_commit *cm, rd_kafka_resp_err_t err,
                      const rd_kafka_topic_partition_list_t *offsets)
 {
-    (void)cm;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
-    for (int i = 0; offsets && i < offsets->cnt; i++)
-        if (offsets->elems[i].err)
-            kta_log(KTA_LOG_WARN, "offset commit for %s [%d] failed: %s", offsets->elems[i].topic,
-                    (int)offsets->elems[i].partition, rd_kafka_err2str(offsets->elems[i].err));
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        err = RD_KAFKA_RESP_ERR_NO_ERROR;   /* there was nothing to commit */
+    if (err)
+        kta_log(KTA_LOG_WARN, "offset commit failed: %s; trying again", rd_kafka_err2str(err));
+    if (err && !offsets) {
+        /* Which positions failed is not said: all are due again (sending
+         * one twice is harmless; never again would leave lag behind). */
+        for (size_t i = 0; i < cm->nparts; i++)
+            if (cm->parts[i].sent >= 0) {
+                cm->counts.failed++;
+                set_sent(cm, &cm->parts[i], -1);
+            }
+        return;
+    }
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+        struct kta_commit_part *p = find_part(cm, tp->topic, tp->partition);
+        rd_kafka_resp_err_t e = tp->err ? tp->err : err;
+
+        if (tp->err)
+            kta_log(KTA_LOG_WARN, "offset commit for %s [%d] failed: %s; trying again", tp->topic,
+                    (int)tp->partition, rd_kafka_err2str(tp->err));
+        /* Only answers to what this assignment sent count: a late answer
+         * from before a rebalance says nothing about the new owner's. */
+        if (!p || p->sent < 0 || tp->offset < 0 || tp->offset > p->sent)
+            continue;
+        if (e) {
+            cm->counts.failed++;
+            if (p->sent == tp->offset)
+                set_sent(cm, p, -1);   /* due again at the next tick */
+            continue;
+        }
+        cm->counts.confirmed++;
+        if (tp->offset > p->committed)
+            p->committed = tp->offset;
+        if (p->sent == tp->offset)
+            set_sent(cm, p, -1);
+    }
+}
+
+void kta_commit_counts(const struct kta_commit *cm, struct kta_commit_counts *n)
+{
+    *n = cm->counts;
 }
 
 /* ---- draining ------------------------------------------------------------- */
@@ -394,6 +504,23 @@ static size_t wait_idle(struct kta_commit *cm, int timeout_ms)
     return kta_commit_inflight(cm);
 }
 
+/* At-least-once, early commits: whether to commit now, before the
+ * interval.  Cheap on most turns of the loop (a clock comparison); the
+ * partitions are looked at once per EARLY_RECHECK_MS at most. */
+static int early_due(struct kta_commit *cm, int64_t now)
+{
+    const struct kta_config *cfg = cm->pl->cfg;
+
+    if (cfg->exactly_once || cfg->commit_min_interval_ms >= cfg->commit_interval_ms ||
+        now < cm->next_early || now - cm->last_commit < cfg->commit_min_interval_ms ||
+        cm->unanswered)
+        return 0;
+    if (moved(cm))
+        return 1;
+    cm->next_early = now + EARLY_RECHECK_MS;
+    return 0;
+}
+
 int kta_commit_tick(struct kta_commit *cm, int64_t now, int idle)
 {
     struct kta_pipeline *pl = cm->pl;
@@ -403,6 +530,12 @@ int kta_commit_tick(struct kta_commit *cm, int64_t now, int idle)
      * read_committed readers see the last hits without waiting for the
      * interval.  At most once per idle period. */
     if (idle && kta_commit_inflight(cm) == 0 && moved(cm))
+        return commit(cm, 0);
+    /* At-least-once: commit as soon as a run of records is finished, at
+     * most one commit in flight and commit_min_interval_ms apart, so a
+     * crash re-reads that much rather than a whole interval.  The
+     * interval below still commits when an answer is slow to come. */
+    if (early_due(cm, now))
         return commit(cm, 0);
     if (now - cm->last_commit >= pl->cfg->commit_interval_ms) {
         /* A transaction ends only with all its records finished: stop
@@ -452,6 +585,7 @@ static void drop_parts(struct kta_commit *cm)
     free(cm->parts);
     cm->parts = NULL;
     cm->nparts = 0;
+    cm->unanswered = 0;
 }
 
 /* After an aborted transaction: every record since the last commit must be
@@ -492,8 +626,10 @@ static void rewind_to_committed(struct kta_commit *cm)
         }
         if (list->elems[i].offset < 0)
             list->elems[i].offset = fallback;
-        if (p)
+        if (p) {
             p->committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
+            set_sent(cm, p, -1);
+        }
     }
     error = rd_kafka_seek_partitions(cm->rk, list, cm->pl->cfg->shutdown_timeout_ms);
     if (error) {
@@ -679,6 +815,7 @@ void kta_commit_assign(struct kta_commit *cm, const rd_kafka_topic_partition_lis
         p->partition = partitions->elems[i].partition;
         p->offsets = kta_offsets_new((size_t)cm->pl->cfg->inflight_per_partition);
         p->committed = -1;
+        p->sent = -1;
         p->start = -1;
         p->seen = -1;
     }
@@ -694,6 +831,10 @@ void kta_commit_free(struct kta_commit *cm)
 {
     if (!cm)
         return;
+    if (!cm->pl->cfg->exactly_once && cm->counts.commits)
+        kta_log(KTA_LOG_INFO, "offset commits: %llu requests, %llu positions confirmed, %llu "
+                "refused", (unsigned long long)cm->counts.commits,
+                (unsigned long long)cm->counts.confirmed, (unsigned long long)cm->counts.failed);
     drop_parts(cm);
     for (size_t i = 0; i < cm->nretired; i++)
         kta_offsets_free(cm->retired[i]);

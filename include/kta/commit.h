@@ -43,7 +43,10 @@ struct kta_commit_part {
     char               *topic;
     int32_t             partition;
     struct kta_offsets *offsets;
-    int64_t             committed;   /* last position committed, -1 if none */
+    int64_t             committed;   /* last position the broker confirmed (or
+                                        a transaction committed), -1 if none */
+    int64_t             sent;        /* at-least-once: position of the newest
+                                        commit not answered yet, -1 if none */
     int64_t             start;       /* offset input.start_offset chose at this
                                         assignment while this process has not
                                         committed the partition, else -1 */
@@ -91,8 +94,10 @@ size_t kta_commit_inflight(struct kta_commit *cm);
 
 /* The consumer loop's commit decision, once per turn: now_ms is the
  * loop's clock, idle says nothing arrived and nothing waits.  Commits
- * when caught up or every commit_interval_ms (exactly-once: first waits
- * for every tracked record).  Returns 1 when an aborted transaction
+ * when caught up; at least once, also as soon as positions moved with no
+ * commit unanswered and commit_min_interval_ms since the last; and every
+ * commit_interval_ms (exactly-once: first waits for every tracked
+ * record).  Most turns cost a few comparisons.  Returns 1 when an aborted transaction
  * rewound the input: the caller must then drop the records it took but
  * did not track (they come again), else 0. */
 int kta_commit_tick(struct kta_commit *cm, int64_t now_ms, int idle);
@@ -102,6 +107,15 @@ int kta_commit_tick(struct kta_commit *cm, int64_t now_ms, int idle);
  * the records it did not track.  closing: at shutdown, where nothing is
  * said about records left unfinished.  Returns how many are unfinished. */
 size_t kta_commit_drain(struct kta_commit *cm, int timeout_ms, int closing);
+
+/* At-least-once commit requests sent to the group coordinator, and the
+ * partition positions the broker confirmed or refused. */
+struct kta_commit_counts {
+    uint64_t commits;
+    uint64_t confirmed;
+    uint64_t failed;
+};
+void kta_commit_counts(const struct kta_commit *cm, struct kta_commit_counts *n);
 
 /* The broker's answer to an asynchronous or synchronous offset commit
  * (rd_kafka_conf_set_offset_commit_cb, via the consumer's callback). */

@@ -67,6 +67,7 @@ struct kta_config {
     enum kta_print print;        /* console.print */
     int    exactly_once;         /* processing.guarantee == exactly_once */
     int    commit_interval_ms;
+    int    commit_min_interval_ms;
     int    shutdown_timeout_ms;
     int    stats_interval_ms;
     int    startup_timeout_ms;
