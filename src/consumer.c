@@ -390,14 +390,18 @@ static size_t inflight(struct kta_consumer *c)
 }
 
 /* Waits until every tracked record is finished (processed and its
- * records acknowledged) or timeout_ms passes.  Returns how many are not. */
-static size_t wait_idle(struct kta_consumer *c, int timeout_ms)
+ * records acknowledged) or timeout_ms passes; or_stop: or a stop comes
+ * (the shutdown drain then waits its own shutdown_timeout_ms, so a stop
+ * during a wait for a transaction's end does not wait twice).  Returns how
+ * many are not. */
+static size_t wait_idle(struct kta_consumer *c, int timeout_ms, int or_stop)
 {
     int64_t end = kta_now_ms() + timeout_ms;
     size_t left;
 
     kick_workers(c);
-    while ((left = inflight(c)) > 0 && kta_now_ms() < end && !atomic_load(&c->pl->fatal))
+    while ((left = inflight(c)) > 0 && kta_now_ms() < end && !atomic_load(&c->pl->fatal) &&
+           !(or_stop && atomic_load(&c->pl->stop)))
         sleep_ms(1);
     return inflight(c);
 }
@@ -409,7 +413,9 @@ static size_t drain(struct kta_consumer *c, int timeout_ms)
     size_t left;
 
     overflow_discard(c);
-    left = wait_idle(c, timeout_ms);
+    /* A drain that began before a stop (a revoke) gives way to it: the
+     * shutdown drain then has its own shutdown_timeout_ms. */
+    left = wait_idle(c, timeout_ms, !atomic_load(&c->pl->stop));
     /* The smallest unfinished offset is safe to commit even after a
      * fatal error: a failed record holds its slot, so the position never
      * passes it.  (A transaction needs everything finished, though.) */
@@ -1107,7 +1113,7 @@ int kta_consumer_run(struct kta_consumer *c)
             /* A transaction ends only with all its records finished: stop
              * handing out records meanwhile (they wait in librdkafka). */
             if (!kta_producer_transactional(pl->producer) ||
-                wait_idle(c, pl->cfg->shutdown_timeout_ms) == 0)
+                wait_idle(c, pl->cfg->shutdown_timeout_ms, 1) == 0)
                 commit(c, 0);
         }
         if (now - c->last_lag >= LAG_INTERVAL_MS)
