@@ -1022,7 +1022,7 @@ static void note_read(struct kta_consumer *c, const rd_kafka_message_t *rkm)
  * CLOSE_TIMEOUT_MS, and then the handle is left to the process exit
  * (rd_kafka_destroy would wait as long).  The group drops this member at
  * its session timeout; nothing was committed that the drain did not.
- * Thread: consumer (it serves the rebalance callback meanwhile). */
+ * Thread: consumer (it runs the rebalance callback meanwhile). */
 static int close_bounded(struct kta_consumer *c)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
@@ -1042,7 +1042,15 @@ static int close_bounded(struct kta_consumer *c)
             c->abandoned = 1;
             return -1;   /* q stays: the close still forwards to it */
         }
-        rd_kafka_queue_poll_callback(q, 100);
+        /* Events, not callbacks: librdkafka hands the close's rebalance
+         * over as an event (serving it as a callback asserts). */
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+        if (ev) {
+            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                rebalance_cb(c->rk, rd_kafka_event_error(ev),
+                             rd_kafka_event_topic_partition_list(ev), c);
+            rd_kafka_event_destroy(ev);
+        }
     }
     rd_kafka_queue_destroy(q);
     return 0;
