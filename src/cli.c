@@ -12,6 +12,7 @@
  */
 #include "kta/cli.h"
 #include "kta/cmd.h"
+#include "kta/gen.h"
 #include "kta/util.h"
 
 #include <getopt.h>
@@ -345,6 +346,22 @@ int kta_cli_usage(const struct kta_cmd *cmd, const char *fmt, ...)
     va_end(ap);
     kta_log(KTA_LOG_ERROR, "%s: %s (see `kta help %s`)", cmd->name, msg, cmd->name);
     return KTA_EXIT_USAGE;
+}
+
+int kta_cli_schema(const struct kta_cli *cli, const char **name)
+{
+    struct kta_gen scratch;
+    const char *val = cli->val[KTA_O_SCHEMA];
+
+    if (!cli->given[KTA_O_SCHEMA])
+        return 0;
+    if (kta_gen_schema(&scratch, val) < 0) {
+        kta_cli_usage(cli->cmd, "--schema '%s': unknown schema (expected one of "
+                      KTA_GEN_SCHEMAS ")", val);
+        return -1;
+    }
+    *name = val;
+    return 0;
 }
 
 void kta_cli_diag(void *opaque, enum kta_diag_kind kind, const char *msg)

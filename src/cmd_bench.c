@@ -401,14 +401,8 @@ int kta_cmd_bench(int argc, char **argv)
     file = cli.val[KTA_O_FILE];
     label = cli.val[KTA_O_LABEL];
     json = cli.given[KTA_O_JSON] > 0;
-    if (cli.given[KTA_O_SCHEMA]) {
-        schema = cli.val[KTA_O_SCHEMA];
-        if (kta_gen_schema(&g, schema) < 0) {
-            kta_cli_usage(cli.cmd, "--schema '%s': unknown schema (expected one of "
-                          KTA_GEN_SCHEMAS ")", schema);
-            goto out;
-        }
-    }
+    if (kta_cli_schema(&cli, &schema) < 0)
+        goto out;
     if (num(&cli, KTA_O_EVENTS, 1, 100000000, &nevents) || num(&cli, KTA_O_SEED, 0, INT64_MAX, &seed) ||
         num(&cli, KTA_O_GENERATE_RULES, 1, 1000000, &ngen) ||
         share(&cli, KTA_O_MALICIOUS, 1, &malicious) || share(&cli, KTA_O_MATCH_RULES, 1, &match_rules) ||

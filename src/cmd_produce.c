@@ -340,14 +340,8 @@ int kta_cmd_produce(int argc, char **argv)
     }
     if (cli.given[KTA_O_TOPIC])
         topic = cfg->topics[0];
-    if (cli.given[KTA_O_SCHEMA]) {
-        schema = cli.val[KTA_O_SCHEMA];
-        if (kta_gen_schema(&g, schema) < 0) {
-            kta_cli_usage(cli.cmd, "--schema '%s': unknown schema (expected one of "
-                          KTA_GEN_SCHEMAS ")", schema);
-            goto out;
-        }
-    }
+    if (kta_cli_schema(&cli, &schema) < 0)
+        goto out;
     if (num(&cli, cli.val[KTA_O_GENERATE], &generate) ||
         num(&cli, cli.val[KTA_O_EVENTS], &count) ||
         num(&cli, cli.val[KTA_O_RATE], &rate) ||

@@ -491,15 +491,18 @@ static void kick_workers(struct kta_commit *cm)
 }
 
 /* Waits until every tracked record is finished (processed and its
- * records acknowledged) or timeout_ms passes.  Returns how many are not. */
-static size_t wait_idle(struct kta_commit *cm, int timeout_ms)
+ * records acknowledged) or timeout_ms passes; or_stop: or a stop comes
+ * (the shutdown drain then waits its own shutdown_timeout_ms, so a stop
+ * during a wait for a transaction's end or a revoke does not wait twice).
+ * Returns how many are not. */
+static size_t wait_idle(struct kta_commit *cm, int timeout_ms, int or_stop)
 {
     int64_t end = kta_now_ms() + timeout_ms;
     size_t left;
 
     kick_workers(cm);
     while ((left = kta_commit_inflight(cm)) > 0 && kta_now_ms() < end &&
-           !atomic_load(&cm->pl->fatal))
+           !atomic_load(&cm->pl->fatal) && !(or_stop && atomic_load(&cm->pl->stop)))
         sleep_ms(1);
     return kta_commit_inflight(cm);
 }
@@ -541,7 +544,7 @@ int kta_commit_tick(struct kta_commit *cm, int64_t now, int idle)
         /* A transaction ends only with all its records finished: stop
          * handing out records meanwhile (they wait in librdkafka). */
         if (!pl->cfg->exactly_once ||
-            wait_idle(cm, pl->cfg->shutdown_timeout_ms) == 0)
+            wait_idle(cm, pl->cfg->shutdown_timeout_ms, 1) == 0)
             return commit(cm, 0);
     }
     return 0;
@@ -551,7 +554,9 @@ size_t kta_commit_drain(struct kta_commit *cm, int timeout_ms, int closing)
 {
     size_t left;
 
-    left = wait_idle(cm, timeout_ms);
+    /* A drain that began before a stop (a revoke) gives way to it: the
+     * shutdown drain then has its own shutdown_timeout_ms. */
+    left = wait_idle(cm, timeout_ms, !atomic_load(&cm->pl->stop));
     /* The smallest unfinished offset is safe to commit even after a
      * fatal error: a failed record holds its slot, so the position never
      * passes it.  (A transaction needs everything finished, though.) */

@@ -49,6 +49,7 @@ struct kta_consumer {
     size_t               overflow_bytes; /* and their approximate memory */
     int                  paused;
     int                  closing;    /* shutdown drained already */
+    int                  abandoned;  /* the close gave up: leave the handle to exit */
     unsigned             unkicked;   /* records pushed since workers were last woken */
     size_t               burst_bytes;   /* taken from librdkafka since its queue was last empty */
     size_t               burst_records;
@@ -500,6 +501,50 @@ static void note_read(struct kta_consumer *c, const rd_kafka_message_t *rkm)
 
 /* ---- the loop ---------------------------------------------------------------- */
 
+/* How long leaving the group may take at shutdown, after the drain. */
+#define CLOSE_TIMEOUT_MS 2000
+
+/* Leaves the group, but not forever: librdkafka's close waits without
+ * bound for a commit that is waiting for a coordinator (librdkafka issues
+ * 3740 and 4519, still so in 2.x), so with the broker down a SIGTERM hung
+ * here.  Returns 0 when the consumer closed; -1 when it gave up after
+ * CLOSE_TIMEOUT_MS, and then the handle is left to the process exit
+ * (rd_kafka_destroy would wait as long).  The group drops this member at
+ * its session timeout; nothing was committed that the drain did not.
+ * Thread: consumer (it runs the rebalance callback meanwhile). */
+static int close_bounded(struct kta_consumer *c)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
+    int64_t end = kta_now_ms() + CLOSE_TIMEOUT_MS;
+
+    if (error) {
+        kta_log(KTA_LOG_WARN, "consumer close: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        rd_kafka_queue_destroy(q);
+        return 0;
+    }
+    while (!rd_kafka_consumer_closed(c->rk)) {
+        if (kta_now_ms() >= end) {
+            kta_log(KTA_LOG_WARN, "could not leave the group within %d ms (no coordinator); "
+                    "exiting without it", CLOSE_TIMEOUT_MS);
+            c->abandoned = 1;
+            return -1;   /* q stays: the close still forwards to it */
+        }
+        /* Events, not callbacks: librdkafka hands the close's rebalance
+         * over as an event (serving it as a callback asserts). */
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+        if (ev) {
+            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                rebalance_cb(c->rk, rd_kafka_event_error(ev),
+                             rd_kafka_event_topic_partition_list(ev), c);
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    return 0;
+}
+
 int kta_consumer_run(struct kta_consumer *c)
 {
     struct kta_pipeline *pl = c->pl;
@@ -639,7 +684,8 @@ int kta_consumer_run(struct kta_consumer *c)
     if (drain(c, pl->cfg->shutdown_timeout_ms) > 0 || atomic_load(&pl->fatal))
         rc = 1;
     c->closing = 1;
-    rd_kafka_consumer_close(c->rk);
+    if (close_bounded(c) < 0)
+        rc = 1;
     return rc;
 }
 
@@ -653,6 +699,8 @@ void kta_consumer_free(struct kta_consumer *c)
     free(c->overflow);
     free(c->rings);
     kta_commit_free(c->cm);
-    rd_kafka_destroy(c->rk);
+    /* An abandoned close would make this wait as long; the process exits. */
+    if (!c->abandoned)
+        rd_kafka_destroy(c->rk);
     free(c);
 }

@@ -30,9 +30,25 @@ static struct kta_pipeline *the_pipeline;
 
 void kta_pipeline_stop(struct kta_pipeline *pl, int fatal)
 {
+    int_fast64_t none = 0;
+
     if (fatal)
         atomic_store(&pl->fatal, 1);
+    /* clock_gettime and a lock-free compare-exchange: signal-safe. */
+    atomic_compare_exchange_strong(&pl->stop_ms, &none, (int_fast64_t)kta_now_ms());
     atomic_store(&pl->stop, 1);
+}
+
+int kta_pipeline_giving_up(struct kta_pipeline *pl)
+{
+    int_fast64_t since;
+
+    if (atomic_load_explicit(&pl->fatal, memory_order_relaxed))
+        return 1;
+    if (!atomic_load_explicit(&pl->stop, memory_order_acquire))
+        return 0;
+    since = atomic_load_explicit(&pl->stop_ms, memory_order_relaxed);
+    return kta_now_ms() - since >= pl->cfg->shutdown_timeout_ms;
 }
 
 static void on_signal(int sig)
@@ -523,7 +539,9 @@ out:
         pl.workers[i] = NULL;
     }
     free(pl.workers);
-    if (pl.producer && kta_producer_flush(pl.producer, 1000) > 0)
+    /* After a clean drain nothing is outstanding; after one that gave up
+     * (broker down) waiting longer changes nothing that was committed. */
+    if (pl.producer && kta_producer_flush(pl.producer, rc == 0 ? 1000 : 0) > 0)
         rc = 1;
     fflush(stdout);
     if (started)

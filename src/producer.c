@@ -11,6 +11,16 @@
  * the offset uncommitted.  Idempotence is on, so librdkafka's own retries
  * add no duplicates.
  *
+ * Room in librdkafka's queue (queue.buffering.max.messages / kbytes): a
+ * worker that finds it full waits (back-pressure), and a delivery report
+ * that finds it full when producing a failed record again puts the record
+ * on the retry list, which the poll thread sends first as room comes
+ * (workers wait while it is not empty, so it cannot starve).  Neither
+ * waits past kta_pipeline_giving_up (shutdown_timeout_ms after a stop, or
+ * a fatal error): the record is then left unsent with its slot held, so
+ * its input offset is not committed and the next run reads it again.  A
+ * stop with the broker down therefore ends in shutdown_timeout_ms.
+ *
  * Topics: a small table of librdkafka topic handles, numbered; 0 is
  * output.topic, 1 dead_letter.topic, the others the routed topics
  * (output.topic_by_level, rules' output_topic) that the pipeline adds
@@ -51,6 +61,25 @@ struct kta_producer {
     char                *txn_id;
     atomic_int           connected;      /* a broker answered; see kta_producer_connected */
     pthread_mutex_t      handle_lock;    /* kta_producer_probe vs replace_handle */
+    /* Failed records to produce again that found the queue full, oldest
+     * first (at-least-once only: exactly-once aborts instead). */
+    struct retry        *retry_head, **retry_tail;
+    atomic_size_t        nretry;         /* entries; workers wait while > 0 */
+    pthread_mutex_t      retry_lock;     /* the poller vs a delivery report elsewhere */
+    atomic_int           gave_up_logged;
+};
+
+/* A record to produce again: copies, since the report's message is gone
+ * when the callback returns. */
+struct retry {
+    struct retry       *next;
+    rd_kafka_topic_t   *rkt;
+    void               *payload;
+    size_t              len;
+    void               *key;
+    size_t              key_len;
+    rd_kafka_headers_t *hdrs;
+    struct kta_slot    *slot;
 };
 
 /* statistics.interval.ms: librdkafka's statistics go to the metrics
@@ -74,12 +103,95 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     kta_kafka_error(pl, "producer", rk, err, reason);
 }
 
+/* Says once that records are left unsent because the stop's time is up
+ * (or a fatal error came first).  Thread: any. */
+static void gave_up(struct kta_producer *p, const char *topic)
+{
+    if (!atomic_exchange(&p->gave_up_logged, 1) && !atomic_load(&p->pl->fatal))
+        kta_log(KTA_LOG_WARN, "stopping: shutdown_timeout_ms passed with records for topic '%s' "
+                "not delivered; their input offsets are not committed and will be read again",
+                topic);
+}
+
+/* Appends a copy of rkm to the retry list; takes hdrs.  Thread: any
+ * (delivery report). */
+static void retry_add(struct kta_producer *p, const rd_kafka_message_t *rkm,
+                      rd_kafka_headers_t *hdrs, struct kta_slot *slot)
+{
+    struct retry *r = xcalloc(1, sizeof(*r));
+
+    r->rkt = rkm->rkt;
+    r->len = rkm->len;
+    r->payload = xmalloc(rkm->len ? rkm->len : 1);
+    if (rkm->len)
+        memcpy(r->payload, rkm->payload, rkm->len);
+    if (rkm->key) {
+        r->key_len = rkm->key_len;
+        r->key = xmalloc(rkm->key_len ? rkm->key_len : 1);
+        memcpy(r->key, rkm->key, rkm->key_len);
+    }
+    r->hdrs = hdrs;
+    r->slot = slot;
+    pthread_mutex_lock(&p->retry_lock);
+    *p->retry_tail = r;
+    p->retry_tail = &r->next;
+    atomic_fetch_add(&p->nretry, 1);
+    pthread_mutex_unlock(&p->retry_lock);
+}
+
+static void retry_free(struct retry *r)
+{
+    if (r->hdrs)
+        rd_kafka_headers_destroy(r->hdrs);
+    free(r->payload);
+    free(r->key);
+    free(r);
+}
+
+/* Produces the retry list's records again, oldest first, while there is
+ * room.  Thread: the poller.  A record that still cannot be queued when
+ * the stop's time is up stays on the list with its slot held. */
+static void retry_drain(struct kta_producer *p)
+{
+    pthread_mutex_lock(&p->retry_lock);
+    while (p->retry_head && !kta_pipeline_giving_up(p->pl)) {
+        struct retry *r = p->retry_head;
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(r->rkt),
+                              RD_KAFKA_V_VALUE(r->payload, r->len),
+                              RD_KAFKA_V_KEY(r->key, r->key_len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADERS(r->hdrs),
+                              RD_KAFKA_V_OPAQUE(r->slot), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        if (!err)
+            r->hdrs = NULL;   /* librdkafka's now */
+        p->retry_head = r->next;
+        if (!p->retry_head)
+            p->retry_tail = &p->retry_head;
+        atomic_fetch_sub(&p->nretry, 1);
+        if (err) {
+            atomic_fetch_add_explicit(&p->pl->stats.failures, 1, memory_order_relaxed);
+            kta_log(KTA_LOG_ERROR, "cannot produce to topic '%s' again: %s; stopping without "
+                    "committing the input record", rd_kafka_topic_name(r->rkt),
+                    rd_kafka_err2str(err));
+            kta_pipeline_stop(p->pl, 1);   /* the slot stays held */
+        }
+        retry_free(r);
+    }
+    pthread_mutex_unlock(&p->retry_lock);
+}
+
+/* Thread: the poller, or the thread that stopped it (replace_handle,
+ * destroy_handle).  Runs within rd_kafka_poll. */
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
     struct kta_pipeline *pl = opaque;
     struct kta_producer *p = pl->producer;
     struct kta_slot *slot = rkm->_private;
     rd_kafka_headers_t *hdrs = NULL;
+    rd_kafka_resp_err_t err;
     int64_t now;
 
     if (!rkm->err) {
@@ -120,6 +232,12 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
         kta_pipeline_stop(pl, 1);
         return;
     }
+    if (kta_pipeline_giving_up(pl)) {
+        /* Stopping, and the time for it is up: the slot stays held, so
+         * the record's offset is not committed; the next run reads it. */
+        gave_up(p, rd_kafka_topic_name(rkm->rkt));
+        return;
+    }
     atomic_fetch_add_explicit(&pl->stats.retries, 1, memory_order_relaxed);
     now = kta_now_ms();
     if (now - p->last_retry_log > 1000) {
@@ -133,17 +251,24 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
         if (rd_kafka_message_headers(rkm, &old) == RD_KAFKA_RESP_ERR_NO_ERROR && old)
             hdrs = rd_kafka_headers_copy(old);
     }
-    if (rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkm->rkt),
-                          RD_KAFKA_V_VALUE(rkm->payload, rkm->len),
-                          RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_HEADERS(hdrs),
-                          RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    /* Behind records already waiting for room: keep their order. */
+    err = atomic_load(&p->nretry) ? RD_KAFKA_RESP_ERR__QUEUE_FULL
+        : rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkm->rkt),
+                            RD_KAFKA_V_VALUE(rkm->payload, rkm->len),
+                            RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_HEADERS(hdrs),
+                            RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        /* Workers filled the room this report freed: not an error.  The
+         * poll thread sends it when there is room again. */
+        retry_add(p, rkm, hdrs, slot);
+    } else if (err) {
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
         atomic_fetch_add_explicit(&pl->stats.failures, 1, memory_order_relaxed);
-        kta_log(KTA_LOG_ERROR, "cannot produce to topic '%s' again; stopping without committing "
-                "the input record", rd_kafka_topic_name(rkm->rkt));
+        kta_log(KTA_LOG_ERROR, "cannot produce to topic '%s' again: %s; stopping without "
+                "committing the input record", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(err));
         kta_pipeline_stop(pl, 1);
     }
 }
@@ -153,8 +278,13 @@ static void *poll_main(void *arg)
     struct kta_producer *p = arg;
 
     pthread_setname_np(pthread_self(), "kta-delivery");
-    while (!atomic_load(&p->stop))
-        rd_kafka_poll(p->rk, 100);
+    while (!atomic_load(&p->stop)) {
+        /* Records waiting for room: look again soon, room comes with
+         * every acknowledgement. */
+        rd_kafka_poll(p->rk, atomic_load(&p->nretry) ? 5 : 100);
+        if (atomic_load(&p->nretry))
+            retry_drain(p);
+    }
     return NULL;
 }
 
@@ -301,6 +431,8 @@ struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, siz
     pl->producer = p;
     pthread_mutex_init(&p->handle_lock, NULL);
     pthread_mutex_init(&p->topics_lock, NULL);
+    pthread_mutex_init(&p->retry_lock, NULL);
+    p->retry_tail = &p->retry_head;
     p->topics[KTA_TOPIC_HITS].name = xstrdup(cfg->output_topic);
     p->topics[KTA_TOPIC_DLQ].name = xstrdup(cfg->dlq_topic);
     atomic_init(&p->ntopics, 2);
@@ -321,6 +453,7 @@ struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, siz
 fail:
     pl->producer = NULL;
     pthread_mutex_destroy(&p->handle_lock);
+    pthread_mutex_destroy(&p->retry_lock);
     free(p->topics[KTA_TOPIC_HITS].name);
     free(p->topics[KTA_TOPIC_DLQ].name);
     pthread_mutex_destroy(&p->topics_lock);
@@ -437,7 +570,10 @@ int kta_producer_send(struct kta_producer *p, int topic,
     if (slot)
         kta_slot_hold(slot);
     for (;;) {
-        err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->topics[topic].rkt),
+        /* Records the poll thread is producing again go first. */
+        err = atomic_load_explicit(&p->nretry, memory_order_relaxed)
+            ? RD_KAFKA_RESP_ERR__QUEUE_FULL
+            : rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->topics[topic].rkt),
                                 RD_KAFKA_V_VALUE((void *)value, value_len),
                                 RD_KAFKA_V_KEY(key, key_len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -445,6 +581,15 @@ int kta_producer_send(struct kta_producer *p, int topic,
                                 RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
+        if (kta_pipeline_giving_up(p->pl)) {
+            /* Stopping with no room (broker down) and the time for it is
+             * up: give the record up, its slot held (unfinished), so its
+             * offset is not committed and the next run reads it again. */
+            if (hdrs)
+                rd_kafka_headers_destroy(hdrs);
+            gave_up(p, p->topics[topic].name);
+            return -1;
+        }
         /* Back-pressure: the poll thread frees room as reports arrive;
          * meanwhile this worker's ring fills and the consumer pauses. */
         {
@@ -530,6 +675,13 @@ void kta_producer_free(struct kta_producer *p)
         pthread_join(p->poller, NULL);
     if (p->rk)
         destroy_handle(p);
+    /* Left unsent at a stop: their slots stay held, nothing commits now. */
+    while (p->retry_head) {
+        struct retry *r = p->retry_head;
+        p->retry_head = r->next;
+        retry_free(r);
+    }
+    pthread_mutex_destroy(&p->retry_lock);
     pthread_mutex_destroy(&p->handle_lock);
     for (int i = 0; i < atomic_load(&p->ntopics); i++)
         free(p->topics[i].name);

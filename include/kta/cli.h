@@ -100,6 +100,12 @@ void kta_cli_rules_opts(const struct kta_config *cfg, struct kta_rules_opts *rop
  * loader's own "error:" word dropped, the log level says it). */
 void kta_cli_diag(void *opaque, enum kta_diag_kind kind, const char *msg);
 
+/* --schema NAME (kta produce, kta bench): when given, checks NAME against
+ * the generator's schemas (gen.c) and sets *name to it; else leaves *name
+ * (the caller's default).  Returns 0, or -1 after printing the usage
+ * error. */
+int kta_cli_schema(const struct kta_cli *cli, const char **name);
+
 /* Usage errors: "kta: error: CMD: what (see `kta help CMD`)", exit 2. */
 int kta_cli_usage(const struct kta_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

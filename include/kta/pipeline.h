@@ -70,6 +70,7 @@ struct kta_pipeline {
     struct kta_worker      **workers;       /* nworkers of them (worker.c) */
     int                      nworkers;
     atomic_int               stop;          /* stop intake: signal or fatal error */
+    atomic_int_fast64_t      stop_ms;       /* kta_now_ms() of the first stop, 0 before */
     atomic_int               workers_stop;  /* workers exit once their ring is empty */
     atomic_int               fatal;         /* a non-recoverable error happened */
     struct kta_stats         stats;
@@ -96,6 +97,12 @@ struct kta_ruleset *kta_pipeline_load_rules(const struct kta_config *cfg,
 
 /* Asks the pipeline to stop (any thread, async-signal-safe). */
 void kta_pipeline_stop(struct kta_pipeline *pl, int fatal);
+
+/* Whether the work in flight is given up: after a fatal error, or once
+ * shutdown_timeout_ms has passed since the stop.  A sender that gives up
+ * leaves its record's slot held (unfinished), so no offset passes it.
+ * Any thread; no lock. */
+int kta_pipeline_giving_up(struct kta_pipeline *pl);
 
 /* Returns the current ruleset with a new reference, and its version.
  * Any thread; takes rs_lock briefly, so call it only when rs_version
@@ -160,9 +167,13 @@ const char *kta_producer_topic_name(const struct kta_producer *p, int topic);
 /* Sends one record to topic number `topic` (KTA_TOPIC_HITS, KTA_TOPIC_DLQ
  * or one from kta_producer_topic) and holds `slot` (may be NULL) until the
  * broker has acknowledged it.  Takes hdrs (may be NULL).  Waits while
- * librdkafka's queue is full.  Returns 0, or -1 when the record cannot be
- * queued (the pipeline is then stopped as fatal and the slot is not
- * released).  Thread: any worker; no lock. */
+ * librdkafka's queue is full, but not past kta_pipeline_giving_up (a stop
+ * whose shutdown_timeout_ms is up).  Returns 0, or -1 when the record was
+ * not queued: given up at a stop, or refused (the pipeline is then stopped
+ * as fatal); either way the slot stays held, so the record's offset is not
+ * committed.  In exactly-once mode a record the open transaction refuses
+ * releases the slot instead (the transaction is aborted and rewound).
+ * Thread: any worker; no lock. */
 int kta_producer_send(struct kta_producer *p, int topic,
                       const void *key, size_t key_len,
                       const void *value, size_t value_len,

@@ -287,6 +287,13 @@ check "default schema is kta" test "$(cat n.out)" -eq 3
 check "bad schema exit 2" test $rc -eq 2
 check "bad schema message" has "--schema 'windows': unknown schema (expected one of kta, sysmon, linux)" err
 check "bad schema writes nothing" test ! -s out
+# bench parses --schema through the same helper (cli.c).
+"$KTA" bench -r "$root/rules/seed.yaml" --schema windows --events 10 --seconds 0.01 --modes engine >out 2>err; rc=$?
+check "bench bad schema exit 2" test $rc -eq 2
+check "bench bad schema message" has "bench: --schema 'windows': unknown schema (expected one of kta, sysmon, linux)" err
+"$KTA" bench -r "$root/rules/seed.yaml" --schema linux --events 100 --seconds 0.01 --modes engine --json >out 2>err; rc=$?
+check "bench --schema linux exit 0" test $rc -eq 0
+check "bench --schema linux reported" has '"schema":"linux"' out
 "$KTA" produce --generate --schema sysmon --output - >/dev/null 2>err; rc=$?
 check "generate without a count exit 2" test $rc -eq 2
 "$KTA" help produce >out; check "help produce shows --schema" has "--schema NAME" out

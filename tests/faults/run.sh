@@ -40,7 +40,8 @@ fi
 if ((quick)); then
     all=(s1-kill9 s2-sigterm s3-broker-restart s5-join-leave s7-dlq)
 else
-    all=(s1-kill9 s2-sigterm s3-broker-restart s4-broker-timeout s5-join-leave s6-backlog s7-dlq)
+    all=(s1-kill9 s2-sigterm s3-broker-restart s4-broker-timeout s5-join-leave s6-backlog s7-dlq
+         s8-sigterm-broker-down)
 fi
 runs=()
 if (($#)); then
