@@ -519,6 +519,9 @@ enum kta_txn_result kta_producer_txn_commit(struct kta_producer *p,
     char errstr[512];
     int permanent;
 
+    /* Only transactions that carry input positions count: those hold records. */
+    if (offsets && offsets->cnt > 0 && kta_test_txn_abort())
+        atomic_store(&p->txn_failed, 1);
     if (atomic_load(&p->txn_failed)) {
         /* librdkafka holds the transaction's own error: asking it to take
          * the offsets fails at once with that reason (and if it did not,
