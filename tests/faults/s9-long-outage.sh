@@ -9,10 +9,13 @@
 . "$KTA_ROOT/tests/faults/lib.sh"
 if ((QUICK)); then N=15000 DOWN=${FAULTS_LONG_DOWN:-45}; else N=40000 DOWN=${FAULTS_LONG_DOWN:-120}; fi
 make_topics
-produce_bg producer "$N" 19 $((N / (DOWN + 40)))
+# Half the stream before the outage, so that kta is mid-stream (records in
+# flight, a transaction open) when the broker dies; the other half after.
+"$KTA" produce -b "$B" -t "$IN" --generate $((N / 2)) --seed 19 --malicious 0.05 >/dev/null 2>&1 ||
+    fail "producer failed"
 start_kta a a "${RULE_ARGS[@]}"
 wait_log a 'assigned' 60
-sleep 5
+sleep 2
 bpid=$(cat "$KTA_KAFKA_DIR/kafka.pid")
 note "kill -9 broker pid $bpid for $DOWN s"
 kill -KILL "$bpid"
@@ -25,7 +28,8 @@ done
 t_up=$SECONDS
 note "broker back after $DOWN s; kta still running"
 alive a || { tail -25 a.err; fail "kta exited while the broker came back"; }
-wait_pid_file producer 400
+"$KTA" produce -b "$B" -t "$IN" --generate $((N / 2)) --seed 29 --malicious 0.05 >/dev/null 2>&1 ||
+    fail "producer failed after the outage"
 wait_lag0 "$GROUP" 300 a
 recovery=$((SECONDS - t_up))
 note "lag 0, $recovery s after the broker came back"
