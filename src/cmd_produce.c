@@ -12,6 +12,7 @@
 #include "kta/config.h"
 #include "kta/gen.h"
 #include "kta/hit.h"
+#include "kta/kafka.h"
 #include "kta/pipeline.h"
 #include "kta/rules.h"
 #include "kta/util.h"

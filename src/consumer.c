@@ -1,52 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * consumer: the consumer thread — Kafka (librdkafka high-level consumer in
- * a consumer group) -> one SPSC ring per worker.
+ * a consumer group) -> one SPSC ring per worker.  Intake only: the poll
+ * loop, dispatch, the overflow queues, pause/resume, the fetch wake-up,
+ * the rebalance callback and lag publishing.
  *
- * It owns every partition's offset tracker (offsets.c): a record is
- * tracked when it is handed to a worker and the committed position is the
- * smallest unfinished offset, committed every commit_interval_ms and as
- * soon as the input is caught up.  Records of one partition always go to
- * the same worker, so hits keep partition order.  When a ring or a tracker
- * is full the record waits in its worker's overflow queue; when those hold
- * input.buffer_bytes the loop stops taking records (librdkafka's prefetch
- * queue then fills to its own bounds and stops fetching) until they are
- * down to 90%, polling only every BLOCKED_POLL_MS so the group never sees
- * this member as stuck.  A stall longer than input.stall_pause_ms pauses
- * every partition.  Nothing is ever dropped: a record either reaches a
- * worker or stays uncommitted for the next owner.
+ * What is safe to commit is commit.c's: the partition table, the offset
+ * trackers, commits and transactions.  This file asks it to track each
+ * record it hands to a worker (kta_commit_track), to commit once per turn
+ * of the loop (kta_commit_tick), and to drain and commit on a rebalance
+ * (kta_commit_drain); it never changes a committed position.  Records of
+ * one partition always go to the same worker, so hits keep partition
+ * order.  When a ring or a tracker is full the record waits in its
+ * worker's overflow queue; when those hold input.buffer_bytes the loop
+ * stops taking records (librdkafka's prefetch queue then fills to its own
+ * bounds and stops fetching) until they are down to 90%, polling only
+ * every BLOCKED_POLL_MS so the group never sees this member as stuck.  A
+ * stall longer than input.stall_pause_ms pauses every partition.  Nothing
+ * is ever dropped: a record either reaches a worker or stays uncommitted
+ * for the next owner.
  *
  * Rebalances use the eager protocol: on revoke, everything in flight is
  * finished and committed before the partitions are given up.  On assign,
- * input.start_offset may choose where partitions start (replays).
+ * input.start_offset may choose where partitions start (replays;
+ * commit.c decides).  Thread: consumer, for every function here.
  */
+#include "kta/commit.h"
 #include "kta/pipeline.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-struct part {
-    char               *topic;
-    int32_t             partition;
-    struct kta_offsets *offsets;
-    int64_t             committed;   /* last position committed, -1 if none */
-    int64_t             start;       /* offset input.start_offset chose at this
-                                        assignment while this process has not
-                                        committed the partition, else -1 */
-    int64_t             seen;        /* offset of the first record or end seen, -1 if none */
-    int                 at_end;      /* the last thing read was its end (EOF) */
-};
-
-/* A partition this process has been assigned while input.start_offset is
- * set, and where it started it (start offsets, below). */
-struct start_pos {
-    char    *topic;
-    int32_t  partition;
-    int64_t  offset;     /* the offset kta chose, when pending */
-    int64_t  group;      /* the group's committed offset then (< 0: none) */
-    int      pending;    /* kta chose offset and has not committed since */
-};
 
 /* A worker's records that did not fit its ring, oldest first: one queue
  * per worker, so a busy worker never holds back an idle one. */
@@ -58,18 +42,12 @@ struct backlog {
 struct kta_consumer {
     struct kta_pipeline *pl;
     rd_kafka_t          *rk;
-    struct part         *parts;      /* currently assigned */
-    size_t               nparts;
-    size_t               last_part;  /* index of the last part find_part found */
-    struct kta_offsets **retired;    /* trackers of revoked partitions that
-                                        still had work in flight */
-    size_t               nretired;
+    struct kta_commit   *cm;         /* the partitions, their trackers, commits */
+    struct kta_ring    **rings;      /* each worker's (kta_worker_ring) */
     struct backlog      *overflow;   /* per worker: records waiting for room */
     size_t               noverflow;  /* records in all of them */
     size_t               overflow_bytes; /* and their approximate memory */
     int                  paused;
-    int64_t              last_commit;
-    int                  drained;    /* last drain finished everything */
     int                  closing;    /* shutdown drained already */
     unsigned             unkicked;   /* records pushed since workers were last woken */
     size_t               burst_bytes;   /* taken from librdkafka since its queue was last empty */
@@ -77,8 +55,6 @@ struct kta_consumer {
     size_t               wake_bytes;    /* a burst this big may have filled librdkafka's queue */
     size_t               wake_records;
     long                 wakeups;
-    struct start_pos    *starts;     /* every partition seen (input.start_offset) */
-    size_t               nstarts;
     int64_t              now_us;        /* the loop's clock, for the records' taken_us */
     int64_t              last_lag;      /* when the lag snapshot was last published */
 };
@@ -104,133 +80,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static struct part *find_part(struct kta_consumer *c, const char *topic, int32_t partition)
-{
-    /* Records come in runs of one partition: try the last one first. */
-    if (c->last_part < c->nparts && c->parts[c->last_part].partition == partition &&
-        strcmp(c->parts[c->last_part].topic, topic) == 0)
-        return &c->parts[c->last_part];
-    for (size_t i = 0; i < c->nparts; i++)
-        if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
-            return &c->parts[c->last_part = i];
-    return NULL;
-}
-
-/* ---- commits ------------------------------------------------------------ */
-
-/* The partition's position (smallest unfinished offset) if it moved since
- * the last commit, else -1. */
-static int64_t moved_position(struct part *p)
-{
-    int64_t pos = kta_offsets_advance(p->offsets);
-
-    return pos >= 0 && pos != p->committed ? pos : -1;
-}
-
-/* The positions (smallest unfinished offsets) that moved since the last
- * commit.  The caller destroys the list; mark_committed records them. */
-static rd_kafka_topic_partition_list_t *moved_positions(struct kta_consumer *c)
-{
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)c->nparts + 1);
-
-    for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = &c->parts[i];
-        int64_t pos = moved_position(p);
-        if (pos >= 0)
-            rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = pos;
-    }
-    return list;
-}
-
-/* Whether any position moved since the last commit. */
-static int moved(struct kta_consumer *c)
-{
-    for (size_t i = 0; i < c->nparts; i++)
-        if (moved_position(&c->parts[i]) >= 0)
-            return 1;
-    return 0;
-}
-
-static void mark_committed(struct kta_consumer *c, const rd_kafka_topic_partition_list_t *list)
-{
-    for (int i = 0; i < list->cnt; i++) {
-        struct part *p = find_part(c, list->elems[i].topic, list->elems[i].partition);
-        if (p)
-            p->committed = list->elems[i].offset;
-    }
-}
-
-static void rewind_to_committed(struct kta_consumer *c);
-static void publish_lag(struct kta_consumer *c);
-
-/* Exactly-once: commits the open transaction with the input positions.
- * Every tracked record must be finished.  On abort, rewinds. */
-static void txn_commit(struct kta_consumer *c)
-{
-    rd_kafka_topic_partition_list_t *list = moved_positions(c);
-    rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(c->rk);
-    enum kta_txn_result res;
-
-    res = kta_producer_txn_commit(c->pl->producer, list, cgmd, c->pl->cfg->shutdown_timeout_ms);
-    if (res == KTA_TXN_OK) {
-        mark_committed(c, list);
-    } else {
-        char why[512];
-        /* Forget the aborted records' positions before anything else: a
-         * later transaction (even an empty one at shutdown) must never
-         * commit offsets whose outputs were rolled back. */
-        rewind_to_committed(c);
-        /* A topic that went away fails every transaction: say which and
-         * stop, rather than abort and rewind forever. */
-        if (res == KTA_TXN_FATAL) {
-            kta_pipeline_stop(c->pl, 1);
-        } else if (kta_consumer_check(c, why, sizeof(why)) < 0) {
-            kta_log(KTA_LOG_ERROR, "%s; stopping without committing", why);
-            kta_pipeline_stop(c->pl, 1);
-        }
-    }
-    rd_kafka_consumer_group_metadata_destroy(cgmd);
-    rd_kafka_topic_partition_list_destroy(list);
-}
-
-/* Commits each partition's smallest unfinished offset that moved since the
- * last commit.  sync: wait for the broker's answer.  In exactly-once mode
- * the offsets go into the transaction instead, which needs every tracked
- * record finished: callers there come through wait_idle first. */
-static void commit(struct kta_consumer *c, int sync)
-{
-    rd_kafka_topic_partition_list_t *list;
-    rd_kafka_resp_err_t err;
-
-    c->last_commit = kta_now_ms();
-    if (kta_producer_transactional(c->pl->producer)) {
-        txn_commit(c);
-        return;
-    }
-    list = moved_positions(c);
-    if (list->cnt > 0) {
-        err = rd_kafka_commit(c->rk, list, !sync);
-        if (err)
-            kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
-        else
-            mark_committed(c, list);
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-}
-
-static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
-{
-    (void)rk;
-    (void)opaque;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        kta_log(KTA_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(err));
-    for (int i = 0; offsets && i < offsets->cnt; i++)
-        if (offsets->elems[i].err)
-            kta_log(KTA_LOG_WARN, "offset commit for %s [%d] failed: %s", offsets->elems[i].topic,
-                    (int)offsets->elems[i].partition, rd_kafka_err2str(offsets->elems[i].err));
-}
-
 /* ---- fetch wake-up ---------------------------------------------------------- */
 
 /* librdkafka 2.0 stops fetching a partition while its queue holds
@@ -251,11 +100,15 @@ static void wake_fetchers(struct kta_consumer *c)
     rd_kafka_topic_partition_list_t *list;
     rd_kafka_resp_err_t err;
 
-    if (!c->nparts || c->paused)
+    const struct kta_commit_part *parts;
+    size_t nparts;
+
+    parts = kta_commit_parts(c->cm, &nparts);
+    if (!nparts || c->paused)
         return;
-    list = rd_kafka_topic_partition_list_new((int)c->nparts);
-    for (size_t i = 0; i < c->nparts; i++)
-        rd_kafka_topic_partition_list_add(list, c->parts[i].topic, c->parts[i].partition)->offset =
+    list = rd_kafka_topic_partition_list_new((int)nparts);
+    for (size_t i = 0; i < nparts; i++)
+        rd_kafka_topic_partition_list_add(list, parts[i].topic, parts[i].partition)->offset =
             RD_KAFKA_OFFSET_END;   /* the latest timestamp: the cheapest lookup */
     err = rd_kafka_offsets_for_times(c->rk, list, WAKE_TIMEOUT_MS);
     rd_kafka_topic_partition_list_destroy(list);
@@ -295,8 +148,8 @@ static int worker_of(const struct kta_consumer *c, const rd_kafka_message_t *rkm
 static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
 {
     struct kta_pipeline *pl = c->pl;
-    struct kta_worker *w = &pl->workers[worker_of(c, rkm)];
-    struct part *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+    struct kta_ring *ring = c->rings[worker_of(c, rkm)];
+    struct kta_commit_part *p = kta_commit_find(c->cm, rd_kafka_topic_name(rkm->rkt), rkm->partition);
     struct kta_ring_item it;
     struct kta_slot *slot;
 
@@ -305,16 +158,16 @@ static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
         rd_kafka_message_destroy(rkm);
         return 0;
     }
-    if (kta_ring_len(w->ring) >= kta_ring_capacity(w->ring))
+    if (kta_ring_len(ring) >= kta_ring_capacity(ring))
         return -1;
-    slot = kta_offsets_track(p->offsets, rkm->offset);
+    slot = kta_commit_track(p, rkm->offset);
     if (!slot)
         return -1;
     slot->taken_us = c->now_us;
     it.tag = slot;
     it.msg = rkm;
     atomic_fetch_add_explicit(&pl->stats.consumed, 1, memory_order_relaxed);
-    if (kta_ring_push_quiet(w->ring, &it) < 0)
+    if (kta_ring_push_quiet(ring, &it) < 0)
         abort();    /* checked above, and this thread is the only pusher */
     c->unkicked++;
     return 0;
@@ -324,7 +177,7 @@ static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
 static void kick_workers(struct kta_consumer *c)
 {
     for (int i = 0; i < c->pl->nworkers; i++)
-        kta_ring_kick(c->pl->workers[i].ring);
+        kta_ring_kick(c->rings[i]);
     c->unkicked = 0;
 }
 
@@ -376,285 +229,19 @@ static void overflow_discard(struct kta_consumer *c)
     c->overflow_bytes = 0;
 }
 
-/* ---- draining and rebalances ---------------------------------------------- */
-
-static size_t inflight(struct kta_consumer *c)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < c->nparts; i++) {
-        kta_offsets_advance(c->parts[i].offsets);
-        n += kta_offsets_inflight(c->parts[i].offsets);
-    }
-    return n;
-}
-
-/* Waits until every tracked record is finished (processed and its
- * records acknowledged) or timeout_ms passes.  Returns how many are not. */
-static size_t wait_idle(struct kta_consumer *c, int timeout_ms)
-{
-    int64_t end = kta_now_ms() + timeout_ms;
-    size_t left;
-
-    kick_workers(c);
-    while ((left = inflight(c)) > 0 && kta_now_ms() < end && !atomic_load(&c->pl->fatal))
-        sleep_ms(1);
-    return inflight(c);
-}
+/* ---- rebalances ---------------------------------------------------------- */
 
 /* Finishes everything in flight (up to timeout_ms), then commits
- * synchronously.  Returns the number of records still unfinished. */
+ * synchronously (commit.c).  Records taken but not handed out are dropped
+ * first: they were never tracked, so the next owner reads them.  Returns
+ * the number of records still unfinished. */
 static size_t drain(struct kta_consumer *c, int timeout_ms)
 {
-    size_t left;
-
     overflow_discard(c);
-    left = wait_idle(c, timeout_ms);
-    /* The smallest unfinished offset is safe to commit even after a
-     * fatal error: a failed record holds its slot, so the position never
-     * passes it.  (A transaction needs everything finished, though.) */
-    if (left == 0 || !kta_producer_transactional(c->pl->producer))
-        commit(c, 1);
-    if (left && !c->closing)
-        kta_log(KTA_LOG_WARN, "%zu record%s still unfinished; not committed, will be read again",
-                left, left == 1 ? "" : "s");
-    c->drained = (left == 0);
-    return left;
+    return kta_commit_drain(c->cm, timeout_ms, c->closing);
 }
 
-static void retire(struct kta_consumer *c, struct kta_offsets *o)
-{
-    c->retired = xrealloc(c->retired, (c->nretired + 1) * sizeof(*c->retired));
-    c->retired[c->nretired++] = o;
-}
-
-static void drop_parts(struct kta_consumer *c)
-{
-    for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = &c->parts[i];
-        if (kta_offsets_inflight(p->offsets) == 0)
-            kta_offsets_free(p->offsets);
-        else
-            retire(c, p->offsets);   /* workers or reports may still touch its slots */
-        free(p->topic);
-    }
-    free(c->parts);
-    c->parts = NULL;
-    c->nparts = 0;
-}
-
-/* After an aborted transaction: every record since the last commit must be
- * read again, so seek each partition back to its committed offset. */
-static void rewind_to_committed(struct kta_consumer *c)
-{
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)c->nparts + 1);
-    const char *reset = kta_config_kafka(c->pl->cfg, "auto.offset.reset");
-    int64_t fallback = reset && (strcmp(reset, "latest") == 0 || strcmp(reset, "largest") == 0 ||
-                                 strcmp(reset, "end") == 0) ? RD_KAFKA_OFFSET_END
-                                                             : RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_error_t *error;
-    rd_kafka_resp_err_t err;
-
-    overflow_discard(c);
-    for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = &c->parts[i];
-        rd_kafka_topic_partition_list_add(list, p->topic, p->partition);
-        /* Aborted records' reports may still arrive: keep old slots alive. */
-        retire(c, p->offsets);
-        p->at_end = 0;   /* its records come again */
-        p->offsets = kta_offsets_new((size_t)c->pl->cfg->inflight_per_partition);
-    }
-    err = rd_kafka_committed(c->rk, list, c->pl->cfg->shutdown_timeout_ms);
-    if (err) {
-        kta_log(KTA_LOG_ERROR, "cannot read committed offsets to rewind: %s", rd_kafka_err2str(err));
-        kta_pipeline_stop(c->pl, 1);
-        goto out;
-    }
-    for (int i = 0; i < list->cnt; i++) {
-        struct part *p = find_part(c, list->elems[i].topic, list->elems[i].partition);
-        if (p && p->start >= 0 && p->committed < 0) {
-            /* Started at input.start_offset and not committed since: the
-             * group's offset (if any) is not where this run began. */
-            list->elems[i].offset = p->start;
-            continue;
-        }
-        if (list->elems[i].offset < 0)
-            list->elems[i].offset = fallback;
-        if (p)
-            p->committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
-    }
-    error = rd_kafka_seek_partitions(c->rk, list, c->pl->cfg->shutdown_timeout_ms);
-    if (error) {
-        kta_log(KTA_LOG_ERROR, "cannot rewind after an aborted transaction: %s",
-                rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-        kta_pipeline_stop(c->pl, 1);
-        goto out;
-    }
-    kta_log(KTA_LOG_INFO, "transaction aborted; re-reading %d partition%s from the committed offsets",
-            list->cnt, list->cnt == 1 ? "" : "s");
-out:
-    rd_kafka_topic_partition_list_destroy(list);
-}
-
-/* ---- start offsets (input.start_offset, input.reset_offsets) -------------
- *
- * At each assignment, before rd_kafka_assign, apply_start_offsets picks
- * where each partition starts:
- *
- *   first assignment in this process, the group has no committed offset,
- *     or input.reset_offsets: input.start_offset, resolved here to an
- *     absolute offset (and remembered as pending)
- *   first assignment otherwise: the group's committed offset
- *   later assignments: where the first one started if this process has
- *     committed nothing for the partition since and neither has anyone
- *     else (the group's offset is unchanged), else the group's offset.
- *
- * So a reset happens once per process and partition, never again on a
- * rebalance, and "end" is resolved once: records produced between two
- * assignments are not skipped.  Thread: consumer (rebalance callback).
- */
-
-static struct start_pos *find_start(struct kta_consumer *c, const char *topic, int32_t partition)
-{
-    for (size_t i = 0; i < c->nstarts; i++)
-        if (c->starts[i].partition == partition && strcmp(c->starts[i].topic, topic) == 0)
-            return &c->starts[i];
-    return NULL;
-}
-
-/* Before the current partitions are dropped: a start is no longer
- * pending once this process has committed its partition. */
-static void note_commits(struct kta_consumer *c)
-{
-    for (size_t i = 0; i < c->nparts; i++) {
-        struct start_pos *sp = find_start(c, c->parts[i].topic, c->parts[i].partition);
-        if (sp && c->parts[i].committed >= 0)
-            sp->pending = 0;
-    }
-}
-
-/* The absolute offset input.start_offset means for one partition, from
- * its low and high watermarks (and the timestamp index for @MS). */
-static rd_kafka_resp_err_t resolve_start(struct kta_consumer *c, const char *topic,
-                                         int32_t partition, enum kta_start kind, long long value,
-                                         int64_t *out)
-{
-    int timeout = c->pl->cfg->startup_timeout_ms;
-    rd_kafka_topic_partition_list_t *list;
-    rd_kafka_resp_err_t err;
-    int64_t lo, hi;
-
-    err = rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo, &hi, timeout);
-    if (err)
-        return err;
-    switch (kind) {
-    case KTA_START_BEGINNING:
-        *out = lo;
-        break;
-    case KTA_START_END:
-        *out = hi;
-        break;
-    case KTA_START_OFFSET:   /* out of range: the nearest end, not auto.offset.reset */
-        *out = value < lo ? lo : value > hi ? hi : value;
-        break;
-    case KTA_START_TAIL:
-        *out = hi - lo > value ? hi - value : lo;
-        break;
-    case KTA_START_TIME:
-        list = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(list, topic, partition)->offset = value;
-        err = rd_kafka_offsets_for_times(c->rk, list, timeout);
-        if (!err)
-            err = list->elems[0].err;
-        /* No record that late: start at the end. */
-        *out = list->elems[0].offset >= 0 ? list->elems[0].offset : hi;
-        rd_kafka_topic_partition_list_destroy(list);
-        break;
-    }
-    return err;
-}
-
-/* Sets the offset each partition of an assignment starts at (see above).
- * On a failed lookup kta stops: silently starting elsewhere than asked
- * would skip or repeat records. */
-static void apply_start_offsets(struct kta_consumer *c, rd_kafka_topic_partition_list_t *partitions)
-{
-    const struct kta_config *cfg = c->pl->cfg;
-    rd_kafka_topic_partition_list_t *group;
-    rd_kafka_resp_err_t err;
-    enum kta_start kind;
-    long long value;
-    char errstr[256];
-
-    if (!cfg->start_offset || partitions->cnt == 0)
-        return;
-    if (kta_config_start_offset(cfg->start_offset, &kind, &value, errstr, sizeof(errstr)) < 0)
-        abort();   /* checked when it was set */
-    group = rd_kafka_topic_partition_list_copy(partitions);
-    err = rd_kafka_committed(c->rk, group, cfg->startup_timeout_ms);
-    if (err) {
-        kta_log(KTA_LOG_ERROR, "input.start_offset: cannot read the group's committed offsets: %s",
-                rd_kafka_err2str(err));
-        kta_pipeline_stop(c->pl, 1);
-        goto out;
-    }
-    for (int i = 0; i < partitions->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &partitions->elems[i];
-        int64_t committed = group->elems[i].err ? RD_KAFKA_OFFSET_INVALID : group->elems[i].offset;
-        struct start_pos *sp = find_start(c, tp->topic, tp->partition);
-        struct part *p = find_part(c, tp->topic, tp->partition);
-        int64_t off = -1;
-
-        if (sp) {
-            if (sp->pending && sp->group == committed) {
-                tp->offset = sp->offset;
-                if (p)
-                    p->start = sp->offset;
-            } else {
-                sp->pending = 0;
-            }
-            continue;
-        }
-        c->starts = xrealloc(c->starts, (c->nstarts + 1) * sizeof(*c->starts));
-        sp = &c->starts[c->nstarts++];
-        sp->topic = xstrdup(tp->topic);
-        sp->partition = tp->partition;
-        sp->group = committed;
-        sp->offset = -1;
-        sp->pending = 0;
-        if (committed >= 0 && !cfg->reset_offsets)
-            continue;
-        err = resolve_start(c, tp->topic, tp->partition, kind, value, &off);
-        if (err) {
-            kta_log(KTA_LOG_ERROR, "input.start_offset=%s: cannot look up %s [%d]: %s",
-                    cfg->start_offset, tp->topic, (int)tp->partition, rd_kafka_err2str(err));
-            kta_pipeline_stop(c->pl, 1);
-            continue;
-        }
-        sp->offset = tp->offset = off;
-        sp->pending = 1;
-        if (p)
-            p->start = off;
-        if (committed >= 0 && off < committed)
-            kta_log(KTA_LOG_WARN, "%s [%d]: input.start_offset=%s moves back from the group's "
-                    "committed offset %lld to %lld: %lld records are read again "
-                    "(re-reading re-emits hits)", tp->topic, (int)tp->partition, cfg->start_offset,
-                    (long long)committed, (long long)off, (long long)(committed - off));
-        else if (committed >= 0 && off > committed)
-            kta_log(KTA_LOG_WARN, "%s [%d]: input.start_offset=%s skips %lld records past the "
-                    "group's committed offset %lld (they get no evaluation)", tp->topic,
-                    (int)tp->partition, cfg->start_offset, (long long)(off - committed),
-                    (long long)committed);
-        else
-            kta_log(KTA_LOG_INFO, "%s [%d]: starting at offset %lld (input.start_offset=%s)",
-                    tp->topic, (int)tp->partition, (long long)off, cfg->start_offset);
-    }
-out:
-    rd_kafka_topic_partition_list_destroy(group);
-}
-
-/* ---- end of start offsets ------------------------------------------------ */
+static void publish_lag(struct kta_consumer *c);
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *partitions, void *opaque)
@@ -663,23 +250,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-        note_commits(c);
-        drop_parts(c);
-        c->parts = xcalloc((size_t)partitions->cnt + 1, sizeof(*c->parts));
-        for (int i = 0; i < partitions->cnt; i++) {
-            struct part *p = &c->parts[c->nparts++];
-            p->topic = xstrdup(partitions->elems[i].topic);
-            p->partition = partitions->elems[i].partition;
-            p->offsets = kta_offsets_new((size_t)c->pl->cfg->inflight_per_partition);
-            p->committed = -1;
-            p->start = -1;
-            p->seen = -1;
-        }
+        kta_commit_assign(c->cm, partitions);
         atomic_store(&c->pl->assigned, partitions->cnt);
         publish_lag(c);
         kta_log(KTA_LOG_INFO, "assigned %d partition%s", partitions->cnt,
                 partitions->cnt == 1 ? "" : "s");
-        apply_start_offsets(c, partitions);
+        kta_commit_start_offsets(c->cm, partitions);
         c->paused = 0;
         rd_kafka_assign(rk, partitions);
         break;
@@ -689,8 +265,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                     partitions->cnt, partitions->cnt == 1 ? "" : "s");
         /* At shutdown the waiting was done before closing. */
         drain(c, c->closing ? 0 : c->pl->cfg->shutdown_timeout_ms);
-        note_commits(c);
-        drop_parts(c);
+        kta_commit_revoke(c->cm);
         atomic_store(&c->pl->assigned, 0);
         publish_lag(c);
         c->paused = 0;
@@ -699,13 +274,22 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     default:
         kta_log(KTA_LOG_ERROR, "rebalance failed: %s", rd_kafka_err2str(err));
         drain(c, c->pl->cfg->shutdown_timeout_ms);
-        note_commits(c);
-        drop_parts(c);
+        kta_commit_revoke(c->cm);
         atomic_store(&c->pl->assigned, 0);
         publish_lag(c);
         rd_kafka_assign(rk, NULL);
         break;
     }
+}
+
+/* Thread: consumer (its poll serves the callback). */
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    struct kta_consumer *c = opaque;
+
+    (void)rk;
+    kta_commit_done(c->cm, err, offsets);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -776,64 +360,13 @@ struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, siz
         goto fail;
     }
     rd_kafka_poll_set_consumer(c->rk);
+    c->cm = kta_commit_new(pl, c->rk);
     pl->consumer = c;
     return c;
 fail:
     rd_kafka_conf_destroy(conf);
     free(c);
     return NULL;
-}
-
-/* 1: the topic is there; 0: it is not; -1: it cannot be used, why says why. */
-static int topic_exists(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *name,
-                        char *why, size_t why_size)
-{
-    const rd_kafka_metadata_t *one = NULL;
-    rd_kafka_topic_t *rkt;
-
-    for (int i = 0; i < md->topic_cnt; i++) {
-        if (strcmp(md->topics[i].topic, name) != 0)
-            continue;
-        if (md->topics[i].err) {
-            snprintf(why, why_size, "%s", rd_kafka_err2str(md->topics[i].err));
-            return -1;
-        }
-        if (md->topics[i].partition_cnt == 0) {
-            snprintf(why, why_size, "the topic has no partitions");
-            return -1;
-        }
-        return 1;
-    }
-    /* A listing of all topics leaves out those this principal may not
-     * describe; asking for the one topic tells "missing" from "denied". */
-    why[0] = '\0';
-    rkt = rd_kafka_topic_new(rk, name, NULL);
-    if (rkt && !rd_kafka_metadata(rk, 0, rkt, &one, 5000) && one->topic_cnt == 1 &&
-        one->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
-        snprintf(why, why_size, "%s (this principal may not describe it: check its ACLs)",
-                 rd_kafka_err2str(one->topics[0].err));
-    if (one)
-        rd_kafka_metadata_destroy(one);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
-    return why[0] ? -1 : 0;
-}
-
-int kta_kafka_topic_unusable(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *what,
-                             const char *name, const char *setting, char *errstr,
-                             size_t errstr_size)
-{
-    char why[256];
-
-    switch (topic_exists(rk, md, name, why, sizeof(why))) {
-    case 1:
-        return 0;
-    case 0:
-        return kta_err(errstr, errstr_size, "%s '%s': no such topic (create it, or set %s)", what,
-                       name, setting);
-    default:
-        return kta_err(errstr, errstr_size, "%s '%s': %s", what, name, why);
-    }
 }
 
 /* Each rule's output_topic (with p: only those p has no handle for). */
@@ -877,36 +410,6 @@ int kta_consumer_check_rule_topics(struct kta_consumer *c, const struct kta_rule
     rc = rule_topics_unusable(c, md, rs, p, errstr, errstr_size);
     rd_kafka_metadata_destroy(md);
     return rc;
-}
-
-int kta_kafka_metadata_wait(rd_kafka_t *rk, const struct kta_config *cfg,
-                            const rd_kafka_metadata_t **mdp, char *errstr, size_t errstr_size)
-{
-    rd_kafka_resp_err_t err;
-    int64_t end = kta_now_ms() + cfg->startup_timeout_ms;
-    char auth[512];
-
-    *mdp = NULL;
-    /* In slices, so that a TLS or SASL failure (seen by the producer's
-     * poll thread) ends the wait at once: retrying cannot fix it. */
-    for (;;) {
-        int64_t left = end - kta_now_ms();
-        err = rd_kafka_metadata(rk, 1, NULL, mdp, (int)(left > 500 ? 500 : left > 1 ? left : 1));
-        /* A producer's error callback runs only in rd_kafka_poll (kta
-         * run's producer has a thread for it; kta produce has not). */
-        if (err && rd_kafka_type(rk) == RD_KAFKA_PRODUCER)
-            rd_kafka_poll(rk, 0);
-        if (!err || kta_now_ms() >= end || kta_kafka_auth_error(auth, sizeof(auth)))
-            break;
-    }
-    if (err && kta_kafka_auth_error(auth, sizeof(auth)))
-        return kta_err(errstr, errstr_size, "cannot connect to the Kafka brokers at %s: %s",
-                       kta_config_kafka(cfg, "bootstrap.servers"), auth);
-    if (err)
-        return kta_err(errstr, errstr_size, "cannot reach the Kafka brokers at %s within %d ms: "
-                       "%s", kta_config_kafka(cfg, "bootstrap.servers"), cfg->startup_timeout_ms,
-                       rd_kafka_err2str(err));
-    return 0;
 }
 
 int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
@@ -959,11 +462,13 @@ out:
  * neither a watermark nor a start yet is left out. */
 static void publish_lag(struct kta_consumer *c)
 {
-    struct kta_metrics_lag *v = xcalloc(c->nparts + 1, sizeof(*v));
+    size_t nparts;
+    const struct kta_commit_part *parts = kta_commit_parts(c->cm, &nparts);
+    struct kta_metrics_lag *v = xcalloc(nparts + 1, sizeof(*v));
     size_t n = 0;
 
-    for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = &c->parts[i];
+    for (size_t i = 0; i < nparts; i++) {
+        const struct kta_commit_part *p = &parts[i];
         int64_t lo = -1, hi = -1, base = p->committed >= 0 ? p->committed : p->seen;
         if (base < 0 ||
             rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) != 0 || hi < 0)
@@ -983,24 +488,14 @@ static void publish_lag(struct kta_consumer *c)
  * with nothing read after it, and nothing left waiting for a worker. */
 static int caught_up(const struct kta_consumer *c)
 {
-    if (!c->nparts || c->noverflow)
-        return 0;
-    for (size_t i = 0; i < c->nparts; i++)
-        if (!c->parts[i].at_end)
-            return 0;
-    return 1;
+    return !c->noverflow && kta_commit_at_end(c->cm);
 }
 
 /* A record or an end of partition was read. */
 static void note_read(struct kta_consumer *c, const rd_kafka_message_t *rkm)
 {
-    struct part *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
-
-    if (!p)
-        return;
-    p->at_end = rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-    if (p->seen < 0)
-        p->seen = rkm->offset;
+    kta_commit_note_read(c->cm, rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset,
+                         rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF);
 }
 
 /* ---- the loop ---------------------------------------------------------------- */
@@ -1026,7 +521,6 @@ int kta_consumer_run(struct kta_consumer *c)
         kta_log(KTA_LOG_ERROR, "cannot subscribe: %s", rd_kafka_err2str(err));
         return 1;
     }
-    c->last_commit = kta_now_ms();
     c->now_us = kta_now_us();
     atomic_store(&pl->running, 1);
     resume_bytes = (size_t)pl->cfg->buffer_bytes / 10 * 9;
@@ -1038,6 +532,10 @@ int kta_consumer_run(struct kta_consumer *c)
         c->wake_records = (size_t)(n ? atoll(n) : 100000) / 2;
     }
     c->overflow = xcalloc((size_t)pl->nworkers, sizeof(*c->overflow));
+    /* The hot path pushes to rings: one pointer per worker, no call. */
+    c->rings = xcalloc((size_t)pl->nworkers + 1, sizeof(*c->rings));
+    for (int i = 0; i < pl->nworkers; i++)
+        c->rings[i] = kta_worker_ring(pl->workers[i]);
 
     while (!atomic_load(&pl->stop)) {
         rd_kafka_message_t *rkm;
@@ -1097,19 +595,12 @@ int kta_consumer_run(struct kta_consumer *c)
             c->burst_records++;
         }
         last_poll = now;
-        /* Caught up (nothing arrived for IDLE_POLL_MS, nothing waiting):
-         * commit now rather than at the next interval, so lag reads 0 and
-         * read_committed readers see the last hits without waiting for
-         * the interval.  At most once per idle period. */
-        if (idle && inflight(c) == 0 && moved(c))
-            commit(c, 0);
-        else if (now - c->last_commit >= pl->cfg->commit_interval_ms) {
-            /* A transaction ends only with all its records finished: stop
-             * handing out records meanwhile (they wait in librdkafka). */
-            if (!kta_producer_transactional(pl->producer) ||
-                wait_idle(c, pl->cfg->shutdown_timeout_ms) == 0)
-                commit(c, 0);
-        }
+        /* Commits when caught up (idle: nothing arrived for
+         * IDLE_POLL_MS, nothing waiting) or at the interval.  After an
+         * aborted transaction the input was rewound: records taken but
+         * never tracked come again, so they go. */
+        if (kta_commit_tick(c->cm, now, idle))
+            overflow_discard(c);
         if (now - c->last_lag >= LAG_INTERVAL_MS)
             publish_lag(c);
         if (rkm && (!rkm->err || rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF))
@@ -1160,13 +651,8 @@ void kta_consumer_free(struct kta_consumer *c)
     for (int w = 0; c->overflow && w < c->pl->nworkers; w++)
         free(c->overflow[w].v);
     free(c->overflow);
-    drop_parts(c);
-    for (size_t i = 0; i < c->nretired; i++)
-        kta_offsets_free(c->retired[i]);
-    free(c->retired);
-    for (size_t i = 0; i < c->nstarts; i++)
-        free(c->starts[i].topic);
-    free(c->starts);
+    free(c->rings);
+    kta_commit_free(c->cm);
     rd_kafka_destroy(c->rk);
     free(c);
 }

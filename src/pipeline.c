@@ -147,9 +147,10 @@ static uint64_t worker_sum(const struct kta_pipeline *pl, size_t field)
 {
     uint64_t n = 0;
 
-    for (int i = 0; i < pl->nworkers; i++)
-        n += atomic_load_explicit((atomic_uint_fast64_t *)((char *)&pl->workers[i].stats + field),
-                                  memory_order_relaxed);
+    for (int i = 0; i < pl->nworkers; i++) {
+        const char *ws = (const char *)kta_worker_stats(pl->workers[i]);
+        n += atomic_load_explicit((const atomic_uint_fast64_t *)(ws + field), memory_order_relaxed);
+    }
     return n;
 }
 
@@ -261,18 +262,18 @@ static void collect(void *opaque, struct kta_buf *out)
                        "Records queued in each worker's ring, waiting for the worker.");
     for (int i = 0; i < n; i++) {
         snprintf(num, sizeof(num), "%d", i);
-        kta_metrics_sample(out, "kta_ring_items", (double)kta_ring_len(pl->workers[i].ring),
+        kta_metrics_sample(out, "kta_ring_items", (double)kta_ring_len(kta_worker_ring(pl->workers[i])),
                            "worker", num, NULL);
     }
     family_value(out, "kta_ring_capacity", "gauge", "Records each worker's ring holds.",
-                 n ? (double)kta_ring_capacity(pl->workers[0].ring) : 0);
+                 n ? (double)kta_ring_capacity(kta_worker_ring(pl->workers[0])) : 0);
     kta_metrics_family(out, "kta_worker_busy_seconds_total", "counter",
                        "Time each worker spent on records (rate() of it is the worker's "
                        "utilisation).");
     for (int i = 0; i < n; i++) {
         snprintf(num, sizeof(num), "%d", i);
         kta_metrics_sample(out, "kta_worker_busy_seconds_total",
-                           (double)atomic_load_explicit(&pl->workers[i].stats.busy_us,
+                           (double)atomic_load_explicit(&kta_worker_stats(pl->workers[i])->busy_us,
                                                         memory_order_relaxed) / 1e6,
                            "worker", num, NULL);
     }
@@ -280,8 +281,8 @@ static void collect(void *opaque, struct kta_buf *out)
         bounds[b] = (double)kta_latency_bounds_us[b] / 1e6;
     for (int i = 0; i < n; i++) {
         for (size_t b = 0; b <= KTA_LATENCY_BUCKETS; b++)
-            lat[b] += atomic_load_explicit(&pl->workers[i].stats.latency[b], memory_order_relaxed);
-        sum_us += atomic_load_explicit(&pl->workers[i].stats.latency_sum_us, memory_order_relaxed);
+            lat[b] += atomic_load_explicit(&kta_worker_stats(pl->workers[i])->latency[b], memory_order_relaxed);
+        sum_us += atomic_load_explicit(&kta_worker_stats(pl->workers[i])->latency_sum_us, memory_order_relaxed);
     }
     kta_metrics_histogram(out, "kta_processing_latency_seconds",
                           "Seconds from the consumer queuing a record for its worker to the worker "
@@ -470,12 +471,9 @@ int kta_pipeline_run(const struct kta_config *cfg)
             cfg->nrules_paths > 1 ? " and more" : "");
 
     pl.nworkers = cfg->workers > 0 ? cfg->workers : ncpus();
-    /* struct kta_worker is cache-line aligned; calloc does not promise that. */
-    if (posix_memalign((void **)&pl.workers, 64, (size_t)pl.nworkers * sizeof(*pl.workers)) != 0)
-        abort();
-    memset(pl.workers, 0, (size_t)pl.nworkers * sizeof(*pl.workers));
+    pl.workers = xcalloc((size_t)pl.nworkers, sizeof(*pl.workers));
     for (int i = 0; i < pl.nworkers; i++) {
-        if (kta_worker_start(&pl.workers[i], &pl, i) < 0) {
+        if (!(pl.workers[i] = kta_worker_new(&pl, i))) {
             kta_log(KTA_LOG_ERROR, "cannot start thread kta-worker-%d; not starting", i);
             pl.nworkers = i;
             kta_pipeline_stop(&pl, 1);
@@ -516,10 +514,13 @@ out:
     kta_metrics_stop(pl.metrics);
     atomic_store(&workers_up, 0);
     for (int i = 0; i < pl.nworkers; i++) {
-        kta_worker_join(&pl.workers[i]);
-        atomic_fetch_add(&pl.stats.events, atomic_load(&pl.workers[i].stats.events));
-        atomic_fetch_add(&pl.stats.hits, atomic_load(&pl.workers[i].stats.hits));
-        atomic_fetch_add(&pl.stats.malformed, atomic_load(&pl.workers[i].stats.malformed));
+        const struct kta_stats *ws = kta_worker_stats(pl.workers[i]);
+        kta_worker_join(pl.workers[i]);
+        atomic_fetch_add(&pl.stats.events, atomic_load(&ws->events));
+        atomic_fetch_add(&pl.stats.hits, atomic_load(&ws->hits));
+        atomic_fetch_add(&pl.stats.malformed, atomic_load(&ws->malformed));
+        kta_worker_free(pl.workers[i]);
+        pl.workers[i] = NULL;
     }
     free(pl.workers);
     if (pl.producer && kta_producer_flush(pl.producer, 1000) > 0)

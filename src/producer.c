@@ -18,6 +18,11 @@
  * under topics_lock).  Entries are never removed or moved, so workers send
  * by number without a lock; a producer restart (exactly-once) renews every
  * handle in place while the workers are idle.
+ *
+ * Exactly-once: this file makes the transactional librdkafka calls
+ * (kta_producer_txn_*, thin wrappers over its handle); which one comes
+ * next, and what an error means, is decided in commit.c, the owner of
+ * what is safe to commit.  It never commits or rewinds input offsets.
  */
 #include "kta/pipeline.h"
 
@@ -25,8 +30,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-atomic_int kta_kafka_started;
 
 struct kta_producer {
     struct kta_pipeline *pl;
@@ -50,99 +53,6 @@ struct kta_producer {
     pthread_mutex_t      handle_lock;    /* kta_producer_probe vs replace_handle */
 };
 
-/* Consumer-only properties kta sets by default; the producer skips them
- * rather than have librdkafka warn about each one. */
-static const char *consumer_only[] = {
-    "group.id", "auto.offset.reset", "partition.assignment.strategy",
-    "enable.auto.commit", "enable.auto.offset.store", "isolation.level",
-    "session.timeout.ms", "max.poll.interval.ms", "group.instance.id",
-    "heartbeat.interval.ms", "fetch.wait.max.ms", "fetch.min.bytes",
-    "fetch.max.bytes", "queued.min.messages", "queued.max.messages.kbytes",
-    "max.partition.fetch.bytes", "enable.partition.eof", "check.crcs",
-    "auto.commit.interval.ms",
-};
-
-static int is_consumer_only(const char *key)
-{
-    for (size_t i = 0; i < sizeof(consumer_only) / sizeof(consumer_only[0]); i++)
-        if (strcmp(key, consumer_only[i]) == 0)
-            return 1;
-    return 0;
-}
-
-int kta_kafka_conf_apply(rd_kafka_conf_t *conf, const struct kta_config *cfg,
-                         int producer, char *errstr, size_t errstr_size)
-{
-    char rderr[512];
-
-    for (size_t i = 0; i < cfg->nkafka; i++) {
-        const struct kta_kafka_prop *kp = &cfg->kafka[i];
-        if (producer && is_consumer_only(kp->key))
-            continue;
-        if (rd_kafka_conf_set(conf, kp->key, kp->value, rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK)
-            /* rderr may quote the value; never echo a secret. */
-            return kta_err(errstr, errstr_size, "%s: kafka property '%s': %s", kp->origin, kp->key,
-                           kta_config_is_secret(kp->key) ? "invalid value" : rderr);
-    }
-    return 0;
-}
-
-void kta_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk;
-    if (!atomic_load(&kta_kafka_started)) {
-        kta_log(KTA_LOG_DEBUG, "librdkafka: %s: %s", fac, buf);
-        return;
-    }
-    kta_log(level <= 3 ? KTA_LOG_ERROR : level <= 5 ? KTA_LOG_WARN : KTA_LOG_DEBUG,
-            "librdkafka: %s: %s", fac, buf);
-}
-
-static pthread_mutex_t auth_error_lock = PTHREAD_MUTEX_INITIALIZER;
-static char auth_error[512];
-
-/* librdkafka's reasons name the broker and the mechanism, never a
- * password (it redacts secrets even in its configuration dump). */
-void kta_kafka_note_error(int err, const char *reason)
-{
-    if (err != RD_KAFKA_RESP_ERR__AUTHENTICATION && err != RD_KAFKA_RESP_ERR__SSL)
-        return;
-    pthread_mutex_lock(&auth_error_lock);
-    snprintf(auth_error, sizeof(auth_error), "%s", reason);
-    pthread_mutex_unlock(&auth_error_lock);
-}
-
-int kta_kafka_auth_error(char *buf, size_t size)
-{
-    pthread_mutex_lock(&auth_error_lock);
-    snprintf(buf, size, "%s", auth_error);
-    pthread_mutex_unlock(&auth_error_lock);
-    return buf[0] != '\0';
-}
-
-void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, int err,
-                     const char *reason)
-{
-    char fatal[512];
-
-    kta_kafka_note_error(err, reason);
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-        if (pl->cfg->exactly_once && rd_kafka_type(rk) == RD_KAFKA_PRODUCER) {
-            /* The end of the transaction sees it too: it aborts, replaces
-             * the producer and rewinds; only a failed restart stops kta. */
-            kta_log(KTA_LOG_WARN, "%s: fatal error: %s; the producer will be replaced", who, fatal);
-            return;
-        }
-        kta_log(KTA_LOG_ERROR, "%s: fatal error: %s", who, fatal);
-        kta_pipeline_stop(pl, 1);
-        return;
-    }
-    /* Other errors also arrive as log lines; only this one does not. */
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && atomic_load(&kta_kafka_started))
-        kta_log(KTA_LOG_WARN, "%s: %s", who, reason);
-}
-
 /* statistics.interval.ms: librdkafka's statistics go to the metrics
  * endpoint (without a callback librdkafka would drop them). */
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
@@ -162,36 +72,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && pl->producer)
         atomic_store(&pl->producer->connected, 0);
     kta_kafka_error(pl, "producer", rk, err, reason);
-}
-
-/* Errors no retry can fix: stop rather than loop forever or drop. */
-static int is_permanent(rd_kafka_resp_err_t err)
-{
-    switch (err) {
-    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
-    case RD_KAFKA_RESP_ERR__FATAL:
-    case RD_KAFKA_RESP_ERR__FENCED:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* In exactly-once mode: a failure that aborting and retrying the
- * transaction cannot fix.  Fatal and fenced are not among them: the end of
- * the transaction replaces the producer. */
-static int txn_permanent(rd_kafka_resp_err_t err)
-{
-    return is_permanent(err) && err != RD_KAFKA_RESP_ERR__FATAL && err != RD_KAFKA_RESP_ERR__FENCED;
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -216,7 +96,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
          * wait for the transaction's end can finish.  A reason no retry
          * can fix (record too large for the topic, not authorised) would
          * abort every later try of the same record: stop instead. */
-        int permanent = txn_permanent(rkm->err);
+        int permanent = kta_kafka_txn_permanent(rkm->err);
         atomic_store(&p->txn_failed, 1);
         /* Not permanent: the record goes out again in the next transaction. */
         atomic_fetch_add_explicit(permanent ? &pl->stats.failures : &pl->stats.retries, 1,
@@ -233,7 +113,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
             kta_slot_release(slot);
         return;
     }
-    if (is_permanent(rkm->err) || !p) {
+    if (kta_kafka_permanent(rkm->err) || !p) {
         atomic_fetch_add_explicit(&pl->stats.failures, 1, memory_order_relaxed);
         kta_log(KTA_LOG_ERROR, "cannot deliver to topic '%s': %s; stopping without committing "
                 "the input record", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
@@ -341,18 +221,6 @@ static void destroy_handle(struct kta_producer *p)
     p->rk = NULL;
 }
 
-/* Runs a transactional API call's error through kta's policy: logs it and
- * returns it (NULL on success) for the caller to classify. */
-static rd_kafka_error_t *txn_log(rd_kafka_error_t *error, const char *what)
-{
-    if (error)
-        kta_log(KTA_LOG_WARN, "transaction: %s failed: %s%s", what, rd_kafka_error_string(error),
-                rd_kafka_error_is_fatal(error) ? " (fatal)" :
-                rd_kafka_error_txn_requires_abort(error) ? " (abortable)" :
-                rd_kafka_error_is_retriable(error) ? " (retriable)" : "");
-    return error;
-}
-
 int kta_producer_poll_start(struct kta_producer *p, char *errstr, size_t errstr_size)
 {
     int err = kta_thread_create(&p->poller, poll_main, p, "kta-delivery");
@@ -396,7 +264,7 @@ static int replace_handle(struct kta_producer *p, char *errstr, size_t errstr_si
     pthread_mutex_unlock(&p->topics_lock);
     pthread_mutex_unlock(&p->handle_lock);
     /* Without its poller no delivery report would ever come: the caller
-     * stops kta (KTA_TXN_FATAL) rather than run on deaf. */
+     * stops kta (commit.c: KTA_TXN_FATAL) rather than run on deaf. */
     if (kta_producer_poll_start(p, rc < 0 ? NULL : errstr, errstr_size) < 0)
         return -1;
     return rc;
@@ -510,76 +378,48 @@ int kta_producer_start(struct kta_producer *p, char *errstr, size_t errstr_size)
     return txn_start(p, p->pl->cfg->startup_timeout_ms, errstr, errstr_size);
 }
 
-enum kta_txn_result kta_producer_txn_commit(struct kta_producer *p,
-                                            const rd_kafka_topic_partition_list_t *offsets,
-                                            const rd_kafka_consumer_group_metadata_t *cgmd,
-                                            int timeout_ms)
+int kta_producer_txn_failed(struct kta_producer *p)
 {
-    rd_kafka_error_t *error = NULL;
-    char errstr[512];
-    int permanent;
+    return atomic_load(&p->txn_failed);
+}
 
-    /* Only transactions that carry input positions count: those hold records. */
-    if (offsets && offsets->cnt > 0 && kta_test_txn_abort())
-        atomic_store(&p->txn_failed, 1);
-    if (atomic_load(&p->txn_failed)) {
-        /* librdkafka holds the transaction's own error: asking it to take
-         * the offsets fails at once with that reason (and if it did not,
-         * the abort below still throws them away). */
-        if (offsets && offsets->cnt > 0)
-            error = rd_kafka_send_offsets_to_transaction(p->rk, offsets, cgmd, timeout_ms);
-        if (!error)
-            error = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "a record of this transaction was not delivered");
-        goto abort;
-    }
-    for (int attempt = 0; attempt < 3; attempt++) {
-        if (offsets && offsets->cnt > 0 && !error)
-            error = txn_log(rd_kafka_send_offsets_to_transaction(p->rk, offsets, cgmd, timeout_ms),
-                            "sending offsets");
-        if (!error)
-            error = txn_log(rd_kafka_commit_transaction(p->rk, timeout_ms), "commit");
-        if (!error) {
-            error = txn_log(rd_kafka_begin_transaction(p->rk), "begin");
-            if (!error)
-                return KTA_TXN_OK;
-        }
-        if (rd_kafka_error_is_fatal(error) || rd_kafka_error_txn_requires_abort(error) ||
-            !rd_kafka_error_is_retriable(error))
-            break;
-        /* Retriable (e.g. a timeout): calling commit again is allowed and
-         * resumes where the previous call stopped. */
-        rd_kafka_error_destroy(error);
-        error = NULL;
-    }
-    if (error && rd_kafka_error_is_fatal(error))
-        goto restart;
-abort:
-    /* A reason no retry can fix (a topic kta may not write to, say) fails
-     * every later transaction of the same records: abort and stop. */
-    permanent = txn_permanent(rd_kafka_error_code(error));
-    if (permanent)
-        kta_log(KTA_LOG_ERROR, "transaction failed: %s; stopping without committing",
-                rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-    error = txn_log(rd_kafka_abort_transaction(p->rk, timeout_ms), "abort");
-    if (!error)
-        error = txn_log(rd_kafka_begin_transaction(p->rk), "begin");
+rd_kafka_error_t *kta_producer_txn_send_offsets(struct kta_producer *p,
+                                                const rd_kafka_topic_partition_list_t *offsets,
+                                                const rd_kafka_consumer_group_metadata_t *cgmd,
+                                                int timeout_ms)
+{
+    return rd_kafka_send_offsets_to_transaction(p->rk, offsets, cgmd, timeout_ms);
+}
+
+rd_kafka_error_t *kta_producer_txn_commit(struct kta_producer *p, int timeout_ms)
+{
+    return rd_kafka_commit_transaction(p->rk, timeout_ms);
+}
+
+rd_kafka_error_t *kta_producer_txn_abort(struct kta_producer *p, int timeout_ms)
+{
+    return rd_kafka_abort_transaction(p->rk, timeout_ms);
+}
+
+rd_kafka_error_t *kta_producer_txn_begin(struct kta_producer *p)
+{
+    rd_kafka_error_t *error = rd_kafka_begin_transaction(p->rk);
+
     if (!error) {
+        /* The flags describe the open transaction: a new one starts clean. */
         atomic_store(&p->txn_failed, 0);
         atomic_store(&p->txn_logged, 0);
-        return permanent ? KTA_TXN_FATAL : KTA_TXN_ABORTED;
     }
-restart:
-    /* Fenced or otherwise fatal: a new producer with the same id fences
-     * any zombie and starts clean.  Workers are idle while this runs. */
-    rd_kafka_error_destroy(error);
-    kta_log(KTA_LOG_WARN, "transaction: restarting the producer");
-    if (replace_handle(p, errstr, sizeof(errstr)) < 0 ||
-        txn_start(p, timeout_ms, errstr, sizeof(errstr)) < 0) {
-        kta_log(KTA_LOG_ERROR, "transaction: %s", errstr);
-        return KTA_TXN_FATAL;
-    }
-    return KTA_TXN_ABORTED;
+    return error;
+}
+
+int kta_producer_txn_restart(struct kta_producer *p, int timeout_ms, char *errstr,
+                             size_t errstr_size)
+{
+    if (replace_handle(p, errstr, errstr_size) < 0 ||
+        txn_start(p, timeout_ms, errstr, errstr_size) < 0)
+        return -1;
+    return 0;
 }
 
 int kta_producer_transactional(const struct kta_producer *p)

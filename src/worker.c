@@ -25,6 +25,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A worker's hit counters for its current ruleset, by rule (open
+ * addressing on the rule's address); built when it adopts a ruleset. */
+struct kta_hit_slot {
+    const struct kta_rule *r;
+    atomic_uint_fast64_t  *n;          /* in the metrics registry */
+};
+
+struct kta_worker {
+    _Alignas(64) struct kta_stats stats;   /* written by this worker only */
+    pthread_t            thread;
+    int                  joined;       /* kta_worker_join was called */
+    int                  index;
+    struct kta_ring     *ring;
+    struct kta_pipeline *pl;
+    struct kta_eval_ctx *ctx;
+    struct kta_ruleset  *rs;           /* this worker's reference */
+    unsigned             rs_version;    /* pipeline's swap count it was taken at */
+    struct kta_buf       hit;          /* reused per hit */
+    struct kta_buf       key;
+    struct kta_buf       line;
+    struct kta_hit_slot *hitmap;       /* hitmask + 1 slots */
+    size_t               hitmask;
+    /* Built when it adopts a ruleset: */
+    struct kta_buf       tail;         /* ends every hit (kta_hit_tail) */
+    int                 *route;        /* rule index -> producer topic number */
+};
+
 #define BATCH 64
 
 struct job {
@@ -339,8 +366,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index)
+struct kta_worker *kta_worker_new(struct kta_pipeline *pl, int index)
 {
+    struct kta_worker *w;
+
+    /* struct kta_worker is cache-line aligned; malloc does not promise that. */
+    if (posix_memalign((void **)&w, 64, sizeof(*w)) != 0)
+        abort();
     memset(w, 0, sizeof(*w));
     w->pl = pl;
     w->index = index;
@@ -354,15 +386,26 @@ int kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index)
         free(w->hitmap);
         kta_buf_free(&w->tail);
         free(w->route);
-        return -1;
+        free(w);
+        return NULL;
     }
-    return 0;
+    return w;
 }
 
 void kta_worker_join(struct kta_worker *w)
 {
+    if (!w || w->joined)
+        return;
     kta_ring_wake(w->ring);
     pthread_join(w->thread, NULL);
+    w->joined = 1;
+}
+
+void kta_worker_free(struct kta_worker *w)
+{
+    if (!w)
+        return;
+    kta_worker_join(w);
     kta_ring_free(w->ring);
     kta_eval_ctx_free(w->ctx);
     kta_ruleset_decref(w->rs);
@@ -372,4 +415,15 @@ void kta_worker_join(struct kta_worker *w)
     free(w->hitmap);
     kta_buf_free(&w->tail);
     free(w->route);
+    free(w);
+}
+
+struct kta_ring *kta_worker_ring(const struct kta_worker *w)
+{
+    return w->ring;
+}
+
+const struct kta_stats *kta_worker_stats(const struct kta_worker *w)
+{
+    return &w->stats;
 }

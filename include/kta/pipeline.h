@@ -3,11 +3,14 @@
  * pipeline: `kta run` — consumer thread -> rings -> workers -> producer.
  *
  *   consumer.c  the consumer thread: Kafka -> one SPSC ring per worker,
- *               offset tracking, commits, pause/resume, rebalances
+ *               pause/resume, rebalances, lag
+ *   commit.c    what is safe to commit: partitions, offset trackers,
+ *               commits, the transaction cycle (kta/commit.h)
  *   worker.c    worker threads: ring -> event -> eval -> hits / dead letters
  *   producer.c  hits and dead letters -> Kafka; delivery reports finish
- *               the records' offset slots
+ *               the records' offset slots; the transactional calls
  *   pipeline.c  wiring: start-up checks, threads, signals, shutdown
+ *   kafka.c     librdkafka glue shared with kta produce (kta/kafka.h)
  *
  * struct kta_pipeline is the shared state those files see; nothing else
  * includes this header.
@@ -21,6 +24,7 @@
 #include <stdint.h>
 
 #include "kta/config.h"
+#include "kta/kafka.h"
 #include "kta/event.h"
 #include "kta/metrics.h"
 #include "kta/offsets.h"
@@ -30,6 +34,7 @@
 
 struct kta_producer;
 struct kta_consumer;
+struct kta_worker;
 
 /* Dead-letter reasons, indexed by enum kta_event_error (0 unused). */
 #define KTA_DL_REASONS (KTA_EVENT_NOT_OBJECT + 1)
@@ -53,32 +58,6 @@ struct kta_stats {
     atomic_uint_fast64_t latency_sum_us;
 };
 
-/* A worker's hit counters for its current ruleset, by rule (open
- * addressing on the rule's address); built when it adopts a ruleset. */
-struct kta_hit_slot {
-    const struct kta_rule *r;
-    atomic_uint_fast64_t  *n;          /* in the metrics registry */
-};
-
-struct kta_worker {
-    _Alignas(64) struct kta_stats stats;   /* written by this worker only */
-    pthread_t            thread;
-    int                  index;
-    struct kta_ring     *ring;
-    struct kta_pipeline *pl;
-    struct kta_eval_ctx *ctx;
-    struct kta_ruleset  *rs;           /* this worker's reference */
-    unsigned             rs_version;    /* pipeline's swap count it was taken at */
-    struct kta_buf       hit;          /* reused per hit */
-    struct kta_buf       key;
-    struct kta_buf       line;
-    struct kta_hit_slot *hitmap;       /* hitmask + 1 slots */
-    size_t               hitmask;
-    /* Built when it adopts a ruleset: */
-    struct kta_buf       tail;         /* ends every hit (kta_hit_tail) */
-    int                 *route;        /* rule index -> producer topic number */
-};
-
 struct kta_pipeline {
     const struct kta_config *cfg;
     struct kta_ruleset      *rs;            /* current ruleset; swapped under rs_lock */
@@ -88,7 +67,7 @@ struct kta_pipeline {
     atomic_int               reload;        /* SIGHUP: reload the rules now */
     struct kta_producer     *producer;
     struct kta_consumer     *consumer;
-    struct kta_worker       *workers;
+    struct kta_worker      **workers;       /* nworkers of them (worker.c) */
     int                      nworkers;
     atomic_int               stop;          /* stop intake: signal or fatal error */
     atomic_int               workers_stop;  /* workers exit once their ring is empty */
@@ -130,8 +109,22 @@ struct kta_ruleset *kta_pipeline_ruleset(struct kta_pipeline *pl, unsigned *vers
  * hits keep their order.  Every place that picks a record's worker (the
  * ring, the overflow queue) calls this.  Thread: any. */
 int  kta_worker_for(const char *topic, int32_t partition, int nworkers);
-int  kta_worker_start(struct kta_worker *w, struct kta_pipeline *pl, int index);
+/* Starts worker `index` of pl: its ring, its evaluation context, its
+ * thread.  Returns the worker, or NULL (nothing left behind) when the
+ * thread cannot start.  Thread: main. */
+struct kta_worker *kta_worker_new(struct kta_pipeline *pl, int index);
+/* After pl->workers_stop: wakes the worker and waits for its thread to
+ * end (its counters are final then).  Thread: main. */
 void kta_worker_join(struct kta_worker *w);
+/* Joins the worker if that was not done, and frees it.
+ * kta_worker_free(NULL) does nothing.  Thread: main. */
+void kta_worker_free(struct kta_worker *w);
+/* The worker's ring: the consumer thread pushes, the worker pops.  The
+ * same for the worker's life, so callers may keep it.  Thread: any. */
+struct kta_ring *kta_worker_ring(const struct kta_worker *w);
+/* The worker's counters (each written by the worker only; read them
+ * with relaxed atomic loads).  Thread: any. */
+const struct kta_stats *kta_worker_stats(const struct kta_worker *w);
 
 /* Before rs is published (start-up, reload): gives the producer a topic
  * for every place a hit of rs may be routed to (output.topic_by_level,
@@ -143,28 +136,6 @@ int  kta_worker_routes(struct kta_pipeline *pl, const struct kta_ruleset *rs,
                        char *errstr, size_t errstr_size);
 
 /* ---- producer.c ---- */
-
-/* Applies cfg's kafka map to conf.  Returns 0, or -1 with errstr naming
- * the origin of the bad property ("kta.yaml:4:3: ..."). skip_consumer
- * leaves out kta's consumer-only defaults. */
-int kta_kafka_conf_apply(rd_kafka_conf_t *conf, const struct kta_config *cfg,
-                         int skip_consumer_defaults, char *errstr, size_t errstr_size);
-
-/* librdkafka log lines go through kta_log; quiet until start-up is done
- * (so an unreachable broker gives one clear line, not a flood). */
-void kta_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
-extern atomic_int kta_kafka_started;
-
-/* Error callbacks pass every error here; a TLS or SASL failure (wrong CA,
- * wrong password) is kept, so start-up can stop at once and say why.
- * kta_kafka_auth_error copies it to buf; returns 0 when there was none. */
-void kta_kafka_note_error(int err, const char *reason);
-int kta_kafka_auth_error(char *buf, size_t size);
-
-/* The error callback of every librdkafka handle: fatal errors stop the
- * pipeline, authentication errors are remembered for start-up checks. */
-void kta_kafka_error(struct kta_pipeline *pl, const char *who, rd_kafka_t *rk, int err,
-                     const char *reason);
 
 struct kta_producer *kta_producer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
 /* Starts the thread that serves the producer's delivery reports (right
@@ -219,19 +190,24 @@ int kta_producer_start(struct kta_producer *p, char *errstr, size_t errstr_size)
  * offsets go out in one Kafka transaction per commit interval. */
 int kta_producer_transactional(const struct kta_producer *p);
 
-enum kta_txn_result {
-    KTA_TXN_OK,        /* committed; a new transaction is open */
-    KTA_TXN_ABORTED,   /* rolled back; the caller must rewind to the committed offsets */
-    KTA_TXN_FATAL,     /* no transaction could be started again: stop */
-};
-
-/* Consumer thread, with every record of the transaction finished: adds the
- * input offsets to the open transaction, commits it and opens the next.
- * Abortable errors abort; fatal ones (fencing) restart the producer. */
-enum kta_txn_result kta_producer_txn_commit(struct kta_producer *p,
-                                            const rd_kafka_topic_partition_list_t *offsets,
-                                            const rd_kafka_consumer_group_metadata_t *cgmd,
-                                            int timeout_ms);
+/* Exactly-once, the transactional calls commit.c decides between (it
+ * owns the transaction's states; the producer owns the handle).  Consumer
+ * thread, with the workers idle.  Each returns librdkafka's error (NULL
+ * on success; the caller destroys it).  kta_producer_txn_begin also
+ * forgets the previous transaction's failed-record flag. */
+int kta_producer_txn_failed(struct kta_producer *p);    /* a record of the open one failed */
+rd_kafka_error_t *kta_producer_txn_send_offsets(struct kta_producer *p,
+                                                const rd_kafka_topic_partition_list_t *offsets,
+                                                const rd_kafka_consumer_group_metadata_t *cgmd,
+                                                int timeout_ms);
+rd_kafka_error_t *kta_producer_txn_commit(struct kta_producer *p, int timeout_ms);
+rd_kafka_error_t *kta_producer_txn_abort(struct kta_producer *p, int timeout_ms);
+rd_kafka_error_t *kta_producer_txn_begin(struct kta_producer *p);
+/* Fenced or fatal: replaces the librdkafka handle (same transactional.id,
+ * which fences any zombie), initialises transactions and opens one.
+ * Returns 0, or -1 with errstr. */
+int kta_producer_txn_restart(struct kta_producer *p, int timeout_ms, char *errstr,
+                             size_t errstr_size);
 void kta_producer_free(struct kta_producer *p);
 
 /* ---- consumer.c ---- */
@@ -248,18 +224,6 @@ int kta_consumer_check_rule_topics(struct kta_consumer *c, const struct kta_rule
 /* What kta_consumer_new refuses in cfg without building anything: the
  * cooperative assignors.  Returns 0, or -1 with errstr set. */
 int kta_consumer_conf_check(const struct kta_config *cfg, char *errstr, size_t errstr_size);
-/* The start-up checks of kta run and kta produce, on any handle: waits up
- * to cfg->startup_timeout_ms for the brokers' metadata (*mdp, destroyed by
- * the caller), stopping at once on a TLS or SASL failure.  Returns 0, or
- * -1 with errstr saying why. */
-int kta_kafka_metadata_wait(rd_kafka_t *rk, const struct kta_config *cfg,
-                            const rd_kafka_metadata_t **mdp, char *errstr, size_t errstr_size);
-/* Says in errstr why topic NAME (a WHAT, e.g. "output topic", set by
- * SETTING) cannot be used: missing, no partitions, not authorised.
- * Returns 0 when it can be used. */
-int kta_kafka_topic_unusable(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *what,
-                             const char *name, const char *setting, char *errstr,
-                             size_t errstr_size);
 /* The consumer thread's loop (runs on the calling thread) until stop;
  * then drains and commits.  Returns 0 when everything in flight was
  * finished and committed. */
