@@ -91,16 +91,28 @@ size_t kta_commit_inflight(struct kta_commit *cm);
 
 /* The consumer loop's commit decision, once per turn: now_ms is the
  * loop's clock, idle says nothing arrived and nothing waits.  Commits
- * when caught up or every commit_interval_ms (exactly-once: first waits
- * for every tracked record).  Returns 1 when an aborted transaction
- * rewound the input: the caller must then drop the records it took but
- * did not track (they come again), else 0. */
+ * when caught up or every commit_interval_ms.  Exactly-once: ends the
+ * transaction, or resumes ending it; a turn spends at most a third of
+ * max.poll.interval.ms (and at most shutdown_timeout_ms) here, whatever
+ * the broker does, and a retriable failure is retried on later turns.
+ * Returns 1 when an aborted transaction rewound the input: the caller
+ * must then drop the records it took but did not track (they come
+ * again), else 0.  Also frees retired trackers that became idle. */
 int kta_commit_tick(struct kta_commit *cm, int64_t now_ms, int idle);
 
+/* Hot path.  1 when records may be handed to workers; 0 while an
+ * exactly-once transaction is being ended (or aborted, or the input
+ * rewound): records then wait untracked. */
+int kta_commit_intake(const struct kta_commit *cm);
+
 /* Waits up to timeout_ms for every tracked record to finish, then commits
- * synchronously (exactly-once: only when all did).  The caller has dropped
- * the records it did not track.  closing: at shutdown, where nothing is
- * said about records left unfinished.  Returns how many are unfinished. */
+ * synchronously (exactly-once: ends the transaction, within the same
+ * time).  Unless closing, timeout_ms is cut to what kta_commit_tick may
+ * spend (a rebalance runs inside the poll).  The caller has dropped the
+ * records it did not track.  closing: at shutdown, where nothing is said
+ * about records left unfinished.  A transaction not ended in time is
+ * aborted later, never committed without its offsets.  Returns how many
+ * records are unfinished. */
 size_t kta_commit_drain(struct kta_commit *cm, int timeout_ms, int closing);
 
 /* The broker's answer to an asynchronous or synchronous offset commit
