@@ -139,6 +139,30 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* A kafka property in ms, or def when unset or not a number. */
+static long long prop_ms(const struct kta_config *cfg, const char *key, long long def)
+{
+    const char *v = kta_config_kafka(cfg, key);
+    long long ms;
+
+    return v && kta_parse_int(v, 0, INT_MAX, &ms) == 0 ? ms : def;
+}
+
+int kta_commit_conf_check(const struct kta_config *cfg, char *errstr, size_t errstr_size)
+{
+    long long poll_ms = prop_ms(cfg, "max.poll.interval.ms", 300000);
+    long long txn_ms = prop_ms(cfg, "transaction.timeout.ms", 10000);   /* producer.c's default */
+
+    if (cfg->exactly_once && txn_ms > poll_ms / 2)
+        return kta_err(errstr, errstr_size, "processing.guarantee exactly_once: "
+                       "transaction.timeout.ms (%lld) must be at most half of "
+                       "max.poll.interval.ms (%lld): librdkafka may block a transactional "
+                       "call that long while the broker does not answer, and the consumer "
+                       "must poll within max.poll.interval.ms (raise max.poll.interval.ms or "
+                       "lower transaction.timeout.ms)", txn_ms, poll_ms);
+    return 0;
+}
+
 /* How long one turn of the consumer loop (or a rebalance) may spend on
  * the transaction: shutdown_timeout_ms, but at most a third of
  * max.poll.interval.ms, so the loop polls in time whatever the broker
@@ -146,12 +170,9 @@ static void sleep_ms(int ms)
  * not finish is resumed on the next turn.  At least 100 ms. */
 static int txn_budget(const struct kta_config *cfg)
 {
-    const char *mpi = kta_config_kafka(cfg, "max.poll.interval.ms");
-    long long poll_ms = 300000;   /* librdkafka's default */
+    long long poll_ms = prop_ms(cfg, "max.poll.interval.ms", 300000);   /* librdkafka's default */
     long long b;
 
-    if (mpi && kta_parse_int(mpi, 1, INT_MAX, &poll_ms) < 0)
-        poll_ms = 300000;         /* librdkafka refuses it anyway */
     b = poll_ms / 3 < cfg->shutdown_timeout_ms ? poll_ms / 3 : cfg->shutdown_timeout_ms;
     return b < 100 ? 100 : (int)b;
 }

@@ -323,7 +323,7 @@ int kta_consumer_conf_check(const struct kta_config *cfg, char *errstr, size_t e
         return kta_err(errstr, errstr_size, "partition.assignment.strategy '%s': kta supports "
                        "only the eager assignors range and roundrobin (cooperative-sticky is "
                        "unreliable in librdkafka %s)", strategy, rd_kafka_version_str());
-    return 0;
+    return kta_commit_conf_check(cfg, errstr, errstr_size);
 }
 
 struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size)

@@ -34,6 +34,7 @@
 
 #include "kta/offsets.h"
 
+struct kta_config;
 struct kta_pipeline;
 struct kta_commit;
 
@@ -50,6 +51,13 @@ struct kta_commit_part {
     int64_t             seen;        /* offset of the first record or end seen, -1 if none */
     int                 at_end;      /* the last thing read was its end (EOF) */
 };
+
+/* Exactly-once: -1 with errstr when max.poll.interval.ms cannot be kept.
+ * librdkafka may block one transactional call for up to
+ * transaction.timeout.ms whatever its timeout says, so that must be at
+ * most half of max.poll.interval.ms.  0 otherwise (and in at-least-once
+ * mode).  Any thread. */
+int kta_commit_conf_check(const struct kta_config *cfg, char *errstr, size_t errstr_size);
 
 /* A commit table for pl, committing through rk (the consumer's handle). */
 struct kta_commit *kta_commit_new(struct kta_pipeline *pl, rd_kafka_t *rk);
