@@ -70,7 +70,10 @@
  *                                if needed, init_transactions, begin: OK
  *   REWINDING -> OPEN           [txn_run, rewind_to_committed]  seek to the
  *                                committed offsets (or the start); nothing
- *                                assigned: nothing to rewind
+ *                                assigned: nothing to rewind; assigned since
+ *                                the transaction's end began: no seek (they
+ *                                start at the committed offsets) and the
+ *                                records taken meanwhile are kept
  *   any -> same                 [txn_retry_later]  a retriable error (timeout,
  *                                broker down): the same call after the backoff
  *   ABORTING -> STOPPED         [txn_run]  aborted for a permanent reason
@@ -131,6 +134,8 @@ struct kta_commit {
     int                     txn_backoff;     /* ms before the next try after a retriable failure */
     int64_t                 txn_next_try;    /* not before this (kta_now_ms) */
     int64_t                 txn_logged;      /* a retriable failure of this state was last said */
+    unsigned                assignments;     /* kta_commit_assign calls so far */
+    unsigned                txn_assignment;  /* ... when the transaction's end began */
 };
 
 static void sleep_ms(int ms)
@@ -709,6 +714,18 @@ static int txn_run(struct kta_commit *cm, int64_t deadline)
             txn_to(cm, TXN_REWINDING);
             continue;
         case TXN_REWINDING:
+            if (cm->assignments != cm->txn_assignment) {
+                /* Assigned since intake was shut: no record of these
+                 * partitions went into the aborted transaction, and they
+                 * start at the committed offsets already.  A seek now
+                 * would race the assignment's own start (librdkafka 2.0
+                 * then delivered a record twice), and the records taken
+                 * meanwhile are the right ones: keep them. */
+                kta_log(KTA_LOG_INFO, "transaction aborted; the partitions assigned since "
+                        "start at the committed offsets");
+                txn_to(cm, TXN_OPEN);
+                return rewound;
+            }
             if (rewind_to_committed(cm, left) < 0)
                 return rewound;
             rewound = 1;
@@ -752,6 +769,7 @@ int kta_commit_tick(struct kta_commit *cm, int64_t now, int idle)
             now - cm->last_commit < pl->cfg->commit_interval_ms)
             return 0;
         cm->last_commit = now;
+        cm->txn_assignment = cm->assignments;
         txn_to(cm, TXN_FINISHING);
     }
     return txn_run(cm, kta_now_ms() + cm->txn_budget);
@@ -782,6 +800,7 @@ size_t kta_commit_drain(struct kta_commit *cm, int timeout_ms, int closing)
     }
     if (cm->txn == TXN_OPEN && timeout_ms > 0) {
         cm->last_commit = kta_now_ms();
+        cm->txn_assignment = cm->assignments;
         txn_to(cm, TXN_FINISHING);
     }
     while (cm->txn != TXN_OPEN && timeout_ms > 0) {
@@ -978,6 +997,7 @@ out:
 
 void kta_commit_assign(struct kta_commit *cm, const rd_kafka_topic_partition_list_t *partitions)
 {
+    cm->assignments++;
     note_commits(cm);
     drop_parts(cm);
     cm->parts = xcalloc((size_t)partitions->cnt + 1, sizeof(*cm->parts));
