@@ -20,8 +20,12 @@
  *   ASSIGNED -> UNASSIGNED      [drop_parts, from kta_commit_assign (the next
  *                                assignment), kta_commit_revoke, kta_commit_free]
  *                                tracker freed if idle, else RETIRED
- *   RETIRED -> freed            [kta_commit_free]  (reports may still release
- *                                its slots until the producer is gone)
+ *                                (release_tracker)
+ *   ASSIGNED -> ASSIGNED        [forget_positions, after an abort]  a new
+ *                                tracker; the old one freed if idle, else RETIRED
+ *   RETIRED -> freed            [reap_retired, each kta_commit_tick]  once every
+ *                                slot is released (nothing touches a slot at 0);
+ *                                [kta_commit_free] the rest at exit
  *
  * The at-least-once commit cycle, per partition (consumer thread).
  * `committed` is what the broker confirmed; `sent` the position of the
@@ -45,39 +49,62 @@
  *                                the next tick
  *   SENT -> IDLE                [commit]  after a sync commit, whatever the
  *                                callback did not confirm (due again)
- *   any -> IDLE                 [rewind_to_committed, drop_parts]  sent = -1
+ *   any -> IDLE                 [drop_parts]  sent = -1
  *
  * The exactly-once transaction cycle (consumer thread; producer.c makes
- * the librdkafka calls):
+ * the librdkafka calls).  Each step is resumable: a turn of the loop
+ * (kta_commit_tick) runs the cycle for at most txn_budget ms (a third of
+ * max.poll.interval.ms, at most shutdown_timeout_ms) and leaves it where
+ * it stopped; a retriable failure repeats the same call after a backoff
+ * (100 ms doubling to 2 s), for as long as the broker needs.  Outside
+ * OPEN, intake is shut (kta_commit_intake): no record is handed out.
  *
- *   OPEN -> FINISHING           [kta_commit_tick, kta_commit_drain]  every tracked
- *                                record finished (wait_idle; intake waits)
- *   FINISHING -> OPEN           [txn_end]  send offsets, commit, begin: OK;
- *                                txn_commit: mark_committed
- *   FINISHING -> FINISHING      [txn_end]  a retriable error: send/commit again
- *                                (at most 3 tries)
- *   FINISHING -> ABORTING       [txn_end]  a record of the transaction failed
- *                                (kta_producer_txn_failed), an abortable or
- *                                non-retriable error, or 3 retriable ones
- *   FINISHING -> RESTARTING     [txn_end]  a fatal error (fenced)
- *   ABORTING -> REWINDING       [txn_end]  abort and begin: OK
- *   ABORTING -> RESTARTING      [txn_end]  abort or begin failed
- *   RESTARTING -> REWINDING     [txn_end]  kta_producer_txn_restart: OK
- *   RESTARTING -> STOPPED       [txn_end -> KTA_TXN_FATAL]  restart failed
- *   ABORTING -> STOPPED         [txn_end -> KTA_TXN_FATAL]  a permanent error
- *                                (aborted first)
- *   REWINDING -> OPEN           [rewind_to_committed]  new trackers (old ones
- *                                RETIRED), seek to committed (or to start)
- *   REWINDING -> STOPPED        [rewind_to_committed]  committed offsets
- *                                unreadable or the seek failed
- *   OPEN -> STOPPED             [txn_commit]  after an abort, a topic is gone
- *                                (kta_consumer_check)
+ *   OPEN -> FINISHING           [kta_commit_tick (caught up, or
+ *                                commit_interval_ms), kta_commit_drain]
+ *   FINISHING -> FINISHING      [txn_run]  records still unfinished (wait_idle)
+ *   FINISHING -> SENDING        [txn_run]  every record finished: the
+ *                                positions are taken (moved_positions)
+ *   FINISHING -> ABORTING       [txn_run]  a record of the transaction failed
+ *                                (kta_producer_txn_failed), the test hook
+ *                                KTA_TEST_TXN_ABORT_EVERY, or partitions were
+ *                                revoked before the offsets went in (must_abort)
+ *   SENDING -> COMMITTING       [txn_run]  send_offsets_to_transaction: OK
+ *   SENDING -> ABORTING         [txn_run]  OK but must_abort, or an abortable /
+ *                                non-retriable error
+ *   COMMITTING -> OPEN          [txn_run]  commit_transaction, begin: OK;
+ *                                mark_committed
+ *   COMMITTING -> ABORTING      [txn_failed_call]  an abortable / non-retriable error
+ *   SENDING, COMMITTING -> RESTARTING  [txn_failed_call]  a fatal error (fenced)
+ *   ABORTING -> REWINDING       [txn_run]  abort_transaction, begin: OK;
+ *                                forget_positions (new trackers; the old ones
+ *                                freed when idle, else RETIRED)
+ *   ABORTING -> RESTARTING      [txn_failed_call]  a non-retriable error
+ *   RESTARTING -> REWINDING     [txn_run]  new handle (kta_producer_txn_replace)
+ *                                if needed, init_transactions, begin: OK
+ *   REWINDING -> OPEN           [txn_run, rewind_to_committed]  seek to the
+ *                                committed offsets (or the start); nothing
+ *                                assigned: nothing to rewind; assigned since
+ *                                the transaction's end began: no seek (they
+ *                                start at the committed offsets) and the
+ *                                records taken meanwhile are kept
+ *   any -> same                 [txn_retry_later]  a retriable error (timeout,
+ *                                broker down): the same call after the backoff
+ *   ABORTING -> STOPPED         [txn_run]  aborted for a permanent reason
+ *   RESTARTING -> STOPPED       [txn_failed_call]  a new handle cannot be made,
+ *                                or init fails for a reason a new one cannot fix
+ *   OPEN -> STOPPED             [txn_run]  after a rewind, a topic is gone
+ *                                (kta_consumer_check_topics)
+ *   FINISHING -> ABORTING, SENDING -> must_abort  [kta_commit_drain]  the
+ *                                partitions go (revoke) before the offsets
+ *                                are in; COMMITTING is resumed (the offsets
+ *                                are in, fenced by the generation already)
  *
  * STOPPED means kta_pipeline_stop(pl, 1): nothing more is committed.
  */
 #include "kta/commit.h"
 #include "kta/pipeline.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -90,6 +117,11 @@ struct start_pos {
     int64_t  offset;     /* the offset kta chose, when pending */
     int64_t  group;      /* the group's committed offset then (< 0: none) */
     int      pending;    /* kta chose offset and has not committed since */
+};
+
+enum txn_state {
+    TXN_OPEN, TXN_FINISHING, TXN_SENDING, TXN_COMMITTING, TXN_ABORTING, TXN_RESTARTING,
+    TXN_REWINDING,
 };
 
 struct kta_commit {
@@ -108,12 +140,18 @@ struct kta_commit {
     struct start_pos       *starts;     /* every partition seen (input.start_offset) */
     size_t                  nstarts;
     struct kta_commit_counts counts;
-};
-
-enum kta_txn_result {
-    KTA_TXN_OK,        /* committed; a new transaction is open */
-    KTA_TXN_ABORTED,   /* rolled back; the caller must rewind to the committed offsets */
-    KTA_TXN_FATAL,     /* no transaction could be started again: stop */
+    /* Exactly-once: the transaction cycle (see the list at the top). */
+    enum txn_state          txn;
+    rd_kafka_topic_partition_list_t *txn_offsets;  /* SENDING, COMMITTING: its positions */
+    int                     txn_permanent;   /* ABORTING: stop once aborted */
+    int                     txn_must_abort;  /* SENDING: partitions revoked meanwhile */
+    int                     txn_new_handle;  /* RESTARTING: replace the handle first */
+    int                     txn_budget;      /* ms one turn of the loop may spend here */
+    int                     txn_backoff;     /* ms before the next try after a retriable failure */
+    int64_t                 txn_next_try;    /* not before this (kta_now_ms) */
+    int64_t                 txn_logged;      /* a retriable failure of this state was last said */
+    unsigned                assignments;     /* kta_commit_assign calls so far */
+    unsigned                txn_assignment;  /* ... when the transaction's end began */
 };
 
 /* How often, at most, early_due looks at the partitions when none moved. */
@@ -125,6 +163,44 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* A kafka property in ms, or def when unset or not a number. */
+static long long prop_ms(const struct kta_config *cfg, const char *key, long long def)
+{
+    const char *v = kta_config_kafka(cfg, key);
+    long long ms;
+
+    return v && kta_parse_int(v, 0, INT_MAX, &ms) == 0 ? ms : def;
+}
+
+int kta_commit_conf_check(const struct kta_config *cfg, char *errstr, size_t errstr_size)
+{
+    long long poll_ms = prop_ms(cfg, "max.poll.interval.ms", 300000);
+    long long txn_ms = prop_ms(cfg, "transaction.timeout.ms", 10000);   /* producer.c's default */
+
+    if (cfg->exactly_once && txn_ms > poll_ms / 2)
+        return kta_err(errstr, errstr_size, "processing.guarantee exactly_once: "
+                       "transaction.timeout.ms (%lld) must be at most half of "
+                       "max.poll.interval.ms (%lld): librdkafka may block a transactional "
+                       "call that long while the broker does not answer, and the consumer "
+                       "must poll within max.poll.interval.ms (raise max.poll.interval.ms or "
+                       "lower transaction.timeout.ms)", txn_ms, poll_ms);
+    return 0;
+}
+
+/* How long one turn of the consumer loop (or a rebalance) may spend on
+ * the transaction: shutdown_timeout_ms, but at most a third of
+ * max.poll.interval.ms, so the loop polls in time whatever the broker
+ * does (librdkafka leaves the group when it does not); a step that does
+ * not finish is resumed on the next turn.  At least 100 ms. */
+static int txn_budget(const struct kta_config *cfg)
+{
+    long long poll_ms = prop_ms(cfg, "max.poll.interval.ms", 300000);   /* librdkafka's default */
+    long long b;
+
+    b = poll_ms / 3 < cfg->shutdown_timeout_ms ? poll_ms / 3 : cfg->shutdown_timeout_ms;
+    return b < 100 ? 100 : (int)b;
+}
+
 struct kta_commit *kta_commit_new(struct kta_pipeline *pl, rd_kafka_t *rk)
 {
     struct kta_commit *cm = xcalloc(1, sizeof(*cm));
@@ -132,6 +208,8 @@ struct kta_commit *kta_commit_new(struct kta_pipeline *pl, rd_kafka_t *rk)
     cm->pl = pl;
     cm->rk = rk;
     cm->last_commit = kta_now_ms();
+    cm->txn = TXN_OPEN;
+    cm->txn_budget = txn_budget(pl->cfg);
     return cm;
 }
 
@@ -261,122 +339,6 @@ static void mark_committed(struct kta_commit *cm, const rd_kafka_topic_partition
     }
 }
 
-/* Runs a transactional API call's error through kta's policy: logs it and
- * returns it (NULL on success) for the caller to classify. */
-static rd_kafka_error_t *txn_log(rd_kafka_error_t *error, const char *what)
-{
-    if (error)
-        kta_log(KTA_LOG_WARN, "transaction: %s failed: %s%s", what, rd_kafka_error_string(error),
-                rd_kafka_error_is_fatal(error) ? " (fatal)" :
-                rd_kafka_error_txn_requires_abort(error) ? " (abortable)" :
-                rd_kafka_error_is_retriable(error) ? " (retriable)" : "");
-    return error;
-}
-
-/* With every record of the transaction finished: adds the input offsets
- * to the open transaction, commits it and opens the next.  Abortable
- * errors abort; fatal ones (fencing) restart the producer.  (This was
- * kta_producer_txn_commit; the producer keeps the librdkafka calls.) */
-static enum kta_txn_result txn_end(struct kta_producer *p,
-                                   const rd_kafka_topic_partition_list_t *offsets,
-                                   const rd_kafka_consumer_group_metadata_t *cgmd, int timeout_ms)
-{
-    rd_kafka_error_t *error = NULL;
-    char errstr[512];
-    int permanent;
-
-    if (kta_producer_txn_failed(p)) {
-        /* librdkafka holds the transaction's own error: asking it to take
-         * the offsets fails at once with that reason (and if it did not,
-         * the abort below still throws them away). */
-        if (offsets && offsets->cnt > 0)
-            error = kta_producer_txn_send_offsets(p, offsets, cgmd, timeout_ms);
-        if (!error)
-            error = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "a record of this transaction was not delivered");
-        goto abort;
-    }
-    for (int attempt = 0; attempt < 3; attempt++) {
-        if (offsets && offsets->cnt > 0 && !error)
-            error = txn_log(kta_producer_txn_send_offsets(p, offsets, cgmd, timeout_ms),
-                            "sending offsets");
-        if (!error)
-            error = txn_log(kta_producer_txn_commit(p, timeout_ms), "commit");
-        if (!error) {
-            error = txn_log(kta_producer_txn_begin(p), "begin");
-            if (!error)
-                return KTA_TXN_OK;
-        }
-        if (rd_kafka_error_is_fatal(error) || rd_kafka_error_txn_requires_abort(error) ||
-            !rd_kafka_error_is_retriable(error))
-            break;
-        /* Retriable (e.g. a timeout): calling commit again is allowed and
-         * resumes where the previous call stopped. */
-        rd_kafka_error_destroy(error);
-        error = NULL;
-    }
-    if (error && rd_kafka_error_is_fatal(error))
-        goto restart;
-abort:
-    /* A reason no retry can fix (a topic kta may not write to, say) fails
-     * every later transaction of the same records: abort and stop. */
-    permanent = kta_kafka_txn_permanent(rd_kafka_error_code(error));
-    if (permanent)
-        kta_log(KTA_LOG_ERROR, "transaction failed: %s; stopping without committing",
-                rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-    error = txn_log(kta_producer_txn_abort(p, timeout_ms), "abort");
-    if (!error)
-        error = txn_log(kta_producer_txn_begin(p), "begin");
-    if (!error)
-        return permanent ? KTA_TXN_FATAL : KTA_TXN_ABORTED;
-restart:
-    /* Fenced or otherwise fatal: a new producer with the same id fences
-     * any zombie and starts clean.  Workers are idle while this runs. */
-    rd_kafka_error_destroy(error);
-    kta_log(KTA_LOG_WARN, "transaction: restarting the producer");
-    if (kta_producer_txn_restart(p, timeout_ms, errstr, sizeof(errstr)) < 0) {
-        kta_log(KTA_LOG_ERROR, "transaction: %s", errstr);
-        return KTA_TXN_FATAL;
-    }
-    return KTA_TXN_ABORTED;
-}
-
-static void rewind_to_committed(struct kta_commit *cm);
-
-/* Exactly-once: commits the open transaction with the input positions.
- * Every tracked record must be finished.  On abort, rewinds; returns 1
- * then, else 0. */
-static int txn_commit(struct kta_commit *cm)
-{
-    rd_kafka_topic_partition_list_t *list = moved_positions(cm, 1);
-    rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(cm->rk);
-    enum kta_txn_result res;
-    int rewound = 0;
-
-    res = txn_end(cm->pl->producer, list, cgmd, cm->pl->cfg->shutdown_timeout_ms);
-    if (res == KTA_TXN_OK) {
-        mark_committed(cm, list);
-    } else {
-        char why[512];
-        /* Forget the aborted records' positions before anything else: a
-         * later transaction (even an empty one at shutdown) must never
-         * commit offsets whose outputs were rolled back. */
-        rewind_to_committed(cm);
-        rewound = 1;
-        /* A topic that went away fails every transaction: say which and
-         * stop, rather than abort and rewind forever. */
-        if (res == KTA_TXN_FATAL) {
-            kta_pipeline_stop(cm->pl, 1);
-        } else if (kta_consumer_check(cm->pl->consumer, why, sizeof(why)) < 0) {
-            kta_log(KTA_LOG_ERROR, "%s; stopping without committing", why);
-            kta_pipeline_stop(cm->pl, 1);
-        }
-    }
-    rd_kafka_consumer_group_metadata_destroy(cgmd);
-    rd_kafka_topic_partition_list_destroy(list);
-    return rewound;
-}
-
 /* rd_kafka_commit_queue's callback for a synchronous commit: served
  * inside that call. */
 static void sync_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -386,22 +348,17 @@ static void sync_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     kta_commit_done(opaque, err, offsets);
 }
 
-/* Commits each partition's smallest unfinished offset that is due
- * (moved_position).  A position counts as committed only once the broker
- * confirms it (kta_commit_done); until then it is not sent again unless
- * sync, and a refusal makes it due again.  sync: wait for the broker's
- * answer, and send positions already in flight too.  In exactly-once mode
- * the offsets go into the transaction instead, which needs every tracked
- * record finished: callers there come through wait_idle first.  Returns 1
- * when an aborted transaction rewound the input, else 0. */
-static int commit(struct kta_commit *cm, int sync)
+/* At-least-once: commits each partition's smallest unfinished offset that
+ * is due (moved_position).  A position counts as committed only once the
+ * broker confirms it (kta_commit_done); until then it is not sent again
+ * unless sync, and a refusal makes it due again.  sync: wait for the
+ * broker's answer, and send positions already in flight too. */
+static void commit(struct kta_commit *cm, int sync)
 {
     rd_kafka_topic_partition_list_t *list;
     rd_kafka_resp_err_t err;
 
     cm->last_commit = kta_now_ms();
-    if (cm->pl->cfg->exactly_once)
-        return txn_commit(cm);
     list = moved_positions(cm, sync);
     if (list->cnt > 0) {
         cm->counts.commits++;
@@ -419,7 +376,6 @@ static int commit(struct kta_commit *cm, int sync)
             mark_sent(cm, list, 0);
     }
     rd_kafka_topic_partition_list_destroy(list);
-    return 0;
 }
 
 void kta_commit_done(struct kta_commit *cm, rd_kafka_resp_err_t err,
@@ -493,8 +449,8 @@ static void kick_workers(struct kta_commit *cm)
 /* Waits until every tracked record is finished (processed and its
  * records acknowledged) or timeout_ms passes; or_stop: or a stop comes
  * (the shutdown drain then waits its own shutdown_timeout_ms, so a stop
- * during a wait for a transaction's end or a revoke does not wait twice).
- * Returns how many are not. */
+ * during a revoke's wait does not wait twice).  Returns how many are
+ * not. */
 static size_t wait_idle(struct kta_commit *cm, int timeout_ms, int or_stop)
 {
     int64_t end = kta_now_ms() + timeout_ms;
@@ -506,6 +462,402 @@ static size_t wait_idle(struct kta_commit *cm, int timeout_ms, int or_stop)
         sleep_ms(1);
     return kta_commit_inflight(cm);
 }
+
+/* ---- the partition table -------------------------------------------------- */
+
+static void retire(struct kta_commit *cm, struct kta_offsets *o)
+{
+    cm->retired = xrealloc(cm->retired, (cm->nretired + 1) * sizeof(*cm->retired));
+    cm->retired[cm->nretired++] = o;
+}
+
+/* A tracker given up (revoke, abort): freed when idle, else retired until
+ * its last slot is released (reap_retired). */
+static void release_tracker(struct kta_commit *cm, struct kta_offsets *o)
+{
+    kta_offsets_advance(o);
+    if (kta_offsets_inflight(o) == 0)
+        kta_offsets_free(o);
+    else
+        retire(cm, o);
+}
+
+/* Frees the retired trackers whose slots are all finished: no worker and
+ * no delivery report touches a slot once its pending count is 0. */
+static void reap_retired(struct kta_commit *cm)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < cm->nretired; i++) {
+        struct kta_offsets *o = cm->retired[i];
+        kta_offsets_advance(o);
+        if (kta_offsets_inflight(o) == 0)
+            kta_offsets_free(o);
+        else
+            cm->retired[n++] = o;
+    }
+    cm->nretired = n;
+}
+
+static void drop_parts(struct kta_commit *cm)
+{
+    for (size_t i = 0; i < cm->nparts; i++) {
+        /* Workers or reports may still touch a busy tracker's slots. */
+        release_tracker(cm, cm->parts[i].offsets);
+        free(cm->parts[i].topic);
+    }
+    free(cm->parts);
+    cm->parts = NULL;
+    cm->nparts = 0;
+    cm->unanswered = 0;
+}
+
+/* ABORTING -> REWINDING: forget the aborted records' positions before
+ * anything else, so that a later transaction (even an empty one at
+ * shutdown) never commits offsets whose outputs were rolled back. */
+static void forget_positions(struct kta_commit *cm)
+{
+    for (size_t i = 0; i < cm->nparts; i++) {
+        struct kta_commit_part *p = &cm->parts[i];
+        release_tracker(cm, p->offsets);
+        p->at_end = 0;   /* its records come again */
+        p->offsets = kta_offsets_new((size_t)cm->pl->cfg->inflight_per_partition);
+    }
+}
+
+/* ---- the exactly-once transaction cycle -------------------------------------
+ *
+ * One step per state (see the list at the top), resumed on the loop's next
+ * turn when it cannot finish in this one: a turn spends at most
+ * txn_budget ms here, so the loop keeps polling within
+ * max.poll.interval.ms whatever the broker does, and a retriable failure
+ * repeats the same librdkafka call (which resumes it) after a backoff,
+ * never a different one (librdkafka refuses that with a conflict while
+ * the first is in progress).  While the state is not OPEN, intake is shut
+ * (kta_commit_intake): records wait untracked in consumer.c's overflow.
+ */
+
+static const char *const txn_names[] = {
+    [TXN_OPEN] = "open", [TXN_FINISHING] = "finishing", [TXN_SENDING] = "sending offsets",
+    [TXN_COMMITTING] = "committing", [TXN_ABORTING] = "aborting",
+    [TXN_RESTARTING] = "restarting the producer", [TXN_REWINDING] = "rewinding",
+};
+
+/* Backoff after a retriable failure: 100 ms, doubling up to TXN_BACKOFF_MAX. */
+#define TXN_BACKOFF_MIN 100
+#define TXN_BACKOFF_MAX 2000
+/* A retriable failure that repeats is said again at most this often. */
+#define TXN_LOG_EVERY_MS 10000
+
+static void txn_to(struct kta_commit *cm, enum txn_state s)
+{
+    if (cm->txn != s)
+        kta_log(KTA_LOG_DEBUG, "transaction: %s -> %s", txn_names[cm->txn], txn_names[s]);
+    cm->txn = s;
+    cm->txn_backoff = TXN_BACKOFF_MIN;
+    cm->txn_next_try = 0;
+    cm->txn_logged = 0;
+}
+
+static void txn_drop_offsets(struct kta_commit *cm)
+{
+    if (cm->txn_offsets)
+        rd_kafka_topic_partition_list_destroy(cm->txn_offsets);
+    cm->txn_offsets = NULL;
+}
+
+/* A retriable failure: the same step again after the backoff.  The first
+ * one of a state is logged, repeats every TXN_LOG_EVERY_MS. */
+static void txn_retry_later(struct kta_commit *cm, const char *what, const char *why)
+{
+    int64_t now = kta_now_ms();
+
+    if (!cm->txn_logged || now - cm->txn_logged >= TXN_LOG_EVERY_MS) {
+        kta_log(KTA_LOG_WARN, "transaction: %s failed: %s (retriable; trying again until it "
+                "works)", what, why);
+        cm->txn_logged = now;
+    }
+    cm->txn_next_try = now + cm->txn_backoff;
+    cm->txn_backoff = cm->txn_backoff * 2 > TXN_BACKOFF_MAX ? TXN_BACKOFF_MAX : cm->txn_backoff * 2;
+}
+
+/* REWINDING -> OPEN: every record since the last commit must be read
+ * again, so seek each assigned partition back to its committed offset.
+ * Returns 0, or -1 when the broker did not answer in timeout_ms (retried
+ * later).  Nothing assigned (revoked meanwhile) is nothing to rewind: a
+ * later assignment starts at the committed offsets anyway. */
+static int rewind_to_committed(struct kta_commit *cm, int timeout_ms)
+{
+    rd_kafka_topic_partition_list_t *list;
+    const char *reset = kta_config_kafka(cm->pl->cfg, "auto.offset.reset");
+    int64_t fallback = reset && (strcmp(reset, "latest") == 0 || strcmp(reset, "largest") == 0 ||
+                                 strcmp(reset, "end") == 0) ? RD_KAFKA_OFFSET_END
+                                                             : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *error;
+    rd_kafka_resp_err_t err;
+    char why[512];
+    int rc = -1;
+
+    if (cm->nparts == 0) {
+        kta_log(KTA_LOG_INFO, "transaction aborted; no partition assigned, nothing to re-read");
+        return 0;
+    }
+    list = rd_kafka_topic_partition_list_new((int)cm->nparts);
+    for (size_t i = 0; i < cm->nparts; i++)
+        rd_kafka_topic_partition_list_add(list, cm->parts[i].topic, cm->parts[i].partition);
+    err = rd_kafka_committed(cm->rk, list, timeout_ms);
+    for (int i = 0; !err && i < list->cnt; i++)
+        err = list->elems[i].err;   /* a guess (the fallback) could skip records */
+    if (err) {
+        txn_retry_later(cm, "reading the committed offsets to rewind", rd_kafka_err2str(err));
+        goto out;
+    }
+    for (int i = 0; i < list->cnt; i++) {
+        struct kta_commit_part *p = find_part(cm, list->elems[i].topic, list->elems[i].partition);
+        if (p && p->start >= 0 && p->committed < 0) {
+            /* Started at input.start_offset and not committed since: the
+             * group's offset (if any) is not where this run began. */
+            list->elems[i].offset = p->start;
+            continue;
+        }
+        if (list->elems[i].offset < 0)
+            list->elems[i].offset = fallback;
+        if (p)
+            p->committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
+    }
+    error = rd_kafka_seek_partitions(cm->rk, list, timeout_ms);
+    for (int i = 0; !error && i < list->cnt; i++)
+        if (list->elems[i].err)
+            error = rd_kafka_error_new(list->elems[i].err, "%s [%d]: %s", list->elems[i].topic,
+                                       (int)list->elems[i].partition,
+                                       rd_kafka_err2str(list->elems[i].err));
+    if (error) {
+        snprintf(why, sizeof(why), "%s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        txn_retry_later(cm, "seeking back to the committed offsets", why);
+        goto out;
+    }
+    kta_log(KTA_LOG_INFO, "transaction aborted; re-reading %d partition%s from the committed offsets",
+            list->cnt, list->cnt == 1 ? "" : "s");
+    rc = 0;
+out:
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}
+
+/* A transactional call failed: the transition its error calls for (see
+ * the list at the top).  Takes error. */
+static void txn_failed_call(struct kta_commit *cm, rd_kafka_error_t *error, const char *what)
+{
+    int fatal = rd_kafka_error_is_fatal(error);
+    int abortable = rd_kafka_error_txn_requires_abort(error);
+    /* A conflict means a call of another kind is in progress, which this
+     * cycle never leaves behind; a new handle clears it for certain. */
+    int conflict = rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__CONFLICT;
+    int retriable = rd_kafka_error_is_retriable(error) && !fatal && !abortable && !conflict;
+
+    if (retriable) {
+        txn_retry_later(cm, what, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return;
+    }
+    kta_log(KTA_LOG_WARN, "transaction: %s failed: %s%s", what, rd_kafka_error_string(error),
+            fatal ? " (fatal)" : abortable ? " (abortable)" : "");
+    switch (cm->txn) {
+    case TXN_SENDING:
+    case TXN_COMMITTING:
+        txn_drop_offsets(cm);
+        if (fatal || conflict) {
+            cm->txn_new_handle = 1;
+            txn_to(cm, TXN_RESTARTING);
+            break;
+        }
+        /* A reason no retry can fix (a topic kta may not write to, say)
+         * fails every later transaction of the same records: abort and
+         * stop. */
+        cm->txn_permanent = kta_kafka_txn_permanent(rd_kafka_error_code(error));
+        txn_to(cm, TXN_ABORTING);
+        break;
+    case TXN_ABORTING:
+        cm->txn_new_handle = 1;
+        txn_to(cm, TXN_RESTARTING);
+        break;
+    case TXN_RESTARTING:
+        if (strcmp(what, "begin") == 0 || conflict ||
+            rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED ||
+            rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+            rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+            /* A zombie's epoch or a handle in a bad state: a new handle
+             * fences the one and clears the other. */
+            cm->txn_new_handle = 1;
+            cm->txn_next_try = kta_now_ms() + TXN_BACKOFF_MAX;
+            break;
+        }
+        kta_log(KTA_LOG_ERROR, "transaction: cannot start a transaction: %s; stopping",
+                rd_kafka_error_string(error));
+        kta_pipeline_stop(cm->pl, 1);
+        break;
+    default:
+        break;
+    }
+    rd_kafka_error_destroy(error);
+}
+
+/* Runs the transaction cycle from its current state until it is OPEN
+ * again, a step must wait (a retriable failure, records unfinished), or
+ * deadline (kta_now_ms) passes.  Returns 1 when an abort rewound the
+ * input: the caller drops the records it took but did not track. */
+static int txn_run(struct kta_commit *cm, int64_t deadline)
+{
+    struct kta_producer *p = cm->pl->producer;
+    rd_kafka_consumer_group_metadata_t *cgmd;
+    rd_kafka_error_t *error;
+    char errstr[512];
+    int rewound = 0;
+
+    for (;;) {
+        int64_t now = kta_now_ms();
+        int left = deadline - now > 1 ? (int)(deadline - now) : 1;
+        const char *what = NULL;
+
+        if (cm->txn == TXN_OPEN || atomic_load(&cm->pl->fatal) || now >= deadline ||
+            now < cm->txn_next_try)
+            return rewound;
+        error = NULL;
+        switch (cm->txn) {
+        case TXN_OPEN:
+            return rewound;
+        case TXN_FINISHING:
+            if (wait_idle(cm, left, 0) > 0)
+                return rewound;   /* intake stays shut until they are */
+            if (kta_producer_txn_failed(p)) {
+                /* librdkafka holds the record's error; the abort throws
+                 * the transaction away, offsets and all. */
+                cm->txn_permanent = 0;
+                txn_to(cm, TXN_ABORTING);
+                continue;
+            }
+            cm->txn_offsets = moved_positions(cm, 1);
+            if (cm->txn_offsets->cnt > 0 && kta_test_txn_abort()) {
+                kta_log(KTA_LOG_DEBUG, "transaction: aborted by KTA_TEST_TXN_ABORT_EVERY");
+                txn_drop_offsets(cm);
+                cm->txn_permanent = 0;
+                txn_to(cm, TXN_ABORTING);
+                continue;
+            }
+            txn_to(cm, cm->txn_must_abort ? TXN_ABORTING : TXN_SENDING);
+            continue;
+        case TXN_SENDING:
+            if (cm->txn_offsets->cnt > 0) {
+                cgmd = rd_kafka_consumer_group_metadata(cm->rk);
+                error = kta_producer_txn_send_offsets(p, cm->txn_offsets, cgmd, left);
+                rd_kafka_consumer_group_metadata_destroy(cgmd);
+                what = "sending offsets";
+            }
+            if (!error) {
+                /* Partitions revoked meanwhile: their records must not
+                 * be committed without their offsets: abort instead. */
+                if (cm->txn_must_abort) {
+                    txn_drop_offsets(cm);
+                    cm->txn_permanent = 0;
+                }
+                txn_to(cm, cm->txn_must_abort ? TXN_ABORTING : TXN_COMMITTING);
+                continue;
+            }
+            break;
+        case TXN_COMMITTING:
+            /* Offsets are in: after a retriable failure only the commit
+             * is called again, which resumes it. */
+            error = kta_producer_txn_commit(p, left);
+            what = "commit";
+            if (error)
+                break;
+            mark_committed(cm, cm->txn_offsets);
+            txn_drop_offsets(cm);
+            cm->txn_must_abort = 0;
+            error = kta_producer_txn_begin(p);
+            if (!error) {
+                txn_to(cm, TXN_OPEN);
+                return rewound;
+            }
+            /* Committed, but no transaction is open: a new producer. */
+            kta_log(KTA_LOG_WARN, "transaction: begin failed: %s", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            cm->txn_new_handle = 1;
+            txn_to(cm, TXN_RESTARTING);
+            continue;
+        case TXN_ABORTING:
+            error = kta_producer_txn_abort(p, left);
+            what = "abort";
+            if (!error) {
+                error = kta_producer_txn_begin(p);
+                what = "begin";
+            }
+            if (error)
+                break;
+            cm->txn_must_abort = 0;
+            if (cm->txn_permanent) {
+                kta_pipeline_stop(cm->pl, 1);
+                cm->txn_permanent = 0;
+            }
+            forget_positions(cm);
+            txn_to(cm, TXN_REWINDING);
+            continue;
+        case TXN_RESTARTING:
+            if (cm->txn_new_handle) {
+                /* Fenced or otherwise fatal: a new producer with the same
+                 * id fences any zombie and starts clean. */
+                kta_log(KTA_LOG_WARN, "transaction: restarting the producer");
+                if (kta_producer_txn_replace(p, errstr, sizeof(errstr)) < 0) {
+                    kta_log(KTA_LOG_ERROR, "transaction: %s", errstr);
+                    kta_pipeline_stop(cm->pl, 1);
+                    return rewound;
+                }
+                cm->txn_new_handle = 0;
+            }
+            error = kta_producer_txn_init(p, left);
+            what = "init_transactions";
+            if (!error) {
+                error = kta_producer_txn_begin(p);
+                what = "begin";
+            }
+            if (error)
+                break;
+            cm->txn_must_abort = 0;
+            forget_positions(cm);
+            txn_to(cm, TXN_REWINDING);
+            continue;
+        case TXN_REWINDING:
+            if (cm->assignments != cm->txn_assignment) {
+                /* Assigned since intake was shut: no record of these
+                 * partitions went into the aborted transaction, and they
+                 * start at the committed offsets already.  A seek now
+                 * would race the assignment's own start (librdkafka 2.0
+                 * then delivered a record twice), and the records taken
+                 * meanwhile are the right ones: keep them. */
+                kta_log(KTA_LOG_INFO, "transaction aborted; the partitions assigned since "
+                        "start at the committed offsets");
+                txn_to(cm, TXN_OPEN);
+                return rewound;
+            }
+            if (rewind_to_committed(cm, left) < 0)
+                return rewound;
+            rewound = 1;
+            txn_to(cm, TXN_OPEN);
+            /* A topic that went away fails every transaction: say which
+             * and stop, rather than abort and rewind forever. */
+            if (kta_consumer_check_topics(cm->pl->consumer, left, errstr, sizeof(errstr)) < 0) {
+                kta_log(KTA_LOG_ERROR, "%s; stopping without committing", errstr);
+                kta_pipeline_stop(cm->pl, 1);
+            }
+            return rewound;
+        }
+        txn_failed_call(cm, error, what);
+    }
+}
+
+
+/* ---- the loop's commit decision, and draining ----------------------------- */
 
 /* At-least-once, early commits: whether to commit now, before the
  * interval.  Cheap on most turns of the loop (a clock comparison); the
@@ -528,126 +880,101 @@ int kta_commit_tick(struct kta_commit *cm, int64_t now, int idle)
 {
     struct kta_pipeline *pl = cm->pl;
 
-    /* Caught up (nothing arrived for a while, nothing waiting): commit
-     * now rather than at the next interval, so lag reads 0 and
-     * read_committed readers see the last hits without waiting for the
-     * interval.  At most once per idle period. */
-    if (idle && kta_commit_inflight(cm) == 0 && moved(cm))
-        return commit(cm, 0);
-    /* At-least-once: commit as soon as a run of records is finished, at
-     * most one commit in flight and commit_min_interval_ms apart, so a
-     * crash re-reads that much rather than a whole interval.  The
-     * interval below still commits when an answer is slow to come. */
-    if (early_due(cm, now))
-        return commit(cm, 0);
-    if (now - cm->last_commit >= pl->cfg->commit_interval_ms) {
-        /* A transaction ends only with all its records finished: stop
-         * handing out records meanwhile (they wait in librdkafka). */
-        if (!pl->cfg->exactly_once ||
-            wait_idle(cm, pl->cfg->shutdown_timeout_ms, 1) == 0)
-            return commit(cm, 0);
+    if (cm->nretired)
+        reap_retired(cm);
+    if (!pl->cfg->exactly_once) {
+        /* Caught up (nothing arrived for a while, nothing waiting):
+         * commit now rather than at the next interval, so lag reads 0.
+         * At most once per idle period.  Else commit as soon as a run of
+         * records is finished, at most one commit in flight and
+         * commit_min_interval_ms apart (early_due), so a crash re-reads
+         * that much rather than a whole interval; the interval still
+         * commits when an answer is slow to come. */
+        if ((idle && kta_commit_inflight(cm) == 0 && moved(cm)) || early_due(cm, now) ||
+            now - cm->last_commit >= pl->cfg->commit_interval_ms)
+            commit(cm, 0);
+        return 0;
     }
-    return 0;
+    if (cm->txn == TXN_OPEN) {
+        /* The same moments in exactly-once mode (caught up: read_committed
+         * readers see the last hits without waiting for the interval).
+         * A transaction ends only with all its records finished: intake
+         * is shut from here until it is OPEN again. */
+        if (!(idle && kta_commit_inflight(cm) == 0 && moved(cm)) &&
+            now - cm->last_commit < pl->cfg->commit_interval_ms)
+            return 0;
+        cm->last_commit = now;
+        cm->txn_assignment = cm->assignments;
+        txn_to(cm, TXN_FINISHING);
+    }
+    return txn_run(cm, kta_now_ms() + cm->txn_budget);
+}
+
+int kta_commit_intake(const struct kta_commit *cm)
+{
+    return cm->txn == TXN_OPEN;
 }
 
 size_t kta_commit_drain(struct kta_commit *cm, int timeout_ms, int closing)
 {
+    int64_t end;
     size_t left;
+    int or_stop;
 
-    /* A drain that began before a stop (a revoke) gives way to it: the
-     * shutdown drain then has its own shutdown_timeout_ms. */
-    left = wait_idle(cm, timeout_ms, !atomic_load(&cm->pl->stop));
-    /* The smallest unfinished offset is safe to commit even after a
-     * fatal error: a failed record holds its slot, so the position never
-     * passes it.  (A transaction needs everything finished, though.) */
-    if (left == 0 || !cm->pl->cfg->exactly_once)
+    /* A rebalance waits inside the poll: it too must end within
+     * max.poll.interval.ms.  (At shutdown the member leaves anyway.) */
+    if (!closing && timeout_ms > cm->txn_budget)
+        timeout_ms = cm->txn_budget;
+    end = kta_now_ms() + timeout_ms;
+    if (!cm->pl->cfg->exactly_once) {
+        /* A drain that began before a stop (a revoke) gives way to it:
+         * the shutdown drain then has its own shutdown_timeout_ms. */
+        left = wait_idle(cm, timeout_ms, !atomic_load(&cm->pl->stop));
+        /* The smallest unfinished offset is safe to commit even after a
+         * fatal error: a failed record holds its slot, so the position
+         * never passes it. */
         commit(cm, 1);
+        goto out;
+    }
+    if (cm->txn == TXN_OPEN && timeout_ms > 0) {
+        cm->last_commit = kta_now_ms();
+        cm->txn_assignment = cm->assignments;
+        txn_to(cm, TXN_FINISHING);
+    }
+    /* As above: a revoke's drain gives way to a stop that comes meanwhile. */
+    or_stop = !atomic_load(&cm->pl->stop);
+    while (cm->txn != TXN_OPEN && timeout_ms > 0) {
+        int64_t now;
+        txn_run(cm, end);
+        now = kta_now_ms();
+        if (cm->txn == TXN_OPEN || now >= end || atomic_load(&cm->pl->fatal) ||
+            (or_stop && atomic_load(&cm->pl->stop)))
+            break;
+        if (cm->txn_next_try > now)
+            sleep_ms((int)((cm->txn_next_try < end ? cm->txn_next_try : end) - now));
+    }
+    left = kta_commit_inflight(cm);
+    if (cm->txn != TXN_OPEN) {
+        if (!closing)
+            kta_log(KTA_LOG_WARN, "transaction not committed in time (%s); its records will be "
+                    "read again", txn_names[cm->txn]);
+        /* The partitions go: their records must never be committed
+         * without their offsets.  Nothing is in progress in FINISHING;
+         * a send in progress is finished first, then aborted.
+         * COMMITTING goes on: its offsets are in already. */
+        if (cm->txn == TXN_FINISHING) {
+            cm->txn_permanent = 0;
+            txn_to(cm, TXN_ABORTING);
+        } else if (cm->txn == TXN_SENDING) {
+            cm->txn_must_abort = 1;
+        }
+    }
+out:
     if (left && !closing)
         kta_log(KTA_LOG_WARN, "%zu record%s still unfinished; not committed, will be read again",
                 left, left == 1 ? "" : "s");
     cm->drained = (left == 0);
     return left;
-}
-
-/* ---- the partition table -------------------------------------------------- */
-
-static void retire(struct kta_commit *cm, struct kta_offsets *o)
-{
-    cm->retired = xrealloc(cm->retired, (cm->nretired + 1) * sizeof(*cm->retired));
-    cm->retired[cm->nretired++] = o;
-}
-
-static void drop_parts(struct kta_commit *cm)
-{
-    for (size_t i = 0; i < cm->nparts; i++) {
-        struct kta_commit_part *p = &cm->parts[i];
-        if (kta_offsets_inflight(p->offsets) == 0)
-            kta_offsets_free(p->offsets);
-        else
-            retire(cm, p->offsets);   /* workers or reports may still touch its slots */
-        free(p->topic);
-    }
-    free(cm->parts);
-    cm->parts = NULL;
-    cm->nparts = 0;
-    cm->unanswered = 0;
-}
-
-/* After an aborted transaction: every record since the last commit must be
- * read again, so seek each partition back to its committed offset.  The
- * caller drops the records it took but did not track (kta_commit_tick's
- * result). */
-static void rewind_to_committed(struct kta_commit *cm)
-{
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)cm->nparts + 1);
-    const char *reset = kta_config_kafka(cm->pl->cfg, "auto.offset.reset");
-    int64_t fallback = reset && (strcmp(reset, "latest") == 0 || strcmp(reset, "largest") == 0 ||
-                                 strcmp(reset, "end") == 0) ? RD_KAFKA_OFFSET_END
-                                                             : RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_error_t *error;
-    rd_kafka_resp_err_t err;
-
-    for (size_t i = 0; i < cm->nparts; i++) {
-        struct kta_commit_part *p = &cm->parts[i];
-        rd_kafka_topic_partition_list_add(list, p->topic, p->partition);
-        /* Aborted records' reports may still arrive: keep old slots alive. */
-        retire(cm, p->offsets);
-        p->at_end = 0;   /* its records come again */
-        p->offsets = kta_offsets_new((size_t)cm->pl->cfg->inflight_per_partition);
-    }
-    err = rd_kafka_committed(cm->rk, list, cm->pl->cfg->shutdown_timeout_ms);
-    if (err) {
-        kta_log(KTA_LOG_ERROR, "cannot read committed offsets to rewind: %s", rd_kafka_err2str(err));
-        kta_pipeline_stop(cm->pl, 1);
-        goto out;
-    }
-    for (int i = 0; i < list->cnt; i++) {
-        struct kta_commit_part *p = find_part(cm, list->elems[i].topic, list->elems[i].partition);
-        if (p && p->start >= 0 && p->committed < 0) {
-            /* Started at input.start_offset and not committed since: the
-             * group's offset (if any) is not where this run began. */
-            list->elems[i].offset = p->start;
-            continue;
-        }
-        if (list->elems[i].offset < 0)
-            list->elems[i].offset = fallback;
-        if (p) {
-            p->committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
-            set_sent(cm, p, -1);
-        }
-    }
-    error = rd_kafka_seek_partitions(cm->rk, list, cm->pl->cfg->shutdown_timeout_ms);
-    if (error) {
-        kta_log(KTA_LOG_ERROR, "cannot rewind after an aborted transaction: %s",
-                rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-        kta_pipeline_stop(cm->pl, 1);
-        goto out;
-    }
-    kta_log(KTA_LOG_INFO, "transaction aborted; re-reading %d partition%s from the committed offsets",
-            list->cnt, list->cnt == 1 ? "" : "s");
-out:
-    rd_kafka_topic_partition_list_destroy(list);
 }
 
 /* ---- start offsets (input.start_offset, input.reset_offsets) -------------
@@ -811,6 +1138,7 @@ out:
 
 void kta_commit_assign(struct kta_commit *cm, const rd_kafka_topic_partition_list_t *partitions)
 {
+    cm->assignments++;
     note_commits(cm);
     drop_parts(cm);
     cm->parts = xcalloc((size_t)partitions->cnt + 1, sizeof(*cm->parts));
@@ -841,6 +1169,7 @@ void kta_commit_free(struct kta_commit *cm)
                 "refused", (unsigned long long)cm->counts.commits,
                 (unsigned long long)cm->counts.confirmed, (unsigned long long)cm->counts.failed);
     drop_parts(cm);
+    txn_drop_offsets(cm);
     for (size_t i = 0; i < cm->nretired; i++)
         kta_offsets_free(cm->retired[i]);
     free(cm->retired);

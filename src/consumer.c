@@ -159,7 +159,8 @@ static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
         rd_kafka_message_destroy(rkm);
         return 0;
     }
-    if (kta_ring_len(ring) >= kta_ring_capacity(ring))
+    /* An exactly-once transaction is being ended: nothing new goes into it. */
+    if (!kta_commit_intake(c->cm) || kta_ring_len(ring) >= kta_ring_capacity(ring))
         return -1;
     slot = kta_commit_track(p, rkm->offset);
     if (!slot)
@@ -323,7 +324,7 @@ int kta_consumer_conf_check(const struct kta_config *cfg, char *errstr, size_t e
         return kta_err(errstr, errstr_size, "partition.assignment.strategy '%s': kta supports "
                        "only the eager assignors range and roundrobin (cooperative-sticky is "
                        "unreliable in librdkafka %s)", strategy, rd_kafka_version_str());
-    return 0;
+    return kta_commit_conf_check(cfg, errstr, errstr_size);
 }
 
 struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size)
@@ -413,30 +414,29 @@ int kta_consumer_check_rule_topics(struct kta_consumer *c, const struct kta_rule
     return rc;
 }
 
-int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
+/* Every topic kta needs, against md: -1 with errstr when one is missing
+ * or unusable. */
+static int topics_unusable(struct kta_consumer *c, const rd_kafka_metadata_t *md, char *errstr,
+                           size_t errstr_size)
 {
     const struct kta_config *cfg = c->pl->cfg;
-    const rd_kafka_metadata_t *md = NULL;
-    int rc = -1;
 
-    if (kta_kafka_metadata_wait(c->rk, cfg, &md, errstr, errstr_size) < 0)
-        goto out;
     for (size_t i = 0; i < cfg->ntopics; i++)
         if (kta_kafka_topic_unusable(c->rk, md, "input topic", cfg->topics[i], "input.topics / -t",
                                      errstr, errstr_size))
-            goto out;
+            return -1;
     if (kta_kafka_topic_unusable(c->rk, md, "output topic", cfg->output_topic, "output.topic",
                                  errstr, errstr_size) ||
         kta_kafka_topic_unusable(c->rk, md, "dead-letter topic", cfg->dlq_topic,
                                  "dead_letter.topic", errstr, errstr_size))
-        goto out;
+        return -1;
     /* Every topic a hit may be routed to, before a record is taken. */
     for (size_t i = 0; i < cfg->topic_by_level.n; i++) {
         char setting[128];
         snprintf(setting, sizeof(setting), "output.topic_by_level.%s", cfg->topic_by_level.items[i].key);
         if (kta_kafka_topic_unusable(c->rk, md, "routed topic", cfg->topic_by_level.items[i].value, setting,
                            errstr, errstr_size))
-            goto out;
+            return -1;
     }
     {
         unsigned version;
@@ -444,12 +444,35 @@ int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
         int bad = rule_topics_unusable(c, md, rs, NULL, errstr, errstr_size);
         kta_ruleset_decref(rs);
         if (bad)
-            goto out;
+            return -1;
     }
-    rc = 0;
+    return 0;
+}
+
+int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    int rc = -1;
+
+    if (kta_kafka_metadata_wait(c->rk, c->pl->cfg, &md, errstr, errstr_size) < 0)
+        goto out;
+    rc = topics_unusable(c, md, errstr, errstr_size);
 out:
     if (md)
         rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+int kta_consumer_check_topics(struct kta_consumer *c, int timeout_ms, char *errstr,
+                              size_t errstr_size)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    int rc;
+
+    if (rd_kafka_metadata(c->rk, 1, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    rc = topics_unusable(c, md, errstr, errstr_size);
+    rd_kafka_metadata_destroy(md);
     return rc;
 }
 

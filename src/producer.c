@@ -405,8 +405,24 @@ static int replace_handle(struct kta_producer *p, char *errstr, size_t errstr_si
  * still aborts the transaction of a previous producer with this id). */
 static int txn_start(struct kta_producer *p, int timeout_ms, char *errstr, size_t errstr_size)
 {
-    rd_kafka_error_t *error = rd_kafka_init_transactions(p->rk, timeout_ms);
+    int64_t end = kta_now_ms() + timeout_ms;
+    rd_kafka_error_t *error;
 
+    /* A broker that has just started answers NOT_COORDINATOR (retriable)
+     * until its transaction log is loaded: calling again resumes, until
+     * the time is up. */
+    for (;;) {
+        int64_t left = end - kta_now_ms();
+        error = rd_kafka_init_transactions(p->rk, left > 1 ? (int)left : 1);
+        if (!error || !rd_kafka_error_is_retriable(error) || rd_kafka_error_is_fatal(error) ||
+            kta_now_ms() + 200 >= end)
+            break;
+        rd_kafka_error_destroy(error);
+        {
+            struct timespec ts = { 0, 200 * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
     if (!error)
         error = rd_kafka_begin_transaction(p->rk);
     if (error) {
@@ -546,13 +562,14 @@ rd_kafka_error_t *kta_producer_txn_begin(struct kta_producer *p)
     return error;
 }
 
-int kta_producer_txn_restart(struct kta_producer *p, int timeout_ms, char *errstr,
-                             size_t errstr_size)
+int kta_producer_txn_replace(struct kta_producer *p, char *errstr, size_t errstr_size)
 {
-    if (replace_handle(p, errstr, errstr_size) < 0 ||
-        txn_start(p, timeout_ms, errstr, errstr_size) < 0)
-        return -1;
-    return 0;
+    return replace_handle(p, errstr, errstr_size);
+}
+
+rd_kafka_error_t *kta_producer_txn_init(struct kta_producer *p, int timeout_ms)
+{
+    return rd_kafka_init_transactions(p->rk, timeout_ms);
 }
 
 int kta_producer_transactional(const struct kta_producer *p)

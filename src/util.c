@@ -343,6 +343,20 @@ int kta_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, const c
     return pthread_create(thread, NULL, fn, arg);
 }
 
+/* KTA_TEST_TXN_ABORT_EVERY (see util.h).  Thread: consumer (the only
+ * caller), so the counter needs no lock. */
+int kta_test_txn_abort(void)
+{
+    static long long every = -1, n;
+
+    if (every < 0) {
+        const char *env = getenv("KTA_TEST_TXN_ABORT_EVERY");
+        if (!env || kta_parse_int(env, 1, 1000000, &every) < 0)
+            every = 0;
+    }
+    return every > 0 && ++n % every == 0;
+}
+
 void kta_heap_trim(void)
 {
 #ifdef __GLIBC__

@@ -34,6 +34,7 @@
 
 #include "kta/offsets.h"
 
+struct kta_config;
 struct kta_pipeline;
 struct kta_commit;
 
@@ -53,6 +54,13 @@ struct kta_commit_part {
     int64_t             seen;        /* offset of the first record or end seen, -1 if none */
     int                 at_end;      /* the last thing read was its end (EOF) */
 };
+
+/* Exactly-once: -1 with errstr when max.poll.interval.ms cannot be kept.
+ * librdkafka may block one transactional call for up to
+ * transaction.timeout.ms whatever its timeout says, so that must be at
+ * most half of max.poll.interval.ms.  0 otherwise (and in at-least-once
+ * mode).  Any thread. */
+int kta_commit_conf_check(const struct kta_config *cfg, char *errstr, size_t errstr_size);
 
 /* A commit table for pl, committing through rk (the consumer's handle). */
 struct kta_commit *kta_commit_new(struct kta_pipeline *pl, rd_kafka_t *rk);
@@ -96,16 +104,28 @@ size_t kta_commit_inflight(struct kta_commit *cm);
  * loop's clock, idle says nothing arrived and nothing waits.  Commits
  * when caught up; at least once, also as soon as positions moved with no
  * commit unanswered and commit_min_interval_ms since the last; and every
- * commit_interval_ms (exactly-once: first waits for every tracked
- * record).  Most turns cost a few comparisons.  Returns 1 when an aborted transaction
- * rewound the input: the caller must then drop the records it took but
- * did not track (they come again), else 0. */
+ * commit_interval_ms.  Most turns cost a few comparisons.  Exactly-once:
+ * ends the transaction, or resumes ending it; a turn spends at most a
+ * third of max.poll.interval.ms (and at most shutdown_timeout_ms) here,
+ * whatever the broker does, and a retriable failure is retried on later
+ * turns.  Returns 1 when an aborted transaction rewound the input: the
+ * caller must then drop the records it took but did not track (they come
+ * again), else 0.  Also frees retired trackers that became idle. */
 int kta_commit_tick(struct kta_commit *cm, int64_t now_ms, int idle);
 
+/* Hot path.  1 when records may be handed to workers; 0 while an
+ * exactly-once transaction is being ended (or aborted, or the input
+ * rewound): records then wait untracked. */
+int kta_commit_intake(const struct kta_commit *cm);
+
 /* Waits up to timeout_ms for every tracked record to finish, then commits
- * synchronously (exactly-once: only when all did).  The caller has dropped
- * the records it did not track.  closing: at shutdown, where nothing is
- * said about records left unfinished.  Returns how many are unfinished. */
+ * synchronously (exactly-once: ends the transaction, within the same
+ * time).  Unless closing, timeout_ms is cut to what kta_commit_tick may
+ * spend (a rebalance runs inside the poll).  The caller has dropped the
+ * records it did not track.  closing: at shutdown, where nothing is said
+ * about records left unfinished.  A transaction not ended in time is
+ * aborted later, never committed without its offsets.  Returns how many
+ * records are unfinished. */
 size_t kta_commit_drain(struct kta_commit *cm, int timeout_ms, int closing);
 
 /* At-least-once commit requests sent to the group coordinator, and the

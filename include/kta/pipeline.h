@@ -215,10 +215,12 @@ rd_kafka_error_t *kta_producer_txn_commit(struct kta_producer *p, int timeout_ms
 rd_kafka_error_t *kta_producer_txn_abort(struct kta_producer *p, int timeout_ms);
 rd_kafka_error_t *kta_producer_txn_begin(struct kta_producer *p);
 /* Fenced or fatal: replaces the librdkafka handle (same transactional.id,
- * which fences any zombie), initialises transactions and opens one.
- * Returns 0, or -1 with errstr. */
-int kta_producer_txn_restart(struct kta_producer *p, int timeout_ms, char *errstr,
-                             size_t errstr_size);
+ * which fences any zombie once kta_producer_txn_init has run; then
+ * kta_producer_txn_begin).  Returns 0, or -1 with errstr when no handle
+ * can be made.  kta_producer_txn_init may time out: calling it again
+ * resumes it. */
+int kta_producer_txn_replace(struct kta_producer *p, char *errstr, size_t errstr_size);
+rd_kafka_error_t *kta_producer_txn_init(struct kta_producer *p, int timeout_ms);
 void kta_producer_free(struct kta_producer *p);
 
 /* ---- consumer.c ---- */
@@ -227,6 +229,12 @@ struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, siz
  * dead-letter and every routed one: output.topic_by_level and the
  * current ruleset's output_topic keys). */
 int kta_consumer_check(struct kta_consumer *c, char *errstr, size_t errstr_size);
+/* After an aborted transaction: -1 with errstr when a topic kta needs is
+ * gone or unusable, from one metadata request of up to timeout_ms; 0 when
+ * all are there or the brokers did not answer (that is no reason to
+ * stop: the next abort asks again).  Consumer thread. */
+int kta_consumer_check_topics(struct kta_consumer *c, int timeout_ms, char *errstr,
+                              size_t errstr_size);
 /* On reload: every output_topic of rs that p has no handle for yet exists
  * (one metadata request; none when there is no new topic).  Returns 0, or
  * -1 with errstr naming the rule and the topic.  Thread: any. */

@@ -89,6 +89,15 @@ void kta_heap_trim(void);
  * any. */
 int kta_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name);
 
+/* Test hook: when $KTA_TEST_TXN_ABORT_EVERY holds N (1..1000000), every
+ * Nth call returns 1; commit.c asks once per exactly-once transaction
+ * that carries input positions, and on 1 treats the transaction as
+ * failed (as if one of its records was not delivered): it is aborted and
+ * the input rewound.  Returns 0 otherwise,
+ * and always without the variable.  Used only by tests (0027) to drive
+ * many aborts without a broker fault.  Thread: consumer. */
+int kta_test_txn_abort(void);
+
 /* FNV-1a over n bytes, continuing from h (KTA_FNV_SEED to start): the
  * one hash of kta's own tables and fingerprints.  Not for hostile keys
  * where collisions matter for more than speed. */

@@ -82,7 +82,7 @@ stop_kta() {
 cleanup() {
     local f
     for f in *.pid; do
-        [[ -f $f ]] && kill -KILL "$(cat "$f")" 2>/dev/null
+        [[ -f $f ]] && { kill -KILL "$(cat "$f")" 2>/dev/null || true; }
     done
     return 0
 }

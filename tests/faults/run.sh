@@ -11,6 +11,8 @@
 #   FAULTS_KILL_EVENTS / FAULTS_KILL_TRIALS   s1 stream size and kill count
 #   FAULTS_BACKLOG                            s6 backlog size (default 2000000)
 #   FAULTS_BROKER_DOWN                        s3 broker downtime in s
+#   FAULTS_LONG_DOWN                          s9 broker downtime in s (default 120, quick 45)
+#   FAULTS_STALL                              s10 length of each broker stall in s (default 15)
 # Prints each scenario's figures and "faults: N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +43,7 @@ if ((quick)); then
     all=(s1-kill9 s2-sigterm s3-broker-restart s5-join-leave s7-dlq)
 else
     all=(s1-kill9 s2-sigterm s3-broker-restart s4-broker-timeout s5-join-leave s6-backlog s7-dlq
-         s8-sigterm-broker-down)
+         s8-sigterm-broker-down s9-long-outage s10-broker-stall)
 fi
 runs=()
 if (($#)); then

@@ -64,7 +64,7 @@ stop_kta() {
 cleanup_kta() {
     local f
     for f in *.pid; do
-        [[ -f $f ]] && kill -KILL "$(cat "$f")" 2>/dev/null
+        [[ -f $f ]] && { kill -KILL "$(cat "$f")" 2>/dev/null || true; }
     done
     return 0
 }
