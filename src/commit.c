@@ -65,7 +65,9 @@
  *   FINISHING -> SENDING        [txn_run]  every record finished: the
  *                                positions are taken (moved_positions)
  *   FINISHING -> ABORTING       [txn_run]  a record of the transaction failed
- *                                (kta_producer_txn_failed), the test hook
+ *                                (kta_producer_txn_failed; its reason, learnt
+ *                                from send_offsets, may be permanent: then
+ *                                STOPPED after the abort), the test hook
  *                                KTA_TEST_TXN_ABORT_EVERY, or partitions were
  *                                revoked before the offsets went in (must_abort)
  *   SENDING -> COMMITTING       [txn_run]  send_offsets_to_transaction: OK
@@ -731,9 +733,28 @@ static int txn_run(struct kta_commit *cm, int64_t deadline)
             if (wait_idle(cm, left, 0) > 0)
                 return rewound;   /* intake stays shut until they are */
             if (kta_producer_txn_failed(p)) {
-                /* librdkafka holds the record's error; the abort throws
-                 * the transaction away, offsets and all. */
+                /* librdkafka holds the transaction's own error (the
+                 * record's report says only "purged"): asking it to take
+                 * the offsets fails at once with that reason.  One no
+                 * retry can fix (a topic kta may not write to) fails every
+                 * later transaction of the same records: abort and stop.
+                 * The abort throws the transaction away, offsets and all. */
                 cm->txn_permanent = 0;
+                cm->txn_offsets = moved_positions(cm, 1);
+                if (cm->txn_offsets->cnt > 0) {
+                    cgmd = rd_kafka_consumer_group_metadata(cm->rk);
+                    error = kta_producer_txn_send_offsets(p, cm->txn_offsets, cgmd, left);
+                    rd_kafka_consumer_group_metadata_destroy(cgmd);
+                    if (error) {
+                        cm->txn_permanent = kta_kafka_txn_permanent(rd_kafka_error_code(error));
+                        if (cm->txn_permanent)
+                            kta_log(KTA_LOG_ERROR, "transaction failed: %s; stopping without "
+                                    "committing", rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                        error = NULL;
+                    }
+                }
+                txn_drop_offsets(cm);
                 txn_to(cm, TXN_ABORTING);
                 continue;
             }
