@@ -730,7 +730,10 @@ static int txn_run(struct kta_commit *cm, int64_t deadline)
         case TXN_OPEN:
             return rewound;
         case TXN_FINISHING:
-            if (wait_idle(cm, left, 0) > 0)
+            /* A stop that comes meanwhile ends the wait: the shutdown
+             * drain then has its own shutdown_timeout_ms (whose own wait
+             * here began after the stop, so it is not cut short). */
+            if (wait_idle(cm, left, !atomic_load(&cm->pl->stop)) > 0)
                 return rewound;   /* intake stays shut until they are */
             if (kta_producer_txn_failed(p)) {
                 /* librdkafka holds the transaction's own error (the
