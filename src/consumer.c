@@ -524,16 +524,16 @@ static void note_read(struct kta_consumer *c, const rd_kafka_message_t *rkm)
 
 /* ---- the loop ---------------------------------------------------------------- */
 
-/* How long leaving the group may take at shutdown at least, after the
- * drain: what is left of shutdown_timeout_ms since the stop, but never
- * less than this. */
-#define CLOSE_TIMEOUT_MS 2000
+/* Leaving the group gets at least this, even when the drain used up
+ * shutdown_timeout_ms: one round trip to a coordinator that is there. */
+#define CLOSE_MIN_MS 250
 
 /* Leaves the group, but not forever: librdkafka's close waits without
  * bound for a commit that is waiting for a coordinator (librdkafka issues
  * 3740 and 4519, still so in 2.x), so with the broker down a SIGTERM hung
  * here.  Returns 0 when the consumer closed; -1 when it gave up (after
- * the rest of shutdown_timeout_ms, at least CLOSE_TIMEOUT_MS), and then the handle is left to the process exit
+ * what is left of shutdown_timeout_ms since the stop, at least
+ * CLOSE_MIN_MS), and then the handle is left to the process exit
  * (rd_kafka_destroy would wait as long).  The group drops this member at
  * its session timeout; nothing was committed that the drain did not.
  * Thread: consumer (it runs the rebalance callback meanwhile). */
@@ -541,15 +541,8 @@ static int close_bounded(struct kta_consumer *c)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
     rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
-    int64_t now = kta_now_ms();
-    int64_t since = (int64_t)atomic_load(&c->pl->stop_ms);
-    int64_t end = (since ? since : now) + c->pl->cfg->shutdown_timeout_ms;
-
-    /* A stop during the group join (no coordinator yet) needs a moment
-     * to find one: 0009 stopped kta 1.7 s after its start, and 2 s were
-     * not always enough on a loaded host. */
-    if (end < now + CLOSE_TIMEOUT_MS)
-        end = now + CLOSE_TIMEOUT_MS;
+    int left = kta_pipeline_time_left(c->pl);
+    int64_t end = kta_now_ms() + (left > CLOSE_MIN_MS ? left : CLOSE_MIN_MS);
 
     if (error) {
         kta_log(KTA_LOG_WARN, "consumer close: %s", rd_kafka_error_string(error));
@@ -714,7 +707,7 @@ int kta_consumer_run(struct kta_consumer *c)
     kta_log(KTA_LOG_DEBUG, "fetch wake-ups: %ld", c->wakeups);
     /* Stop intake: finish what workers hold, commit, leave the group. */
     kta_log(KTA_LOG_INFO, "stopping: finishing records in flight");
-    if (drain(c, pl->cfg->shutdown_timeout_ms) > 0 || atomic_load(&pl->fatal))
+    if (drain(c, kta_pipeline_time_left(pl)) > 0 || atomic_load(&pl->fatal))
         rc = 1;
     c->closing = 1;
     if (close_bounded(c) < 0)

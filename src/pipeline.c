@@ -51,6 +51,18 @@ int kta_pipeline_giving_up(struct kta_pipeline *pl)
     return kta_now_ms() - since >= pl->cfg->shutdown_timeout_ms;
 }
 
+int kta_pipeline_time_left(struct kta_pipeline *pl)
+{
+    int_fast64_t since;
+    int64_t left;
+
+    if (!atomic_load_explicit(&pl->stop, memory_order_acquire))
+        return pl->cfg->shutdown_timeout_ms;
+    since = atomic_load_explicit(&pl->stop_ms, memory_order_relaxed);
+    left = since + pl->cfg->shutdown_timeout_ms - kta_now_ms();
+    return left > 0 ? (int)left : 0;
+}
+
 static void on_signal(int sig)
 {
     if (!the_pipeline)

@@ -682,8 +682,11 @@ void kta_producer_free(struct kta_producer *p)
         return;
     if (p->transactional && p->rk) {
         /* What is left open was never committed; say so to the broker
-         * instead of letting it time out. */
-        rd_kafka_error_t *error = rd_kafka_abort_transaction(p->rk, 2000);
+         * instead of letting it time out, within what is left of the
+         * stop's shutdown_timeout_ms (the broker may be down). */
+        int left = p->pl ? kta_pipeline_time_left(p->pl) : 2000;
+        rd_kafka_error_t *error =
+            rd_kafka_abort_transaction(p->rk, left < 100 ? 100 : left > 2000 ? 2000 : left);
         if (error)
             rd_kafka_error_destroy(error);
     }

@@ -104,6 +104,12 @@ void kta_pipeline_stop(struct kta_pipeline *pl, int fatal);
  * Any thread; no lock. */
 int kta_pipeline_giving_up(struct kta_pipeline *pl);
 
+/* What is left of the stop's shutdown_timeout_ms, in ms (0 once it is
+ * up; all of it before a stop).  Every wait of the shutdown (the drain,
+ * leaving the group, the last abort) takes at most this, so a stop ends
+ * within shutdown_timeout_ms whatever the broker does.  Any thread. */
+int kta_pipeline_time_left(struct kta_pipeline *pl);
+
 /* Returns the current ruleset with a new reference, and its version.
  * Any thread; takes rs_lock briefly, so call it only when rs_version
  * changed. */
