@@ -705,6 +705,27 @@ static void txn_failed_call(struct kta_commit *cm, rd_kafka_error_t *error, cons
     rd_kafka_error_destroy(error);
 }
 
+/* ABORTING and RESTARTING end alike: once their own call (the abort, or
+ * init_transactions) has succeeded (error NULL), a new transaction begins
+ * and the input is to be rewound to what was committed.  Returns the
+ * failure to handle, *what naming the call that failed, or NULL when the
+ * cycle has moved on to REWINDING.  Takes error. */
+static rd_kafka_error_t *begin_and_rewind(struct kta_commit *cm, rd_kafka_error_t *error,
+                                          const char **what)
+{
+    if (!error) {
+        error = kta_producer_txn_begin(cm->pl->producer);
+        if (error)
+            *what = "begin";
+    }
+    if (error)
+        return error;
+    cm->txn_must_abort = 0;
+    forget_positions(cm);
+    txn_to(cm, TXN_REWINDING);
+    return NULL;
+}
+
 /* Runs the transaction cycle from its current state until it is OPEN
  * again, a step must wait (a retriable failure, records unfinished), or
  * deadline (kta_now_ms) passes.  Returns 1 when an abort rewound the
@@ -811,21 +832,14 @@ static int txn_run(struct kta_commit *cm, int64_t deadline)
             txn_to(cm, TXN_RESTARTING);
             continue;
         case TXN_ABORTING:
-            error = kta_producer_txn_abort(p, left);
             what = "abort";
-            if (!error) {
-                error = kta_producer_txn_begin(p);
-                what = "begin";
-            }
+            error = begin_and_rewind(cm, kta_producer_txn_abort(p, left), &what);
             if (error)
                 break;
-            cm->txn_must_abort = 0;
             if (cm->txn_permanent) {
                 kta_pipeline_stop(cm->pl, 1);
                 cm->txn_permanent = 0;
             }
-            forget_positions(cm);
-            txn_to(cm, TXN_REWINDING);
             continue;
         case TXN_RESTARTING:
             if (cm->txn_new_handle) {
@@ -839,17 +853,10 @@ static int txn_run(struct kta_commit *cm, int64_t deadline)
                 }
                 cm->txn_new_handle = 0;
             }
-            error = kta_producer_txn_init(p, left);
             what = "init_transactions";
-            if (!error) {
-                error = kta_producer_txn_begin(p);
-                what = "begin";
-            }
+            error = begin_and_rewind(cm, kta_producer_txn_init(p, left), &what);
             if (error)
                 break;
-            cm->txn_must_abort = 0;
-            forget_positions(cm);
-            txn_to(cm, TXN_REWINDING);
             continue;
         case TXN_REWINDING:
             if (cm->assignments != cm->txn_assignment) {

@@ -25,14 +25,4 @@ kill_leader output "$HITS" 0 "$DOWN"
 alive a || { tail -20 a.err; fail "kta exited after the output leader was killed"; }
 
 wait_pid_file producer $((N / RATE + 120))
-t_fed=$SECONDS
-wait_lag0 "$GROUP" 180 a
-note "lag 0, $((SECONDS - t_fed)) s after the producer finished"
-[[ $(pid_of a) == "$apid" ]] || fail "kta was restarted"
-counts=$(log_counts a)
-stop_kta a TERM 30
-[[ $RC == 0 ]] || { tail -20 a.err; fail "kta exited $RC at the end"; }
-figures "stream=${N}@${RATE}/s total=$((SECONDS - t_start))s lag0_after_feed=$((SECONDS - t_fed))s kta_restarted=no $counts"
-# kta's own warnings (not librdkafka's connection noise), for the record.
-{ grep -E 'warn|transaction|rewind' a.err | grep -v 'librdkafka: FAIL' || true; } | head -20 | sed 's/^/  log: /'
-check_hits "leader-kill" || fail "hits wrong after leader kills"
+finish_scenario leader-kill "${N}@${RATE}/s"

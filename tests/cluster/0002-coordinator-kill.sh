@@ -27,14 +27,4 @@ fi
 alive a || { tail -20 a.err; fail "kta exited after the second coordinator kill"; }
 
 wait_pid_file producer $((N / RATE + 120))
-t_fed=$SECONDS
-wait_lag0 "$GROUP" 180 a
-note "lag 0, $((SECONDS - t_fed)) s after the producer finished"
-[[ $(pid_of a) == "$apid" ]] || fail "kta was restarted"
-counts=$(log_counts a)
-stop_kta a TERM 30
-[[ $RC == 0 ]] || { tail -20 a.err; fail "kta exited $RC at the end"; }
-figures "stream=${N}@${RATE}/s total=$((SECONDS - t_start))s lag0_after_feed=$((SECONDS - t_fed))s kta_restarted=no $counts"
-# kta's own warnings (not librdkafka's connection noise), for the record.
-{ grep -E 'warn|transaction|rewind' a.err | grep -v 'librdkafka: FAIL' || true; } | head -20 | sed 's/^/  log: /'
-check_hits "coordinator-kill" || fail "hits wrong after coordinator kills"
+finish_scenario coordinator-kill "${N}@${RATE}/s"

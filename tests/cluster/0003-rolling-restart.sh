@@ -40,15 +40,4 @@ figures "rolling restart (stop/back in sync):$steps; $(coordinators) at the end"
 alive producer || fail "the stream ended before the faults did (CLUSTER_EVENTS=$N too few)"
 sleep "$TAIL"
 stop_stream producer
-t_stream=$((SECONDS - t_start))
-t_fed=$SECONDS
-wait_lag0 "$GROUP" 180 a
-note "lag 0, $((SECONDS - t_fed)) s after the producer finished"
-[[ $(pid_of a) == "$apid" ]] || fail "kta was restarted"
-counts=$(log_counts a)
-stop_kta a TERM 30
-[[ $RC == 0 ]] || { tail -20 a.err; fail "kta exited $RC at the end"; }
-figures "stream=${t_stream}s@${RATE}/s total=$((SECONDS - t_start))s lag0_after_feed=$((SECONDS - t_fed))s kta_restarted=no $counts"
-# kta's own warnings (not librdkafka's connection noise), for the record.
-{ grep -E 'warn|transaction|rewind' a.err | grep -v 'librdkafka: FAIL' || true; } | head -20 | sed 's/^/  log: /'
-check_hits "rolling-restart" || fail "hits wrong after the rolling restart"
+finish_scenario rolling-restart "$((SECONDS - t_start))s@${RATE}/s"

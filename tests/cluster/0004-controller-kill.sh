@@ -19,24 +19,15 @@ controller() { "$KAFKA" controller 2>/dev/null || true; }
 # kill_controller LABEL: kill -9 the active controller, wait until another
 # voter leads the quorum, restart the killed node DOWN s after the election.
 kill_controller() {
-    local label=$1 old new t0 elected coord end
+    local label=$1 old coord
     old=$(controller)
     [[ $old =~ ^[0-9]+$ ]] || fail "no active controller to kill"
     coord=$(coordinators)
     note "$label: kill -9 node $old, the active controller ($coord)"
-    t0=$SECONDS
-    "$KAFKA" node-kill "$old" >>cluster.log 2>&1 || fail "node-kill $old failed"
-    end=$((SECONDS + 60))
-    while :; do
-        new=$(controller)
-        [[ $new =~ ^[0-9]+$ && $new != "$old" ]] && break
-        ((SECONDS < end)) || fail "no controller other than node $old after 60 s"
-        sleep 0.5
-    done
-    elected=$((SECONDS - t0))
-    note "$label: node $new is the active controller after ${elected}s"
-    restart_after "$label" "$old" "$t0" $((elected + DOWN))
-    figures "$label: killed=$old controller $coord new_controller=$new elected=${elected}s back_in_sync=$((SECONDS - t0))s"
+    kill_and_wait "$old" "active controller" controller
+    note "$label: node $NEW is the active controller after ${MOVED}s"
+    restart_after "$label" "$old" "$KILL_T0" $((MOVED + DOWN))
+    figures "$label: killed=$old controller $coord new_controller=$NEW elected=${MOVED}s back_in_sync=$((SECONDS - KILL_T0))s"
 }
 
 make_topics
@@ -56,15 +47,4 @@ alive a || { tail -20 a.err; fail "kta exited after the second controller kill";
 alive producer || fail "the stream ended before the faults did (CLUSTER_EVENTS=$N too few)"
 sleep "$TAIL"
 stop_stream producer
-t_stream=$((SECONDS - t_start))
-t_fed=$SECONDS
-wait_lag0 "$GROUP" 180 a
-note "lag 0, $((SECONDS - t_fed)) s after the producer finished"
-[[ $(pid_of a) == "$apid" ]] || fail "kta was restarted"
-counts=$(log_counts a)
-stop_kta a TERM 30
-[[ $RC == 0 ]] || { tail -20 a.err; fail "kta exited $RC at the end"; }
-figures "stream=${t_stream}s@${RATE}/s total=$((SECONDS - t_start))s lag0_after_feed=$((SECONDS - t_fed))s kta_restarted=no $counts"
-# kta's own warnings (not librdkafka's connection noise), for the record.
-{ grep -E 'warn|transaction|rewind' a.err | grep -v 'librdkafka: FAIL' || true; } | head -20 | sed 's/^/  log: /'
-check_hits "controller-kill" || fail "hits wrong after controller kills"
+finish_scenario controller-kill "$((SECONDS - t_start))s@${RATE}/s"

@@ -10,19 +10,24 @@
 # leader TOPIC PARTITION: the broker id leading it (-1 while none does).
 leader() { "$KAFKA" leader "$1" "$2" 2>/dev/null || true; }
 
-# wait_leader_not TOPIC PARTITION OLD SECONDS: until a live broker other
-# than OLD leads the partition; prints it.
-wait_leader_not() {
-    local end=$((SECONDS + $4)) l
-    while ((SECONDS < end)); do
-        l=$(leader "$1" "$2")
-        if [[ $l =~ ^[0-9]+$ && $l != "$3" ]]; then
-            echo "$l"
-            return 0
-        fi
+# kill_and_wait OLD WHAT CMD...: kill -9 node OLD, then wait up to 60 s
+# until CMD prints a node id other than OLD (WHAT says what CMD tells, for
+# the failure message).  Sets KILL_T0 (SECONDS at the kill), NEW (the id)
+# and MOVED (seconds from the kill).  Not in $(...): fail must end the
+# scenario.
+kill_and_wait() {
+    local old=$1 what=$2 end
+    shift 2
+    KILL_T0=$SECONDS
+    "$KAFKA" node-kill "$old" >>cluster.log 2>&1 || fail "node-kill $old failed"
+    end=$((SECONDS + 60))
+    while :; do
+        NEW=$("$@")
+        [[ $NEW =~ ^[0-9]+$ && $NEW != "$old" ]] && break
+        ((SECONDS < end)) || fail "$what: still node $old or none after 60 s"
         sleep 0.5
     done
-    fail "$1/$2: still no leader other than broker $3 after $4 s"
+    MOVED=$((SECONDS - KILL_T0))
 }
 
 # wait_isr_full TOPIC PARTITIONS SECONDS: until every partition has all
@@ -57,6 +62,10 @@ coordinator_partition() {
 }
 group_coordinator() { leader __consumer_offsets "$(coordinator_partition "$1")"; }
 txn_coordinator() { leader __transaction_state "$(coordinator_partition "$1")"; }
+# coordinator_of group|txn: kta's group coordinator, or its transaction one.
+coordinator_of() {
+    if [[ $1 == group ]]; then group_coordinator "$GROUP"; else txn_coordinator "$P-a"; fi
+}
 
 # restart_after LABEL BROKER T0 DOWN: keep BROKER down until DOWN seconds
 # after the kill, start it again and wait until every replica of IN and
@@ -84,41 +93,29 @@ coordinators() {
 # it also coordinated kta's group or (exactly-once) its transactions, how
 # long the partition had no leader.
 kill_leader() {
-    local label=$1 topic=$2 part=$3 down=$4 old new t0 failover coord
+    local label=$1 topic=$2 part=$3 down=$4 old coord
     old=$(leader "$topic" "$part")
     [[ $old =~ ^[0-9]+$ ]] || fail "$topic/$part has no leader to kill"
     coord=$(coordinators)
     note "$label: kill -9 broker $old, leader of $topic/$part ($coord)"
-    t0=$SECONDS
-    "$KAFKA" node-kill "$old" >>cluster.log 2>&1 || fail "node-kill $old failed"
-    new=$(wait_leader_not "$topic" "$part" "$old" 60)
-    failover=$((SECONDS - t0))
-    note "$label: broker $new leads $topic/$part after ${failover}s"
-    restart_after "$label" "$old" "$t0" $((failover + down))
-    figures "$label: killed=$old topic=$topic/$part $coord new_leader=$new failover=${failover}s back_in_sync=$((SECONDS - t0))s"
+    kill_and_wait "$old" "leader of $topic/$part" leader "$topic" "$part"
+    note "$label: broker $NEW leads $topic/$part after ${MOVED}s"
+    restart_after "$label" "$old" "$KILL_T0" $((MOVED + down))
+    figures "$label: killed=$old topic=$topic/$part $coord new_leader=$NEW failover=${MOVED}s back_in_sync=$((SECONDS - KILL_T0))s"
 }
 
 # kill_coordinator LABEL group|txn DOWN: kill -9 the broker coordinating
 # kta's group (or its transactional id), wait until another broker does,
 # restart it DOWN seconds after the kill, wait until it is back in sync.
 kill_coordinator() {
-    local label=$1 kind=$2 down=$3 old new t0 moved end
-    if [[ $kind == group ]]; then old=$(group_coordinator "$GROUP"); else old=$(txn_coordinator "$P-a"); fi
+    local label=$1 kind=$2 down=$3 old
+    old=$(coordinator_of "$kind")
     [[ $old =~ ^[0-9]+$ ]] || fail "no $kind coordinator to kill"
     note "$label: kill -9 broker $old, the $kind coordinator"
-    t0=$SECONDS
-    "$KAFKA" node-kill "$old" >>cluster.log 2>&1 || fail "node-kill $old failed"
-    end=$((SECONDS + 60))
-    while :; do
-        if [[ $kind == group ]]; then new=$(group_coordinator "$GROUP"); else new=$(txn_coordinator "$P-a"); fi
-        [[ $new =~ ^[0-9]+$ && $new != "$old" ]] && break
-        ((SECONDS < end)) || fail "$kind coordinator still not moved off broker $old after 60 s"
-        sleep 0.5
-    done
-    moved=$((SECONDS - t0))
-    note "$label: broker $new coordinates after ${moved}s"
-    restart_after "$label" "$old" "$t0" $((moved + down))
-    figures "$label: killed=$old ${kind}_coordinator new=$new moved=${moved}s back_in_sync=$((SECONDS - t0))s"
+    kill_and_wait "$old" "$kind coordinator" coordinator_of "$kind"
+    note "$label: broker $NEW coordinates after ${MOVED}s"
+    restart_after "$label" "$old" "$KILL_T0" $((MOVED + down))
+    figures "$label: killed=$old ${kind}_coordinator new=$NEW moved=${MOVED}s back_in_sync=$((SECONDS - KILL_T0))s"
 }
 
 # log_counts NAME: how often kta's log shows the failure paths of interest.
@@ -142,4 +139,22 @@ log_counts() {
 stop_stream() {
     alive "$1" && kill -TERM "$(pid_of "$1")" 2>/dev/null || true
     wait_pid_file "$1" 30
+}
+
+# finish_scenario NAME STREAM: the common end of a scenario whose kta "a"
+# (pid apid, started at t_start) rode out the faults: wait for lag 0, check
+# it was never restarted, stop it (exit 0), print the figures (STREAM
+# describes the input) and kta's own warnings, and check the hits.
+finish_scenario() {
+    local name=$1 stream=$2 t_fed=$SECONDS counts
+    wait_lag0 "$GROUP" 180 a
+    note "lag 0, $((SECONDS - t_fed)) s after the producer finished"
+    [[ $(pid_of a) == "$apid" ]] || fail "kta was restarted"
+    counts=$(log_counts a)
+    stop_kta a TERM 30
+    [[ $RC == 0 ]] || { tail -20 a.err; fail "kta exited $RC at the end"; }
+    figures "stream=$stream total=$((SECONDS - t_start))s lag0_after_feed=$((SECONDS - t_fed))s kta_restarted=no $counts"
+    # kta's own warnings (not librdkafka's connection noise), for the record.
+    { grep -E 'warn|transaction|rewind' a.err | grep -v 'librdkafka: FAIL' || true; } | head -20 | sed 's/^/  log: /'
+    check_hits "$name" || fail "hits wrong after the faults ($name)"
 }

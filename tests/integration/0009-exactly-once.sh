@@ -12,21 +12,9 @@ N=60000
 args=(-t "$in" -G "$group" -r "$KTA_ROOT/rules" -X output.topic="$hits" -X dead_letter.topic="$dlq"
       --print none -X processing.guarantee=exactly_once -X commit_interval_ms=200 -X transactional.id="$T-kta")
 
-for i in 1 2 3; do
-    start_kta "run$i" "${args[@]}"
-    wait_log "run$i" 'assigned 3 partitions'
-    sleep "0.$((RANDOM % 9 + 1))"
-    stop_kta "run$i" KILL
-done
+kill_runs 3 'assigned 3 partitions' "${args[@]}"
 start_kta final "${args[@]}"
-end=$((SECONDS + 120))
-while :; do
-    total=0
-    for po in $(committed "$group" "$in"); do total=$((total + ${po#*:})); done
-    ((total >= N)) && break
-    ((SECONDS < end)) || fail "committed offsets stuck at $total of $N"
-    sleep 1
-done
+wait_committed "$group" "$in" "$N" 120
 stop_kta final
 expect_eq "final exit" 0 "$RC"
 

@@ -24,16 +24,7 @@ grep -oE 'malformed event \([a-z_]+\)' eval.err | sed -E 's/.*\((.*)\)/\1/' | so
 "$KTA" produce -b "$B" -t "$in" events.jsonl 2>/dev/null
 start_kta kta -t "$in" -G "$group" -r "$KTA_ROOT/rules" -w 2 -X output.topic="$hits" \
     -X dead_letter.topic="$dlq" --print none
-end=$((SECONDS + 120))
-while :; do
-    total=0
-    for po in $(committed "$group" "$in"); do
-        [[ ${po#*:} =~ ^[0-9]+$ ]] && total=$((total + ${po#*:}))   # "-": nothing committed yet
-    done
-    ((total >= N)) && break
-    ((SECONDS < end)) || fail "committed offsets stuck at $total of $N"
-    sleep 1
-done
+wait_committed "$group" "$in" "$N" 120
 stop_kta kta
 expect_eq "kta run exit status" 0 "$RC"
 

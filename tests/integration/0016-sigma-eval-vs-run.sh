@@ -31,16 +31,7 @@ expect_eq "generated events" 3000 "$N"
 "$KTA" produce -b "$B" -t "$in" events.jsonl 2>/dev/null
 start_kta kta -t "$in" -G "$group" -r "$sigma" -m "$map" -w 2 -X rules.on_error=skip \
     -X output.topic="$hits" -X dead_letter.topic="$dlq" --print none
-end=$((SECONDS + 180))
-while :; do
-    total=0
-    for po in $(committed "$group" "$in"); do
-        [[ ${po#*:} =~ ^[0-9]+$ ]] && total=$((total + ${po#*:}))   # "-": nothing committed yet
-    done
-    ((total >= N)) && break
-    ((SECONDS < end)) || fail "committed offsets stuck at $total of $N"
-    sleep 1
-done
+wait_committed "$group" "$in" "$N" 180
 stop_kta kta
 expect_eq "kta run exit status" 0 "$RC"
 expect_eq "dead letters" 0 "$(count "$dlq")"

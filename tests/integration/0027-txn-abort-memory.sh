@@ -52,15 +52,7 @@ expect_eq "exit after the aborts" 0 "$RC"
 ok "memory flat over $((a1 - a0)) aborted transactions"
 
 start_kta final "${args[@]}"
-end=$((SECONDS + 180))
-while :; do
-    total=0
-    for po in $(committed "$group" "$in"); do total=$((total + ${po#*:})); done
-    ((total >= N)) && break
-    ((SECONDS < end)) || fail "committed offsets stuck at $total of $N"
-    kill -0 "$(cat final.pid)" 2>/dev/null || { tail -20 final.err >&2; fail "kta exited"; }
-    sleep 1
-done
+wait_committed "$group" "$in" "$N" 180 final
 stop_kta final
 expect_eq "final exit" 0 "$RC"
 

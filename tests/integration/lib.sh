@@ -75,3 +75,42 @@ committed() {
     "$KAFKA" tool kafka-consumer-groups --bootstrap-server "$B" --describe --group "$1" 2>/dev/null |
         awk -v t="$2" '$2 == t { print $3 ":" $4 }' | sort -n | tr '\n' ' ' | sed 's/ $//'
 }
+
+# committed_total GROUP TOPIC: the sum of the group's committed offsets
+# over TOPIC's partitions ("-", nothing committed yet, counts 0).
+committed_total() {
+    local po t=0
+    for po in $(committed "$1" "$2"); do
+        [[ ${po#*:} =~ ^[0-9]+$ ]] && t=$((t + ${po#*:}))
+    done
+    echo "$t"
+}
+
+# wait_committed GROUP TOPIC N SECONDS [NAME]: until the group has committed
+# N records of TOPIC; with NAME, fails as soon as that kta has exited.
+wait_committed() {
+    local end=$((SECONDS + $4)) total
+    while :; do
+        total=$(committed_total "$1" "$2")
+        ((total >= $3)) && return 0
+        ((SECONDS < end)) || fail "committed offsets stuck at $total of $3"
+        if [[ -n ${5:-} ]] && ! kill -0 "$(cat "$5.pid")" 2>/dev/null; then
+            tail -20 "$5.err" >&2
+            fail "kta exited"
+        fi
+        sleep 1
+    done
+}
+
+# kill_runs N PATTERN ARGS...: N times, starts kta (run1..runN) with ARGS
+# and kill -9s it 0.1-0.9 s after its log shows PATTERN (an assignment).
+kill_runs() {
+    local n=$1 pattern=$2 i
+    shift 2
+    for ((i = 1; i <= n; i++)); do
+        start_kta "run$i" "$@"
+        wait_log "run$i" "$pattern"
+        sleep "0.$((RANDOM % 9 + 1))"
+        stop_kta "run$i" KILL
+    done
+}
