@@ -639,6 +639,27 @@ static void test_filters(void)
         json_decref(ev);
     }
     kta_ruleset_decref(rs);
+    free(yaml);
+    /* skip_invalid: a filter naming an unknown rule is dropped (counted),
+     * the rules load unfiltered */
+    yaml = xasprintf("%s---\ntitle: g\nfilter:\n  rules: [alpha, nope]\n  s: {y: 2}\n"
+                     "  condition: not s\n", base);
+    {
+        struct kta_rules_opts opts = { .skip_invalid = 1 };
+
+        rs = kta_rules_load_string("f.yml", yaml, strlen(yaml), &opts, &st, err, sizeof(err));
+    }
+    CHECK(rs != NULL);
+    CHECK_INT(st.errors, 1);
+    CHECK_INT(st.skipped, 1);
+    CHECK_INT(st.filters, 0);
+    CHECK_INT(st.rules, 2);
+    if (rs) {
+        ev = json_pack("{s:i, s:i}", "x", 1, "y", 2);
+        CHECK_INT(kta_eval(rs, ctx, ev, NULL, NULL), 2);
+        json_decref(ev);
+    }
+    kta_ruleset_decref(rs);
     kta_eval_ctx_free(ctx);
     free(yaml);
 }
