@@ -4,7 +4,7 @@
  * exactly as `kta run` would (same loader, same field map), prints every
  * error and warning as "FILE:LINE:COL: ..." on stderr, and on stdout the
  * rules skipped or left unscoped for their log source, a table of rules
- * per log source, and a one-line summary last.  It never reads events and never talks to Kafka.
+ * per log source, the filters loaded and applied, and a one-line summary last.  It never reads events and never talks to Kafka.
  */
 #include "kta/cli.h"
 #include "kta/cmd.h"
@@ -165,6 +165,10 @@ int kta_cmd_check(int argc, char **argv)
     if (*version)
         printf("ruleset version %s (kta.ruleset.version of the hits kta run finds with it)\n",
                version);
+    if (total.filters)   /* filters are not rules: they narrow the rules they name */
+        printf("filters: %zu loaded, applied %zu %s to %zu %s\n", total.filters,
+               total.filter_uses, plural(total.filter_uses, "time", "times"), total.filtered,
+               plural(total.filtered, "rule", "rules"));
     printf("rules: %zu loaded (%zu enabled), %zu skipped, %zu %s, %zu %s in %zu %s\n",
            total.rules, total.enabled, total.skipped, total.errors,
            plural(total.errors, "error", "errors"), total.warnings,

@@ -1794,6 +1794,7 @@ void kta_rule_free(struct kta_rule *r)
     free(r->output_topic);
     free(r->id);
     free(r->title);
+    free(r->name);
     free(r->file);
     free(r);
 }
@@ -1879,7 +1880,8 @@ void kta_ruleset_logsources(const struct kta_ruleset *rs,
         const struct kta_rule *r = rs->rules[i];
         struct kta_logsource_info li = {
             .id = r->id, .file = r->file, .line = r->line, .col = r->col,
-            .logsource = r->logsource, .state = r->ls_state, .nscope = r->nscope,
+            .logsource = r->logsource, .state = r->ls_state,
+            .nscope = r->nscope - r->nfilters,
         };
 
         if (r->logsource)
@@ -1907,6 +1909,11 @@ const char *kta_rule_id(const struct kta_rule *r)
 const char *kta_rule_title(const struct kta_rule *r)
 {
     return r->title;
+}
+
+const char *kta_rule_name(const struct kta_rule *r)
+{
+    return r->name;
 }
 
 const char *kta_rule_level(const struct kta_rule *r)

@@ -257,6 +257,8 @@ struct kta_cnode {
 struct kta_rule {
     char              *id;
     char              *title;
+    char              *name;     /* the rule's `name`, or NULL */
+    int                name_line, name_col;
     const char        *level;    /* static string */
     json_t            *tags;     /* array of strings */
     json_t            *meta;     /* every other top-level key, as JSON */
@@ -275,6 +277,10 @@ struct kta_rule {
      * ruleset holds too (AND of the matching entries' where). */
     size_t            *scope;
     size_t             nscope;
+    /* Of those, the last nfilters are filters (docs/rules.md, Filters):
+     * compiled filter conditions kept as scopes, so that eval.c and the
+     * prefilter treat them like log-source wheres (they only narrow). */
+    size_t             nfilters;
     char              *logsource;        /* "product=windows category=..." or NULL */
     enum kta_ls_state  ls_state;
     atomic_uint_fast64_t errors;
@@ -372,6 +378,15 @@ int kta_rules_compile_detection(struct kta_rule *r, const struct kta_ynode *det,
                                 const struct kta_compile_env *env);
 
 void kta_rule_free(struct kta_rule *r);
+
+/*
+ * The rule that ref names among rules[0..nrules): the one whose id equals
+ * ref, else the one whose name does (ids win, so a name can never hide
+ * an id).  Byte-wise, case-sensitive.  Returns NULL when none does.
+ * Used by filters and correlations to resolve their `rules:` lists.
+ */
+struct kta_rule *kta_rules_find_ref(struct kta_rule *const *rules, size_t nrules,
+                                    const char *ref);
 
 /* Takes the rules and scopes arrays (and what they hold).  Never fails. */
 struct kta_ruleset *kta_ruleset_new(struct kta_rule **rules, size_t nrules,

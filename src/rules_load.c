@@ -9,7 +9,9 @@
  * rejects what docs/rules.md §1 forbids (aliases and anchors, files over
  * 4 MiB, nesting deeper than 64).  It then checks each rule's top-level
  * keys and hands `detection` to the compiler, with the field map and the
- * placeholders (expand) file it read first.  Every problem goes to the
+ * placeholders (expand) file it read first.  Filter documents compile
+ * the same way and, once every file is read, become scopes of the rules
+ * they name (by id or `name`).  Every problem goes to the
  * caller's diag callback; loading never stops at the first one, so
  * `kta check` can list them all.  It never evaluates events.
  */
@@ -951,6 +953,21 @@ fail:
 
 /* ---- rules ------------------------------------------------------------- */
 
+/* A filter document (docs/rules.md, Filters), between its load and the
+ * filters pass of finish(): its condition is compiled at once (with the
+ * field map, as a rule's detection), the rules it names are resolved once
+ * every file has been read. */
+struct filter {
+    char            *file;
+    int              line, col;       /* the `filter` mapping */
+    char           **refs;            /* `rules:`: ids or names */
+    int             *ref_line, *ref_col;
+    size_t           nrefs;
+    json_t          *logsource;       /* a JSON object, or NULL */
+    int              ls_line, ls_col;
+    struct kta_rule *cond;            /* its searches and condition */
+};
+
 struct loader {
     struct kta_rules_diag     *d;
     const struct kta_rules_opts *opts;
@@ -961,6 +978,10 @@ struct loader {
     size_t                     valid;     /* rules without errors */
     struct kta_logsource_info *skipped;   /* dropped by unmapped: skip */
     size_t                     nskipped, skipcap;
+    char                     **skipnames;  /* their names, for filters */
+    size_t                     nskipnames;
+    struct filter             *filters;    /* filter documents, load order */
+    size_t                     nfilters, filtercap;
 };
 
 /* Sigma metadata: kept, not interpreted, no warning. */
@@ -1105,6 +1126,11 @@ static int apply_logsource(struct loader *ld, struct kta_rule *r, const struct k
         .logsource = xstrdup(r->logsource), .state = KTA_LS_SKIPPED,
     };
     st->ls_skipped++;
+    if (r->name) {   /* a filter may still name it: not an error then */
+        ld->skipnames = xrealloc(ld->skipnames, (ld->nskipnames + 1) * sizeof(*ld->skipnames));
+        ld->skipnames[ld->nskipnames++] = r->name;
+        r->name = NULL;
+    }
     kta_rule_free(r);
     return -1;
 }
@@ -1208,6 +1234,15 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
                 r->output_topic = xstrdup(v->str);
         } else if (strcmp(key, "detection") == 0) {
             det = v;
+        } else if (strcmp(key, "name") == 0) {
+            if (!scalar_text(v) || strchr(v->str, '\n')) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
+                                 "'name' must be a non-empty one-line string");
+            } else {
+                r->name = xstrdup(v->str);
+                r->name_line = v->line;
+                r->name_col = v->col;
+            }
         } else {
             if (strcmp(key, "logsource") == 0)
                 lsn = v;
@@ -1245,6 +1280,188 @@ invalid_noid:
         d->st->skipped++;
 }
 
+/* ---- filters ------------------------------------------------------------ */
+
+static void filter_clear(struct filter *f)
+{
+    for (size_t i = 0; i < f->nrefs; i++)
+        free(f->refs[i]);
+    free(f->refs);
+    free(f->ref_line);
+    free(f->ref_col);
+    free(f->file);
+    json_decref(f->logsource);
+    kta_rule_free(f->cond);
+    memset(f, 0, sizeof(*f));
+}
+
+static void filters_free(struct loader *ld)
+{
+    for (size_t i = 0; i < ld->nfilters; i++)
+        filter_clear(&ld->filters[i]);
+    free(ld->filters);
+    ld->filters = NULL;
+    ld->nfilters = ld->filtercap = 0;
+    for (size_t i = 0; i < ld->nskipnames; i++)
+        free(ld->skipnames[i]);
+    free(ld->skipnames);
+    ld->skipnames = NULL;
+    ld->nskipnames = 0;
+}
+
+/* Reads `filter: {rules: [...], SEARCHES..., condition}` into f; the
+ * searches and condition compile exactly as a rule's detection. */
+static void filter_body(struct loader *ld, const char *file, const struct kta_ynode *fn,
+                        struct filter *f)
+{
+    struct kta_rules_diag *d = ld->d;
+    struct kta_compile_env env = { .diag = d, .fm = ld->fm, .ph = ld->ph, .file = file };
+    const struct kta_ynode *rules = NULL, **items;
+    struct kta_ynode det = { .kind = KTA_YNODE_MAP, .line = fn->line, .col = fn->col };
+    size_t i, nsearch = 0;
+
+    for (i = 0; i + 1 < fn->n; i += 2) {
+        if (strcmp(fn->items[i]->str, "rules") == 0)
+            rules = fn->items[i + 1];
+        else if (strcmp(fn->items[i]->str, "condition") != 0)
+            nsearch++;
+    }
+    if (!rules) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, fn->line, fn->col, NULL,
+                         "filter has no 'rules' (the ids or names of the rules it narrows)");
+    } else if (rules->kind != KTA_YNODE_SEQ || rules->n == 0) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, rules->line, rules->col, NULL,
+                         "filter 'rules' must be a non-empty list of rule ids or names");
+    } else {
+        f->refs = xcalloc(rules->n, sizeof(*f->refs));
+        f->ref_line = xcalloc(rules->n, sizeof(*f->ref_line));
+        f->ref_col = xcalloc(rules->n, sizeof(*f->ref_col));
+        for (i = 0; i < rules->n; i++) {
+            const struct kta_ynode *t = rules->items[i];
+
+            if (!scalar_text(t) || strchr(t->str, '\n')) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, t->line, t->col, NULL,
+                                 "a filter 'rules' entry must be a rule id or name (a "
+                                 "non-empty one-line string)");
+                continue;
+            }
+            f->refs[f->nrefs] = xstrdup(t->str);
+            f->ref_line[f->nrefs] = t->line;
+            f->ref_col[f->nrefs] = t->col;
+            f->nrefs++;
+        }
+    }
+    if (nsearch == 0) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, fn->line, fn->col, NULL,
+                         "filter has no search identifier (next to 'rules' and "
+                         "'condition')");
+        return;
+    }
+    /* The detection is the filter mapping without its `rules`. */
+    items = xcalloc(fn->n, sizeof(*items));
+    for (i = 0; i + 1 < fn->n; i += 2) {
+        if (strcmp(fn->items[i]->str, "rules") == 0)
+            continue;
+        items[det.n++] = fn->items[i];
+        items[det.n++] = fn->items[i + 1];
+    }
+    det.items = (struct kta_ynode **)items;
+    f->cond = xcalloc(1, sizeof(*f->cond));
+    f->cond->file = xstrdup(file);
+    f->cond->line = fn->line;
+    f->cond->col = fn->col;
+    f->cond->enabled = 1;
+    f->cond->level = "medium";
+    atomic_init(&f->cond->errors, 0);
+    kta_rules_compile_detection(f->cond, &det, &env);
+    free(items);
+}
+
+/* A filter document (or a filter in a collection): kept for the filters
+ * pass of finish(), which applies it once every rule is known. */
+static void load_filter(struct loader *ld, const char *file, const struct kta_ynode *node)
+{
+    struct kta_rules_diag *d = ld->d;
+    const struct kta_ynode *fn = kta_ynode_get(node, "filter");
+    struct filter f = { 0 };
+    size_t errors0 = d->st->errors, i;
+
+    f.file = xstrdup(file);
+    f.line = fn->line;
+    f.col = fn->col;
+    for (i = 0; i + 1 < node->n; i += 2) {
+        const struct kta_ynode *k = node->items[i], *v = node->items[i + 1];
+
+        if (strcmp(k->str, "filter") == 0) {
+            continue;
+        } else if (strcmp(k->str, "title") == 0 || strcmp(k->str, "id") == 0 ||
+                   strcmp(k->str, "name") == 0) {
+            if (!scalar_text(v) || strchr(v->str, '\n'))
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, NULL,
+                                 "filter '%s' must be a non-empty one-line string", k->str);
+        } else if (strcmp(k->str, "logsource") == 0) {
+            if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
+                continue;
+            if (v->kind != KTA_YNODE_MAP) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, NULL,
+                                 "filter 'logsource' must be a mapping (product, category, "
+                                 "service)");
+                continue;
+            }
+            f.logsource = ynode_to_json(v);
+            f.ls_line = v->line;
+            f.ls_col = v->col;
+        } else if (!is_sigma_key(k->str) && strcmp(k->str, "tags") != 0) {
+            kta_rules_report(d, KTA_DIAG_WARNING, file, k->line, k->col, NULL,
+                             "unknown key '%s' in a filter (ignored)", k->str);
+        }
+    }
+    if (!kta_ynode_get(node, "title"))
+        kta_rules_report(d, KTA_DIAG_ERROR, file, node->line, node->col, NULL,
+                         "filter has no 'title'");
+    if (fn->kind != KTA_YNODE_MAP)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, fn->line, fn->col, NULL,
+                         "'filter' must be a mapping with 'rules', searches and 'condition'");
+    else
+        filter_body(ld, file, fn, &f);
+    if (d->st->errors != errors0) {
+        filter_clear(&f);
+        if (ld->opts->skip_invalid)
+            d->st->skipped++;
+        return;
+    }
+    if (ld->nfilters == ld->filtercap) {
+        ld->filtercap = ld->filtercap ? ld->filtercap * 2 : 16;
+        ld->filters = xrealloc(ld->filters, ld->filtercap * sizeof(*ld->filters));
+    }
+    ld->filters[ld->nfilters++] = f;
+}
+
+/* A rule or a filter, at the top of a document or in a collection. */
+static void load_item(struct loader *ld, const char *file, const struct kta_ynode *node)
+{
+    const struct kta_ynode *det, *fn;
+
+    if (node->kind != KTA_YNODE_MAP) {
+        load_rule(ld, file, node);   /* reports it */
+        return;
+    }
+    det = kta_ynode_get(node, "detection");
+    fn = kta_ynode_get(node, "filter");
+    if (det && fn) {
+        kta_rules_report(ld->d, KTA_DIAG_ERROR, file, fn->line, fn->col, NULL,
+                         "a document is a rule ('detection') or a filter ('filter'), not "
+                         "both");
+        if (ld->opts->skip_invalid)
+            ld->d->st->skipped++;
+        return;
+    }
+    if (fn)
+        load_filter(ld, file, node);
+    else
+        load_rule(ld, file, node);
+}
+
 static void load_document(struct loader *ld, const char *file, const struct kta_ynode *doc)
 {
     const struct kta_ynode *rules;
@@ -1252,8 +1469,9 @@ static void load_document(struct loader *ld, const char *file, const struct kta_
 
     if (doc->kind == KTA_YNODE_SCALAR && doc->type == KTA_YT_NULL)
         return;     /* an empty document, e.g. after a trailing '---' */
-    if (doc->kind == KTA_YNODE_MAP && kta_ynode_get(doc, "detection")) {
-        load_rule(ld, file, doc);
+    if (doc->kind == KTA_YNODE_MAP &&
+        (kta_ynode_get(doc, "detection") || kta_ynode_get(doc, "filter"))) {
+        load_item(ld, file, doc);
         return;
     }
     rules = kta_ynode_get(doc, "rules");
@@ -1262,8 +1480,9 @@ static void load_document(struct loader *ld, const char *file, const struct kta_
 
         kta_rules_report(ld->d, KTA_DIAG_ERROR, file, doc->line, doc->col,
                          idn && scalar_text(idn) ? idn->str : NULL,
-                         "a document must be a rule (a mapping with 'detection') or a "
-                         "collection (a mapping with 'rules')");
+                         "a document must be a rule (a mapping with 'detection'), a "
+                         "filter (a mapping with 'filter') or a collection (a mapping "
+                         "with 'rules')");
         if (ld->opts->skip_invalid)
             ld->d->st->skipped++;
         return;
@@ -1282,7 +1501,7 @@ static void load_document(struct loader *ld, const char *file, const struct kta_
         return;
     }
     for (i = 0; i < rules->n; i++)
-        load_rule(ld, file, rules->items[i]);
+        load_item(ld, file, rules->items[i]);
 }
 
 static void load_text(struct loader *ld, const char *file, const char *text, size_t len)
@@ -1430,6 +1649,209 @@ static void check_duplicate_ids(struct loader *ld)
     ld->nrules = out;
 }
 
+static int cmp_rule_name(const void *a, const void *b)
+{
+    const struct kta_rule *ra = *(struct kta_rule *const *)a;
+    const struct kta_rule *rb = *(struct kta_rule *const *)b;
+    int c = strcmp(ra->name, rb->name);
+
+    if (c)
+        return c;
+    return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
+}
+
+/* Names, like ids, are unique across the ruleset; a later duplicate is an
+ * error (and dropped with skip_invalid). */
+static void check_duplicate_names(struct loader *ld)
+{
+    struct kta_rule **named = xcalloc(ld->nrules + 1, sizeof(*named));
+    size_t i, n = 0, out, first;
+    int dup = 0;
+
+    for (i = 0; i < ld->nrules; i++)
+        if (ld->rules[i]->name)
+            named[n++] = ld->rules[i];
+    if (n > 1)
+        qsort(named, n, sizeof(*named), cmp_rule_name);
+    for (i = 1, first = 0; i < n; i++) {
+        if (strcmp(named[i]->name, named[first]->name) != 0) {
+            first = i;
+            continue;
+        }
+        kta_rules_report(ld->d, KTA_DIAG_ERROR, named[i]->file, named[i]->name_line,
+                         named[i]->name_col, named[i]->id,
+                         "duplicate name '%s' (first given at %s:%d:%d)", named[i]->name,
+                         named[first]->file, named[first]->name_line, named[first]->name_col);
+        named[i]->dup = 1;
+        dup = 1;
+    }
+    free(named);
+    if (!dup)
+        return;
+    for (i = out = 0; i < ld->nrules; i++) {
+        if (ld->rules[i]->dup) {
+            kta_rule_free(ld->rules[i]);
+            ld->valid--;
+            if (ld->opts->skip_invalid)
+                ld->d->st->skipped++;
+            continue;
+        }
+        ld->rules[out++] = ld->rules[i];
+    }
+    ld->nrules = out;
+}
+
+struct kta_rule *kta_rules_find_ref(struct kta_rule *const *rules, size_t nrules,
+                                    const char *ref)
+{
+    size_t i;
+
+    for (i = 0; i < nrules; i++)
+        if (strcmp(rules[i]->id, ref) == 0)
+            return rules[i];
+    for (i = 0; i < nrules; i++)
+        if (rules[i]->name && strcmp(rules[i]->name, ref) == 0)
+            return rules[i];
+    return NULL;
+}
+
+/* Was ref a rule left out for its log source (unmapped: skip)?  Naming one
+ * is no error: the filter has nothing to narrow there. */
+static int ref_skipped(const struct loader *ld, const char *ref)
+{
+    size_t i;
+
+    for (i = 0; i < ld->nskipped; i++)
+        if (strcmp(ld->skipped[i].id, ref) == 0)
+            return 1;
+    for (i = 0; i < ld->nskipnames; i++)
+        if (strcmp(ld->skipnames[i], ref) == 0)
+            return 1;
+    return 0;
+}
+
+/* The string value of a logsource key, or NULL. */
+static const char *ls_value(const json_t *ls, const char *key)
+{
+    return json_string_value(json_object_get(ls, key));
+}
+
+/* Does every key of the entry's match equal the logsource's value? */
+static int ls_entry_matches_json(const struct kta_lsentry *e, const json_t *ls)
+{
+    for (size_t i = 0; i < e->nkeys; i++) {
+        const char *v = ls_value(ls, e->keys[i]);
+
+        if (!v || strcasecmp(v, e->vals[i]) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Does filter f, with its logsource, apply to the named rule r?  With a
+ * log-source map: when one entry of the map matches both the filter's and
+ * the rule's logsource.  Without one: when every product, category and
+ * service the filter gives equals the rule's (ASCII case-insensitive).
+ */
+static int filter_applies(const struct loader *ld, const struct filter *f,
+                          const struct kta_rule *r)
+{
+    static const char *const keys[] = { "product", "category", "service" };
+    const json_t *rls = json_object_get(r->meta, "logsource");
+    size_t i;
+
+    if (!f->logsource)
+        return 1;
+    if (ld->fm && ld->fm->has_logsources) {
+        if (!json_is_object(rls))
+            return 0;
+        for (i = 0; i < ld->fm->nls; i++)
+            if (ls_entry_matches_json(&ld->fm->ls[i], f->logsource) &&
+                ls_entry_matches_json(&ld->fm->ls[i], rls))
+                return 1;
+        return 0;
+    }
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *fv = ls_value(f->logsource, keys[i]), *rv;
+
+        if (!fv)
+            continue;
+        rv = json_is_object(rls) ? ls_value(rls, keys[i]) : NULL;
+        if (!rv || strcasecmp(fv, rv) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * The filters pass: resolves each filter's rules and ANDs its condition
+ * into each rule it applies to, as one more scope (eval.c evaluates a
+ * rule's scopes before its condition, the prefilter never looks at them,
+ * so a filter can only narrow a rule).  Filters that apply to some rule
+ * are appended to *scopes, numbered after the log-source wheres.
+ */
+static void apply_filters(struct loader *ld, struct kta_rule **scopes, size_t *nscopes)
+{
+    struct kta_rules_diag *d = ld->d;
+    struct kta_rule **targets = NULL;
+    size_t base = ld->fm ? ld->fm->nscopes : 0;   /* log-source scopes come first */
+    size_t i, j, k;
+
+    for (i = 0; i < ld->nfilters; i++) {
+        struct filter *f = &ld->filters[i];
+        size_t errors0 = d->st->errors, nt = 0;
+
+        if (f->logsource && ld->fm && ld->fm->has_logsources) {
+            for (k = 0; k < ld->fm->nls; k++)
+                if (ls_entry_matches_json(&ld->fm->ls[k], f->logsource))
+                    break;
+            if (k == ld->fm->nls)
+                kta_rules_report(d, KTA_DIAG_WARNING, f->file, f->ls_line, f->ls_col, NULL,
+                                 "filter logsource matches no entry of the log-source map; "
+                                 "the filter applies to no rule");
+        }
+        targets = xrealloc(targets, (f->nrefs + 1) * sizeof(*targets));
+        for (j = 0; j < f->nrefs; j++) {
+            struct kta_rule *r = kta_rules_find_ref(ld->rules, ld->nrules, f->refs[j]);
+
+            if (!r) {
+                if (!ref_skipped(ld, f->refs[j]))
+                    kta_rules_report(d, KTA_DIAG_ERROR, f->file, f->ref_line[j],
+                                     f->ref_col[j], NULL,
+                                     "filter names rule '%s', which is not loaded (no rule "
+                                     "has that id or name)", f->refs[j]);
+                continue;
+            }
+            for (k = 0; k < nt && targets[k] != r; k++)
+                ;
+            if (k == nt && filter_applies(ld, f, r))
+                targets[nt++] = r;   /* named twice (id and name): once */
+        }
+        if (d->st->errors != errors0) {
+            if (ld->opts->skip_invalid)
+                d->st->skipped++;
+            continue;
+        }
+        d->st->filters++;
+        if (nt == 0)
+            continue;
+        for (j = 0; j < nt; j++) {
+            struct kta_rule *r = targets[j];
+
+            r->scope = xrealloc(r->scope, (r->nscope + 1) * sizeof(*r->scope));
+            r->scope[r->nscope++] = base + *nscopes;
+            r->nfilters++;
+            d->st->filter_uses++;
+        }
+        scopes[(*nscopes)++] = f->cond;
+        f->cond = NULL;
+    }
+    free(targets);
+    for (i = 0; i < ld->nrules; i++)
+        d->st->filtered += ld->rules[i]->nfilters > 0;
+}
+
 static void skipped_free(struct loader *ld)
 {
     for (size_t i = 0; i < ld->nskipped; i++) {
@@ -1446,9 +1868,17 @@ static void skipped_free(struct loader *ld)
 static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
 {
     struct kta_ruleset *rs = NULL;
-    size_t i;
+    struct kta_rule **fscopes = NULL;   /* filters that apply, as scopes */
+    size_t i, nfscopes = 0;
 
     check_duplicate_ids(ld);
+    check_duplicate_names(ld);
+    if (ld->nfilters) {
+        /* Resolved now (every file read), for the errors even when the
+         * load fails; the scopes they become are built below. */
+        fscopes = xcalloc(ld->nfilters + 1, sizeof(*fscopes));
+        apply_filters(ld, fscopes, &nfscopes);
+    }
     ld->d->st->rules = ld->valid;
     ld->d->st->enabled = 0;
     for (i = 0; i < ld->nrules; i++)
@@ -1457,12 +1887,14 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
         for (i = 0; i < ld->nrules; i++)
             kta_rule_free(ld->rules[i]);
         free(ld->rules);
+        for (i = 0; i < nfscopes; i++)
+            kta_rule_free(fscopes[i]);
     } else {
         struct kta_rule **scopes = NULL;
         size_t nscopes = 0;
 
+        scopes = xcalloc((ld->fm ? ld->fm->nls : 0) + nfscopes + 1, sizeof(*scopes));
         if (ld->fm) {
-            scopes = xcalloc(ld->fm->nls + 1, sizeof(*scopes));
             for (i = 0; i < ld->fm->nls; i++) {
                 if (ld->fm->ls[i].where) {
                     scopes[nscopes++] = ld->fm->ls[i].where;
@@ -1470,6 +1902,9 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
                 }
             }
         }
+        /* Filter scopes are numbered after the log-source ones. */
+        for (i = 0; i < nfscopes; i++)
+            scopes[nscopes++] = fscopes[i];
         rs = kta_ruleset_new(ld->rules, ld->nrules, scopes, nscopes);
         digest_finish(ld->d->digest, rs);
         rs->skipped = ld->skipped;
@@ -1477,6 +1912,8 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
         ld->skipped = NULL;
         ld->nskipped = 0;
     }
+    free(fscopes);
+    filters_free(ld);
     skipped_free(ld);
     ld->rules = NULL;
     ld->nrules = 0;
@@ -1563,6 +2000,7 @@ static struct kta_ruleset *abandon(struct loader *ld, struct kta_rules_stats *st
     for (size_t i = 0; i < ld->nrules; i++)
         kta_rule_free(ld->rules[i]);
     free(ld->rules);
+    filters_free(ld);
     skipped_free(ld);
     kta_fieldmap_free(ld->fm);
     kta_placeholders_free(ld->ph);

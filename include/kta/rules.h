@@ -56,6 +56,10 @@ struct kta_rules_stats {
     size_t ls_unmapped;   /* logsource matched no entry; loaded unscoped */
     size_t ls_skipped;    /* logsource matched no entry; not loaded */
     size_t ls_nomap;      /* carry a logsource, but no log-source map given */
+    /* Filters (docs/rules.md, Filters): */
+    size_t filters;       /* filter documents loaded (not counted as rules) */
+    size_t filter_uses;   /* (filter, rule) pairs applied */
+    size_t filtered;      /* rules narrowed by one filter or more */
 };
 
 /*
@@ -144,6 +148,8 @@ const struct kta_rule *kta_ruleset_rule(const struct kta_ruleset *rs, size_t i);
 
 const char *kta_rule_id(const struct kta_rule *r);
 const char *kta_rule_title(const struct kta_rule *r);
+/* The rule's `name` (unique in its ruleset), or NULL when it has none. */
+const char *kta_rule_name(const struct kta_rule *r);
 /* "informational", "low", "medium", "high" or "critical". */
 const char *kta_rule_level(const struct kta_rule *r);
 /* JSON array of strings (possibly empty); owned by the rule. */

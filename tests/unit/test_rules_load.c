@@ -42,11 +42,11 @@ static const struct row rows[] = {
     { R("detection:\n  s: {a: 1}\n"), "", 0, 0 },
     /* structure */
     { "- 1\n- 2\n",
-      "t.yml:1:1: error: a document must be a rule (a mapping with 'detection') or a "
-      "collection (a mapping with 'rules')\n", 1, 0 },
+      "t.yml:1:1: error: a document must be a rule (a mapping with 'detection'), a "
+      "filter (a mapping with 'filter') or a collection (a mapping with 'rules')\n", 1, 0 },
     { "id: x\ntitle: y\n",
-      "t.yml:1:1: error: rule x: a document must be a rule (a mapping with 'detection') or a "
-      "collection (a mapping with 'rules')\n", 1, 0 },
+      "t.yml:1:1: error: rule x: a document must be a rule (a mapping with 'detection'), a "
+      "filter (a mapping with 'filter') or a collection (a mapping with 'rules')\n", 1, 0 },
     { "title: t\ndetection: {s: {a: 1}}\n", "t.yml:1:1: error: rule has no 'id'\n", 1, 0 },
     { "id: r1\ndetection: {s: {a: 1}}\n", "t.yml:1:1: error: rule r1: rule has no 'title'\n",
       1, 0 },
@@ -197,6 +197,51 @@ static const struct row rows[] = {
     { "rules:\n  - {id: a, title: t, detection: {s: {x: 1}}}\n"
       "  - {id: a, title: u, detection: {s: {x: 2}}}\n",
       "t.yml:3:10: error: rule a: duplicate id (first defined at t.yml:2:10)\n", 1, 0 },
+    /* names */
+    { "rules:\n  - {id: a, name: n, title: t, detection: {s: {x: 1}}}\n"
+      "  - {id: b, name: n, title: u, detection: {s: {x: 2}}}\n",
+      "t.yml:3:19: error: rule b: duplicate name 'n' (first given at t.yml:2:19)\n", 1, 0 },
+    { R("name: [x]\ndetection:\n  s: {a: 1}\n"),
+      "t.yml:3:7: error: rule r1: 'name' must be a non-empty one-line string\n", 1, 0 },
+    /* filters */
+#define F(body) R("detection:\n  s: {a: 1}\n") "---\ntitle: f\n" body
+    { F("filter:\n  rules: [r1]\n  s: {b: 1}\n  condition: not s\n"), "", 0, 0 },
+    { F("filter:\n  s: {b: 1}\n"),
+      "t.yml:8:3: error: filter has no 'rules' (the ids or names of the rules it narrows)\n",
+      1, 0 },
+    { F("filter:\n  rules: []\n  s: {b: 1}\n"),
+      "t.yml:8:10: error: filter 'rules' must be a non-empty list of rule ids or names\n",
+      1, 0 },
+    { F("filter:\n  rules: r1\n  s: {b: 1}\n"),
+      "t.yml:8:10: error: filter 'rules' must be a non-empty list of rule ids or names\n",
+      1, 0 },
+    { F("filter:\n  rules: [r1, {a: 1}]\n  s: {b: 1}\n"),
+      "t.yml:8:15: error: a filter 'rules' entry must be a rule id or name (a non-empty "
+      "one-line string)\n", 1, 0 },
+    { F("filter:\n  rules: [r1]\n"),
+      "t.yml:8:3: error: filter has no search identifier (next to 'rules' and "
+      "'condition')\n", 1, 0 },
+    { F("filter:\n  rules: [r1]\n  s: {b: 1}\n  t: {b: 2}\n"),
+      "t.yml:8:3: error: 'condition' may only be omitted when there is exactly one search "
+      "identifier (there are 2)\n", 1, 0 },
+    { F("filter:\n  rules: [r1]\n  s: {b|nope: 1}\n"),
+      "t.yml:9:9: error: unknown modifier 'nope'\n", 1, 0 },
+    { F("filter:\n  rules: [nope]\n  s: {b: 1}\n"),
+      "t.yml:8:11: error: filter names rule 'nope', which is not loaded (no rule has that "
+      "id or name)\n", 1, 0 },
+    { F("frob: 1\nfilter:\n  rules: [r1]\n  s: {b: 1}\n"),
+      "t.yml:7:1: warning: unknown key 'frob' in a filter (ignored)\n", 0, 1 },
+    { F("logsource: windows\nfilter:\n  rules: [r1]\n  s: {b: 1}\n"),
+      "t.yml:7:12: error: filter 'logsource' must be a mapping (product, category, "
+      "service)\n", 1, 0 },
+    { "filter:\n  rules: [x]\n  s: {b: 1}\n",
+      "t.yml:1:1: error: filter has no 'title'\n", 1, 0 },   /* dropped: not resolved */
+    { R("detection:\n  s: {a: 1}\nfilter:\n  rules: [r1]\n  s: {b: 1}\n"),
+      "t.yml:6:3: error: a document is a rule ('detection') or a filter ('filter'), not "
+      "both\n", 1, 0 },
+    { "rules:\n  - {id: a, title: t, detection: {s: {x: 1}}}\n"
+      "  - {title: f, filter: {rules: [a], s: {y: 1}, condition: not s}}\n", "", 0, 0 },
+#undef F
 };
 
 static void test_rows(void)
@@ -553,8 +598,75 @@ static void test_output_topic(void)
     kta_ruleset_decref(rs);
 }
 
+/* Filters narrow the rules they name and are not rules themselves; the
+ * version changes with a filter's content. */
+static void test_filters(void)
+{
+    static const char base[] =
+        "id: a\ntitle: a\nname: alpha\ndetection: {s: {x: 1}}\n---\n"
+        "id: b\ntitle: b\ndetection: {s: {x: 1}}\n";
+    static const char filt[] =
+        "---\ntitle: f\nfilter:\n  rules: [alpha]\n  s: {y: 2}\n  condition: not s\n";
+    char err[512], ver[16], *yaml = xasprintf("%s%s", base, filt);
+    struct kta_rules_stats st;
+    struct kta_ruleset *rs;
+    struct kta_eval_ctx *ctx = kta_eval_ctx_new();
+    json_t *ev;
+
+    rs = kta_rules_load_string("f.yml", base, strlen(base), NULL, &st, err, sizeof(err));
+    CHECK(rs != NULL);
+    snprintf(ver, sizeof(ver), "%s", rs ? kta_ruleset_version(rs) : "");
+    kta_ruleset_decref(rs);
+    rs = kta_rules_load_string("f.yml", yaml, strlen(yaml), NULL, &st, err, sizeof(err));
+    CHECK(rs != NULL);
+    if (rs) {
+        CHECK(strcmp(kta_ruleset_version(rs), ver) != 0);
+        CHECK_INT(kta_ruleset_count(rs), 2);
+        CHECK_INT(st.rules, 2);
+        CHECK_INT(st.filters, 1);
+        CHECK_INT(st.filter_uses, 1);
+        CHECK_INT(st.filtered, 1);
+        CHECK_STR(kta_rule_name(kta_ruleset_rule(rs, 0)), "alpha");
+        CHECK(kta_rule_name(kta_ruleset_rule(rs, 1)) == NULL);
+        CHECK(kta_rules_find_ref(rs->rules, rs->nrules, "alpha") == rs->rules[0]);
+        CHECK(kta_rules_find_ref(rs->rules, rs->nrules, "b") == rs->rules[1]);
+        CHECK(kta_rules_find_ref(rs->rules, rs->nrules, "zeta") == NULL);
+        ev = json_pack("{s:i, s:i}", "x", 1, "y", 2);
+        CHECK_INT(kta_eval(rs, ctx, ev, NULL, NULL), 1);   /* only b */
+        json_decref(ev);
+        ev = json_pack("{s:i, s:i}", "x", 1, "y", 3);
+        CHECK_INT(kta_eval(rs, ctx, ev, NULL, NULL), 2);
+        json_decref(ev);
+    }
+    kta_ruleset_decref(rs);
+    free(yaml);
+    /* skip_invalid: a filter naming an unknown rule is dropped (counted),
+     * the rules load unfiltered */
+    yaml = xasprintf("%s---\ntitle: g\nfilter:\n  rules: [alpha, nope]\n  s: {y: 2}\n"
+                     "  condition: not s\n", base);
+    {
+        struct kta_rules_opts opts = { .skip_invalid = 1 };
+
+        rs = kta_rules_load_string("f.yml", yaml, strlen(yaml), &opts, &st, err, sizeof(err));
+    }
+    CHECK(rs != NULL);
+    CHECK_INT(st.errors, 1);
+    CHECK_INT(st.skipped, 1);
+    CHECK_INT(st.filters, 0);
+    CHECK_INT(st.rules, 2);
+    if (rs) {
+        ev = json_pack("{s:i, s:i}", "x", 1, "y", 2);
+        CHECK_INT(kta_eval(rs, ctx, ev, NULL, NULL), 2);
+        json_decref(ev);
+    }
+    kta_ruleset_decref(rs);
+    kta_eval_ctx_free(ctx);
+    free(yaml);
+}
+
 int main(void)
 {
+    test_filters();
     test_output_topic();
     test_version_paths_strict();
     test_rows();
