@@ -144,28 +144,24 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
     struct eval *e = j->t->e;
     size_t idx = kta_rule_index(r), ncorr;
 
+    /* The base rule's own hit first, then its correlation inputs: a
+     * correlation hit completed by this event follows it. */
+    if (!e->corr || kta_ruleset_rule_generates(e->rs, idx)) {
+        kta_buf_reserve(&j->c->out, rec->hit->len + 1);
+        kta_buf_append(&j->c->out, rec->hit->data, rec->hit->len);
+        kta_buf_append(&j->c->out, "\n", 1);
+    } else {
+        j->c->suppressed++;
+    }
     if (e->corr && kta_ruleset_rule_corrs(e->rs, idx, &ncorr)) {
         json_t *ev = json_loadb(rec->data, rec->len, 0, NULL);
         int64_t t = kta_corr_event_time(ev, (const char *const *)e->time_fields,
                                         rec->src->timestamp);
-        const char *p, *end, *nl;
-
-        kta_buf_reset(&j->t->ckey);
+        /* Collected for the whole event, appended after its last hit
+         * (eval_chunk), so correlation hits follow every base hit. */
         kta_corr_key(e->rs, idx, ev, t, rec->src, &j->t->ckey);
-        for (p = j->t->ckey.data, end = p + j->t->ckey.len; p < end; p = nl + 1) {
-            nl = memchr(p, '\n', (size_t)(end - p));
-            kta_buf_append(&j->c->out, "\x1e", 1);
-            kta_buf_append(&j->c->out, p, (size_t)(nl - p) + 1);
-        }
         json_decref(ev);
-        if (!kta_ruleset_rule_generates(e->rs, idx)) {
-            j->c->suppressed++;
-            return 0;
-        }
     }
-    kta_buf_reserve(&j->c->out, rec->hit->len + 1);
-    kta_buf_append(&j->c->out, rec->hit->data, rec->hit->len);
-    kta_buf_append(&j->c->out, "\n", 1);
     if (e->stats) {
         struct rule_ref key = { .r = r }, *ref;
 
@@ -210,7 +206,13 @@ static void eval_chunk(struct thread *t, struct chunk *c)
             src.line = line;
             rec.data = p;
             rec.len = n;
+            kta_buf_reset(&t->ckey);
             nhits = kta_record_eval(e->rs, t->ctx, e->max_bytes, e->reference, &rec, on_hit, &j);
+            for (const char *q = t->ckey.data, *qe = q + t->ckey.len, *nl2; q < qe; q = nl2 + 1) {
+                nl2 = memchr(q, '\n', (size_t)(qe - q));
+                kta_buf_append(&c->out, "\x1e", 1);
+                kta_buf_append(&c->out, q, (size_t)(nl2 - q) + 1);
+            }
             if (nhits < 0) {
                 kta_buf_printf(&c->err, "%s:%ld: malformed event (%s): %s\n", c->file, line,
                                kta_event_error_name(rec.err), rec.detail);

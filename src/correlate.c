@@ -582,6 +582,16 @@ static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t
     }
     if (c->upper && g->n && t - g->ev[0].t > c->timespan_ms)
         close_window(cs, g, fn, opaque);
+    /* One event matched by several of the correlation's rules counts once
+     * (temporal types: once per rule). */
+    for (pos = g->n; pos > 0 && g->ev[pos - 1].t == t; pos--) {
+        const struct cevent *o = &g->ev[pos - 1];
+
+        if ((o->k == k || (c->type != KTA_CORR_TEMPORAL &&
+                           c->type != KTA_CORR_TEMPORAL_ORDERED)) &&
+            json_equal(o->source, source))
+            return;
+    }
     if (g->n == cs->o.max_events) {
         free(g->ev[0].value);
         json_decref(g->ev[0].source);
