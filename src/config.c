@@ -59,7 +59,7 @@ static int is_list(const struct option *opt)
 #define FIELD(f) OFF(f), sizeof(((struct kta_config *)0)->f)
 
 /* The keys hit.c writes at the top level of every hit. */
-const char *const kta_hit_reserved_keys[] = { "rule", "event", "source", "detected_at", "kta", NULL };
+const char *const kta_hit_reserved_keys[] = { "rule", "event", "source", "detected_at", "kta", "correlation", NULL };
 
 static const char *const levels[] = { "informational", "low", "medium", "high", "critical", NULL };
 
