@@ -312,7 +312,8 @@ static void apply_correlations(struct eval *e, struct chunk *c)
         }
     }
     kta_buf_reset(&c->out);
-    kta_buf_append(&c->out, e->cout.data, e->cout.len);
+    if (e->cout.len)
+        kta_buf_append(&c->out, e->cout.data, e->cout.len);
 }
 
 /* Thread: the writer (or main). */
