@@ -1751,7 +1751,16 @@ static void resolve_correlations(struct loader *ld)
                                  "no rule or correlation has the id or name '%s'",
                                  p->names[k]);
                 bad[i] = 1;
+                continue;
             }
+            for (j = 0; j < k; j++)
+                if (c->refs[j].is_corr == c->refs[k].is_corr &&
+                    c->refs[j].index == c->refs[k].index) {
+                    kta_rules_report(d, KTA_DIAG_ERROR, c->file, p->nline[k], p->ncol[k],
+                                     c->id, "'%s' is listed twice in 'rules'", p->names[k]);
+                    bad[i] = 1;
+                    break;
+                }
         }
         c->field_of = xcalloc(c->ngroup * c->nrefs + 1, sizeof(char *));
         for (j = 0; j < p->nal && !bad[i]; j++) {
