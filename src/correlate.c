@@ -8,6 +8,27 @@
  * A group's state is self-contained (its correlation, its key, its events
  * with their times, rules, values and sources, its quiet-until time) so
  * that it can later be written to and restored from a changelog.
+ *
+ * States of one group (struct group) and their transitions:
+ *
+ *   (none)   -> EMPTY     [group_get: first input of a new group key]
+ *   EMPTY    -> COUNTING  [apply_input: an event is kept]
+ *   COUNTING -> COUNTING  [apply_input: an event is kept; a sliding window
+ *                          forgets events more than timespan older than the
+ *                          newest; at max_events the oldest is dropped]
+ *   COUNTING -> QUIET     [apply_input -> emit: a sliding condition holds;
+ *                          quiet_until = first event time + timespan.
+ *                          Without event times: -> EMPTY instead]
+ *   COUNTING -> EMPTY     [close_window (lt/lte): an event after the window,
+ *                          or kta_corr_flush; emits when the condition holds]
+ *   QUIET    -> QUIET     [apply_input: an event at or before quiet_until,
+ *                          counted as quiet, not kept]
+ *   QUIET    -> COUNTING  [apply_input: an event after quiet_until]
+ *   any      -> (none)    [group_get: evicted at max_groups, idlest first,
+ *                          never one that is emitting (pin)]
+ *
+ * Before any of these, kta_corr_apply leaves out late inputs (older than
+ * the newest time of their partition or file minus the grace).
  */
 #include "kta/correlate.h"
 
