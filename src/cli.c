@@ -94,6 +94,12 @@ static const struct opt opts[KTA_O_COUNT] = {
         "against; same hits, slower)" },
     [KTA_O_STATS] = { 0, "stats", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "also print hits per rule and rules evaluated per event" },
+    [KTA_O_TIME_FIELD] = { 0, "time-field", NULL, ARG_REQUIRED, "LIST", NULL, NULL, 0,
+        "correlation rules: the event-time fields, comma-separated, first present wins "
+        "(default @timestamp,timestamp,EventTime,TimeCreated)" },
+    [KTA_O_GRACE] = { 0, "grace", NULL, ARG_REQUIRED, "SPAN", NULL, NULL, 0,
+        "correlation rules: events older than the newest time seen in their file minus "
+        "SPAN (Ns, Nm, Nh, Nd or 0; default 0) are counted as late and left out" },
     [KTA_O_CHECK] = { 0, "check", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "validate everything kta run would (kta options, librdkafka properties for the "
         "consumer and the producer, the rules) without connecting to Kafka; print nothing "
@@ -171,7 +177,8 @@ static const struct kta_cmd_opt config_opts[] = {
 
 static const struct kta_cmd_opt eval_opts[] = {
     { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS, { KTA_O_THREADS, NULL, NULL },
-    { KTA_O_REFERENCE, NULL, NULL }, { KTA_O_STATS, NULL, NULL }, COMMON_OPTS,
+    { KTA_O_REFERENCE, NULL, NULL }, { KTA_O_STATS, NULL, NULL },
+    { KTA_O_TIME_FIELD, NULL, NULL }, { KTA_O_GRACE, NULL, NULL }, COMMON_OPTS,
     { KTA_O_NONE, NULL, NULL },
 };
 

@@ -174,6 +174,9 @@ int kta_cmd_check(int argc, char **argv)
            plural(total.errors, "error", "errors"), total.warnings,
            plural(total.warnings, "warning", "warnings"), total.files,
            plural(total.files, "file", "files"));
+    if (total.correlations)
+        printf("correlations: %zu loaded (kta eval applies them; kta run does not support "
+               "them yet)\n", total.correlations);
     for (size_t g = 0; g < rep.ng; g++)
         free(rep.g[g].logsource);
     free(rep.g);

@@ -24,6 +24,7 @@
  */
 #include "kta/cli.h"
 #include "kta/cmd.h"
+#include "kta/correlate.h"
 #include "kta/event.h"
 #include "kta/hit.h"
 #include "kta/record.h"
@@ -63,7 +64,13 @@ struct chunk {
     struct kta_buf  out;       /* hit lines */
     struct kta_buf  err;       /* malformed-line reports */
     uint64_t        events, hits, malformed;
+    uint64_t        suppressed;   /* base-rule hits kept for correlations only */
 };
+
+/* In a chunk's out, a line that starts with CORR_MARK is a correlation
+ * input (correlate.h), applied by the writer in input order; the others
+ * are hits. */
+#define CORR_MARK '\x1e'
 
 struct eval;
 
@@ -72,6 +79,7 @@ struct thread {
     pthread_t            tid;
     struct kta_eval_ctx *ctx;
     struct kta_buf       hit;
+    struct kta_buf       ckey;       /* correlation inputs of one hit */
     uint64_t            *rule_hits;  /* per rule index, with --stats */
 };
 
@@ -87,6 +95,13 @@ struct eval {
     size_t                    max_bytes;
     struct rule_ref          *by_addr;   /* rules sorted by address, with --stats */
     size_t                    nrules;
+
+    /* Correlation rules: keyed by the evaluators, owned by the writer. */
+    struct kta_corr          *corr;      /* NULL: the ruleset has none */
+    char                    **time_fields;   /* NULL: the defaults */
+    atomic_int                notime_said;
+    struct kta_buf            cout;      /* the writer's rebuilt output */
+    uint64_t                  corr_hits;
 
     struct thread            *th;
     int                       nthreads;
@@ -127,10 +142,26 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
 {
     struct line_job *j = opaque;
     struct eval *e = j->t->e;
+    size_t idx = kta_rule_index(r), ncorr;
 
-    kta_buf_reserve(&j->c->out, rec->hit->len + 1);
-    kta_buf_append(&j->c->out, rec->hit->data, rec->hit->len);
-    kta_buf_append(&j->c->out, "\n", 1);
+    /* The base rule's own hit first, then its correlation inputs: a
+     * correlation hit completed by this event follows it. */
+    if (!e->corr || kta_ruleset_rule_generates(e->rs, idx)) {
+        kta_buf_reserve(&j->c->out, rec->hit->len + 1);
+        kta_buf_append(&j->c->out, rec->hit->data, rec->hit->len);
+        kta_buf_append(&j->c->out, "\n", 1);
+    } else {
+        j->c->suppressed++;
+    }
+    if (e->corr && kta_ruleset_rule_corrs(e->rs, idx, &ncorr)) {
+        json_t *ev = json_loadb(rec->data, rec->len, 0, NULL);
+        int64_t t = kta_corr_event_time(ev, (const char *const *)e->time_fields,
+                                        rec->src->timestamp);
+        /* Collected for the whole event, appended after its last hit
+         * (eval_chunk), so correlation hits follow every base hit. */
+        kta_corr_key(e->rs, idx, ev, t, rec->src, &j->t->ckey);
+        json_decref(ev);
+    }
     if (e->stats) {
         struct rule_ref key = { .r = r }, *ref;
 
@@ -161,7 +192,7 @@ static void eval_chunk(struct thread *t, struct chunk *c)
 
     kta_buf_reset(&c->out);
     kta_buf_reset(&c->err);
-    c->events = c->hits = c->malformed = 0;
+    c->events = c->hits = c->malformed = c->suppressed = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((nl ? nl : end) - p);
@@ -175,7 +206,13 @@ static void eval_chunk(struct thread *t, struct chunk *c)
             src.line = line;
             rec.data = p;
             rec.len = n;
+            kta_buf_reset(&t->ckey);
             nhits = kta_record_eval(e->rs, t->ctx, e->max_bytes, e->reference, &rec, on_hit, &j);
+            for (const char *q = t->ckey.data, *qe = q + t->ckey.len, *nl2; q < qe; q = nl2 + 1) {
+                nl2 = memchr(q, '\n', (size_t)(qe - q));
+                kta_buf_append(&c->out, "\x1e", 1);
+                kta_buf_append(&c->out, q, (size_t)(nl2 - q) + 1);
+            }
             if (nhits < 0) {
                 kta_buf_printf(&c->err, "%s:%ld: malformed event (%s): %s\n", c->file, line,
                                kta_event_error_name(rec.err), rec.detail);
@@ -188,6 +225,7 @@ static void eval_chunk(struct thread *t, struct chunk *c)
         p = nl ? nl + 1 : end;
     }
     c->line_end = line;
+    c->hits -= c->suppressed;
 }
 
 /* ---- writing, in input order ------------------------------------------- */
@@ -246,8 +284,43 @@ static void progress(struct eval *e)
 }
 
 /* Thread: the writer (or main). */
+static void on_corr_hit(void *opaque, const struct kta_corr_hit *h)
+{
+    struct eval *e = opaque;
+    char now[40];
+
+    kta_iso8601_now(now, sizeof(now));
+    kta_hit_encode_correlation(&e->cout, h, now, &e->tail);
+    kta_buf_append(&e->cout, "\n", 1);
+    e->corr_hits++;
+}
+
+/* Applies the chunk's correlation inputs in order, leaving hits and
+ * correlation hits in e->cout.  Thread: the writer (or main). */
+static void apply_correlations(struct eval *e, struct chunk *c)
+{
+    const char *p = c->out.data, *end = p + c->out.len, *nl;
+
+    kta_buf_reset(&e->cout);
+    for (; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (*p == CORR_MARK) {
+            if (kta_corr_apply(e->corr, p + 1, (size_t)(nl - p - 1), on_corr_hit, e) < 0)
+                kta_log(KTA_LOG_ERROR, "eval: internal: a correlation input did not decode");
+        } else {
+            kta_buf_append(&e->cout, p, (size_t)(nl - p) + 1);
+        }
+    }
+    kta_buf_reset(&c->out);
+    if (e->cout.len)
+        kta_buf_append(&c->out, e->cout.data, e->cout.len);
+}
+
+/* Thread: the writer (or main). */
 static void write_chunk(struct eval *e, struct chunk *c)
 {
+    if (e->corr && c->out.len)
+        apply_correlations(e, c);
     if (c->out.len && !atomic_load(&e->write_failed) &&
         write_all(1, c->out.data, c->out.len) < 0) {
         progress_erase(e);
@@ -554,8 +627,20 @@ static void print_summary(const struct eval *e)
 {
     double secs = now_s() - e->t0;
 
+    if (e->corr) {
+        struct kta_corr_stats st;
+
+        kta_corr_get_stats(e->corr, &st);
+        fprintf(stderr, "kta: eval: correlations: %llu hits, %llu inputs, %llu late, "
+                "%llu quiet, %llu groups evicted, %llu events dropped, %llu groups open\n",
+                (unsigned long long)st.hits, (unsigned long long)st.events,
+                (unsigned long long)st.late, (unsigned long long)st.quiet,
+                (unsigned long long)st.evicted, (unsigned long long)st.dropped,
+                (unsigned long long)st.groups);
+    }
     fprintf(stderr, "kta: eval: %llu events, %llu hits, %llu malformed in %.2f s "
-            "(%.0f events/s)\n", (unsigned long long)e->events, (unsigned long long)e->hits,
+            "(%.0f events/s)\n", (unsigned long long)e->events,
+            (unsigned long long)(e->hits + e->corr_hits),
             (unsigned long long)e->malformed, secs,
             secs > 0 ? (double)e->events / secs : (double)e->events);
 }
@@ -620,10 +705,67 @@ static void free_all(struct eval *e)
     for (int i = 0; e->th && i < e->nthreads; i++) {
         kta_eval_ctx_free(e->th[i].ctx);
         kta_buf_free(&e->th[i].hit);
+        kta_buf_free(&e->th[i].ckey);
         free(e->th[i].rule_hits);
     }
     free(e->th);
     free(e->by_addr);
+    kta_corr_free(e->corr);
+    kta_buf_free(&e->cout);
+    for (size_t i = 0; e->time_fields && e->time_fields[i]; i++)
+        free(e->time_fields[i]);
+    free(e->time_fields);
+}
+
+/* "5m" etc. or "0" -> ms; -1 when malformed. */
+static int64_t parse_span(const char *s)
+{
+    char *end;
+    long long n;
+
+    if (strcmp(s, "0") == 0)
+        return 0;
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (errno || n < 0 || n > 1000000000LL || end[0] == '\0' || end[1] != '\0')
+        return -1;
+    switch (end[0]) {
+    case 's': return n * 1000;
+    case 'm': return n * 60000;
+    case 'h': return n * 3600000;
+    case 'd': return n * 86400000;
+    default: return -1;
+    }
+}
+
+/* Splits "a,b" into a NULL-terminated list; NULL for an empty item. */
+static char **split_fields(const char *s)
+{
+    char **out = NULL;
+    size_t n = 0;
+    const char *p = s;
+
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+        if (len == 0) {
+            for (size_t i = 0; i < n; i++)
+                free(out[i]);
+            free(out);
+            return NULL;
+        }
+        out = xrealloc(out, (n + 2) * sizeof(*out));
+        out[n] = xmalloc(len + 1);
+        memcpy(out[n], p, len);
+        out[n][len] = '\0';
+        out[++n] = NULL;
+        if (!comma)
+            return out;
+        p = comma + 1;
+    }
 }
 
 int kta_cmd_eval(int argc, char **argv)
@@ -678,6 +820,20 @@ int kta_cmd_eval(int argc, char **argv)
             e.by_addr[i] = (struct rule_ref){ kta_ruleset_rule(rs, i), i };
         qsort(e.by_addr, e.nrules, sizeof(*e.by_addr), cmp_rule_ref);
     }
+    if (kta_ruleset_ncorr(rs)) {
+        struct kta_corr_opts co = { 0 };
+
+        if (cli.given[KTA_O_GRACE] && (co.grace_ms = parse_span(cli.val[KTA_O_GRACE])) < 0) {
+            rc = kta_cli_usage(cli.cmd, "--grace takes a span such as 30s, 5m, 1h, 1d or 0");
+            goto out;
+        }
+        if (cli.given[KTA_O_TIME_FIELD] &&
+            !(e.time_fields = split_fields(cli.val[KTA_O_TIME_FIELD]))) {
+            rc = kta_cli_usage(cli.cmd, "--time-field takes field names separated by commas");
+            goto out;
+        }
+        e.corr = kta_corr_new(rs, &co);
+    }
     e.tty = !e.quiet && isatty(2);
     e.t0 = now_s();
     e.progress_ms = kta_now_ms();
@@ -688,6 +844,14 @@ int kta_cmd_eval(int argc, char **argv)
         if (eval_file(&e, cli.args[i]) < 0)
             rc = KTA_EXIT_FAILURE;
     stop_threads(&e);
+    if (e.corr) {
+        /* End of input: every open window closes (lt/lte decided now). */
+        kta_buf_reset(&e.cout);
+        kta_corr_flush(e.corr, on_corr_hit, &e);
+        if (e.cout.len && !atomic_load(&e.write_failed) &&
+            write_all(1, e.cout.data, e.cout.len) < 0)
+            atomic_store(&e.write_failed, 1);
+    }
     progress_erase(&e);
     if (atomic_load(&e.write_failed))
         rc = KTA_EXIT_FAILURE;
@@ -698,10 +862,21 @@ int kta_cmd_eval(int argc, char **argv)
                     "not matched by this rule", kta_rule_id(r),
                     (unsigned long long)kta_rule_errors(r));
     }
+    if (e.corr) {
+        struct kta_corr_stats st;
+
+        kta_corr_get_stats(e.corr, &st);
+        if (st.notime)
+            kta_log(KTA_LOG_WARN, "eval: %llu correlation input(s) had no event time (none of "
+                    "the time fields, no record timestamp): timespans cannot be applied to "
+                    "them; each group counts them in one window over the whole input",
+                    (unsigned long long)st.notime);
+    }
     if (e.stats)
         print_stats(&e);
     if (!e.quiet)
         print_summary(&e);
+out:
     free_all(&e);
     kta_buf_free(&e.tail);
     kta_ruleset_decref(rs);

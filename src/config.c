@@ -59,7 +59,8 @@ static int is_list(const struct option *opt)
 #define FIELD(f) OFF(f), sizeof(((struct kta_config *)0)->f)
 
 /* The keys hit.c writes at the top level of every hit. */
-const char *const kta_hit_reserved_keys[] = { "rule", "event", "source", "detected_at", "kta", NULL };
+const char *const kta_hit_reserved_keys[] = { "rule", "event", "source", "detected_at", "kta",
+                                              "correlation", NULL };
 
 static const char *const levels[] = { "informational", "low", "medium", "high", "critical", NULL };
 
@@ -101,7 +102,7 @@ static int check_field(const char *key, const char *value, int *on_key, char *er
     for (size_t i = 0; kta_hit_reserved_keys[i]; i++)
         if (strcmp(key, kta_hit_reserved_keys[i]) == 0)
             return kta_err(err, err_size, "output.fields: '%s' is a key of the hit itself "
-                           "(rule, event, source, detected_at and kta are taken)", key);
+                           "(rule, event, source, detected_at, kta and correlation are taken)", key);
     *on_key = 0;
     if (!value)
         return kta_err(err, err_size, "output.fields.%s: expected a string value", key);

@@ -5,6 +5,8 @@
  * what this module writes) and parses nothing.
  */
 #include "kta/hit.h"
+#include "kta/correlate.h"
+#include <time.h>
 
 #include <ctype.h>
 #include <stdio.h>
@@ -183,4 +185,109 @@ void kta_hit_debug_line(struct kta_buf *out, const json_t *ev)
     kta_buf_appends(out, " | Severity: ");
     console_field(out, ev, "severity");
     kta_buf_append(out, "\n", 1);
+}
+
+/* ---- correlation hits ---------------------------------------------------- */
+
+static void append_json(struct kta_buf *out, const json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    if (text) {
+        kta_buf_appends(out, text);
+        free(text);
+    } else {
+        kta_buf_appends(out, "null");
+    }
+}
+
+static void append_time(struct kta_buf *out, int64_t ms)
+{
+    time_t secs;
+    struct tm tm;
+    char when[32];
+
+    if (ms < 0) {
+        kta_buf_appends(out, "null");
+        return;
+    }
+    secs = (time_t)(ms / 1000);
+    gmtime_r(&secs, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    kta_buf_printf(out, "\"%s.%03dZ\"", when, (int)(ms % 1000));
+}
+
+static const char *const corr_type_names[] = {
+    "event_count", "value_count", "temporal", "temporal_ordered"
+};
+
+void kta_hit_encode_correlation(struct kta_buf *out, const struct kta_corr_hit *h,
+                                const char *detected_at, const struct kta_buf *tail)
+{
+    const struct kta_corrdef *c = h->c;
+    size_t i;
+    json_t *tag;
+
+    kta_buf_appends(out, "{\"rule\":{\"id\":");
+    quote(out, c->id);
+    kta_buf_appends(out, ",\"title\":");
+    quote(out, c->title);
+    kta_buf_appends(out, ",\"level\":");
+    quote(out, c->level);
+    kta_buf_appends(out, ",\"tags\":[");
+    json_array_foreach(c->tags, i, tag) {
+        if (i)
+            kta_buf_append(out, ",", 1);
+        kta_json_quote(out, json_string_value(tag), json_string_length(tag));
+    }
+    kta_buf_appends(out, "]},\"correlation\":{\"type\":");
+    quote(out, corr_type_names[c->type]);
+    kta_buf_appends(out, ",\"group\":");
+    append_json(out, h->group);
+    kta_buf_printf(out, ",\"count\":%llu", (unsigned long long)h->count);
+    if (h->values) {
+        kta_buf_appends(out, ",\"values\":");
+        append_json(out, h->values);
+    }
+    kta_buf_appends(out, ",\"first\":");
+    append_time(out, h->first_ms);
+    kta_buf_appends(out, ",\"last\":");
+    append_time(out, h->last_ms);
+    kta_buf_appends(out, ",\"sources\":");
+    append_json(out, h->sources);
+    kta_buf_printf(out, ",\"sources_total\":%llu}", (unsigned long long)h->nsources);
+    kta_buf_appends(out, ",\"source\":");
+    append_json(out, h->source);
+    kta_buf_appends(out, ",\"detected_at\":");
+    quote(out, detected_at);
+    if (tail && tail->len)
+        kta_buf_append(out, tail->data, tail->len);
+    kta_buf_append(out, "}", 1);
+}
+
+void kta_hit_correlation_line(struct kta_buf *out, const struct kta_corr_hit *h)
+{
+    const char *key;
+    const json_t *v;
+    int first = 1;
+
+    kta_buf_appends(out, "[CORRELATION] Rule: ");
+    kta_buf_appends(out, h->c->id);
+    kta_buf_appends(out, " | Severity: ");
+    kta_buf_appends(out, h->c->level);
+    kta_buf_appends(out, " | Group: ");
+    json_object_foreach((json_t *)h->group, key, v) {
+        if (!first)
+            kta_buf_appends(out, ", ");
+        first = 0;
+        kta_buf_appends(out, key);
+        kta_buf_appends(out, "=");
+        if (json_is_string(v))
+            kta_buf_appends(out, json_string_value(v));
+        else
+            append_json(out, v);
+    }
+    if (first)
+        kta_buf_appends(out, "-");
+    kta_buf_printf(out, " | Count: %llu\n", (unsigned long long)h->count);
 }

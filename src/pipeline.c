@@ -124,6 +124,14 @@ struct kta_ruleset *kta_pipeline_load_rules(const struct kta_config *cfg,
         kta_ruleset_decref(rs);
         rs = NULL;
     }
+    if (rs && kta_ruleset_ncorr(rs)) {
+        const struct kta_corrdef *c = kta_ruleset_corr(rs, 0);
+
+        kta_err(errstr, errstr_size, "correlation rules are not supported by kta run yet "
+                "(%s %s:%d)", c->id, c->file, c->line);
+        kta_ruleset_decref(rs);
+        rs = NULL;
+    }
     return rs;
 }
 

@@ -1865,7 +1865,46 @@ void kta_ruleset_decref(struct kta_ruleset *rs)
         free((char *)rs->skipped[i].logsource);
     }
     free(rs->skipped);
+    for (i = 0; i < rs->ncorrs; i++) {
+        kta_corrdef_free(rs->corrs[i]);
+        free(rs->corr_corrs[i]);
+    }
+    for (i = 0; rs->rule_corrs && i < rs->nrules; i++)
+        free(rs->rule_corrs[i]);
+    free(rs->corrs);
+    free(rs->corr_corrs);
+    free(rs->ncorr_corrs);
+    free(rs->rule_corrs);
+    free(rs->nrule_corrs);
+    free(rs->rule_gen);
     free(rs);
+}
+
+size_t kta_ruleset_ncorr(const struct kta_ruleset *rs)
+{
+    return rs->ncorrs;
+}
+
+const struct kta_corrdef *kta_ruleset_corr(const struct kta_ruleset *rs, size_t i)
+{
+    return i < rs->ncorrs ? rs->corrs[i] : NULL;
+}
+
+const size_t *kta_ruleset_rule_corrs(const struct kta_ruleset *rs, size_t i, size_t *n)
+{
+    *n = rs->rule_corrs && i < rs->nrules ? rs->nrule_corrs[i] : 0;
+    return *n ? rs->rule_corrs[i] : NULL;
+}
+
+const size_t *kta_ruleset_corr_corrs(const struct kta_ruleset *rs, size_t i, size_t *n)
+{
+    *n = i < rs->ncorrs ? rs->ncorr_corrs[i] : 0;
+    return *n ? rs->corr_corrs[i] : NULL;
+}
+
+int kta_ruleset_rule_generates(const struct kta_ruleset *rs, size_t i)
+{
+    return !rs->rule_gen || i >= rs->nrules || rs->rule_gen[i];
 }
 
 void kta_ruleset_logsources(const struct kta_ruleset *rs,

@@ -309,6 +309,12 @@ struct kta_ruleset {
     size_t            max_searches;  /* sizes the per-ctx memo */
     struct kta_prefilter *pf;        /* NULL: every rule is always a candidate */
     struct kta_pathtab   *paths;     /* every field path, numbered (eval.c) */
+    /* correlation rules (rules_load.c load_correlation / resolve) */
+    struct kta_corrdef  **corrs;
+    size_t                ncorrs;
+    size_t              **rule_corrs, *nrule_corrs;   /* per rule */
+    size_t              **corr_corrs, *ncorr_corrs;   /* per correlation */
+    unsigned char        *rule_gen;                   /* per rule */
     char                  digest[65];    /* SHA-256 of the content loaded, hex */
     char                  version[13];   /* its first 12 digits: the version */
 };
@@ -378,6 +384,7 @@ int kta_rules_compile_detection(struct kta_rule *r, const struct kta_ynode *det,
                                 const struct kta_compile_env *env);
 
 void kta_rule_free(struct kta_rule *r);
+void kta_corrdef_free(struct kta_corrdef *c);
 
 /*
  * The rule that ref names among rules[0..nrules): the one whose id equals

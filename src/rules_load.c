@@ -953,6 +953,8 @@ fail:
 
 /* ---- rules ------------------------------------------------------------- */
 
+struct corr_pending;
+
 /* A filter document (docs/rules.md, Filters), between its load and the
  * filters pass of finish(): its condition is compiled at once (with the
  * field map, as a rule's detection), the rules it names are resolved once
@@ -982,6 +984,8 @@ struct loader {
     size_t                     nskipnames;
     struct filter             *filters;    /* filter documents, load order */
     size_t                     nfilters, filtercap;
+    struct corr_pending       *corrs;     /* correlation rules, unresolved */
+    size_t                     ncorrs;
 };
 
 /* Sigma metadata: kept, not interpreted, no warning. */
@@ -1246,7 +1250,11 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
         } else {
             if (strcmp(key, "logsource") == 0)
                 lsn = v;
-            if (!is_sigma_key(key))
+            if (strcmp(key, "generate") == 0 &&
+                (v->kind != KTA_YNODE_SCALAR || v->type != KTA_YT_BOOL))
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
+                                 "'generate' must be true or false");
+            if (!is_sigma_key(key) && strcmp(key, "generate") != 0)
                 kta_rules_report(d, KTA_DIAG_WARNING, file, k->line, k->col, r->id,
                                  "unknown key '%s' (kept, not interpreted)", key);
             json_object_setn_new(r->meta, key, k->len, ynode_to_json(v));
@@ -1278,6 +1286,637 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
 invalid_noid:
     if (ld->opts->skip_invalid)
         d->st->skipped++;
+}
+
+/* ---- correlation rules --------------------------------------------------- */
+
+void kta_corrdef_free(struct kta_corrdef *c)
+{
+    size_t i;
+
+    if (!c)
+        return;
+    free(c->id);
+    free(c->title);
+    free(c->name);
+    json_decref(c->tags);
+    free(c->refs);
+    for (i = 0; i < c->ngroup; i++)
+        free(c->group[i]);
+    free(c->group);
+    for (i = 0; c->field_of && i < c->ngroup * c->nrefs; i++)
+        free(c->field_of[i]);
+    free(c->field_of);
+    free(c->field);
+    free(c->file);
+    free(c);
+}
+
+/* What a correlation names before resolve() turns it into refs. */
+struct corr_pending {
+    struct kta_corrdef      *c;
+    char                   **names;     /* `rules:` entries */
+    int                     *nline, *ncol;
+    /* aliases: alias name -> (rule name -> field) */
+    const struct kta_ynode  *aliases;   /* borrowed until the file ends: copied */
+    char                   **al_name, **al_rule, **al_field;
+    int                     *al_line, *al_col;
+    size_t                   nal;
+};
+
+static int parse_timespan(const struct kta_ynode *v, int64_t *ms)
+{
+    const char *s = v->str;
+    char *end;
+    long long n;
+    int64_t unit;
+
+    if (v->kind != KTA_YNODE_SCALAR || v->len < 2 || v->len != strlen(s) ||
+        s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (errno || end[0] == '\0' || end[1] != '\0' || n <= 0)
+        return -1;
+    switch (end[0]) {
+    case 's': unit = 1000; break;
+    case 'm': unit = 60000; break;
+    case 'h': unit = 3600000; break;
+    case 'd': unit = 86400000; break;
+    default: return -1;
+    }
+    if (n > INT64_MAX / unit / 2)
+        return -1;
+    *ms = (int64_t)n * unit;
+    return 0;
+}
+
+static const char *const corr_types[] = {
+    "event_count", "value_count", "temporal", "temporal_ordered", NULL
+};
+static const char *const corr_ops[] = { "gt", "gte", "lt", "lte", "eq", "neq", NULL };
+
+/* A list of non-empty strings, or one string. */
+static int string_list(const struct kta_ynode *v, char ***out, int **lines, int **cols,
+                       size_t *n)
+{
+    size_t i, cnt = v->kind == KTA_YNODE_SEQ ? v->n : 1;
+
+    if (v->kind == KTA_YNODE_MAP || (v->kind == KTA_YNODE_SCALAR && !scalar_text(v)))
+        return -1;
+    for (i = 0; v->kind == KTA_YNODE_SEQ && i < v->n; i++)
+        if (!scalar_text(v->items[i]))
+            return -1;
+    *out = xcalloc(cnt, sizeof(**out));
+    if (lines) {
+        *lines = xcalloc(cnt, sizeof(int));
+        *cols = xcalloc(cnt, sizeof(int));
+    }
+    for (i = 0; i < cnt; i++) {
+        const struct kta_ynode *it = v->kind == KTA_YNODE_SEQ ? v->items[i] : v;
+
+        (*out)[i] = xstrdup(it->str);
+        if (lines) {
+            (*lines)[i] = it->line;
+            (*cols)[i] = it->col;
+        }
+    }
+    *n = cnt;
+    return 0;
+}
+
+static void pending_free(struct corr_pending *p, size_t nrefs)
+{
+    size_t i;
+
+    for (i = 0; p->names && i < nrefs; i++)
+        free(p->names[i]);
+    free(p->names);
+    free(p->nline);
+    free(p->ncol);
+    for (i = 0; i < p->nal; i++) {
+        free(p->al_name[i]);
+        free(p->al_rule[i]);
+        free(p->al_field[i]);
+    }
+    free(p->al_name);
+    free(p->al_rule);
+    free(p->al_field);
+    free(p->al_line);
+    free(p->al_col);
+}
+
+static void load_correlation(struct loader *ld, const char *file, const struct kta_ynode *node)
+{
+    struct kta_rules_diag *d = ld->d;
+    const struct kta_ynode *cn = kta_ynode_get(node, "correlation");
+    const struct kta_ynode *idn = kta_ynode_get(node, "id");
+    struct kta_corrdef *c = xcalloc(1, sizeof(*c));
+    struct corr_pending p = { .c = c };
+    const struct kta_ynode *typen = NULL, *rulesn = NULL, *tsn = NULL, *condn = NULL;
+    size_t errors0 = d->st->errors, i;
+    int have_type = 0;
+
+    c->file = xstrdup(file);
+    c->line = node->line;
+    c->col = node->col;
+    c->level = "medium";
+    c->tags = json_array();
+    if (!idn)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, node->line, node->col, NULL,
+                         "correlation rule has no 'id'");
+    else if (!scalar_text(idn) || strchr(idn->str, '\n'))
+        kta_rules_report(d, KTA_DIAG_ERROR, file, idn->line, idn->col, NULL,
+                         "'id' must be a non-empty one-line string");
+    else
+        c->id = xstrdup(idn->str);
+    for (i = 0; i + 1 < node->n; i += 2) {
+        const struct kta_ynode *k = node->items[i], *v = node->items[i + 1];
+        const char *key = k->str;
+
+        if (strcmp(key, "id") == 0 || strcmp(key, "correlation") == 0) {
+            continue;
+        } else if (strcmp(key, "title") == 0) {
+            if (!scalar_text(v) || strchr(v->str, '\n'))
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'title' must be a non-empty one-line string");
+            else
+                c->title = xstrdup(v->str);
+        } else if (strcmp(key, "name") == 0) {
+            if (!scalar_text(v) || strchr(v->str, '\n'))
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'name' must be a non-empty one-line string");
+            else
+                c->name = xstrdup(v->str);
+        } else if (strcmp(key, "level") == 0 || strcmp(key, "severity") == 0) {
+            size_t j;
+
+            for (j = 0; levels[j]; j++)
+                if (v->kind == KTA_YNODE_SCALAR && strcasecmp(v->str, levels[j]) == 0)
+                    break;
+            if (!levels[j])
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'%s' must be one of informational, low, medium, high, "
+                                 "critical", key);
+            else
+                c->level = levels[j];
+        } else if (strcmp(key, "tags") == 0) {
+            size_t j;
+
+            if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
+                continue;
+            if (v->kind != KTA_YNODE_SEQ) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'tags' must be a list of strings");
+                continue;
+            }
+            for (j = 0; j < v->n; j++) {
+                if (!scalar_text(v->items[j]))
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, v->items[j]->line,
+                                     v->items[j]->col, c->id, "a tag must be a non-empty string");
+                else
+                    json_array_append_new(c->tags, json_stringn(v->items[j]->str,
+                                                                v->items[j]->len));
+            }
+        } else if (strcmp(key, "generate") == 0) {
+            if (v->kind != KTA_YNODE_SCALAR || v->type != KTA_YT_BOOL)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'generate' must be true or false");
+            else
+                c->generate = v->bval;
+        } else if (strcmp(key, "detection") == 0) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, c->id,
+                             "a correlation rule has no 'detection'");
+        } else if (!is_sigma_key(key)) {
+            kta_rules_report(d, KTA_DIAG_WARNING, file, k->line, k->col, c->id,
+                             "unknown key '%s' (kept, not interpreted)", key);
+        }
+    }
+    if (!kta_ynode_get(node, "title"))
+        kta_rules_report(d, KTA_DIAG_ERROR, file, node->line, node->col, c->id,
+                         "correlation rule has no 'title'");
+    if (cn->kind != KTA_YNODE_MAP) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
+                         "'correlation' must be a mapping");
+        goto out;
+    }
+    for (i = 0; i + 1 < cn->n; i += 2) {
+        const struct kta_ynode *k = cn->items[i], *v = cn->items[i + 1];
+        const char *key = k->str;
+
+        if (strcmp(key, "type") == 0) {
+            size_t j;
+
+            typen = v;
+            for (j = 0; corr_types[j]; j++)
+                if (v->kind == KTA_YNODE_SCALAR && strcmp(v->str, corr_types[j]) == 0)
+                    break;
+            if (!corr_types[j]) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'type' must be one of event_count, value_count, temporal, "
+                                 "temporal_ordered");
+            } else {
+                c->type = (enum kta_corr_type)j;
+                have_type = 1;
+            }
+        } else if (strcmp(key, "rules") == 0) {
+            rulesn = v;
+            if (string_list(v, &p.names, &p.nline, &p.ncol, &c->nrefs) < 0 || c->nrefs == 0)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'rules' must be a rule id or name, or a list of them");
+        } else if (strcmp(key, "group-by") == 0) {
+            if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
+                continue;
+            if (string_list(v, &c->group, NULL, NULL, &c->ngroup) < 0)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'group-by' must be a list of field names");
+        } else if (strcmp(key, "timespan") == 0) {
+            tsn = v;
+            if (parse_timespan(v, &c->timespan_ms) < 0)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'timespan' must be a positive number followed by s, m, h "
+                                 "or d (e.g. 5m)");
+        } else if (strcmp(key, "condition") == 0) {
+            condn = v;
+        } else if (strcmp(key, "field") == 0) {
+            if (!scalar_text(v))
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'field' must be a field name");
+            else
+                c->field = xstrdup(v->str);
+        } else if (strcmp(key, "generate") == 0) {
+            if (v->kind != KTA_YNODE_SCALAR || v->type != KTA_YT_BOOL)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'generate' must be true or false");
+            else
+                c->generate = v->bval;
+        } else if (strcmp(key, "aliases") == 0) {
+            size_t a, r;
+
+            if (v->kind != KTA_YNODE_MAP) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'aliases' must map alias names to {rule: field} mappings");
+                continue;
+            }
+            for (a = 0; a + 1 < v->n; a += 2) {
+                const struct kta_ynode *m = v->items[a + 1];
+
+                if (m->kind != KTA_YNODE_MAP) {
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, m->line, m->col, c->id,
+                                     "alias '%s' must map rule ids or names to fields",
+                                     v->items[a]->str);
+                    continue;
+                }
+                for (r = 0; r + 1 < m->n; r += 2) {
+                    const struct kta_ynode *f = m->items[r + 1];
+
+                    if (!scalar_text(f)) {
+                        kta_rules_report(d, KTA_DIAG_ERROR, file, f->line, f->col, c->id,
+                                         "alias '%s': the field must be a field name",
+                                         v->items[a]->str);
+                        continue;
+                    }
+                    p.al_name = xrealloc(p.al_name, (p.nal + 1) * sizeof(char *));
+                    p.al_rule = xrealloc(p.al_rule, (p.nal + 1) * sizeof(char *));
+                    p.al_field = xrealloc(p.al_field, (p.nal + 1) * sizeof(char *));
+                    p.al_line = xrealloc(p.al_line, (p.nal + 1) * sizeof(int));
+                    p.al_col = xrealloc(p.al_col, (p.nal + 1) * sizeof(int));
+                    p.al_name[p.nal] = xstrdup(v->items[a]->str);
+                    p.al_rule[p.nal] = xstrdup(m->items[r]->str);
+                    p.al_field[p.nal] = xstrdup(f->str);
+                    p.al_line[p.nal] = m->items[r]->line;
+                    p.al_col[p.nal] = m->items[r]->col;
+                    p.nal++;
+                }
+            }
+        } else {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, c->id,
+                             "unknown key '%s' in 'correlation'", key);
+        }
+    }
+    if (!typen)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
+                         "'correlation' has no 'type'");
+    if (!rulesn)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
+                         "'correlation' has no 'rules'");
+    if (!tsn)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
+                         "'correlation' has no 'timespan'");
+    if (have_type && c->type == KTA_CORR_VALUE_COUNT && !c->field)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
+                         "a value_count correlation needs 'field'");
+    if (have_type && c->type != KTA_CORR_VALUE_COUNT && c->field)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
+                         "'field' is only for value_count correlations");
+    if (have_type && (c->type == KTA_CORR_TEMPORAL || c->type == KTA_CORR_TEMPORAL_ORDERED)) {
+        if (condn)
+            kta_rules_report(d, KTA_DIAG_ERROR, file, condn->line, condn->col, c->id,
+                             "a %s correlation takes no 'condition' (every rule must match "
+                             "in the timespan)", corr_types[c->type]);
+        if (rulesn && c->nrefs < 2)
+            kta_rules_report(d, KTA_DIAG_ERROR, file, rulesn->line, rulesn->col, c->id,
+                             "a %s correlation needs at least two rules", corr_types[c->type]);
+    } else if (have_type) {
+        if (!condn) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
+                             "'correlation' has no 'condition'");
+        } else if (condn->kind != KTA_YNODE_MAP || condn->n == 0 || condn->n > 4) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, condn->line, condn->col, c->id,
+                             "'condition' must map one or two of gt, gte, lt, lte, eq, neq "
+                             "to numbers");
+        } else {
+            for (i = 0; i + 1 < condn->n; i += 2) {
+                const struct kta_ynode *k = condn->items[i], *v = condn->items[i + 1];
+                size_t j;
+
+                for (j = 0; corr_ops[j]; j++)
+                    if (strcmp(k->str, corr_ops[j]) == 0)
+                        break;
+                if (!corr_ops[j]) {
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, c->id,
+                                     "unknown condition '%s' (gt, gte, lt, lte, eq, neq)",
+                                     k->str);
+                    continue;
+                }
+                if (v->kind != KTA_YNODE_SCALAR ||
+                    (v->type != KTA_YT_INT && v->type != KTA_YT_FLOAT) || v->dval < 0) {
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                     "condition '%s' must be a number of at least 0", k->str);
+                    continue;
+                }
+                c->ops[c->nops] = (enum kta_corr_op)j;
+                c->vals[c->nops] = v->dval;
+                c->nops++;
+                if (j == KTA_CO_LT || j == KTA_CO_LTE)
+                    c->upper = 1;
+            }
+            if (c->nops == 2) {
+                int lo0 = c->ops[0] == KTA_CO_GT || c->ops[0] == KTA_CO_GTE;
+                int lo1 = c->ops[1] == KTA_CO_GT || c->ops[1] == KTA_CO_GTE;
+                int hi0 = c->ops[0] == KTA_CO_LT || c->ops[0] == KTA_CO_LTE;
+                int hi1 = c->ops[1] == KTA_CO_LT || c->ops[1] == KTA_CO_LTE;
+
+                if (!((lo0 && hi1) || (hi0 && lo1)))
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, condn->line, condn->col, c->id,
+                                     "two condition keys must form a range: one of gt/gte "
+                                     "and one of lt/lte");
+            }
+        }
+    }
+    for (i = 0; i < p.nal; i++) {
+        size_t g;
+
+        for (g = 0; g < c->ngroup; g++)
+            if (strcmp(c->group[g], p.al_name[i]) == 0)
+                break;
+        if (g == c->ngroup)
+            kta_rules_report(d, KTA_DIAG_WARNING, file, p.al_line[i], p.al_col[i], c->id,
+                             "alias '%s' is not in 'group-by' (ignored)", p.al_name[i]);
+    }
+out:
+    if (d->st->errors != errors0) {
+        pending_free(&p, c->nrefs);
+        kta_corrdef_free(c);
+        if (ld->opts->skip_invalid)
+            d->st->skipped++;
+        return;
+    }
+    c->refs = xcalloc(c->nrefs, sizeof(*c->refs));
+    ld->corrs = xrealloc(ld->corrs, (ld->ncorrs + 1) * sizeof(*ld->corrs));
+    ld->corrs[ld->ncorrs++] = p;
+}
+
+/* The rule or correlation a reference names: ids first, then names.
+ * Returns 0 and sets *ref, or -1. */
+static int corr_lookup(struct loader *ld, const char *name, struct kta_corr_ref *ref)
+{
+    size_t i;
+
+    for (i = 0; i < ld->nrules; i++)
+        if (ld->rules[i]->id && strcmp(ld->rules[i]->id, name) == 0)
+            goto rule;
+    for (i = 0; i < ld->ncorrs; i++)
+        if (ld->corrs[i].c->id && strcmp(ld->corrs[i].c->id, name) == 0)
+            goto corr;
+    for (i = 0; i < ld->nrules; i++)
+        if (ld->rules[i]->name && strcmp(ld->rules[i]->name, name) == 0)
+            goto rule;
+    for (i = 0; i < ld->ncorrs; i++)
+        if (ld->corrs[i].c->name && strcmp(ld->corrs[i].c->name, name) == 0)
+            goto corr;
+    return -1;
+rule:
+    ref->is_corr = 0;
+    ref->index = i;
+    return 0;
+corr:
+    ref->is_corr = 1;
+    ref->index = i;
+    return 0;
+}
+
+/* Does correlation i reach itself through its references?  state: 0 new,
+ * 1 on the path, 2 done. */
+static int corr_cycle(struct loader *ld, size_t i, unsigned char *state)
+{
+    struct kta_corrdef *c = ld->corrs[i].c;
+
+    if (state[i] == 1)
+        return 1;
+    if (state[i] == 2)
+        return 0;
+    state[i] = 1;
+    for (size_t k = 0; k < c->nrefs; k++)
+        if (c->refs[k].is_corr && corr_cycle(ld, c->refs[k].index, state))
+            return 1;
+    state[i] = 2;
+    return 0;
+}
+
+static void push_index(size_t **arr, size_t *n, size_t v)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*arr)[i] == v)
+            return;
+    *arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
+    (*arr)[(*n)++] = v;
+}
+
+/* Turns every correlation's names into references (after the rules are
+ * all loaded and their ids checked), checks for cycles and duplicate ids.
+ * Correlations with errors are dropped. */
+static void resolve_correlations(struct loader *ld)
+{
+    struct kta_rules_diag *d = ld->d;
+    unsigned char *bad, *state;
+    size_t i, k, out;
+
+    if (!ld->ncorrs)
+        return;
+    bad = xcalloc(ld->ncorrs, 1);
+    state = xcalloc(ld->ncorrs, 1);
+    for (i = 0; i < ld->ncorrs; i++) {
+        struct corr_pending *p = &ld->corrs[i];
+        struct kta_corrdef *c = p->c;
+        size_t j;
+
+        for (j = 0; j < ld->nrules; j++)
+            if (strcmp(ld->rules[j]->id, c->id) == 0) {
+                kta_rules_report(d, KTA_DIAG_ERROR, c->file, c->line, c->col, c->id,
+                                 "duplicate id (first defined at %s:%d:%d)",
+                                 ld->rules[j]->file, ld->rules[j]->id_line,
+                                 ld->rules[j]->id_col);
+                bad[i] = 1;
+            }
+        for (j = 0; j < i; j++)
+            if (strcmp(ld->corrs[j].c->id, c->id) == 0) {
+                kta_rules_report(d, KTA_DIAG_ERROR, c->file, c->line, c->col, c->id,
+                                 "duplicate id (first defined at %s:%d:%d)",
+                                 ld->corrs[j].c->file, ld->corrs[j].c->line,
+                                 ld->corrs[j].c->col);
+                bad[i] = 1;
+            }
+        for (k = 0; k < c->nrefs; k++) {
+            if (corr_lookup(ld, p->names[k], &c->refs[k]) < 0) {
+                kta_rules_report(d, KTA_DIAG_ERROR, c->file, p->nline[k], p->ncol[k], c->id,
+                                 "no rule or correlation has the id or name '%s'",
+                                 p->names[k]);
+                bad[i] = 1;
+                continue;
+            }
+            for (j = 0; j < k; j++)
+                if (c->refs[j].is_corr == c->refs[k].is_corr &&
+                    c->refs[j].index == c->refs[k].index) {
+                    kta_rules_report(d, KTA_DIAG_ERROR, c->file, p->nline[k], p->ncol[k],
+                                     c->id, "'%s' is listed twice in 'rules'", p->names[k]);
+                    bad[i] = 1;
+                    break;
+                }
+        }
+        c->field_of = xcalloc(c->ngroup * c->nrefs + 1, sizeof(char *));
+        for (j = 0; j < p->nal && !bad[i]; j++) {
+            struct kta_corr_ref ref;
+            size_t g;
+
+            for (g = 0; g < c->ngroup; g++)
+                if (strcmp(c->group[g], p->al_name[j]) == 0)
+                    break;
+            if (g == c->ngroup)
+                continue;
+            if (corr_lookup(ld, p->al_rule[j], &ref) < 0) {
+                kta_rules_report(d, KTA_DIAG_ERROR, c->file, p->al_line[j], p->al_col[j],
+                                 c->id, "alias '%s': no rule or correlation has the id or "
+                                 "name '%s'", p->al_name[j], p->al_rule[j]);
+                bad[i] = 1;
+                continue;
+            }
+            for (k = 0; k < c->nrefs; k++)
+                if (c->refs[k].is_corr == ref.is_corr && c->refs[k].index == ref.index)
+                    break;
+            if (k == c->nrefs) {
+                kta_rules_report(d, KTA_DIAG_ERROR, c->file, p->al_line[j], p->al_col[j],
+                                 c->id, "alias '%s': '%s' is not one of the correlation's "
+                                 "rules", p->al_name[j], p->al_rule[j]);
+                bad[i] = 1;
+                continue;
+            }
+            free(c->field_of[g * c->nrefs + k]);
+            c->field_of[g * c->nrefs + k] = xstrdup(p->al_field[j]);
+        }
+    }
+    for (i = 0; i < ld->ncorrs; i++) {
+        memset(state, 0, ld->ncorrs);
+        if (!bad[i] && corr_cycle(ld, i, state)) {
+            struct kta_corrdef *c = ld->corrs[i].c;
+
+            kta_rules_report(d, KTA_DIAG_ERROR, c->file, c->line, c->col, c->id,
+                             "the correlation refers to itself through its rules (a cycle)");
+            bad[i] = 1;
+        }
+    }
+    /* A correlation that refers to a dropped one is dropped too. */
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (i = 0; i < ld->ncorrs; i++) {
+            struct kta_corrdef *c = ld->corrs[i].c;
+
+            for (k = 0; k < c->nrefs && !bad[i]; k++)
+                if (c->refs[k].is_corr && bad[c->refs[k].index]) {
+                    bad[i] = 1;
+                    changed = 1;
+                }
+        }
+    }
+    /* Renumber the survivors. */
+    {
+        size_t *newidx = xcalloc(ld->ncorrs, sizeof(size_t));
+
+        for (i = out = 0; i < ld->ncorrs; i++)
+            newidx[i] = bad[i] ? (size_t)-1 : out++;
+        for (i = out = 0; i < ld->ncorrs; i++) {
+            struct corr_pending *p = &ld->corrs[i];
+
+            if (bad[i]) {
+                pending_free(p, p->c->nrefs);
+                kta_corrdef_free(p->c);
+                if (ld->opts->skip_invalid)
+                    d->st->skipped++;
+                continue;
+            }
+            for (k = 0; k < p->c->nrefs; k++)
+                if (p->c->refs[k].is_corr)
+                    p->c->refs[k].index = newidx[p->c->refs[k].index];
+            ld->corrs[out++] = *p;
+        }
+        ld->ncorrs = out;
+        free(newidx);
+    }
+    free(bad);
+    free(state);
+}
+
+/* Hands the correlations to the ruleset, with the reverse references. */
+static void attach_correlations(struct loader *ld, struct kta_ruleset *rs)
+{
+    size_t i, k;
+
+    rs->rule_corrs = xcalloc(rs->nrules + 1, sizeof(*rs->rule_corrs));
+    rs->nrule_corrs = xcalloc(rs->nrules + 1, sizeof(size_t));
+    rs->rule_gen = xcalloc(rs->nrules + 1, 1);
+    rs->ncorrs = ld->ncorrs;
+    rs->corrs = xcalloc(ld->ncorrs + 1, sizeof(*rs->corrs));
+    rs->corr_corrs = xcalloc(ld->ncorrs + 1, sizeof(*rs->corr_corrs));
+    rs->ncorr_corrs = xcalloc(ld->ncorrs + 1, sizeof(size_t));
+    for (i = 0; i < rs->nrules; i++) {
+        const json_t *g = json_object_get(rs->rules[i]->meta, "generate");
+
+        rs->rule_gen[i] = json_is_true(g);
+    }
+    for (i = 0; i < ld->ncorrs; i++) {
+        struct kta_corrdef *c = ld->corrs[i].c;
+
+        pending_free(&ld->corrs[i], c->nrefs);
+        c->index = i;
+        rs->corrs[i] = c;
+        for (k = 0; k < c->nrefs; k++) {
+            if (c->refs[k].is_corr) {
+                push_index(&rs->corr_corrs[c->refs[k].index],
+                           &rs->ncorr_corrs[c->refs[k].index], i);
+            } else {
+                push_index(&rs->rule_corrs[c->refs[k].index],
+                           &rs->nrule_corrs[c->refs[k].index], i);
+                if (c->generate)
+                    rs->rule_gen[c->refs[k].index] = 1;
+            }
+        }
+    }
+    for (i = 0; i < rs->nrules; i++)
+        if (!rs->nrule_corrs[i])
+            rs->rule_gen[i] = 1;
+    free(ld->corrs);
+    ld->corrs = NULL;
+    ld->ncorrs = 0;
 }
 
 /* ---- filters ------------------------------------------------------------ */
@@ -1456,7 +2095,9 @@ static void load_item(struct loader *ld, const char *file, const struct kta_ynod
             ld->d->st->skipped++;
         return;
     }
-    if (fn)
+    if (kta_ynode_get(node, "correlation"))
+        load_correlation(ld, file, node);
+    else if (fn)
         load_filter(ld, file, node);
     else
         load_rule(ld, file, node);
@@ -1470,7 +2111,8 @@ static void load_document(struct loader *ld, const char *file, const struct kta_
     if (doc->kind == KTA_YNODE_SCALAR && doc->type == KTA_YT_NULL)
         return;     /* an empty document, e.g. after a trailing '---' */
     if (doc->kind == KTA_YNODE_MAP &&
-        (kta_ynode_get(doc, "detection") || kta_ynode_get(doc, "filter"))) {
+        (kta_ynode_get(doc, "detection") || kta_ynode_get(doc, "filter") ||
+         kta_ynode_get(doc, "correlation"))) {
         load_item(ld, file, doc);
         return;
     }
@@ -1879,7 +2521,9 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
         fscopes = xcalloc(ld->nfilters + 1, sizeof(*fscopes));
         apply_filters(ld, fscopes, &nfscopes);
     }
+    resolve_correlations(ld);
     ld->d->st->rules = ld->valid;
+    ld->d->st->correlations = ld->ncorrs;
     ld->d->st->enabled = 0;
     for (i = 0; i < ld->nrules; i++)
         ld->d->st->enabled += ld->rules[i]->enabled != 0;
@@ -1889,6 +2533,13 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
         free(ld->rules);
         for (i = 0; i < nfscopes; i++)
             kta_rule_free(fscopes[i]);
+        for (i = 0; i < ld->ncorrs; i++) {
+            pending_free(&ld->corrs[i], ld->corrs[i].c->nrefs);
+            kta_corrdef_free(ld->corrs[i].c);
+        }
+        free(ld->corrs);
+        ld->corrs = NULL;
+        ld->ncorrs = 0;
     } else {
         struct kta_rule **scopes = NULL;
         size_t nscopes = 0;
@@ -1906,6 +2557,7 @@ static struct kta_ruleset *finish(struct loader *ld, struct kta_rules_stats *st)
         for (i = 0; i < nfscopes; i++)
             scopes[nscopes++] = fscopes[i];
         rs = kta_ruleset_new(ld->rules, ld->nrules, scopes, nscopes);
+        attach_correlations(ld, rs);
         digest_finish(ld->d->digest, rs);
         rs->skipped = ld->skipped;
         rs->nskipped = ld->nskipped;

@@ -114,7 +114,8 @@ const char *kta_config_kafka(const struct kta_config *cfg, const char *key);
 /* The value of key in m, or NULL. */
 const char *kta_map_get(const struct kta_map *m, const char *key);
 
-/* Names a hit uses for its own keys (docs/rules.md "Hits"): output.fields
+/* Names a hit or a correlation hit uses for its own keys (docs/rules.md
+ * "Hits", "Correlation hits"): output.fields
  * may not take them.  NULL-terminated. */
 extern const char *const kta_hit_reserved_keys[];
 

@@ -57,4 +57,14 @@ void kta_hit_debug_line(struct kta_buf *out, const json_t *ev);
 /* Appends s as a JSON string literal, quotes included. */
 void kta_json_quote(struct kta_buf *out, const char *s, size_t len);
 
+/* Appends a correlation hit (docs/rules.md "Correlation hits"), no trailing
+ * newline: the correlation rule as "rule", the completing event's source,
+ * and under "correlation" its type, group, count (and distinct values),
+ * first and last event times and the events' sources. */
+struct kta_corr_hit;
+void kta_hit_encode_correlation(struct kta_buf *out, const struct kta_corr_hit *h,
+                                const char *detected_at, const struct kta_buf *tail);
+/* Appends "[CORRELATION] Rule: ID | Severity: LEVEL | Group: k=v, ... | Count: N\n". */
+void kta_hit_correlation_line(struct kta_buf *out, const struct kta_corr_hit *h);
+
 #endif

@@ -50,6 +50,7 @@ struct kta_rules_stats {
     size_t skipped;   /* invalid rules dropped (skip_invalid) */
     size_t errors;    /* errors reported */
     size_t warnings;  /* warnings reported */
+    size_t correlations;  /* correlation rules in the returned ruleset */
     /* Log sources (docs/rules.md §21), counted over the rules loaded or
      * dropped for their log source: */
     size_t ls_scoped;     /* scoped by one or more log-source entries */
@@ -252,5 +253,57 @@ struct kta_eval_stats {
     uint64_t rules;      /* rule evaluations (kta_eval included) */
 };
 void kta_eval_ctx_stats(const struct kta_eval_ctx *ctx, struct kta_eval_stats *st);
+
+/* ---- correlation rules (docs/rules.md "Correlation rules") ------------- */
+
+enum kta_corr_type {
+    KTA_CORR_EVENT_COUNT, KTA_CORR_VALUE_COUNT, KTA_CORR_TEMPORAL, KTA_CORR_TEMPORAL_ORDERED
+};
+enum kta_corr_op { KTA_CO_GT, KTA_CO_GTE, KTA_CO_LT, KTA_CO_LTE, KTA_CO_EQ, KTA_CO_NEQ };
+
+/* One entry of `rules:`: a base rule or another correlation. */
+struct kta_corr_ref {
+    int    is_corr;     /* index is into the correlations, else the rules */
+    size_t index;
+};
+
+/*
+ * A loaded correlation rule.  Read-only once loaded; owned by the ruleset.
+ * Correlations are kept apart from the rules, so the per-event evaluator
+ * never sees them; correlate.c applies them to the base rules' matches.
+ */
+struct kta_corrdef {
+    char                *id, *title, *name;   /* name may be NULL */
+    const char          *level;               /* static string */
+    json_t              *tags;                /* array of strings */
+    enum kta_corr_type   type;
+    struct kta_corr_ref *refs;
+    size_t               nrefs;
+    char               **group;               /* group-by names (after aliases) */
+    size_t               ngroup;
+    /* field_of[g * nrefs + k]: the field that gives group g for the events
+     * of refs[k] (an alias), else group[g] itself. */
+    char               **field_of;
+    char                *field;               /* value_count: the counted field */
+    int64_t              timespan_ms;
+    enum kta_corr_op     ops[2];
+    double               vals[2];
+    size_t               nops;                /* 0: temporal without condition */
+    int                  upper;               /* an lt/lte: decided when a window closes */
+    int                  generate;            /* its base rules also produce hits */
+    size_t               index;               /* its place among the correlations */
+    char                *file;
+    int                  line, col;
+};
+
+size_t kta_ruleset_ncorr(const struct kta_ruleset *rs);
+const struct kta_corrdef *kta_ruleset_corr(const struct kta_ruleset *rs, size_t i);
+/* The correlations that refer to rule i directly (NULL, *n = 0: none). */
+const size_t *kta_ruleset_rule_corrs(const struct kta_ruleset *rs, size_t i, size_t *n);
+/* The correlations that refer to correlation i directly. */
+const size_t *kta_ruleset_corr_corrs(const struct kta_ruleset *rs, size_t i, size_t *n);
+/* 1 when rule i produces hits of its own: referenced by no correlation, or
+ * it or one of its correlations says `generate: true`. */
+int kta_ruleset_rule_generates(const struct kta_ruleset *rs, size_t i);
 
 #endif

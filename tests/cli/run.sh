@@ -463,6 +463,15 @@ mkdir -p empty
 
 # exit codes: run
 "$KTA" run --nosuch 2>err; check "run: unknown option exit 2" test $? -eq 2
+# Correlation rules: kta eval applies them; kta run refuses them for now,
+# before it talks to Kafka; bad --grace / --time-field are usage errors.
+cr="$root/tests/rules/cases/correlation/value-count/rules.yml"
+"$KTA" run -r "$cr" -b 127.0.0.1:1 -t x 2>err; rc=$?
+check "run: refuses correlation rules" test $rc -ne 0
+check "run: names the correlation" has "correlation rules are not supported by kta run yet (spray $cr:6)" err
+"$KTA" eval -r "$cr" --grace 5w </dev/null 2>err; check "eval: bad --grace exit 2" test $? -eq 2
+"$KTA" eval -r "$cr" --time-field a,,b </dev/null 2>err; check "eval: bad --time-field exit 2" test $? -eq 2
+"$KTA" check "$cr" >out 2>&1; check "check counts correlations" has "correlations: 1 loaded" out
 "$KTA" run -w many 2>err; check "run: bad value exit 2" test $? -eq 2
 check "run: bad value message" has "kta: error: -w: workers: 'many' is not a whole number" err
 "$KTA" run extra 2>err; check "run: stray argument exit 2" test $? -eq 2

@@ -276,7 +276,7 @@ int main(void)
     /* -X errors */
     CHECK_INT(kta_config_set(cfg, "output.fields.rule", "x", "-X", err, sizeof(err)), -1);
     CHECK_STR(err, "output.fields: 'rule' is a key of the hit itself (rule, event, source, "
-                   "detected_at and kta are taken)");
+                   "detected_at, kta and correlation are taken)");
     CHECK_INT(kta_config_set(cfg, "output.fields.a.b", "x", "-X", err, sizeof(err)), -1);
     CHECK(strstr(err, "'a.b' is not a field name") != NULL);
     CHECK_INT(kta_config_set(cfg, "output.fields.bad", "\xff", "-X", err, sizeof(err)), -1);
@@ -293,7 +293,7 @@ int main(void)
     cfg = kta_config_new();
     CHECK_INT(load(cfg, "output:\n  fields:\n    event: x\n", err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s/kta.yaml:3:5: output.fields: 'event' is a key of the hit "
-             "itself (rule, event, source, detected_at and kta are taken)", dir);
+             "itself (rule, event, source, detected_at, kta and correlation are taken)", dir);
     CHECK_STR(err, want);
     CHECK_INT(load(cfg, "output:\n  topic_by_level:\n    urgent: pager\n", err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s/kta.yaml:3:5: output.topic_by_level: 'urgent' is not a level "
@@ -312,7 +312,7 @@ int main(void)
     CHECK_STR(err, want);
     CHECK_INT(load(cfg, "output.fields.source: x\n", err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s/kta.yaml:1:1: output.fields: 'source' is a key of the hit "
-             "itself (rule, event, source, detected_at and kta are taken)", dir);
+             "itself (rule, event, source, detected_at, kta and correlation are taken)", dir);
     CHECK_STR(err, want);
     CHECK_INT(load(cfg, "output:\n  fields:\n", err, sizeof(err)), 0);   /* nothing under it */
     CHECK_INT(cfg->fields.n, 0);

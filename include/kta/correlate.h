@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * correlate: Sigma correlation rules (docs/rules.md "Correlation rules")
+ * applied to the matches of their base rules, in two steps that may run
+ * in different places:
+ *
+ *  (a) keying, kta_corr_key: where a base rule matched (a worker, or
+ *      kta eval's evaluators), turn (rule, event, time, source) into one
+ *      self-contained *correlation input* per correlation that refers to
+ *      the rule: a JSON line carrying the correlation, the group values
+ *      after aliases, the event time, the counted value and the source.
+ *      It is meant to travel (e.g. through a topic keyed by kta_corr
+ *      input's "k" member) to the one owner of its group.  Pure function
+ *      of its arguments; any thread.
+ *  (b) owning, struct kta_corr: applies inputs to per-group sliding
+ *      windows and emits correlation hits (and feeds them on to the
+ *      correlations that refer to correlations).  One thread owns a
+ *      struct kta_corr; it takes no locks.
+ *
+ * Never touches Kafka or YAML, never prints; callers encode hits
+ * (hit.c kta_hit_encode_correlation) and report.
+ */
+#ifndef KTA_CORRELATE_H
+#define KTA_CORRELATE_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "kta/hit.h"
+#include "kta/rules.h"
+#include "kta/util.h"
+
+/* Default event-time fields, first present wins. */
+extern const char *const kta_corr_default_time_fields[];
+
+struct kta_corr_opts {
+    size_t  max_groups;    /* 0: 100000 */
+    size_t  max_events;    /* per group; 0: 10000 */
+    size_t  max_sources;   /* sources listed per hit; 0: 10 */
+    int64_t grace_ms;      /* late when older than newest - grace; <0: 0 */
+};
+
+/*
+ * The event time in ms since the epoch: the first of fields (NULL: the
+ * defaults) present in ev as an RFC 3339 string or an epoch number
+ * (seconds, or milliseconds when above 1e11); else record_ts (>= 0);
+ * else -1.
+ */
+int64_t kta_corr_event_time(const json_t *ev, const char *const *fields, int64_t record_ts);
+
+/*
+ * Keying step: appends one correlation input line ("...\n") to out for
+ * every correlation that refers to rule (a ruleset index) directly.
+ * Returns the number of lines appended.
+ */
+size_t kta_corr_key(const struct kta_ruleset *rs, size_t rule, const json_t *ev, int64_t t_ms,
+                    const struct kta_hit_source *src, struct kta_buf *out);
+
+/* A correlation hit, valid during the callback only. */
+struct kta_corr_hit {
+    const struct kta_corrdef *c;
+    const json_t             *group;     /* object: group-by name -> value */
+    uint64_t                  count;     /* events, or distinct values */
+    const json_t             *values;    /* value_count: the distinct values; else NULL */
+    int64_t                   first_ms, last_ms;   /* -1: no time */
+    const json_t             *sources;   /* up to max_sources sources, in time order */
+    uint64_t                  nsources;  /* all of them */
+    const json_t             *source;    /* the event that completed it (or closed it) */
+};
+typedef void kta_corr_hit_fn(void *opaque, const struct kta_corr_hit *h);
+
+struct kta_corr_stats {
+    uint64_t groups;     /* groups held now */
+    uint64_t events;     /* inputs applied */
+    uint64_t late;       /* left out as late */
+    uint64_t quiet;      /* left out while the group was quiet after a hit */
+    uint64_t evicted;    /* groups evicted at max_groups */
+    uint64_t dropped;    /* oldest events dropped at max_events */
+    uint64_t hits;       /* correlation hits emitted */
+    uint64_t bad;        /* inputs that did not decode */
+    uint64_t notime;     /* inputs without an event time */
+};
+
+struct kta_corr;
+/* Borrows rs, which must outlive the result. */
+struct kta_corr *kta_corr_new(const struct kta_ruleset *rs, const struct kta_corr_opts *opts);
+void kta_corr_free(struct kta_corr *cs);
+/* Applies one input line (without or with its '\n').  Returns 0, or -1
+ * when it does not decode (counted as bad). */
+int kta_corr_apply(struct kta_corr *cs, const char *input, size_t len,
+                   kta_corr_hit_fn *fn, void *opaque);
+/* End of input: closes every open window (lt/lte decided now). */
+void kta_corr_flush(struct kta_corr *cs, kta_corr_hit_fn *fn, void *opaque);
+void kta_corr_get_stats(const struct kta_corr *cs, struct kta_corr_stats *st);
+
+#endif

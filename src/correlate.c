@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * correlate: correlation rules over base-rule matches; see
+ * include/kta/correlate.h for the two steps (keying in any thread, owning
+ * in one).  Owns the per-group windows of one struct kta_corr.  No Kafka,
+ * no YAML, no locks, no output.
+ *
+ * A group's state is self-contained (its correlation, its key, its events
+ * with their times, rules, values and sources, its quiet-until time) so
+ * that it can later be written to and restored from a changelog.
+ *
+ * States of one group (struct group) and their transitions:
+ *
+ *   (none)   -> EMPTY     [group_get: first input of a new group key]
+ *   EMPTY    -> COUNTING  [apply_input: an event is kept]
+ *   COUNTING -> COUNTING  [apply_input: an event is kept; a sliding window
+ *                          forgets events more than timespan older than the
+ *                          newest; at max_events the oldest is dropped]
+ *   COUNTING -> QUIET     [apply_input -> emit: a sliding condition holds;
+ *                          quiet_until = first event time + timespan.
+ *                          Without event times: -> EMPTY instead]
+ *   COUNTING -> EMPTY     [close_window (lt/lte): an event after the window,
+ *                          or kta_corr_flush; emits when the condition holds]
+ *   QUIET    -> QUIET     [apply_input: an event at or before quiet_until,
+ *                          counted as quiet, not kept]
+ *   QUIET    -> COUNTING  [apply_input: an event after quiet_until]
+ *   any      -> (none)    [group_get: evicted at max_groups, idlest first,
+ *                          never one that is emitting (pin)]
+ *
+ * Before any of these, kta_corr_apply leaves out late inputs (older than
+ * the newest time of their partition or file minus the grace).
+ */
+#include "kta/correlate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const kta_corr_default_time_fields[] = {
+    "@timestamp", "timestamp", "EventTime", "TimeCreated", NULL
+};
+
+/* ---- event time ---------------------------------------------------------- */
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+    return era * 146097 + doe - 719468;
+}
+
+/* RFC 3339 ("2026-11-27T07:25:10.123Z", "+02:00" offsets, ' ' for 'T'). */
+static int64_t parse_rfc3339(const char *s)
+{
+    int y, mo, d, h, mi, sec, ms = 0, sign, oh, om;
+    size_t n = strlen(s), i = 19;
+
+    if (n < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        s[13] != ':' || s[16] != ':' || digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
+        digits(s + 8, 2, &d) || digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
+        digits(s + 17, 2, &sec) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60)
+        return -1;
+    if (i < n && s[i] == '.') {
+        int scale = 100;
+
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+            ms += (s[i] - '0') * scale;
+            scale /= 10;
+        }
+    }
+    int64_t t = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000 + ms;
+
+    if (i == n)
+        return t;   /* no offset: taken as UTC */
+    if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n)
+        return t;
+    if ((s[i] != '+' && s[i] != '-') || n - i != 6 || s[i + 3] != ':' ||
+        digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om))
+        return -1;
+    sign = s[i] == '+' ? 1 : -1;
+    return t - sign * (int64_t)(oh * 60 + om) * 60000;
+}
+
+/* ev[name]: the flat key first, then the dotted path. */
+static const json_t *field_get(const json_t *ev, const char *name)
+{
+    const json_t *v = json_object_get(ev, name);
+    const char *p = name, *dot;
+
+    if (v || !strchr(name, '.'))
+        return v;
+    v = ev;
+    while (v && (dot = strchr(p, '.')) != NULL) {
+        v = json_is_object(v) ? json_object_getn(v, p, (size_t)(dot - p)) : NULL;
+        p = dot + 1;
+    }
+    return json_is_object(v) ? json_object_get(v, p) : NULL;
+}
+
+int64_t kta_corr_event_time(const json_t *ev, const char *const *fields, int64_t record_ts)
+{
+    if (!fields)
+        fields = kta_corr_default_time_fields;
+    for (size_t i = 0; ev && fields[i]; i++) {
+        const json_t *v = field_get(ev, fields[i]);
+        int64_t t = -1;
+
+        if (json_is_string(v))
+            t = parse_rfc3339(json_string_value(v));
+        else if (json_is_number(v) && json_number_value(v) >= 0) {
+            double x = json_number_value(v);
+
+            t = x > 1e11 ? (int64_t)x : (int64_t)(x * 1000.0);
+        }
+        if (t >= 0)
+            return t;
+    }
+    return record_ts >= 0 ? record_ts : -1;
+}
+
+/* ---- keying --------------------------------------------------------------- */
+
+static json_t *source_json(const struct kta_hit_source *src)
+{
+    if (src->topic)
+        return json_pack("{s:s,s:i,s:I}", "topic", src->topic, "partition",
+                         (int)src->partition, "offset", (json_int_t)src->offset);
+    return json_pack("{s:s,s:I}", "file", src->file ? src->file : "-", "line",
+                     (json_int_t)src->line);
+}
+
+/* A group or counted value: scalars as they are, anything else (and a
+ * missing field) null. */
+static json_t *group_value(const json_t *v)
+{
+    if (!v || json_is_object(v) || json_is_array(v))
+        return json_null();
+    return json_deep_copy(v);
+}
+
+static void emit_input(const struct kta_corrdef *c, size_t k, json_t *group, json_t *value,
+                       int64_t t_ms, json_t *source, struct kta_buf *out)
+{
+    json_t *in = json_object();
+    char *text;
+
+    json_object_set_new(in, "c", json_string(c->id));
+    json_object_set_new(in, "ci", json_integer((json_int_t)c->index));
+    json_object_set_new(in, "k", json_integer((json_int_t)k));
+    json_object_set_new(in, "g", group);
+    json_object_set_new(in, "t", json_integer(t_ms));
+    if (value)
+        json_object_set_new(in, "v", value);
+    json_object_set_new(in, "s", source);
+    text = json_dumps(in, JSON_COMPACT | JSON_ENSURE_ASCII);
+    kta_buf_append(out, text, strlen(text));
+    kta_buf_append(out, "\n", 1);
+    free(text);
+    json_decref(in);
+}
+
+/* Group values of c for the events of refs[k], from lookup(name). */
+static json_t *make_group(const struct kta_corrdef *c, size_t k,
+                          const json_t *(*lookup)(const void *, const char *), const void *arg)
+{
+    json_t *g = json_array();
+
+    for (size_t i = 0; i < c->ngroup; i++) {
+        const char *f = c->field_of[i * c->nrefs + k] ? c->field_of[i * c->nrefs + k]
+                                                        : c->group[i];
+
+        json_array_append_new(g, group_value(lookup(arg, f)));
+    }
+    return g;
+}
+
+static const json_t *event_lookup(const void *ev, const char *f)
+{
+    return field_get(ev, f);
+}
+
+size_t kta_corr_key(const struct kta_ruleset *rs, size_t rule, const json_t *ev, int64_t t_ms,
+                    const struct kta_hit_source *src, struct kta_buf *out)
+{
+    size_t n, i, k;
+    const size_t *cs = kta_ruleset_rule_corrs(rs, rule, &n);
+
+    for (i = 0; i < n; i++) {
+        const struct kta_corrdef *c = kta_ruleset_corr(rs, cs[i]);
+
+        for (k = 0; k < c->nrefs; k++) {
+            if (c->refs[k].is_corr || c->refs[k].index != rule)
+                continue;
+            emit_input(c, k, make_group(c, k, event_lookup, ev),
+                       c->field ? group_value(field_get(ev, c->field)) : NULL, t_ms,
+                       source_json(src), out);
+            break;    /* a rule listed twice counts once */
+        }
+    }
+    return n;
+}
+
+/* ---- owning --------------------------------------------------------------- */
+
+struct cevent {
+    int64_t  t;
+    size_t   k;          /* which of the correlation's refs */
+    char    *value;      /* value_count: JSON text; else NULL */
+    json_t  *source;
+};
+
+struct group {
+    size_t         corr;
+    char          *key;         /* the group values, JSON array text */
+    json_t        *values;      /* the same, decoded */
+    struct cevent *ev;          /* sorted by time */
+    size_t         n, cap;
+    int64_t        quiet_until; /* INT64_MIN: not quiet */
+    int64_t        last_t;      /* newest time applied (eviction order) */
+    uint64_t       seq;         /* creation order */
+    int            pin;         /* emitting: not to be evicted */
+    struct group  *next;        /* hash chain */
+    struct group  *prev_all, *next_all;   /* creation order */
+};
+
+struct srctime {
+    char   *key;
+    int64_t newest;
+};
+
+struct kta_corr {
+    const struct kta_ruleset *rs;
+    struct kta_corr_opts      o;
+    struct group            **buckets;
+    size_t                    nbuckets, ngroups;
+    struct group             *first, *last;
+    uint64_t                  seq;
+    struct srctime           *src;
+    size_t                    nsrc;
+    struct kta_corr_stats     st;
+};
+
+static uint64_t hash_key(size_t corr, const char *key)
+{
+    uint64_t h = 1469598103934665603ull ^ corr;
+
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 1099511628211ull;
+    return h;
+}
+
+struct kta_corr *kta_corr_new(const struct kta_ruleset *rs, const struct kta_corr_opts *opts)
+{
+    struct kta_corr *cs = xcalloc(1, sizeof(*cs));
+
+    cs->rs = rs;
+    if (opts)
+        cs->o = *opts;
+    if (!cs->o.max_groups)
+        cs->o.max_groups = 100000;
+    if (!cs->o.max_events)
+        cs->o.max_events = 10000;
+    if (!cs->o.max_sources)
+        cs->o.max_sources = 10;
+    if (cs->o.grace_ms < 0)
+        cs->o.grace_ms = 0;
+    cs->nbuckets = 1024;
+    cs->buckets = xcalloc(cs->nbuckets, sizeof(*cs->buckets));
+    return cs;
+}
+
+static void events_clear(struct group *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->ev[i].value);
+        json_decref(g->ev[i].source);
+    }
+    g->n = 0;
+}
+
+static void group_unlink(struct kta_corr *cs, struct group *g)
+{
+    struct group **pp = &cs->buckets[hash_key(g->corr, g->key) & (cs->nbuckets - 1)];
+
+    while (*pp != g)
+        pp = &(*pp)->next;
+    *pp = g->next;
+    if (g->prev_all)
+        g->prev_all->next_all = g->next_all;
+    else
+        cs->first = g->next_all;
+    if (g->next_all)
+        g->next_all->prev_all = g->prev_all;
+    else
+        cs->last = g->prev_all;
+    cs->ngroups--;
+}
+
+static void group_free(struct group *g)
+{
+    events_clear(g);
+    free(g->ev);
+    free(g->key);
+    json_decref(g->values);
+    free(g);
+}
+
+void kta_corr_free(struct kta_corr *cs)
+{
+    if (!cs)
+        return;
+    for (struct group *g = cs->first, *n; g; g = n) {
+        n = g->next_all;
+        group_free(g);
+    }
+    free(cs->buckets);
+    for (size_t i = 0; i < cs->nsrc; i++)
+        free(cs->src[i].key);
+    free(cs->src);
+    free(cs);
+}
+
+void kta_corr_get_stats(const struct kta_corr *cs, struct kta_corr_stats *st)
+{
+    *st = cs->st;
+    st->groups = cs->ngroups;
+}
+
+static void rehash(struct kta_corr *cs)
+{
+    size_t nb = cs->nbuckets * 2;
+    struct group **b = xcalloc(nb, sizeof(*b));
+
+    for (struct group *g = cs->first; g; g = g->next_all) {
+        size_t i = hash_key(g->corr, g->key) & (nb - 1);
+
+        g->next = b[i];
+        b[i] = g;
+    }
+    free(cs->buckets);
+    cs->buckets = b;
+    cs->nbuckets = nb;
+}
+
+static struct group *group_get(struct kta_corr *cs, size_t corr, const char *key,
+                               const json_t *values)
+{
+    size_t i = hash_key(corr, key) & (cs->nbuckets - 1);
+    struct group *g;
+
+    for (g = cs->buckets[i]; g; g = g->next)
+        if (g->corr == corr && strcmp(g->key, key) == 0)
+            return g;
+    if (cs->ngroups >= cs->o.max_groups) {
+        /* Evict the group that has been idle longest (oldest newest time,
+         * then oldest creation). */
+        struct group *old = NULL;
+
+        for (g = cs->first; g; g = g->next_all)
+            if (!g->pin && (!old || g->last_t < old->last_t))
+                old = g;
+        if (old) {
+            group_unlink(cs, old);
+            group_free(old);
+            cs->st.evicted++;
+        }
+    }
+    if (cs->ngroups + 1 > cs->nbuckets)
+        rehash(cs);
+    g = xcalloc(1, sizeof(*g));
+    g->corr = corr;
+    g->key = xstrdup(key);
+    g->values = json_deep_copy(values);
+    g->quiet_until = INT64_MIN;
+    g->last_t = INT64_MIN;
+    g->seq = cs->seq++;
+    i = hash_key(corr, key) & (cs->nbuckets - 1);
+    g->next = cs->buckets[i];
+    cs->buckets[i] = g;
+    g->prev_all = cs->last;
+    if (cs->last)
+        cs->last->next_all = g;
+    else
+        cs->first = g;
+    cs->last = g;
+    cs->ngroups++;
+    return g;
+}
+
+static int cond_holds(const struct kta_corrdef *c, double x)
+{
+    for (size_t i = 0; i < c->nops; i++) {
+        double v = c->vals[i];
+        int ok;
+
+        switch (c->ops[i]) {
+        case KTA_CO_GT:  ok = x > v; break;
+        case KTA_CO_GTE: ok = x >= v; break;
+        case KTA_CO_LT:  ok = x < v; break;
+        case KTA_CO_LTE: ok = x <= v; break;
+        case KTA_CO_EQ:  ok = x == v; break;
+        default:         ok = x != v; break;
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* Distinct values of events [from, g->n) into arr (may be NULL). */
+static size_t distinct(const struct group *g, size_t from, json_t *arr)
+{
+    size_t n = 0;
+
+    for (size_t i = from; i < g->n; i++) {
+        size_t j;
+
+        if (!g->ev[i].value)
+            continue;
+        for (j = from; j < i; j++)
+            if (g->ev[j].value && strcmp(g->ev[j].value, g->ev[i].value) == 0)
+                break;
+        if (j < i)
+            continue;
+        n++;
+        if (arr)
+            json_array_append_new(arr, json_loads(g->ev[i].value, JSON_DECODE_ANY, NULL));
+    }
+    return n;
+}
+
+/* Does the window [from, g->n) satisfy c?  *count: what the hit reports. */
+static int window_holds(const struct kta_corrdef *c, const struct group *g, size_t from,
+                        uint64_t *count)
+{
+    size_t i, k;
+
+    switch (c->type) {
+    case KTA_CORR_EVENT_COUNT:
+        *count = g->n - from;
+        return cond_holds(c, (double)*count);
+    case KTA_CORR_VALUE_COUNT:
+        *count = distinct(g, from, NULL);
+        return cond_holds(c, (double)*count);
+    case KTA_CORR_TEMPORAL:
+        *count = g->n - from;
+        for (k = 0; k < c->nrefs; k++) {
+            for (i = from; i < g->n; i++)
+                if (g->ev[i].k == k)
+                    break;
+            if (i == g->n)
+                return 0;
+        }
+        return 1;
+    default:   /* temporal_ordered: the rules' first matches in the order listed */
+        *count = g->n - from;
+        for (i = from, k = 0; i < g->n && k < c->nrefs; i++)
+            if (g->ev[i].k == k)
+                k++;
+        return k == c->nrefs;
+    }
+}
+
+static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t *group,
+                        int64_t t, const json_t *value, const json_t *source,
+                        kta_corr_hit_fn *fn, void *opaque);
+
+/* Emits a hit of g over events [from, g->n), then feeds it to the
+ * correlations that refer to g's correlation. */
+static void emit(struct kta_corr *cs, struct group *g, size_t from, uint64_t count,
+                 const json_t *source, kta_corr_hit_fn *fn, void *opaque)
+{
+    const struct kta_corrdef *c = kta_ruleset_corr(cs->rs, g->corr);
+    json_t *obj = json_object(), *sources = json_array(), *values = NULL, *src;
+    struct kta_corr_hit h = { .c = c, .count = count };
+    size_t i, n;
+    const size_t *up;
+
+    for (i = 0; i < c->ngroup; i++)
+        json_object_set(obj, c->group[i], json_array_get(g->values, i));
+    if (c->type == KTA_CORR_VALUE_COUNT) {
+        values = json_array();
+        distinct(g, from, values);
+    }
+    for (i = from; i < g->n && i - from < cs->o.max_sources; i++)
+        json_array_append(sources, g->ev[i].source);
+    src = json_incref((json_t *)source);
+    h.group = obj;
+    h.values = values;
+    h.first_ms = g->ev[from].t;
+    h.last_ms = g->ev[g->n - 1].t;
+    h.sources = sources;
+    h.nsources = g->n - from;
+    h.source = src;
+    cs->st.hits++;
+    g->pin++;
+    if (fn)
+        fn(opaque, &h);
+    /* Chained correlations: the hit is an event of theirs, at its last
+     * time, with the group values by name. */
+    up = kta_ruleset_corr_corrs(cs->rs, g->corr, &n);
+    for (i = 0; i < n; i++) {
+        const struct kta_corrdef *u = kta_ruleset_corr(cs->rs, up[i]);
+
+        for (size_t k = 0; k < u->nrefs; k++) {
+            json_t *ug, *uv = NULL;
+
+            if (!u->refs[k].is_corr || u->refs[k].index != g->corr)
+                continue;
+            ug = json_array();
+            for (size_t gi = 0; gi < u->ngroup; gi++) {
+                const char *f = u->field_of[gi * u->nrefs + k] ? u->field_of[gi * u->nrefs + k]
+                                                                 : u->group[gi];
+
+                json_array_append_new(ug, group_value(json_object_get(obj, f)));
+            }
+            if (u->field)
+                uv = group_value(json_object_get(obj, u->field));
+            apply_input(cs, up[i], k, ug, h.last_ms, uv, src, fn, opaque);
+            json_decref(ug);
+            json_decref(uv);
+            break;
+        }
+    }
+    g->pin--;
+    json_decref(src);
+    json_decref(obj);
+    json_decref(sources);
+    json_decref(values);
+}
+
+/* Closes g's window (lt/lte conditions): a hit when it holds. */
+static void close_window(struct kta_corr *cs, struct group *g, kta_corr_hit_fn *fn,
+                         void *opaque)
+{
+    const struct kta_corrdef *c = kta_ruleset_corr(cs->rs, g->corr);
+    uint64_t count;
+
+    if (g->n && window_holds(c, g, 0, &count))
+        emit(cs, g, 0, count, g->ev[g->n - 1].source, fn, opaque);
+    events_clear(g);
+}
+
+static int64_t *src_newest(struct kta_corr *cs, const json_t *source)
+{
+    char key[512];
+    const char *topic = json_string_value(json_object_get(source, "topic"));
+
+    if (topic)
+        snprintf(key, sizeof(key), "t:%s:%lld", topic,
+                 (long long)json_integer_value(json_object_get(source, "partition")));
+    else
+        snprintf(key, sizeof(key), "f:%s",
+                 json_string_value(json_object_get(source, "file")) ?
+                 json_string_value(json_object_get(source, "file")) : "-");
+    for (size_t i = 0; i < cs->nsrc; i++)
+        if (strcmp(cs->src[i].key, key) == 0)
+            return &cs->src[i].newest;
+    cs->src = xrealloc(cs->src, (cs->nsrc + 1) * sizeof(*cs->src));
+    cs->src[cs->nsrc].key = xstrdup(key);
+    cs->src[cs->nsrc].newest = INT64_MIN;
+    return &cs->src[cs->nsrc++].newest;
+}
+
+static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t *group,
+                        int64_t t, const json_t *value, const json_t *source,
+                        kta_corr_hit_fn *fn, void *opaque)
+{
+    const struct kta_corrdef *c = kta_ruleset_corr(cs->rs, corr);
+    char *key = json_dumps(group, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    struct group *g = group_get(cs, corr, key, group);
+    int timed = t >= 0;
+    size_t pos, from;
+    uint64_t count;
+
+    free(key);
+    cs->st.events++;
+    if (!timed) {
+        cs->st.notime++;
+        t = 0;     /* no time: one window over the whole input */
+    }
+    if (timed && t <= g->quiet_until) {
+        cs->st.quiet++;
+        return;
+    }
+    if (c->upper && g->n && t - g->ev[0].t > c->timespan_ms)
+        close_window(cs, g, fn, opaque);
+    /* One event matched by several of the correlation's rules counts once
+     * (temporal types: once per rule). */
+    for (pos = g->n; pos > 0 && g->ev[pos - 1].t == t; pos--) {
+        const struct cevent *o = &g->ev[pos - 1];
+
+        if ((o->k == k || (c->type != KTA_CORR_TEMPORAL &&
+                           c->type != KTA_CORR_TEMPORAL_ORDERED)) &&
+            json_equal(o->source, source))
+            return;
+    }
+    if (g->n == cs->o.max_events) {
+        free(g->ev[0].value);
+        json_decref(g->ev[0].source);
+        memmove(g->ev, g->ev + 1, (g->n - 1) * sizeof(*g->ev));
+        g->n--;
+        cs->st.dropped++;
+    }
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 8;
+        if (g->cap > cs->o.max_events)
+            g->cap = cs->o.max_events;
+        g->ev = xrealloc(g->ev, g->cap * sizeof(*g->ev));
+    }
+    /* In time order; equal times keep arrival order. */
+    for (pos = g->n; pos > 0 && g->ev[pos - 1].t > t; pos--)
+        ;
+    memmove(g->ev + pos + 1, g->ev + pos, (g->n - pos) * sizeof(*g->ev));
+    g->ev[pos].t = t;
+    g->ev[pos].k = k;
+    g->ev[pos].value = value && !json_is_null(value) ?
+                       json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY) : NULL;
+    g->ev[pos].source = json_incref((json_t *)source);
+    g->n++;
+    if (t > g->last_t)
+        g->last_t = t;
+    if (c->upper)
+        return;     /* decided when the window closes */
+    /* Sliding window: the events within timespan of the newest (a pair
+     * exactly timespan apart is inside). */
+    {
+        int64_t newest = g->ev[g->n - 1].t;
+
+        for (from = 0; from < g->n && newest - g->ev[from].t > c->timespan_ms; from++)
+            ;
+        /* Events that fell out of every future window are forgotten. */
+        for (size_t i = 0; i < from; i++) {
+            free(g->ev[i].value);
+            json_decref(g->ev[i].source);
+        }
+        memmove(g->ev, g->ev + from, (g->n - from) * sizeof(*g->ev));
+        g->n -= from;
+    }
+    if (window_holds(c, g, 0, &count)) {
+        int64_t start = g->ev[0].t;
+
+        emit(cs, g, 0, count, source, fn, opaque);
+        events_clear(g);
+        if (timed)
+            g->quiet_until = start + c->timespan_ms;
+    }
+}
+
+int kta_corr_apply(struct kta_corr *cs, const char *input, size_t len,
+                   kta_corr_hit_fn *fn, void *opaque)
+{
+    json_t *in = json_loadb(input, len, 0, NULL);
+    const json_t *g, *s, *t, *ci, *k;
+    const struct kta_corrdef *c;
+    int64_t tm, *newest;
+
+    g = json_object_get(in, "g");
+    s = json_object_get(in, "s");
+    t = json_object_get(in, "t");
+    ci = json_object_get(in, "ci");
+    k = json_object_get(in, "k");
+    if (!json_is_array(g) || !json_is_object(s) || !json_is_integer(t) ||
+        !json_is_integer(ci) || !json_is_integer(k) ||
+        !(c = kta_ruleset_corr(cs->rs, (size_t)json_integer_value(ci))) ||
+        json_array_size(g) != c->ngroup || (size_t)json_integer_value(k) >= c->nrefs ||
+        strcmp(json_string_value(json_object_get(in, "c")) ?
+               json_string_value(json_object_get(in, "c")) : "", c->id) != 0) {
+        cs->st.bad++;
+        json_decref(in);
+        return -1;
+    }
+    tm = json_integer_value(t);
+    if (tm >= 0) {
+        newest = src_newest(cs, s);
+        if (*newest != INT64_MIN && tm < *newest - cs->o.grace_ms) {
+            cs->st.events++;
+            cs->st.late++;
+            json_decref(in);
+            return 0;
+        }
+        if (tm > *newest)
+            *newest = tm;
+    }
+    apply_input(cs, c->index, (size_t)json_integer_value(k), g, tm, json_object_get(in, "v"),
+                s, fn, opaque);
+    json_decref(in);
+    return 0;
+}
+
+void kta_corr_flush(struct kta_corr *cs, kta_corr_hit_fn *fn, void *opaque)
+{
+    /* Closing may chain into other groups (possibly new ones, at the end
+     * of the list): walk until no group has an open upper window. */
+    for (struct group *g = cs->first; g; g = g->next_all) {
+        const struct kta_corrdef *c = kta_ruleset_corr(cs->rs, g->corr);
+
+        if (c->upper && g->n)
+            close_window(cs, g, fn, opaque);
+    }
+}
