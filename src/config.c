@@ -960,8 +960,9 @@ void kta_config_markdown(FILE *fp)
           "waits at most 1 ms for a batch; librdkafka's default is 5) and\n"
           "`message.max.bytes=16777216` (a dead letter is the input record unchanged,\n"
           "so the dead-letter topic's own limit should decide), and in exactly-once\n"
-          "mode `transaction.timeout.ms=10000`, which must be at most half of\n"
-          "`max.poll.interval.ms` (librdkafka may block a transactional call that long).\n"
+          "mode `transaction.timeout.ms=10000`, which must be at most a third of\n"
+          "`max.poll.interval.ms` (librdkafka may block a transactional call that long,\n"
+          "twice between two polls).\n"
           "Only the eager assignors `range` and `roundrobin` are\n"
           "supported. Properties whose names contain `password`, `secret` or\n"
           "`sasl.jaas` are never printed.\n", fp);
