@@ -66,28 +66,36 @@ void kta_hit_tail(struct kta_buf *out, const char *ruleset_version, const struct
     }
 }
 
-void kta_hit_encode(struct kta_buf *out, const struct kta_rule *r,
-                    const void *event, size_t event_len,
-                    const struct kta_hit_source *src, const char *detected_at,
-                    const struct kta_buf *tail)
+/* The head every hit opens with: {"rule":{"id","title","level","tags"}
+ * (the object left open for what follows). */
+static void rule_head(struct kta_buf *out, const char *id, const char *title,
+                      const char *level, const json_t *tags)
 {
-    const json_t *tags = kta_rule_tags(r);
     size_t i;
     json_t *tag;
 
     kta_buf_appends(out, "{\"rule\":{\"id\":");
-    quote(out, kta_rule_id(r));
+    quote(out, id);
     kta_buf_appends(out, ",\"title\":");
-    quote(out, kta_rule_title(r));
+    quote(out, title);
     kta_buf_appends(out, ",\"level\":");
-    quote(out, kta_rule_level(r));
+    quote(out, level);
     kta_buf_appends(out, ",\"tags\":[");
     json_array_foreach(tags, i, tag) {
         if (i)
             kta_buf_append(out, ",", 1);
         kta_json_quote(out, json_string_value(tag), json_string_length(tag));
     }
-    kta_buf_appends(out, "]},\"event\":");
+    kta_buf_appends(out, "]}");
+}
+
+void kta_hit_encode(struct kta_buf *out, const struct kta_rule *r,
+                    const void *event, size_t event_len,
+                    const struct kta_hit_source *src, const char *detected_at,
+                    const struct kta_buf *tail)
+{
+    rule_head(out, kta_rule_id(r), kta_rule_title(r), kta_rule_level(r), kta_rule_tags(r));
+    kta_buf_appends(out, ",\"event\":");
     kta_buf_append(out, event, event_len);
     kta_buf_appends(out, ",\"source\":");
     if (src->topic) {
@@ -225,22 +233,9 @@ void kta_hit_encode_correlation(struct kta_buf *out, const struct kta_corr_hit *
                                 const char *detected_at, const struct kta_buf *tail)
 {
     const struct kta_corrdef *c = h->c;
-    size_t i;
-    json_t *tag;
 
-    kta_buf_appends(out, "{\"rule\":{\"id\":");
-    quote(out, c->id);
-    kta_buf_appends(out, ",\"title\":");
-    quote(out, c->title);
-    kta_buf_appends(out, ",\"level\":");
-    quote(out, c->level);
-    kta_buf_appends(out, ",\"tags\":[");
-    json_array_foreach(c->tags, i, tag) {
-        if (i)
-            kta_buf_append(out, ",", 1);
-        kta_json_quote(out, json_string_value(tag), json_string_length(tag));
-    }
-    kta_buf_appends(out, "]},\"correlation\":{\"type\":");
+    rule_head(out, c->id, c->title, c->level, c->tags);
+    kta_buf_appends(out, ",\"correlation\":{\"type\":");
     quote(out, corr_type_names[c->type]);
     kta_buf_appends(out, ",\"group\":");
     append_json(out, h->group);

@@ -1016,6 +1016,54 @@ static int scalar_text(const struct kta_ynode *n)
            strlen(n->str) == n->len && n->len > 0;
 }
 
+/* A one-line string for 'key' (id, title, name): the text, or NULL after
+ * an error naming it.  'what' prefixes the key in the message ("" or
+ * "filter "). */
+static const char *one_line(struct kta_rules_diag *d, const char *file, const char *id,
+                            const char *what, const char *key, const struct kta_ynode *v)
+{
+    if (scalar_text(v) && !strchr(v->str, '\n'))
+        return v->str;
+    kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, id,
+                     "%s'%s' must be a non-empty one-line string", what, key);
+    return NULL;
+}
+
+/* 'level' (or its synonym 'severity'): the canonical spelling, or NULL
+ * after an error. */
+static const char *parse_level(struct kta_rules_diag *d, const char *file, const char *id,
+                               const char *key, const struct kta_ynode *v)
+{
+    for (size_t j = 0; levels[j]; j++)
+        if (v->kind == KTA_YNODE_SCALAR && strcasecmp(v->str, levels[j]) == 0)
+            return levels[j];
+    kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, id,
+                     "'%s' must be one of informational, low, medium, high, critical", key);
+    return NULL;
+}
+
+/* 'tags': appends each string to 'tags'; null is no tags. */
+static void parse_tags(struct kta_rules_diag *d, const char *file, const char *id,
+                       const struct kta_ynode *v, json_t *tags)
+{
+    if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
+        return;
+    if (v->kind != KTA_YNODE_SEQ) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, id,
+                         "'tags' must be a list of strings");
+        return;
+    }
+    for (size_t j = 0; j < v->n; j++) {
+        const struct kta_ynode *t = v->items[j];
+
+        if (!scalar_text(t))
+            kta_rules_report(d, KTA_DIAG_ERROR, file, t->line, t->col, id,
+                             "a tag must be a non-empty string");
+        else
+            json_array_append_new(tags, json_stringn(t->str, t->len));
+    }
+}
+
 static void rule_add(struct loader *ld, struct kta_rule *r)
 {
     if (ld->nrules == ld->cap) {
@@ -1167,10 +1215,7 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
     if (!idn) {
         kta_rules_report(d, KTA_DIAG_ERROR, file, node->line, node->col, NULL,
                          "rule has no 'id'");
-    } else if (!scalar_text(idn) || strchr(idn->str, '\n')) {
-        kta_rules_report(d, KTA_DIAG_ERROR, file, idn->line, idn->col, NULL,
-                         "'id' must be a non-empty one-line string");
-    } else {
+    } else if (one_line(d, file, NULL, "", "id", idn)) {
         r->id = xstrdup(idn->str);
         r->id_line = idn->line;
         r->id_col = idn->col;
@@ -1183,46 +1228,19 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
         if (strcmp(key, "id") == 0) {
             continue;
         } else if (strcmp(key, "title") == 0) {
-            if (!scalar_text(v) || strchr(v->str, '\n'))
-                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
-                                 "'title' must be a non-empty one-line string");
-            else
+            if (one_line(d, file, r->id, "", key, v))
                 r->title = xstrdup(v->str);
         } else if (strcmp(key, "level") == 0 || strcmp(key, "severity") == 0) {
-            size_t j;
+            const char *level = parse_level(d, file, r->id, key, v);
 
             if (key[0] == 'l')
                 lvn = v;
             else
                 sevn = v;
-            for (j = 0; levels[j]; j++)
-                if (v->kind == KTA_YNODE_SCALAR && strcasecmp(v->str, levels[j]) == 0)
-                    break;
-            if (!levels[j])
-                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
-                                 "'%s' must be one of informational, low, medium, high, "
-                                 "critical", key);
-            else
-                r->level = levels[j];
+            if (level)
+                r->level = level;
         } else if (strcmp(key, "tags") == 0) {
-            size_t j;
-
-            if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
-                continue;
-            if (v->kind != KTA_YNODE_SEQ) {
-                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
-                                 "'tags' must be a list of strings");
-                continue;
-            }
-            for (j = 0; j < v->n; j++) {
-                const struct kta_ynode *t = v->items[j];
-
-                if (!scalar_text(t))
-                    kta_rules_report(d, KTA_DIAG_ERROR, file, t->line, t->col, r->id,
-                                     "a tag must be a non-empty string");
-                else
-                    json_array_append_new(r->tags, json_stringn(t->str, t->len));
-            }
+            parse_tags(d, file, r->id, v, r->tags);
         } else if (strcmp(key, "enabled") == 0) {
             if (v->kind != KTA_YNODE_SCALAR || v->type != KTA_YT_BOOL)
                 kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
@@ -1239,10 +1257,7 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
         } else if (strcmp(key, "detection") == 0) {
             det = v;
         } else if (strcmp(key, "name") == 0) {
-            if (!scalar_text(v) || strchr(v->str, '\n')) {
-                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
-                                 "'name' must be a non-empty one-line string");
-            } else {
+            if (one_line(d, file, r->id, "", key, v)) {
                 r->name = xstrdup(v->str);
                 r->name_line = v->line;
                 r->name_col = v->col;
@@ -1425,10 +1440,7 @@ static void load_correlation(struct loader *ld, const char *file, const struct k
     if (!idn)
         kta_rules_report(d, KTA_DIAG_ERROR, file, node->line, node->col, NULL,
                          "correlation rule has no 'id'");
-    else if (!scalar_text(idn) || strchr(idn->str, '\n'))
-        kta_rules_report(d, KTA_DIAG_ERROR, file, idn->line, idn->col, NULL,
-                         "'id' must be a non-empty one-line string");
-    else
+    else if (one_line(d, file, NULL, "", "id", idn))
         c->id = xstrdup(idn->str);
     for (i = 0; i + 1 < node->n; i += 2) {
         const struct kta_ynode *k = node->items[i], *v = node->items[i + 1];
@@ -1437,47 +1449,18 @@ static void load_correlation(struct loader *ld, const char *file, const struct k
         if (strcmp(key, "id") == 0 || strcmp(key, "correlation") == 0) {
             continue;
         } else if (strcmp(key, "title") == 0) {
-            if (!scalar_text(v) || strchr(v->str, '\n'))
-                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
-                                 "'title' must be a non-empty one-line string");
-            else
+            if (one_line(d, file, c->id, "", key, v))
                 c->title = xstrdup(v->str);
         } else if (strcmp(key, "name") == 0) {
-            if (!scalar_text(v) || strchr(v->str, '\n'))
-                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
-                                 "'name' must be a non-empty one-line string");
-            else
+            if (one_line(d, file, c->id, "", key, v))
                 c->name = xstrdup(v->str);
         } else if (strcmp(key, "level") == 0 || strcmp(key, "severity") == 0) {
-            size_t j;
+            const char *level = parse_level(d, file, c->id, key, v);
 
-            for (j = 0; levels[j]; j++)
-                if (v->kind == KTA_YNODE_SCALAR && strcasecmp(v->str, levels[j]) == 0)
-                    break;
-            if (!levels[j])
-                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
-                                 "'%s' must be one of informational, low, medium, high, "
-                                 "critical", key);
-            else
-                c->level = levels[j];
+            if (level)
+                c->level = level;
         } else if (strcmp(key, "tags") == 0) {
-            size_t j;
-
-            if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
-                continue;
-            if (v->kind != KTA_YNODE_SEQ) {
-                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
-                                 "'tags' must be a list of strings");
-                continue;
-            }
-            for (j = 0; j < v->n; j++) {
-                if (!scalar_text(v->items[j]))
-                    kta_rules_report(d, KTA_DIAG_ERROR, file, v->items[j]->line,
-                                     v->items[j]->col, c->id, "a tag must be a non-empty string");
-                else
-                    json_array_append_new(c->tags, json_stringn(v->items[j]->str,
-                                                                v->items[j]->len));
-            }
+            parse_tags(d, file, c->id, v, c->tags);
         } else if (strcmp(key, "generate") == 0) {
             if (v->kind != KTA_YNODE_SCALAR || v->type != KTA_YT_BOOL)
                 kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
@@ -2035,9 +2018,7 @@ static void load_filter(struct loader *ld, const char *file, const struct kta_yn
             continue;
         } else if (strcmp(k->str, "title") == 0 || strcmp(k->str, "id") == 0 ||
                    strcmp(k->str, "name") == 0) {
-            if (!scalar_text(v) || strchr(v->str, '\n'))
-                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, NULL,
-                                 "filter '%s' must be a non-empty one-line string", k->str);
+            one_line(d, file, NULL, "filter ", k->str, v);
         } else if (strcmp(k->str, "logsource") == 0) {
             if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
                 continue;
