@@ -25,10 +25,19 @@
  *                          counted as quiet, not kept]
  *   QUIET    -> COUNTING  [apply_input: an event after quiet_until]
  *   any      -> (none)    [group_get: evicted at max_groups, idlest first,
- *                          never one that is emitting (pin)]
+ *                          never one that is emitting (pin); a tombstone]
+ *   (none)   -> any       [kta_corr_restore: the state of a changelog record]
+ *   any      -> (none)    [kta_corr_restore: a tombstone]
  *
- * Before any of these, kta_corr_apply leaves out late inputs (older than
+ * Before any of these, kta_corr_apply_seq skips inputs whose seq is not
+ * above their group's (replayed), then leaves out late inputs (older than
  * the newest time of their partition or file minus the grace).
+ *
+ * Changelog: every transition above except restore's puts the group on
+ * the dirty list (cs->chg, at most once until the next kta_corr_changes);
+ * so does a source's newest time when it grows.  A group dropped while on
+ * the list turns its entry into a tombstone.  kta_corr_changes writes the
+ * list out in order and empties it.
  */
 #include "kta/correlate.h"
 
@@ -237,6 +246,8 @@ struct group {
     int64_t        last_t;      /* newest time applied (eviction order) */
     uint64_t       seq;         /* creation order */
     int            pin;         /* emitting: not to be evicted */
+    int64_t        in_seq;      /* newest input seq applied here; -1: none */
+    size_t         dirty;       /* 1 + its entry in cs->chg; 0: unchanged */
     struct group  *next;        /* hash chain */
     struct group  *prev_all, *next_all;   /* creation order */
 };
@@ -244,6 +255,15 @@ struct group {
 struct srctime {
     char   *key;
     int64_t newest;
+    size_t  dirty;       /* as in struct group */
+};
+
+/* One change since the last kta_corr_changes: a group (g), a source's
+ * newest time (src), or a tombstone (key of a group that is gone). */
+struct change {
+    struct group *g;
+    size_t        src;   /* 1 + index into cs->src; 0: not a source */
+    char         *key;   /* tombstone */
 };
 
 struct kta_corr {
@@ -255,6 +275,8 @@ struct kta_corr {
     uint64_t                  seq;
     struct srctime           *src;
     size_t                    nsrc;
+    struct change            *chg;      /* the dirty list, in change order */
+    size_t                    nchg, capchg;
     struct kta_corr_stats     st;
 };
 
@@ -323,6 +345,66 @@ static void group_free(struct group *g)
     free(g);
 }
 
+/* ---- the dirty list ------------------------------------------------------ */
+
+static struct change *change_add(struct kta_corr *cs)
+{
+    if (cs->nchg == cs->capchg) {
+        cs->capchg = cs->capchg ? cs->capchg * 2 : 64;
+        cs->chg = xrealloc(cs->chg, cs->capchg * sizeof(*cs->chg));
+    }
+    memset(&cs->chg[cs->nchg], 0, sizeof(*cs->chg));
+    return &cs->chg[cs->nchg++];
+}
+
+static void group_dirty(struct kta_corr *cs, struct group *g)
+{
+    if (!g->dirty) {
+        change_add(cs)->g = g;
+        g->dirty = cs->nchg;
+    }
+}
+
+static void src_dirty(struct kta_corr *cs, size_t i)
+{
+    if (!cs->src[i].dirty) {
+        change_add(cs)->src = i + 1;
+        cs->src[i].dirty = cs->nchg;
+    }
+}
+
+/* A group's changelog key: ["<correlation id>",<group values>], compact. */
+static char *group_clkey(const struct kta_corr *cs, const struct group *g)
+{
+    const char *id = kta_ruleset_corr(cs->rs, g->corr)->id;
+    json_t *idj = json_string(id);
+    char *ids = json_dumps(idj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    size_t n = strlen(ids) + strlen(g->key) + 4;
+    char *k = xmalloc(n);
+
+    snprintf(k, n, "[%s,%s]", ids, g->key);
+    free(ids);
+    json_decref(idj);
+    return k;
+}
+
+/* Removes g; tomb: a tombstone goes into the dirty list. */
+static void group_drop(struct kta_corr *cs, struct group *g, int tomb)
+{
+    struct change *ch = NULL;
+
+    if (g->dirty) {
+        ch = &cs->chg[g->dirty - 1];
+        ch->g = NULL;
+    } else if (tomb) {
+        ch = change_add(cs);
+    }
+    if (ch && tomb)
+        ch->key = group_clkey(cs, g);
+    group_unlink(cs, g);
+    group_free(g);
+}
+
 void kta_corr_free(struct kta_corr *cs)
 {
     if (!cs)
@@ -335,6 +417,9 @@ void kta_corr_free(struct kta_corr *cs)
     for (size_t i = 0; i < cs->nsrc; i++)
         free(cs->src[i].key);
     free(cs->src);
+    for (size_t i = 0; i < cs->nchg; i++)
+        free(cs->chg[i].key);
+    free(cs->chg);
     free(cs);
 }
 
@@ -360,15 +445,23 @@ static void rehash(struct kta_corr *cs)
     cs->nbuckets = nb;
 }
 
+static struct group *group_find(const struct kta_corr *cs, size_t corr, const char *key)
+{
+    struct group *g = cs->buckets[hash_key(corr, key) & (cs->nbuckets - 1)];
+
+    while (g && (g->corr != corr || strcmp(g->key, key) != 0))
+        g = g->next;
+    return g;
+}
+
 static struct group *group_get(struct kta_corr *cs, size_t corr, const char *key,
                                const json_t *values)
 {
-    size_t i = hash_key(corr, key) & (cs->nbuckets - 1);
-    struct group *g;
+    size_t i;
+    struct group *g = group_find(cs, corr, key);
 
-    for (g = cs->buckets[i]; g; g = g->next)
-        if (g->corr == corr && strcmp(g->key, key) == 0)
-            return g;
+    if (g)
+        return g;
     if (cs->ngroups >= cs->o.max_groups) {
         /* Evict the group that has been idle longest (oldest newest time,
          * then oldest creation). */
@@ -378,8 +471,7 @@ static struct group *group_get(struct kta_corr *cs, size_t corr, const char *key
             if (!g->pin && (!old || g->last_t < old->last_t))
                 old = g;
         if (old) {
-            group_unlink(cs, old);
-            group_free(old);
+            group_drop(cs, old, 1);
             cs->st.evicted++;
         }
     }
@@ -391,6 +483,7 @@ static struct group *group_get(struct kta_corr *cs, size_t corr, const char *key
     g->values = json_deep_copy(values);
     g->quiet_until = INT64_MIN;
     g->last_t = INT64_MIN;
+    g->in_seq = -1;
     g->seq = cs->seq++;
     i = hash_key(corr, key) & (cs->nbuckets - 1);
     g->next = cs->buckets[i];
@@ -480,7 +573,7 @@ static int window_holds(const struct kta_corrdef *c, const struct group *g, size
 }
 
 static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t *group,
-                        int64_t t, const json_t *value, const json_t *source,
+                        int64_t t, const json_t *value, const json_t *source, int64_t seq,
                         kta_corr_hit_fn *fn, void *opaque);
 
 /* Emits a hit of g over events [from, g->n), then feeds it to the
@@ -534,7 +627,7 @@ static void emit(struct kta_corr *cs, struct group *g, size_t from, uint64_t cou
             }
             if (u->field)
                 uv = group_value(json_object_get(obj, u->field));
-            apply_input(cs, up[i], k, ug, h.last_ms, uv, src, fn, opaque);
+            apply_input(cs, up[i], k, ug, h.last_ms, uv, src, -1, fn, opaque);
             json_decref(ug);
             json_decref(uv);
             break;
@@ -554,12 +647,30 @@ static void close_window(struct kta_corr *cs, struct group *g, kta_corr_hit_fn *
     const struct kta_corrdef *c = kta_ruleset_corr(cs->rs, g->corr);
     uint64_t count;
 
+    group_dirty(cs, g);
     if (g->n && window_holds(c, g, 0, &count))
         emit(cs, g, 0, count, g->ev[g->n - 1].source, fn, opaque);
     events_clear(g);
 }
 
-static int64_t *src_newest(struct kta_corr *cs, const json_t *source)
+/* The index of the source time keyed key ("t:topic:partition" or
+ * "f:file") in cs->src; when there is none, add ? a new one : (size_t)-1. */
+static size_t src_find(struct kta_corr *cs, const char *key, int add)
+{
+    for (size_t i = 0; i < cs->nsrc; i++)
+        if (strcmp(cs->src[i].key, key) == 0)
+            return i;
+    if (!add)
+        return (size_t)-1;
+    cs->src = xrealloc(cs->src, (cs->nsrc + 1) * sizeof(*cs->src));
+    cs->src[cs->nsrc].key = xstrdup(key);
+    cs->src[cs->nsrc].newest = INT64_MIN;
+    cs->src[cs->nsrc].dirty = 0;
+    return cs->nsrc++;
+}
+
+/* The index of source's partition or file in cs->src (added when new). */
+static size_t src_index(struct kta_corr *cs, const json_t *source)
 {
     char key[512];
     const char *topic = json_string_value(json_object_get(source, "topic"));
@@ -571,17 +682,11 @@ static int64_t *src_newest(struct kta_corr *cs, const json_t *source)
         snprintf(key, sizeof(key), "f:%s",
                  json_string_value(json_object_get(source, "file")) ?
                  json_string_value(json_object_get(source, "file")) : "-");
-    for (size_t i = 0; i < cs->nsrc; i++)
-        if (strcmp(cs->src[i].key, key) == 0)
-            return &cs->src[i].newest;
-    cs->src = xrealloc(cs->src, (cs->nsrc + 1) * sizeof(*cs->src));
-    cs->src[cs->nsrc].key = xstrdup(key);
-    cs->src[cs->nsrc].newest = INT64_MIN;
-    return &cs->src[cs->nsrc++].newest;
+    return src_find(cs, key, 1);
 }
 
 static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t *group,
-                        int64_t t, const json_t *value, const json_t *source,
+                        int64_t t, const json_t *value, const json_t *source, int64_t seq,
                         kta_corr_hit_fn *fn, void *opaque)
 {
     const struct kta_corrdef *c = kta_ruleset_corr(cs->rs, corr);
@@ -592,6 +697,9 @@ static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t
     uint64_t count;
 
     free(key);
+    group_dirty(cs, g);
+    if (seq >= 0)
+        g->in_seq = seq;
     cs->st.events++;
     if (!timed) {
         cs->st.notime++;
@@ -668,10 +776,17 @@ static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t
 int kta_corr_apply(struct kta_corr *cs, const char *input, size_t len,
                    kta_corr_hit_fn *fn, void *opaque)
 {
+    return kta_corr_apply_seq(cs, input, len, -1, fn, opaque);
+}
+
+int kta_corr_apply_seq(struct kta_corr *cs, const char *input, size_t len, int64_t seq,
+                       kta_corr_hit_fn *fn, void *opaque)
+{
     json_t *in = json_loadb(input, len, 0, NULL);
     const json_t *g, *s, *t, *ci, *k;
     const struct kta_corrdef *c;
     int64_t tm, *newest;
+    size_t si;
 
     g = json_object_get(in, "g");
     s = json_object_get(in, "s");
@@ -688,20 +803,34 @@ int kta_corr_apply(struct kta_corr *cs, const char *input, size_t len,
         json_decref(in);
         return -1;
     }
+    if (seq >= 0) {
+        char *key = json_dumps(g, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+        struct group *gr = group_find(cs, c->index, key);
+
+        free(key);
+        if (gr && seq <= gr->in_seq) {
+            cs->st.replayed++;
+            json_decref(in);
+            return 0;
+        }
+    }
     tm = json_integer_value(t);
     if (tm >= 0) {
-        newest = src_newest(cs, s);
+        si = src_index(cs, s);
+        newest = &cs->src[si].newest;
         if (*newest != INT64_MIN && tm < *newest - cs->o.grace_ms) {
             cs->st.events++;
             cs->st.late++;
             json_decref(in);
             return 0;
         }
-        if (tm > *newest)
+        if (tm > *newest) {
             *newest = tm;
+            src_dirty(cs, si);
+        }
     }
     apply_input(cs, c->index, (size_t)json_integer_value(k), g, tm, json_object_get(in, "v"),
-                s, fn, opaque);
+                s, seq, fn, opaque);
     json_decref(in);
     return 0;
 }
@@ -716,4 +845,214 @@ void kta_corr_flush(struct kta_corr *cs, kta_corr_hit_fn *fn, void *opaque)
         if (c->upper && g->n)
             close_window(cs, g, fn, opaque);
     }
+}
+
+/* ---- changelog ------------------------------------------------------------ */
+
+#define CL_VERSION 1
+
+static json_t *time_json(int64_t t)
+{
+    return t == INT64_MIN ? json_null() : json_integer(t);
+}
+
+static json_t *group_state(const struct kta_corr *cs, const struct group *g)
+{
+    json_t *e = json_array();
+
+    for (size_t i = 0; i < g->n; i++) {
+        const struct cevent *ev = &g->ev[i];
+
+        json_array_append_new(e, json_pack("[I,I,o,O]", (json_int_t)ev->t, (json_int_t)ev->k,
+                                           ev->value ? json_loads(ev->value, JSON_DECODE_ANY,
+                                                                  NULL) : json_null(),
+                                           ev->source));
+    }
+    return json_pack("{s:i,s:s,s:O,s:o,s:o,s:I,s:o}", "v", CL_VERSION, "c",
+                     kta_ruleset_corr(cs->rs, g->corr)->id, "g", g->values,
+                     "q", time_json(g->quiet_until), "l", time_json(g->last_t),
+                     "n", (json_int_t)g->in_seq, "e", e);
+}
+
+static void put_json(kta_corr_change_fn *fn, void *opaque, const char *key, json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+    fn(opaque, key, strlen(key), text, strlen(text));
+    free(text);
+    json_decref(v);
+}
+
+/* A source time's changelog key: {"src":"<its key>"}. */
+static char *src_clkey(const char *key)
+{
+    json_t *k = json_pack("{s:s}", "src", key);
+    char *text = json_dumps(k, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+    json_decref(k);
+    return text;
+}
+
+void kta_corr_changes(struct kta_corr *cs, kta_corr_change_fn *fn, void *opaque)
+{
+    for (size_t i = 0; i < cs->nchg; i++) {
+        struct change *ch = &cs->chg[i];
+        char *key;
+
+        if (ch->g) {
+            key = group_clkey(cs, ch->g);
+            put_json(fn, opaque, key, group_state(cs, ch->g));
+            ch->g->dirty = 0;
+        } else if (ch->src) {
+            struct srctime *s = &cs->src[ch->src - 1];
+
+            key = src_clkey(s->key);
+            put_json(fn, opaque, key, json_pack("{s:i,s:I}", "v", CL_VERSION, "newest",
+                                                (json_int_t)s->newest));
+            s->dirty = 0;
+        } else if (ch->key) {
+            key = ch->key;
+            ch->key = NULL;
+            fn(opaque, key, strlen(key), NULL, 0);
+        } else {
+            continue;   /* a group created and dropped unseen */
+        }
+        free(key);
+    }
+    cs->nchg = 0;
+}
+
+/* The correlation named by id (a JSON string), or NULL. */
+static const struct kta_corrdef *corr_by_id(const struct kta_corr *cs, const json_t *id)
+{
+    for (size_t i = 0; json_is_string(id) && i < kta_ruleset_ncorr(cs->rs); i++)
+        if (strcmp(kta_ruleset_corr(cs->rs, i)->id, json_string_value(id)) == 0)
+            return kta_ruleset_corr(cs->rs, i);
+    return NULL;
+}
+
+static int restore_time(const json_t *v, int64_t *out)
+{
+    if (json_is_null(v))
+        *out = INT64_MIN;
+    else if (json_is_integer(v))
+        *out = json_integer_value(v);
+    else
+        return -1;
+    return 0;
+}
+
+/* Does e (a state's "e") hold valid events of c, in time order? */
+static int events_ok(const struct kta_corrdef *c, const json_t *e)
+{
+    size_t i;
+    const json_t *x;
+    int64_t prev = INT64_MIN;
+
+    if (!json_is_array(e))
+        return 0;
+    json_array_foreach(e, i, x) {
+        const json_t *t = json_array_get(x, 0), *k = json_array_get(x, 1);
+
+        if (json_array_size(x) != 4 || !json_is_integer(t) || json_integer_value(t) < prev ||
+            !json_is_integer(k) || json_integer_value(k) < 0 ||
+            (size_t)json_integer_value(k) >= c->nrefs || !json_is_object(json_array_get(x, 3)))
+            return 0;
+        prev = json_integer_value(t);
+    }
+    return 1;
+}
+
+static int restore_src(struct kta_corr *cs, const json_t *key, const json_t *state)
+{
+    const char *sk = json_string_value(json_object_get(key, "src"));
+    const json_t *nw = json_object_get(state, "newest");
+    size_t i;
+
+    if (!sk || json_object_size(key) != 1)
+        return -1;
+    if (!state) {
+        i = src_find(cs, sk, 0);
+        if (i != (size_t)-1)
+            cs->src[i].newest = INT64_MIN;
+        return 0;
+    }
+    if (!json_is_integer(nw))
+        return -1;
+    i = src_find(cs, sk, 1);    /* may move cs->src */
+    cs->src[i].newest = json_integer_value(nw);
+    return 0;
+}
+
+static int restore_group(struct kta_corr *cs, const json_t *key, const json_t *state)
+{
+    const struct kta_corrdef *c = corr_by_id(cs, json_array_get(key, 0));
+    const json_t *gv = json_array_get(key, 1), *e = json_object_get(state, "e"), *x;
+    int64_t q, l;
+    struct group *g;
+    char *gk;
+    size_t i, from;
+
+    if (!c || json_array_size(key) != 2 || !json_is_array(gv) ||
+        json_array_size(gv) != c->ngroup)
+        return -1;
+    if (state && (!json_equal(json_object_get(state, "c"), json_array_get(key, 0)) ||
+                  !json_equal(json_object_get(state, "g"), gv) ||
+                  restore_time(json_object_get(state, "q"), &q) ||
+                  restore_time(json_object_get(state, "l"), &l) ||
+                  !json_is_integer(json_object_get(state, "n")) || !events_ok(c, e)))
+        return -1;
+    gk = json_dumps(gv, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    g = group_find(cs, c->index, gk);
+    if (g)
+        group_drop(cs, g, 0);   /* a later record of the key replaces it */
+    if (state) {
+        g = group_get(cs, c->index, gk, gv);
+        g->quiet_until = q;
+        g->last_t = l;
+        g->in_seq = json_integer_value(json_object_get(state, "n"));
+        from = json_array_size(e) > cs->o.max_events ? json_array_size(e) - cs->o.max_events : 0;
+        cs->st.dropped += from;
+        g->cap = json_array_size(e) - from;
+        g->ev = g->cap ? xcalloc(g->cap, sizeof(*g->ev)) : NULL;
+        json_array_foreach(e, i, x) {
+            const json_t *v = json_array_get(x, 2);
+            struct cevent *ev;
+
+            if (i < from)
+                continue;
+            ev = &g->ev[g->n++];
+            ev->t = json_integer_value(json_array_get(x, 0));
+            ev->k = (size_t)json_integer_value(json_array_get(x, 1));
+            ev->value = json_is_null(v) ? NULL
+                        : json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+            ev->source = json_incref(json_array_get(x, 3));
+        }
+    }
+    free(gk);
+    return 0;
+}
+
+int kta_corr_restore(struct kta_corr *cs, const char *key, size_t klen, const char *value,
+                     size_t vlen)
+{
+    json_t *k = json_loadb(key, klen, 0, NULL), *v = NULL;
+    int rc = -1;
+
+    if (value) {
+        v = json_loadb(value, vlen, 0, NULL);
+        if (!json_is_object(v) || json_integer_value(json_object_get(v, "v")) != CL_VERSION ||
+            !json_is_integer(json_object_get(v, "v")))
+            goto out;
+    }
+    if (json_is_object(k))
+        rc = restore_src(cs, k, v);
+    else if (json_is_array(k))
+        rc = restore_group(cs, k, v);
+out:
+    if (rc)
+        cs->st.bad++;
+    json_decref(k);
+    json_decref(v);
+    return rc;
 }

@@ -76,8 +76,9 @@ struct kta_corr_stats {
     uint64_t evicted;    /* groups evicted at max_groups */
     uint64_t dropped;    /* oldest events dropped at max_events */
     uint64_t hits;       /* correlation hits emitted */
-    uint64_t bad;        /* inputs that did not decode */
+    uint64_t bad;        /* inputs / changelog records that did not decode */
     uint64_t notime;     /* inputs without an event time */
+    uint64_t replayed;   /* inputs skipped: seq not above their group's */
 };
 
 struct kta_corr;
@@ -88,6 +89,46 @@ void kta_corr_free(struct kta_corr *cs);
  * when it does not decode (counted as bad). */
 int kta_corr_apply(struct kta_corr *cs, const char *input, size_t len,
                    kta_corr_hit_fn *fn, void *opaque);
+/*
+ * kta_corr_apply with a sequence number seq >= 0 (e.g. the repartition
+ * record's offset; increasing per struct kta_corr), remembered in the
+ * state of the group the input lands in.  An input whose seq is <= the
+ * one recorded for its group is skipped and counted as replayed, so that
+ * inputs read again after a crash on top of a restored changelog do not
+ * count twice.  seq -1: no check (kta_corr_apply).  Only the group the
+ * input names is checked: one that was evicted (or never written to the
+ * changelog) applies it again.
+ */
+int kta_corr_apply_seq(struct kta_corr *cs, const char *input, size_t len, int64_t seq,
+                       kta_corr_hit_fn *fn, void *opaque);
+/*
+ * Changelog (for a compacted topic).  kta_corr_changes calls fn once for
+ * each key changed since the previous call, in the order of their first
+ * change, with the key's whole state as compact JSON, or value NULL,
+ * vlen 0 (a tombstone) when it is gone.  Keys:
+ *   ["<correlation id>",[<group values>]]   a group; value
+ *       {"v":1,"c":id,"g":[values],"q":quiet until|null,"l":newest time|null,
+ *        "n":newest seq|-1,"e":[[t,ref,value|null,source],...]}
+ *   {"src":"t:<topic>:<partition>" | "f:<file>"}   the newest event time
+ *       seen from that source (lateness); value {"v":1,"newest":t}
+ * "v" is the format version; kta_corr_restore refuses any other.
+ * Tracked in a dirty list: no scan of all groups.  fn must not call back
+ * into cs.
+ */
+typedef void kta_corr_change_fn(void *opaque, const char *key, size_t klen,
+                                const char *value, size_t vlen);
+void kta_corr_changes(struct kta_corr *cs, kta_corr_change_fn *fn, void *opaque);
+/*
+ * Applies one changelog record (value NULL: remove the key), for each
+ * record of the changelog in order, before any kta_corr_apply_seq; a
+ * later record of a key replaces an earlier one.  Returns 0, or -1
+ * (counted as bad, nothing changed) when it does not decode, has another
+ * format version or names a correlation the ruleset does not have.
+ * Restored state is not reported by the next kta_corr_changes; max_groups
+ * and max_events apply (a group evicted here is reported as a tombstone).
+ */
+int kta_corr_restore(struct kta_corr *cs, const char *key, size_t klen, const char *value,
+                     size_t vlen);
 /* End of input: closes every open window (lt/lte decided now). */
 void kta_corr_flush(struct kta_corr *cs, kta_corr_hit_fn *fn, void *opaque);
 void kta_corr_get_stats(const struct kta_corr *cs, struct kta_corr_stats *st);

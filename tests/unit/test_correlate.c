@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for correlate.c: event times, keying, group bounds, bad
- * inputs and the correlation hit JSON. */
+ * inputs, the correlation hit JSON, and the changelog (changes, restore,
+ * replay by seq). */
 #include "kta/correlate.h"
 #include "kta/hit.h"
 #include "kta/rules.h"
@@ -42,6 +43,322 @@ static void feed(struct kta_corr *cs, const struct kta_ruleset *rs, const char *
     CHECK_INT(kta_corr_apply(cs, in.data, in.len, on_hit, g), 0);
     kta_buf_free(&in);
     json_decref(ev);
+}
+
+
+/* ---- changelog ------------------------------------------------------------ */
+
+/* Every correlation type, an lt condition and a chain, over two base rules. */
+static const char clrules[] =
+    "title: a\nid: a\nname: a\ndetection:\n  sel: {event: a}\n---\n"
+    "title: b\nid: b\nname: b\ndetection:\n  sel: {event: b}\n---\n"
+    "title: ec\nid: ec\nname: ec\ncorrelation:\n  type: event_count\n  rules: [a]\n"
+    "  group-by: [user]\n  timespan: 1m\n  condition: {gte: 3}\n---\n"
+    "title: vc\nid: vc\ncorrelation:\n  type: value_count\n  rules: [a, b]\n"
+    "  group-by: [user]\n  field: host\n  timespan: 1m\n  condition: {gte: 2}\n---\n"
+    "title: tp\nid: tp\ncorrelation:\n  type: temporal\n  rules: [a, b]\n"
+    "  group-by: [user]\n  timespan: 1m\n---\n"
+    "title: to\nid: to\ncorrelation:\n  type: temporal_ordered\n  rules: [a, b]\n"
+    "  group-by: [user]\n  timespan: 30s\n---\n"
+    "title: lt\nid: lt\ncorrelation:\n  type: event_count\n  rules: [b]\n"
+    "  group-by: [user]\n  timespan: 1m\n  condition: {lt: 2}\n---\n"
+    "title: chain\nid: chain\ncorrelation:\n  type: event_count\n  rules: [ec]\n"
+    "  group-by: [user]\n  timespan: 10m\n  condition: {gte: 2}\n";
+
+/* A changelog as compaction leaves it: key -> value, last wins. */
+struct clmap {
+    char  **key, **val;
+    size_t  n;
+};
+
+static void on_change(void *opaque, const char *key, size_t klen, const char *value, size_t vlen)
+{
+    struct clmap *m = opaque;
+    size_t i;
+
+    CHECK(strlen(key) == klen && (!value || strlen(value) == vlen));
+    for (i = 0; i < m->n && strcmp(m->key[i], key) != 0; i++)
+        ;
+    if (i < m->n) {
+        free(m->val[i]);
+        if (!value) {
+            free(m->key[i]);
+            memmove(m->key + i, m->key + i + 1, (m->n - i - 1) * sizeof(*m->key));
+            memmove(m->val + i, m->val + i + 1, (m->n - i - 1) * sizeof(*m->val));
+            m->n--;
+            return;
+        }
+        m->val[i] = strdup(value);
+        return;
+    }
+    if (!value)
+        return;
+    m->key = realloc(m->key, (m->n + 1) * sizeof(*m->key));
+    m->val = realloc(m->val, (m->n + 1) * sizeof(*m->val));
+    m->key[m->n] = strdup(key);
+    m->val[m->n++] = strdup(value);
+}
+
+static void clmap_free(struct clmap *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->key[i]);
+        free(m->val[i]);
+    }
+    free(m->key);
+    free(m->val);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Hits as their JSON lines, in order. */
+static void on_hit_all(void *opaque, const struct kta_corr_hit *h)
+{
+    struct kta_buf *b = opaque;
+
+    kta_hit_encode_correlation(b, h, "T", NULL);
+    kta_buf_append(b, "\n", 1);
+}
+
+static int count_changes_fn_n;
+static void count_change(void *opaque, const char *key, size_t klen, const char *value,
+                         size_t vlen)
+{
+    (void)opaque; (void)key; (void)klen; (void)value; (void)vlen;
+    count_changes_fn_n++;
+}
+
+/* The inputs of a pseudo-random stream: users, both rules, hosts, times
+ * that mostly grow (some a little out of order, a few late). */
+static size_t make_stream(const struct kta_ruleset *rs, struct kta_buf *out, size_t **offs)
+{
+    unsigned x = 12345;
+    int64_t t = 1000000;
+    size_t n = 0;
+
+    *offs = NULL;
+    for (long i = 1; i <= 150; i++) {
+        char user[8], host[8];
+        int rule, back;
+        json_t *ev;
+        struct kta_hit_source src = { .file = "f", .line = i, .timestamp = -1 };
+        size_t before = out->len;
+
+        x = x * 1103515245u + 12345u;
+        rule = (x >> 8) & 1;
+        snprintf(user, sizeof(user), "u%u", (x >> 12) % 3);
+        snprintf(host, sizeof(host), "h%u", (x >> 16) % 3);
+        back = (x >> 20) % 10;
+        t += (int64_t)(((x * 1103515245u + 12345u) >> 8) % 15000);
+        ev = json_pack("{s:s,s:s,s:s}", "event", rule ? "b" : "a", "user", user, "host", host);
+        kta_corr_key(rs, (size_t)rule, ev,
+                     back == 0 ? t - 30000 : back == 1 ? t - 1500 : t, &src, out);
+        json_decref(ev);
+        for (size_t p = before; p < out->len; p++)
+            if (out->data[p] == '\n') {
+                *offs = realloc(*offs, (n + 2) * sizeof(**offs));
+                if (n == 0)
+                    (*offs)[0] = 0;
+                (*offs)[++n] = p + 1;
+            }
+    }
+    return n;
+}
+
+static void apply_range(struct kta_corr *cs, const struct kta_buf *in, const size_t *offs,
+                        size_t from, size_t to, struct kta_buf *hits, struct clmap *m)
+{
+    for (size_t i = from; i < to; i++) {
+        CHECK_INT(kta_corr_apply_seq(cs, in->data + offs[i], offs[i + 1] - offs[i],
+                                     (int64_t)i, on_hit_all, hits), 0);
+        if (m && i % 5 == 0)
+            kta_corr_changes(cs, on_change, m);
+    }
+}
+
+static void test_changelog_roundtrip(void)
+{
+    struct kta_rules_stats st;
+    char err[512];
+    struct kta_ruleset *rs = kta_rules_load_string("cl.yml", clrules, sizeof(clrules) - 1, NULL,
+                                                   &st, err, sizeof(err));
+    struct kta_corr_opts o = { .grace_ms = 5000 };
+    struct kta_buf in = { 0 }, ref = { 0 };
+    size_t *offs, n, cut, diffs = 0, replayed = 0;
+    struct kta_corr *cs;
+    struct kta_corr_stats cst;
+    int types[6] = { 0 };
+
+    CHECK(rs != NULL);
+    if (!rs)
+        return;
+    n = make_stream(rs, &in, &offs);
+    CHECK(n > 200);
+    cs = kta_corr_new(rs, &o);
+    apply_range(cs, &in, offs, 0, n, &ref, NULL);
+    kta_corr_flush(cs, on_hit_all, &ref);
+    kta_corr_get_stats(cs, &cst);
+    CHECK(cst.late > 0);
+    CHECK(cst.quiet > 0);
+    kta_corr_free(cs);
+    /* Every correlation hits, so every type is compared. */
+    {
+        const char *ids[6] = { "\"id\":\"ec\"", "\"id\":\"vc\"", "\"id\":\"tp\"",
+                               "\"id\":\"to\"", "\"id\":\"lt\"", "\"id\":\"chain\"" };
+
+        for (int i = 0; i < 6; i++)
+            types[i] = strstr(ref.data, ids[i]) != NULL;
+        for (int i = 0; i < 6; i++)
+            if (!types[i]) {
+                fprintf(stderr, "no hits of %s\n", ids[i]);
+                CHECK(0);
+            }
+    }
+    for (cut = 0; cut <= n; cut++) {
+        struct kta_buf hits = { 0 };
+        struct clmap m = { 0 };
+        struct kta_corr *a = kta_corr_new(rs, &o), *b = kta_corr_new(rs, &o);
+        size_t replay = cut >= 4 ? 4 : cut;
+
+        apply_range(a, &in, offs, 0, cut, &hits, &m);
+        kta_corr_changes(a, on_change, &m);
+        kta_corr_free(a);
+        for (size_t i = 0; i < m.n; i++)
+            CHECK_INT(kta_corr_restore(b, m.key[i], strlen(m.key[i]), m.val[i],
+                                       strlen(m.val[i])), 0);
+        /* Restored state is in the changelog already. */
+        count_changes_fn_n = 0;
+        kta_corr_changes(b, count_change, NULL);
+        CHECK_INT(count_changes_fn_n, 0);
+        /* At-least-once: the last inputs before the cut come again. */
+        apply_range(b, &in, offs, cut - replay, n, &hits, NULL);
+        kta_corr_flush(b, on_hit_all, &hits);
+        kta_corr_get_stats(b, &cst);
+        replayed += cst.replayed;
+        CHECK_INT(cst.bad, 0);
+        if (hits.len != ref.len || memcmp(hits.data, ref.data, ref.len) != 0) {
+            if (!diffs++)
+                fprintf(stderr, "cut %zu:\n%.*s---\n%.*s", cut, (int)hits.len, hits.data,
+                        (int)ref.len, ref.data);
+        }
+        kta_corr_free(b);
+        kta_buf_free(&hits);
+        clmap_free(&m);
+    }
+    CHECK_INT(diffs, 0);
+    CHECK(replayed > n);
+    free(offs);
+    kta_buf_free(&in);
+    kta_buf_free(&ref);
+    kta_ruleset_decref(rs);
+}
+
+/* Tombstones, bad records, eviction, bounds on restore. */
+static void test_changelog_records(const struct kta_ruleset *rs)
+{
+    struct kta_corr_opts o1 = { .max_groups = 1 };
+    struct kta_corr *a = kta_corr_new(rs, NULL), *b;
+    struct kta_corr_stats cst;
+    struct clmap m = { 0 };
+    struct got g = { 0 };
+    const char *bobk = "[\"two\",[\"bob\"]]", *amyk = "[\"two\",[\"amy\"]]";
+    size_t i;
+
+    feed(a, rs, "bob", 0, 1, &g);
+    feed(a, rs, "amy", 1000, 2, &g);
+    kta_corr_changes(a, on_change, &m);
+    CHECK_INT(m.n, 3);
+    CHECK_STR(m.key[0], "{\"src\":\"f:f\"}");
+    CHECK_STR(m.key[1], bobk);
+    CHECK_STR(m.val[1], "{\"v\":1,\"c\":\"two\",\"g\":[\"bob\"],\"q\":null,\"l\":0,\"n\":-1,"
+                        "\"e\":[[0,0,null,{\"file\":\"f\",\"line\":1}]]}");
+    /* Nothing changed: nothing reported. */
+    count_changes_fn_n = 0;
+    kta_corr_changes(a, count_change, NULL);
+    CHECK_INT(count_changes_fn_n, 0);
+    kta_corr_free(a);
+
+    /* A tombstone removes a group. */
+    b = kta_corr_new(rs, NULL);
+    for (i = 0; i < m.n; i++)
+        CHECK_INT(kta_corr_restore(b, m.key[i], strlen(m.key[i]), m.val[i], strlen(m.val[i])), 0);
+    kta_corr_get_stats(b, &cst);
+    CHECK_INT(cst.groups, 2);
+    CHECK_INT(kta_corr_restore(b, bobk, strlen(bobk), NULL, 0), 0);
+    kta_corr_get_stats(b, &cst);
+    CHECK_INT(cst.groups, 1);
+    g.hits = 0;
+    feed(b, rs, "bob", 2000, 3, &g);     /* bob starts over: no hit */
+    CHECK_INT(g.hits, 0);
+    feed(b, rs, "amy", 2000, 4, &g);     /* amy's restored event counts */
+    CHECK_INT(g.hits, 1);
+
+    /* Corrupt values, unknown correlations, other versions: -1, counted,
+     * nothing changed. */
+    CHECK_INT(kta_corr_restore(b, amyk, strlen(amyk), "{", 1), -1);
+    CHECK_INT(kta_corr_restore(b, "{", 1, NULL, 0), -1);
+    CHECK_INT(kta_corr_restore(b, "[\"gone\",[\"amy\"]]", 16, NULL, 0), -1);
+    {
+        const char *v = "{\"v\":1,\"c\":\"gone\",\"g\":[\"amy\"],\"q\":null,\"l\":0,\"n\":-1,\"e\":[]}";
+        const char *v2 = "{\"v\":2,\"c\":\"two\",\"g\":[\"amy\"],\"q\":null,\"l\":0,\"n\":-1,\"e\":[]}";
+        const char *v3 = "{\"v\":1,\"c\":\"two\",\"g\":[\"amy\"],\"q\":null,\"l\":0,\"n\":-1,"
+                         "\"e\":[[5,0,null,{}],[4,0,null,{}]]}";
+        const char *v4 = "{\"v\":1,\"c\":\"two\",\"g\":[\"amy\"],\"q\":null,\"l\":0,\"n\":-1,"
+                         "\"e\":[[5,3,null,{}]]}";
+
+        CHECK_INT(kta_corr_restore(b, "[\"gone\",[\"amy\"]]", 16, v, strlen(v)), -1);
+        CHECK_INT(kta_corr_restore(b, amyk, strlen(amyk), v2, strlen(v2)), -1);
+        CHECK_INT(kta_corr_restore(b, amyk, strlen(amyk), v3, strlen(v3)), -1);
+        CHECK_INT(kta_corr_restore(b, amyk, strlen(amyk), v4, strlen(v4)), -1);
+        CHECK_INT(kta_corr_restore(b, bobk, strlen(bobk), m.val[2], strlen(m.val[2])), -1);
+    }
+    kta_corr_get_stats(b, &cst);
+    CHECK_INT(cst.bad, 8);
+    CHECK_INT(cst.groups, 2);
+    kta_corr_free(b);
+
+    /* max_groups applies to restored groups; the evicted one is a tombstone. */
+    b = kta_corr_new(rs, &o1);
+    for (i = 0; i < m.n; i++)
+        CHECK_INT(kta_corr_restore(b, m.key[i], strlen(m.key[i]), m.val[i], strlen(m.val[i])), 0);
+    kta_corr_get_stats(b, &cst);
+    CHECK_INT(cst.groups, 1);
+    CHECK_INT(cst.evicted, 1);
+    kta_corr_changes(b, on_change, &m);
+    CHECK_INT(m.n, 2);
+    CHECK_STR(m.key[1], amyk);
+    /* Eviction while applying: a tombstone for the evicted group. */
+    feed(b, rs, "cat", 5000, 5, &g);
+    kta_corr_changes(b, on_change, &m);
+    CHECK_INT(m.n, 2);
+    CHECK_STR(m.key[1], "[\"two\",[\"cat\"]]");
+    kta_corr_free(b);
+    clmap_free(&m);
+
+    /* Replay by seq: the same input again is skipped and counted. */
+    {
+        json_t *ev = json_pack("{s:s,s:s}", "event", "x", "user", "dan");
+        struct kta_hit_source src = { .file = "f", .line = 9, .timestamp = -1 };
+        struct kta_buf in = { 0 };
+
+        b = kta_corr_new(rs, NULL);
+        g.hits = 0;
+        kta_corr_key(rs, 0, ev, 0, &src, &in);
+        CHECK_INT(kta_corr_apply_seq(b, in.data, in.len, 7, on_hit, &g), 0);
+        src.line = 10;
+        kta_buf_reset(&in);
+        kta_corr_key(rs, 0, ev, 0, &src, &in);
+        CHECK_INT(kta_corr_apply_seq(b, in.data, in.len, 7, on_hit, &g), 0);
+        CHECK_INT(kta_corr_apply_seq(b, in.data, in.len, 3, on_hit, &g), 0);
+        kta_corr_get_stats(b, &cst);
+        CHECK_INT(cst.replayed, 2);
+        CHECK_INT(g.hits, 0);
+        CHECK_INT(kta_corr_apply_seq(b, in.data, in.len, 8, on_hit, &g), 0);
+        CHECK_INT(g.hits, 1);
+        kta_corr_free(b);
+        kta_buf_free(&in);
+        json_decref(ev);
+    }
+    kta_buf_free(&g.last);
 }
 
 int main(void)
@@ -148,6 +465,8 @@ int main(void)
         kta_corr_free(cs);
         kta_ruleset_decref(rs2);
     }
+    test_changelog_records(rs);
+    test_changelog_roundtrip();
     kta_buf_free(&g.last);
     kta_ruleset_decref(rs);
     return tap_done();
