@@ -725,6 +725,9 @@ static rd_kafka_error_t *begin_and_rewind(struct kta_commit *cm, rd_kafka_error_
         return error;
     cm->txn_must_abort = 0;
     forget_positions(cm);
+    /* The workers are idle: correlation state that took in the aborted
+     * records is read back from the changelog before the next one. */
+    atomic_fetch_add_explicit(&cm->pl->corr_epoch, 1, memory_order_release);
     txn_to(cm, TXN_REWINDING);
     return NULL;
 }
@@ -1118,7 +1121,12 @@ void kta_commit_start_offsets(struct kta_commit *cm, rd_kafka_topic_partition_li
         int64_t committed = group->elems[i].err ? RD_KAFKA_OFFSET_INVALID : group->elems[i].offset;
         struct start_pos *sp = find_start(cm, tp->topic, tp->partition);
         struct kta_commit_part *p = find_part(cm, tp->topic, tp->partition);
+        const char *corr = kta_corr_run_topic(cm->pl);
         int64_t off = -1;
+
+        /* Correlation inputs are never skipped nor read twice on request. */
+        if (corr && strcmp(tp->topic, corr) == 0)
+            continue;
 
         if (sp) {
             if (sp->pending && sp->group == committed) {

@@ -132,6 +132,9 @@ static int check_route(const char *key, const char *value, int *on_key, char *er
 /* Each list's count follows it (see OPT_STRLIST). */
 _Static_assert(offsetof(struct kta_config, ntopics) ==
                offsetof(struct kta_config, topics) + sizeof(char **), "topics, ntopics");
+_Static_assert(offsetof(struct kta_config, ncorr_time_fields) ==
+               offsetof(struct kta_config, corr_time_fields) + sizeof(char **),
+               "corr_time_fields, ncorr_time_fields");
 _Static_assert(offsetof(struct kta_config, nrules_paths) ==
                offsetof(struct kta_config, rules_paths) + sizeof(char **), "rules_paths, nrules_paths");
 
@@ -194,6 +197,24 @@ static const struct option options[] = {
       "Where to serve Prometheus metrics (`/metrics`) and the `/healthz` and `/readyz` probes over HTTP: `9464` or `:9464` listens on 127.0.0.1 only, `0.0.0.0:9464` or `[::]:9464` on every interface, `HOST:PORT` on that address; null or `off`: no server (the default). A port in use stops kta at start-up. See docs/operations.md, Monitoring." },
     { "log.format", OPT_ENUM, FIELD(log_json), "text", 0, 0, "text|json",
       "Log lines on stderr: `text` is `2026-12-02T01:02:03.456Z kta: info: message` (UTC); `json` is one JSON object per line with `ts`, `level`, `thread` and `msg`." },
+    { "correlation.topic", OPT_STR_OR_NULL, FIELD(corr_topic), NULL, 0, 0, NULL,
+      "Internal topic through which the matches of correlation rules' base rules travel to the one worker that owns their group (keyed by correlation and group); created at start when the rules have correlations. Unset: `GROUP-kta-correlation`, GROUP the consumer group (`group.id`). See docs/operations.md, Correlation state." },
+    { "correlation.changelog_topic", OPT_STR_OR_NULL, FIELD(corr_changelog), NULL, 0, 0, NULL,
+      "Internal compacted topic holding each correlation group's state, read back when a partition of correlation.topic is assigned (after a restart, a rebalance or a crash). Unset: correlation.topic's name with `-changelog`." },
+    { "correlation.partitions", OPT_INT, FIELD(corr_partitions), "0", 0, 100000, NULL,
+      "Partitions of the internal topics when kta creates them; 0: as many as the input topic with the most. Existing topics are used as they are (both must have the same count)." },
+    { "correlation.replication_factor", OPT_INT, FIELD(corr_replication), "-1", -1, 32767, NULL,
+      "Replication factor of the internal topics when kta creates them; -1: the broker's `default.replication.factor`." },
+    { "correlation.time_field", OPT_STRLIST, FIELD(corr_time_fields), NULL, 0, 0, NULL,
+      "Event fields holding an event's time for correlation windows (RFC 3339 or epoch seconds or milliseconds), the first present wins (a list, or one name); else the record's Kafka timestamp. Unset: `@timestamp`, `timestamp`, `EventTime`, `TimeCreated`." },
+    { "correlation.grace_ms", OPT_INT, FIELD(corr_grace_ms), "0", 0, 86400000, NULL,
+      "How much older than the newest event seen from the same input partition an event may be and still count in correlation windows; older ones are counted as late and left out." },
+    { "correlation.max_groups", OPT_INT, FIELD(corr_max_groups), "100000", 1, 100000000, NULL,
+      "Correlation groups held per partition of correlation.topic; at the bound the idlest group is evicted (counted)." },
+    { "correlation.max_events", OPT_INT, FIELD(corr_max_events), "10000", 1, 100000000, NULL,
+      "Events kept per correlation group; at the bound the oldest is dropped (counted)." },
+    { "correlation.max_sources", OPT_INT, FIELD(corr_max_sources), "10", 0, 10000, NULL,
+      "Sources (topic, partition, offset) listed in a correlation hit; the hit also gives their total." },
     { "shutdown_timeout_ms", OPT_INT, FIELD(shutdown_timeout_ms), "10000", 0, 3600000, NULL,
       "On SIGINT/SIGTERM, how long to wait for records in flight to be acknowledged before exiting." },
     { "startup_timeout_ms", OPT_INT, FIELD(startup_timeout_ms), "10000", 100, 3600000, NULL,
@@ -436,6 +457,9 @@ void kta_config_free(struct kta_config *cfg)
     map_free(&cfg->topic_by_level);
     free(cfg->dlq_topic);
     free_strlist(cfg->rules_paths, cfg->nrules_paths);
+    free_strlist(cfg->corr_time_fields, cfg->ncorr_time_fields);
+    free(cfg->corr_topic);
+    free(cfg->corr_changelog);
     free(cfg->fieldmap);
     free(cfg->placeholders);
     free(cfg->start_offset);
@@ -832,9 +856,9 @@ static void value_text(const struct kta_config *cfg, const struct option *opt,
     case OPT_PATHLIST: {
         char *const *list = *(char **const *)(base + opt->offset);
         size_t count = *(const size_t *)(base + opt->offset + sizeof(char **)), n = 0;
-        out[0] = '\0';
+        n = (size_t)snprintf(out, out_size, "[");
         for (size_t i = 0; i < count && n < out_size; i++)
-            n += (size_t)snprintf(out + n, out_size - n, "%s%s", i ? ", " : "[", list[i]);
+            n += (size_t)snprintf(out + n, out_size - n, "%s%s", i ? ", " : "", list[i]);
         if (n < out_size)
             snprintf(out + n, out_size - n, "]");
         break;

@@ -252,6 +252,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        /* Before any record of the assignment reaches a worker. */
+        atomic_fetch_add_explicit(&c->pl->corr_epoch, 1, memory_order_release);
         kta_commit_assign(c->cm, partitions);
         atomic_store(&c->pl->assigned, partitions->cnt);
         publish_lag(c);
@@ -583,9 +585,12 @@ int kta_consumer_run(struct kta_consumer *c)
     int idle;
     int rc = 0;
 
-    topics = rd_kafka_topic_partition_list_new((int)pl->cfg->ntopics);
+    topics = rd_kafka_topic_partition_list_new((int)pl->cfg->ntopics + 1);
     for (size_t i = 0; i < pl->cfg->ntopics; i++)
         rd_kafka_topic_partition_list_add(topics, pl->cfg->topics[i], RD_KAFKA_PARTITION_UA);
+    /* Correlation inputs: read by the group like any input (corr_run.c). */
+    if (kta_corr_run_topic(pl))
+        rd_kafka_topic_partition_list_add(topics, kta_corr_run_topic(pl), RD_KAFKA_PARTITION_UA);
     err = rd_kafka_subscribe(c->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (err) {

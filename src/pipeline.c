@@ -124,11 +124,7 @@ struct kta_ruleset *kta_pipeline_load_rules(const struct kta_config *cfg,
         kta_ruleset_decref(rs);
         rs = NULL;
     }
-    if (rs && kta_ruleset_ncorr(rs)) {
-        const struct kta_corrdef *c = kta_ruleset_corr(rs, 0);
-
-        kta_err(errstr, errstr_size, "correlation rules are not supported by kta run yet "
-                "(%s %s:%d)", c->id, c->file, c->line);
+    if (rs && kta_corr_run_supported(rs, errstr, errstr_size) < 0) {
         kta_ruleset_decref(rs);
         rs = NULL;
     }
@@ -152,7 +148,11 @@ static void reload(struct reloader *rl, const char *why)
     snprintf(oldver, sizeof(oldver), "%s", kta_ruleset_version(pl->rs));
     pthread_mutex_unlock(&pl->rs_lock);
     /* A new output_topic must exist before a hit is routed to it. */
-    if (rs && (kta_consumer_check_rule_topics(pl->consumer, rs, pl->producer, errstr,
+    if (rs && ((pl->corr && kta_corr_run_check_reload(pl, rs, errstr, sizeof(errstr)) < 0) ||
+               (!pl->corr && kta_ruleset_ncorr(rs) &&
+                kta_err(errstr, sizeof(errstr), "the rules now have correlation rules; restart "
+                        "kta to apply them") < 0) ||
+               kta_consumer_check_rule_topics(pl->consumer, rs, pl->producer, errstr,
                                               sizeof(errstr)) < 0 ||
                kta_worker_routes(pl, rs, errstr, sizeof(errstr)) < 0)) {
         kta_ruleset_decref(rs);
@@ -324,6 +324,37 @@ static void collect(void *opaque, struct kta_buf *out)
                           "Seconds from the consumer queuing a record for its worker to the worker "
                           "finishing it (its hits handed to the producer; broker acknowledgement "
                           "not included).", bounds, KTA_LATENCY_BUCKETS, lat, (double)sum_us / 1e6);
+    if (pl->corr) {
+        static const struct {
+            const char *name, *type, *help;
+            size_t      field;
+        } cm[] = {
+            { "kta_correlation_inputs_total", "counter", "Correlation inputs (matches of "
+              "correlations' base rules) applied to correlation state.",
+              offsetof(struct kta_stats, corr_inputs) },
+            { "kta_correlation_hits_total", "counter", "Correlation hits produced.",
+              offsetof(struct kta_stats, corr_hits) },
+            { "kta_correlation_late_total", "counter", "Correlation inputs left out as late "
+              "(older than the newest of their input partition minus correlation.grace_ms).",
+              offsetof(struct kta_stats, corr_late) },
+            { "kta_correlation_evicted_total", "counter", "Correlation groups evicted at "
+              "correlation.max_groups.", offsetof(struct kta_stats, corr_evicted) },
+            { "kta_correlation_dropped_total", "counter", "Events dropped from a correlation "
+              "group at correlation.max_events.", offsetof(struct kta_stats, corr_dropped) },
+            { "kta_correlation_replayed_total", "counter", "Correlation inputs read again "
+              "(after a crash) and not counted twice.", offsetof(struct kta_stats, corr_replayed) },
+            { "kta_correlation_bad_total", "counter", "Correlation inputs or changelog records "
+              "that did not decode (skipped).", offsetof(struct kta_stats, corr_bad) },
+            { "kta_correlation_restores_total", "counter", "Partitions of correlation.topic "
+              "whose state was read back from the changelog.",
+              offsetof(struct kta_stats, corr_restores) },
+            { "kta_correlation_groups", "gauge", "Correlation groups held in memory.",
+              offsetof(struct kta_stats, corr_groups) },
+        };
+        for (size_t i = 0; i < sizeof(cm) / sizeof(cm[0]); i++)
+            family_value(out, cm[i].name, cm[i].type, cm[i].help,
+                         n ? (double)worker_sum(pl, cm[i].field) : 0);
+    }
     family_value(out, "kta_rule_reloads_total", "counter",
                  "Rule reloads that took effect (SIGHUP or changed rule files).",
                  (double)atomic_load(&pl->reloads));
@@ -496,6 +527,7 @@ int kta_pipeline_run(const struct kta_config *cfg)
     }
     if (kta_worker_routes(&pl, pl.rs, errstr, sizeof(errstr)) < 0 ||
         kta_consumer_check(pl.consumer, errstr, sizeof(errstr)) < 0 ||
+        kta_corr_run_setup(&pl, errstr, sizeof(errstr)) < 0 ||
         kta_producer_start(pl.producer, errstr, sizeof(errstr)) < 0) {
         kta_log(KTA_LOG_ERROR, "%s", errstr);
         goto out;
@@ -576,6 +608,7 @@ out:
      * the consumer's offset trackers. */
     kta_producer_free(pl.producer);
     kta_consumer_free(pl.consumer);
+    kta_corr_run_free(&pl);
     kta_metrics_free(pl.metrics);   /* no worker or consumer counts into it now */
     kta_ruleset_decref(pl.rs);
     pthread_mutex_destroy(&pl.rs_lock);

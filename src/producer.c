@@ -74,7 +74,8 @@ struct kta_producer {
 struct retry {
     struct retry       *next;
     rd_kafka_topic_t   *rkt;
-    void               *payload;
+    int32_t             partition;   /* as first produced (UA: the partitioner's) */
+    void               *payload;     /* NULL: a null value (a tombstone) */
     size_t              len;
     void               *key;
     size_t              key_len;
@@ -121,10 +122,12 @@ static void retry_add(struct kta_producer *p, const rd_kafka_message_t *rkm,
     struct retry *r = xcalloc(1, sizeof(*r));
 
     r->rkt = rkm->rkt;
+    r->partition = rkm->partition;
     r->len = rkm->len;
-    r->payload = xmalloc(rkm->len ? rkm->len : 1);
-    if (rkm->len)
+    if (rkm->payload) {
+        r->payload = xmalloc(rkm->len ? rkm->len : 1);
         memcpy(r->payload, rkm->payload, rkm->len);
+    }
     if (rkm->key) {
         r->key_len = rkm->key_len;
         r->key = xmalloc(rkm->key_len ? rkm->key_len : 1);
@@ -158,6 +161,7 @@ static void retry_drain(struct kta_producer *p)
         struct retry *r = p->retry_head;
         rd_kafka_resp_err_t err =
             rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(r->rkt),
+                              RD_KAFKA_V_PARTITION(r->partition),
                               RD_KAFKA_V_VALUE(r->payload, r->len),
                               RD_KAFKA_V_KEY(r->key, r->key_len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -254,6 +258,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
     /* Behind records already waiting for room: keep their order. */
     err = atomic_load(&p->nretry) ? RD_KAFKA_RESP_ERR__QUEUE_FULL
         : rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkm->rkt),
+                            /* The same partition: the correlation
+                             * changelog's records must stay on theirs. */
+                            RD_KAFKA_V_PARTITION(rkm->partition),
                             RD_KAFKA_V_VALUE(rkm->payload, rkm->len),
                             RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -582,6 +589,15 @@ int kta_producer_send(struct kta_producer *p, int topic,
                       const void *value, size_t value_len,
                       rd_kafka_headers_t *hdrs, struct kta_slot *slot)
 {
+    return kta_producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, key, key_len, value, value_len,
+                                hdrs, slot);
+}
+
+int kta_producer_send_to(struct kta_producer *p, int topic, int32_t partition,
+                         const void *key, size_t key_len,
+                         const void *value, size_t value_len,
+                         rd_kafka_headers_t *hdrs, struct kta_slot *slot)
+{
     rd_kafka_resp_err_t err;
 
     if (slot)
@@ -591,6 +607,7 @@ int kta_producer_send(struct kta_producer *p, int topic,
         err = atomic_load_explicit(&p->nretry, memory_order_relaxed)
             ? RD_KAFKA_RESP_ERR__QUEUE_FULL
             : rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->topics[topic].rkt),
+                                RD_KAFKA_V_PARTITION(partition),
                                 RD_KAFKA_V_VALUE((void *)value, value_len),
                                 RD_KAFKA_V_KEY(key, key_len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

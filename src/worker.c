@@ -11,6 +11,11 @@
  * that once per rule when it adopts a ruleset (w->route, producer topic
  * numbers), so a hit costs one array lookup.
  *
+ * Correlations (corr_run.c): a match of a correlation's base rule goes
+ * to correlation.topic (its own hit only when the rule generates one);
+ * records of correlation.topic are applied to the state this worker owns
+ * for their partition.
+ *
  * Buffers live in struct kta_worker and are reused, so a steady stream
  * allocates only inside jansson and librdkafka; one grown past
  * KTA_BUF_KEEP by a large record is freed at the end of its batch.
@@ -50,6 +55,7 @@ struct kta_worker {
     /* Built when it adopts a ruleset: */
     struct kta_buf       tail;         /* ends every hit (kta_hit_tail) */
     int                 *route;        /* rule index -> producer topic number */
+    struct kta_corr_owner *corr;       /* correlation state; NULL without (corr_run.c) */
 };
 
 #define BATCH 64
@@ -126,8 +132,17 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
     struct kta_worker *w = j->w;
     struct kta_pipeline *pl = w->pl;
     rd_kafka_headers_t *hdrs;
+    size_t idx = kta_rule_index(r), ncorr = 0;
     int have_key;
 
+    /* A base rule of correlations: its match travels to the owner of its
+     * group; its own hit only when it generates one. */
+    if (w->corr && kta_ruleset_rule_corrs(w->rs, idx, &ncorr) && ncorr) {
+        if (kta_corr_run_send_inputs(w->corr, w->rs, idx, rec->ev, rec->src, j->slot) < 0)
+            return -1;
+        if (!kta_ruleset_rule_generates(w->rs, idx))
+            return 0;
+    }
     kta_buf_reset(&w->key);
     have_key = kta_hit_field_text(&w->key, rec->ev, pl->cfg->key_field);
     hdrs = rd_kafka_headers_new(3);
@@ -208,6 +223,10 @@ static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_sl
     long nhits;
 
     j.topic = src.topic = rd_kafka_topic_name(rkm->rkt);
+    if (w->corr && strcmp(j.topic, kta_corr_run_topic(pl)) == 0) {
+        kta_corr_run_apply(w->corr, w->rs, rkm, slot, &w->tail);
+        return;
+    }
     atomic_fetch_add_explicit(&w->stats.events, 1, memory_order_relaxed);
     /* The path `kta eval` takes too (record.c): the record is parsed only
      * when some rule could match it or it may be malformed; rec.ev is set
@@ -378,8 +397,10 @@ struct kta_worker *kta_worker_new(struct kta_pipeline *pl, int index)
     w->index = index;
     w->ring = kta_ring_new((size_t)pl->cfg->ring_size);
     w->ctx = kta_eval_ctx_new();
+    w->corr = kta_corr_owner_new(pl, &w->stats);
     adopt_ruleset(w);
     if (kta_thread_create(&w->thread, worker_main, w, "kta-worker") != 0) {
+        kta_corr_owner_free(w->corr);
         kta_ring_free(w->ring);
         kta_eval_ctx_free(w->ctx);
         kta_ruleset_decref(w->rs);
@@ -406,6 +427,7 @@ void kta_worker_free(struct kta_worker *w)
     if (!w)
         return;
     kta_worker_join(w);
+    kta_corr_owner_free(w->corr);
     kta_ring_free(w->ring);
     kta_eval_ctx_free(w->ctx);
     kta_ruleset_decref(w->rs);

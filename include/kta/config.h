@@ -73,6 +73,17 @@ struct kta_config {
     int    startup_timeout_ms;
     char  *metrics_listen;       /* metrics.listen, or NULL */
     int    log_json;             /* log.format == json */
+    /* correlation.*: correlation rules in kta run (pipeline.c, worker.c) */
+    char  *corr_topic;           /* correlation.topic, or NULL: GROUP-kta-correlation */
+    char  *corr_changelog;       /* correlation.changelog_topic, or NULL: ...-changelog */
+    int    corr_partitions;      /* correlation.partitions; 0: the input's */
+    int    corr_replication;     /* correlation.replication_factor; -1: broker's */
+    char **corr_time_fields;     /* correlation.time_field; followed by its count */
+    size_t ncorr_time_fields;
+    int    corr_grace_ms;        /* correlation.grace_ms */
+    int    corr_max_groups;      /* correlation.max_groups */
+    int    corr_max_events;      /* correlation.max_events */
+    int    corr_max_sources;     /* correlation.max_sources */
     struct kta_kafka_prop *kafka;
     size_t nkafka;
 };

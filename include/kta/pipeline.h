@@ -11,6 +11,8 @@
  *               the records' offset slots; the transactional calls
  *   pipeline.c  wiring: start-up checks, threads, signals, shutdown
  *   kafka.c     librdkafka glue shared with kta produce (kta/kafka.h)
+ *   corr_run.c  correlation rules: inputs through correlation.topic to the
+ *               one worker owning their group, state in its changelog
  *
  * struct kta_pipeline is the shared state those files see; nothing else
  * includes this header.
@@ -22,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <jansson.h>
 
 #include "kta/config.h"
 #include "kta/kafka.h"
@@ -35,6 +38,9 @@
 struct kta_producer;
 struct kta_consumer;
 struct kta_worker;
+struct kta_corr_run;
+struct kta_corr_owner;
+struct kta_hit_source;
 
 /* Dead-letter reasons, indexed by enum kta_event_error (0 unused). */
 #define KTA_DL_REASONS (KTA_EVENT_NOT_OBJECT + 1)
@@ -56,6 +62,16 @@ struct kta_stats {
     /* Taken by the consumer to finished by a worker, in microseconds. */
     atomic_uint_fast64_t latency[KTA_LATENCY_BUCKETS + 1];
     atomic_uint_fast64_t latency_sum_us;
+    /* Correlations (corr_run.c), summed over the partitions a worker owns. */
+    atomic_uint_fast64_t corr_inputs;      /* correlation inputs applied */
+    atomic_uint_fast64_t corr_hits;        /* correlation hits produced */
+    atomic_uint_fast64_t corr_late;        /* inputs left out as late */
+    atomic_uint_fast64_t corr_evicted;     /* groups evicted at correlation.max_groups */
+    atomic_uint_fast64_t corr_dropped;     /* events dropped at correlation.max_events */
+    atomic_uint_fast64_t corr_replayed;    /* inputs seen before (replays), not counted again */
+    atomic_uint_fast64_t corr_bad;         /* inputs or changelog records that did not decode */
+    atomic_uint_fast64_t corr_restores;    /* partitions whose state was read back */
+    atomic_uint_fast64_t corr_groups;      /* groups held now (a gauge) */
 };
 
 struct kta_pipeline {
@@ -81,6 +97,10 @@ struct kta_pipeline {
     atomic_uint_fast64_t     reload_failures;
     atomic_size_t            rules_loaded;  /* in the current ruleset */
     atomic_size_t            rules_enabled;
+    struct kta_corr_run     *corr;          /* NULL: no correlation rules (corr_run.c) */
+    atomic_uint              corr_epoch;    /* bumped on every assignment and every
+                                             * aborted transaction: correlation state
+                                             * held before it is read back again */
 };
 
 /* Runs `kta run` until SIGINT/SIGTERM or a fatal error.  Takes nothing;
@@ -185,6 +205,14 @@ int kta_producer_send(struct kta_producer *p, int topic,
                       const void *value, size_t value_len,
                       rd_kafka_headers_t *hdrs, struct kta_slot *slot);
 
+/* kta_producer_send to one partition (RD_KAFKA_PARTITION_UA: the
+ * partitioner's choice, as kta_producer_send).  A record produced again
+ * after a failed delivery stays on its partition. */
+int kta_producer_send_to(struct kta_producer *p, int topic, int32_t partition,
+                         const void *key, size_t key_len,
+                         const void *value, size_t value_len,
+                         rd_kafka_headers_t *hdrs, struct kta_slot *slot);
+
 /* Waits up to timeout_ms for every queued record to be acknowledged.
  * Returns how many are still outstanding. */
 int kta_producer_flush(struct kta_producer *p, int timeout_ms);
@@ -228,6 +256,43 @@ rd_kafka_error_t *kta_producer_txn_begin(struct kta_producer *p);
 int kta_producer_txn_replace(struct kta_producer *p, char *errstr, size_t errstr_size);
 rd_kafka_error_t *kta_producer_txn_init(struct kta_producer *p, int timeout_ms);
 void kta_producer_free(struct kta_producer *p);
+
+/* ---- corr_run.c ---- */
+
+/* What kta run cannot apply yet (correlations of correlations): -1 with
+ * errstr naming the first.  Any thread; no Kafka. */
+int kta_corr_run_supported(const struct kta_ruleset *rs, char *errstr, size_t errstr_size);
+
+/* Start-up, after the brokers answered, when pl->rs has correlation
+ * rules: creates correlation.topic and its changelog if missing (saying
+ * so), checks their partitions and sets pl->corr.  Returns 0 (also when
+ * there is nothing to do), or -1 with errstr.  Thread: main. */
+int kta_corr_run_setup(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
+void kta_corr_run_free(struct kta_pipeline *pl);
+/* correlation.topic, or NULL without correlations.  Thread: any. */
+const char *kta_corr_run_topic(const struct kta_pipeline *pl);
+/* A reload may change base rules but not the running correlations: -1
+ * with errstr when rs's differ.  Thread: the reloader. */
+int kta_corr_run_check_reload(struct kta_pipeline *pl, const struct kta_ruleset *rs,
+                              char *errstr, size_t errstr_size);
+/* A worker's correlation state (NULL when pl has no correlations); its
+ * counters go to stats (the worker's).  Thread: that worker, for every
+ * function below. */
+struct kta_corr_owner *kta_corr_owner_new(struct kta_pipeline *pl, struct kta_stats *stats);
+void kta_corr_owner_free(struct kta_corr_owner *o);
+/* Base rule `rule` of rs matched ev: sends its correlation inputs to
+ * correlation.topic, each holding slot.  Returns 0, or -1 when the
+ * producer refused one (as kta_producer_send). */
+int kta_corr_run_send_inputs(struct kta_corr_owner *o, const struct kta_ruleset *rs, size_t rule,
+                             const json_t *ev, const struct kta_hit_source *src,
+                             struct kta_slot *slot);
+/* A record of correlation.topic: applied to its partition's state (read
+ * back from the changelog first when needed); correlation hits and the
+ * changed groups are sent holding slot.  Returns 0, or -1 when something
+ * was not sent (the pipeline is then stopping). */
+int kta_corr_run_apply(struct kta_corr_owner *o, const struct kta_ruleset *rs,
+                       const rd_kafka_message_t *rkm, struct kta_slot *slot,
+                       const struct kta_buf *tail);
 
 /* ---- consumer.c ---- */
 struct kta_consumer *kta_consumer_new(struct kta_pipeline *pl, char *errstr, size_t errstr_size);
