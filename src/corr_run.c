@@ -22,7 +22,8 @@
  * offset is committed only once they are acknowledged (at-least-once) or
  * goes into the same transaction (exactly-once).  At-least-once may read
  * correlation inputs again after a crash; their offsets, kept per group
- * in the state, make them count once (kta_corr_apply_seq).
+ * in the state, make them count once (kta_corr_apply_seq).  Input events
+ * read again are keyed again and count again, as their hits repeat.
  *
  * Start-up (kta_corr_run_setup, main thread) creates the internal topics
  * when missing and says so.  A worker's struct kta_corr_owner is its own:
