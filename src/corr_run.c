@@ -165,6 +165,11 @@ int kta_corr_run_check_reload(struct kta_pipeline *pl, const struct kta_ruleset 
                               size_t errstr_size)
 {
     unsigned version;
+
+    if (!pl->corr)
+        return kta_ruleset_ncorr(rs) ? kta_err(errstr, errstr_size, "the rules now have "
+                                               "correlation rules; restart kta to apply them")
+                                     : 0;
     struct kta_ruleset *cur = kta_pipeline_ruleset(pl, &version);
     int same = same_correlations(cur, rs);
 
@@ -562,10 +567,7 @@ static void on_hit(void *opaque, const struct kta_corr_hit *h)
     hdrs = rd_kafka_headers_new(3);
     rd_kafka_header_add(hdrs, "kta.rule.id", -1, h->c->id, -1);
     rd_kafka_header_add(hdrs, "kta.rule.level", -1, h->c->level, -1);
-    rd_kafka_header_add(hdrs, "kta.correlation.type", -1,
-                        h->c->type == KTA_CORR_EVENT_COUNT ? "event_count"
-                        : h->c->type == KTA_CORR_VALUE_COUNT ? "value_count"
-                        : h->c->type == KTA_CORR_TEMPORAL ? "temporal" : "temporal_ordered", -1);
+    rd_kafka_header_add(hdrs, "kta.correlation.type", -1, kta_hit_corr_type_name(h->c), -1);
     if (kta_producer_send(pl->producer, topic < 0 ? KTA_TOPIC_HITS : topic, key,
                           key ? strlen(key) : 0, o->hit.data, o->hit.len, hdrs, o->slot) < 0)
         o->failed = 1;
@@ -575,10 +577,7 @@ static void on_hit(void *opaque, const struct kta_corr_hit *h)
     if (!o->failed && pl->cfg->print != KTA_PRINT_NONE) {
         kta_buf_reset(&o->line);
         kta_hit_correlation_line(&o->line, h);
-        flockfile(stdout);
-        fwrite(o->line.data, 1, o->line.len, stdout);
-        fflush(stdout);
-        funlockfile(stdout);
+        kta_worker_console_line(&o->line);
     }
 }
 

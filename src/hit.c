@@ -229,6 +229,11 @@ static const char *const corr_type_names[] = {
     "event_count", "value_count", "temporal", "temporal_ordered"
 };
 
+const char *kta_hit_corr_type_name(const struct kta_corrdef *c)
+{
+    return corr_type_names[c->type];
+}
+
 void kta_hit_encode_correlation(struct kta_buf *out, const struct kta_corr_hit *h,
                                 const char *detected_at, const struct kta_buf *tail)
 {

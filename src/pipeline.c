@@ -148,10 +148,7 @@ static void reload(struct reloader *rl, const char *why)
     snprintf(oldver, sizeof(oldver), "%s", kta_ruleset_version(pl->rs));
     pthread_mutex_unlock(&pl->rs_lock);
     /* A new output_topic must exist before a hit is routed to it. */
-    if (rs && ((pl->corr && kta_corr_run_check_reload(pl, rs, errstr, sizeof(errstr)) < 0) ||
-               (!pl->corr && kta_ruleset_ncorr(rs) &&
-                kta_err(errstr, sizeof(errstr), "the rules now have correlation rules; restart "
-                        "kta to apply them") < 0) ||
+    if (rs && (kta_corr_run_check_reload(pl, rs, errstr, sizeof(errstr)) < 0 ||
                kta_consumer_check_rule_topics(pl->consumer, rs, pl->producer, errstr,
                                               sizeof(errstr)) < 0 ||
                kta_worker_routes(pl, rs, errstr, sizeof(errstr)) < 0)) {

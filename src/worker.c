@@ -78,7 +78,7 @@ static void add_header(rd_kafka_headers_t *hdrs, const char *name, const char *v
 /* One console line to stdout, whole and at once: under systemd or a pipe
  * stdout is fully buffered, and alerts must not wait for 4 KiB of them.
  * The lock keeps workers' lines from interleaving.  Thread: any worker. */
-static void console_line(const struct kta_buf *line)
+void kta_worker_console_line(const struct kta_buf *line)
 {
     flockfile(stdout);
     fwrite(line->data, 1, line->len, stdout);
@@ -158,7 +158,7 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
     if (pl->cfg->print != KTA_PRINT_NONE) {
         kta_buf_reset(&w->line);
         kta_hit_alert_line(&w->line, rec->ev, r);
-        console_line(&w->line);
+        kta_worker_console_line(&w->line);
     }
     return 0;
 }
@@ -244,7 +244,7 @@ static void process(struct kta_worker *w, rd_kafka_message_t *rkm, struct kta_sl
                                       &rec.err, rec.detail, sizeof(rec.detail));
         kta_buf_reset(&w->line);
         kta_hit_debug_line(&w->line, rec.ev);
-        console_line(&w->line);
+        kta_worker_console_line(&w->line);
     }
     kta_record_done(&rec);
 }

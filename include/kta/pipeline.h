@@ -142,6 +142,10 @@ struct kta_ruleset *kta_pipeline_ruleset(struct kta_pipeline *pl, unsigned *vers
  * hits keep their order.  Every place that picks a record's worker (the
  * ring, the overflow queue) calls this.  Thread: any. */
 int  kta_worker_for(const char *topic, int32_t partition, int nworkers);
+/* Writes one console line to stdout whole and at once (flushed: alerts
+ * must not wait in a buffer), never interleaved with another worker's.
+ * Thread: any worker. */
+void kta_worker_console_line(const struct kta_buf *line);
 /* Starts worker `index` of pl: its ring, its evaluation context, its
  * thread.  Returns the worker, or NULL (nothing left behind) when the
  * thread cannot start.  Thread: main. */
@@ -271,8 +275,9 @@ int kta_corr_run_setup(struct kta_pipeline *pl, char *errstr, size_t errstr_size
 void kta_corr_run_free(struct kta_pipeline *pl);
 /* correlation.topic, or NULL without correlations.  Thread: any. */
 const char *kta_corr_run_topic(const struct kta_pipeline *pl);
-/* A reload may change base rules but not the running correlations: -1
- * with errstr when rs's differ.  Thread: the reloader. */
+/* A reload may change base rules but not the running correlations (nor
+ * bring the first ones): -1 with errstr when rs's differ.  Thread: the
+ * reloader. */
 int kta_corr_run_check_reload(struct kta_pipeline *pl, const struct kta_ruleset *rs,
                               char *errstr, size_t errstr_size);
 /* A worker's correlation state (NULL when pl has no correlations); its
