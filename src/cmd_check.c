@@ -175,8 +175,7 @@ int kta_cmd_check(int argc, char **argv)
            plural(total.warnings, "warning", "warnings"), total.files,
            plural(total.files, "file", "files"));
     if (total.correlations)
-        printf("correlations: %zu loaded (kta eval applies them; kta run does not support "
-               "them yet)\n", total.correlations);
+        printf("correlations: %zu loaded\n", total.correlations);
     for (size_t g = 0; g < rep.ng; g++)
         free(rep.g[g].logsource);
     free(rep.g);

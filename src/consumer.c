@@ -168,7 +168,8 @@ static int dispatch(struct kta_consumer *c, rd_kafka_message_t *rkm)
     slot->taken_us = c->now_us;
     it.tag = slot;
     it.msg = rkm;
-    atomic_fetch_add_explicit(&pl->stats.consumed, 1, memory_order_relaxed);
+    if (!kta_corr_run_topic(pl) || strcmp(rd_kafka_topic_name(rkm->rkt), kta_corr_run_topic(pl)))
+        atomic_fetch_add_explicit(&pl->stats.consumed, 1, memory_order_relaxed);
     if (kta_ring_push_quiet(ring, &it) < 0)
         abort();    /* checked above, and this thread is the only pusher */
     c->unkicked++;
@@ -245,20 +246,39 @@ static size_t drain(struct kta_consumer *c, int timeout_ms)
 
 static void publish_lag(struct kta_consumer *c);
 
+/* How many of partitions are correlation.topic's (not input). */
+static int corr_partitions(const struct kta_consumer *c,
+                           const rd_kafka_topic_partition_list_t *partitions)
+{
+    const char *topic = kta_corr_run_topic(c->pl);
+    int n = 0;
+
+    for (int i = 0; topic && i < partitions->cnt; i++)
+        n += strcmp(partitions->elems[i].topic, topic) == 0;
+    return n;
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *partitions, void *opaque)
 {
     struct kta_consumer *c = opaque;
+    int ncorr;
 
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         /* Before any record of the assignment reaches a worker. */
         atomic_fetch_add_explicit(&c->pl->corr_epoch, 1, memory_order_release);
         kta_commit_assign(c->cm, partitions);
-        atomic_store(&c->pl->assigned, partitions->cnt);
+        ncorr = corr_partitions(c, partitions);
+        atomic_store(&c->pl->assigned, partitions->cnt - ncorr);
         publish_lag(c);
-        kta_log(KTA_LOG_INFO, "assigned %d partition%s", partitions->cnt,
-                partitions->cnt == 1 ? "" : "s");
+        if (ncorr)
+            kta_log(KTA_LOG_INFO, "assigned %d partition%s (and %d of '%s')",
+                    partitions->cnt - ncorr, partitions->cnt - ncorr == 1 ? "" : "s", ncorr,
+                    kta_corr_run_topic(c->pl));
+        else
+            kta_log(KTA_LOG_INFO, "assigned %d partition%s", partitions->cnt,
+                    partitions->cnt == 1 ? "" : "s");
         kta_commit_start_offsets(c->cm, partitions);
         c->paused = 0;
         rd_kafka_assign(rk, partitions);
@@ -509,12 +529,60 @@ static void publish_lag(struct kta_consumer *c)
     c->last_lag = kta_now_ms();
 }
 
+/* The group's committed offset of one partition; -1 when there is none
+ * or the brokers do not say (blocking, at most 2 s). */
+static int64_t committed_at(const struct kta_consumer *c, const char *topic, int32_t partition)
+{
+    rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+    int64_t off = -1;
+
+    rd_kafka_topic_partition_list_add(one, topic, partition);
+    if (rd_kafka_committed(c->rk, one, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR && !one->elems[0].err)
+        off = one->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(one);
+    return off;
+}
+
+/* The correlation topic's partitions this consumer holds are read up to
+ * what the brokers hold now: the inputs the workers sent for the last
+ * records (acknowledged before those records finished) have come back
+ * and been applied.  The end-of-partition events alone do not say so:
+ * they were seen before those inputs were written.  Asks the brokers
+ * (blocking, at most 2 s per partition); only once the rest is caught up. */
+static int corr_caught_up(const struct kta_consumer *c)
+{
+    const char *topic = kta_corr_run_topic(c->pl);
+    rd_kafka_topic_partition_list_t *list = NULL;
+    int ok = 1;
+
+    if (!topic || rd_kafka_assignment(c->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || !list)
+        return 1;
+    if (rd_kafka_position(c->rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < list->cnt && ok; i++) {
+            const rd_kafka_topic_partition_t *tp = &list->elems[i];
+            int64_t lo, hi;
+
+            if (strcmp(tp->topic, topic) != 0)
+                continue;
+            if (rd_kafka_query_watermark_offsets(c->rk, topic, tp->partition, &lo, &hi, 2000) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+                ok = 0;   /* ask again at the next idle poll */
+            else if (hi > lo && tp->offset >= 0)
+                ok = tp->offset >= hi;
+            else if (hi > lo)   /* nothing read from it yet: where the group stands */
+                ok = committed_at(c, topic, tp->partition) >= hi;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return ok;
+}
+
 /* input.exit_at_end: every assigned partition read to its end (the EOF
  * librdkafka reports at the high watermark, also for an empty partition)
  * with nothing read after it, and nothing left waiting for a worker. */
 static int caught_up(const struct kta_consumer *c)
 {
-    return !c->noverflow && kta_commit_at_end(c->cm);
+    return !c->noverflow && kta_commit_at_end(c->cm) && corr_caught_up(c);
 }
 
 /* A record or an end of partition was read. */

@@ -246,6 +246,7 @@ struct group {
     int64_t        last_t;      /* newest time applied (eviction order) */
     uint64_t       seq;         /* creation order */
     int            pin;         /* emitting: not to be evicted */
+    int            untimed;     /* an input without time applied: no times to report */
     int64_t        in_seq;      /* newest input seq applied here; -1: none */
     size_t         dirty;       /* 1 + its entry in cs->chg; 0: unchanged */
     struct group  *next;        /* hash chain */
@@ -598,8 +599,8 @@ static void emit(struct kta_corr *cs, struct group *g, size_t from, uint64_t cou
     src = json_incref((json_t *)source);
     h.group = obj;
     h.values = values;
-    h.first_ms = g->ev[from].t;
-    h.last_ms = g->ev[g->n - 1].t;
+    h.first_ms = g->untimed ? -1 : g->ev[from].t;
+    h.last_ms = g->untimed ? -1 : g->ev[g->n - 1].t;
     h.sources = sources;
     h.nsources = g->n - from;
     h.source = src;
@@ -703,6 +704,7 @@ static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t
     cs->st.events++;
     if (!timed) {
         cs->st.notime++;
+        g->untimed = 1;
         t = 0;     /* no time: one window over the whole input */
     }
     if (timed && t <= g->quiet_until) {

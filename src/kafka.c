@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 atomic_int kta_kafka_started;
 
@@ -143,12 +144,16 @@ int kta_kafka_txn_permanent(rd_kafka_resp_err_t err)
     return kta_kafka_permanent(err) && err != RD_KAFKA_RESP_ERR__FATAL && err != RD_KAFKA_RESP_ERR__FENCED;
 }
 
+/* How long a topic missing from the metadata is asked for again. */
+#define TOPIC_SETTLE_MS 3000
+
 /* 1: the topic is there; 0: it is not; -1: it cannot be used, why says why. */
 static int topic_exists(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *name,
                         char *why, size_t why_size)
 {
     const rd_kafka_metadata_t *one = NULL;
     rd_kafka_topic_t *rkt;
+    int found = 0;
 
     for (int i = 0; i < md->topic_cnt; i++) {
         if (strcmp(md->topics[i].topic, name) != 0)
@@ -167,15 +172,18 @@ static int topic_exists(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const cha
      * describe; asking for the one topic tells "missing" from "denied". */
     why[0] = '\0';
     rkt = rd_kafka_topic_new(rk, name, NULL);
-    if (rkt && !rd_kafka_metadata(rk, 0, rkt, &one, 5000) && one->topic_cnt == 1 &&
-        one->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
-        snprintf(why, why_size, "%s (this principal may not describe it: check its ACLs)",
-                 rd_kafka_err2str(one->topics[0].err));
+    if (rkt && !rd_kafka_metadata(rk, 0, rkt, &one, 5000) && one->topic_cnt == 1) {
+        if (one->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+            snprintf(why, why_size, "%s (this principal may not describe it: check its ACLs)",
+                     rd_kafka_err2str(one->topics[0].err));
+        else if (!one->topics[0].err && one->topics[0].partition_cnt > 0)
+            found = 1;   /* there by now */
+    }
     if (one)
         rd_kafka_metadata_destroy(one);
     if (rkt)
         rd_kafka_topic_destroy(rkt);
-    return why[0] ? -1 : 0;
+    return found ? 1 : why[0] ? -1 : 0;
 }
 
 int kta_kafka_topic_unusable(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *what,
@@ -183,8 +191,19 @@ int kta_kafka_topic_unusable(rd_kafka_t *rk, const rd_kafka_metadata_t *md, cons
                              size_t errstr_size)
 {
     char why[256];
+    int rc = topic_exists(rk, md, name, why, sizeof(why));
 
-    switch (topic_exists(rk, md, name, why, sizeof(why))) {
+    /* A topic created just before kta started may not be in every
+     * broker's metadata yet: ask again for a little while before calling
+     * it missing. */
+    for (int64_t end = kta_now_ms() + TOPIC_SETTLE_MS; rc == 0 && kta_now_ms() < end;) {
+        static const rd_kafka_metadata_t none = { 0 };
+        struct timespec pause = { 0, 250 * 1000000L };
+
+        nanosleep(&pause, NULL);
+        rc = topic_exists(rk, &none, name, why, sizeof(why));
+    }
+    switch (rc) {
     case 1:
         return 0;
     case 0:

@@ -268,12 +268,13 @@ static void collect(void *opaque, struct kta_buf *out)
     family_value(out, "kta_ready", "gauge", "1 when /readyz answers 200: partitions assigned, "
                  "rules loaded, producer connected.", ready(pl) ? 0 : 1);
     family_value(out, "kta_records_consumed_total", "counter",
-                 "Records taken from Kafka and handed to a worker (a record read again after a "
-                 "rebalance or an aborted transaction counts again).",
+                 "Input records taken from Kafka and handed to a worker (a record read again "
+                 "after a rebalance or an aborted transaction counts again; correlation inputs "
+                 "are not counted here).",
                  (double)atomic_load_explicit(&pl->stats.consumed, memory_order_relaxed));
     family_value(out, "kta_records_processed_total", "counter",
-                 "Records the workers finished evaluating (hits and dead letters handed to the "
-                 "producer).", n ? (double)worker_sum(pl, offsetof(struct kta_stats, processed)) : 0);
+                 "Input records the workers finished evaluating (hits and dead letters handed to "
+                 "the producer; correlation inputs are kta_correlation_inputs_total).", n ? (double)worker_sum(pl, offsetof(struct kta_stats, processed)) : 0);
     kta_metrics_family(out, "kta_dead_letters_total", "counter",
                        "Malformed records sent to the dead-letter topic, by reason.");
     for (int r = 1; r < KTA_DL_REASONS; r++)

@@ -314,24 +314,31 @@ static void adopt_ruleset(struct kta_worker *w)
     }
 }
 
-/* Busy time, and each record's latency from the consumer taking it to the
- * end of its batch (one clock read per batch, not per record). */
+/* Busy time, and each input record's latency from the consumer taking it
+ * to the end of its batch (one clock read per batch, not per record).
+ * Records of correlation.topic are not input records: their work counts
+ * in busy time, their number in kta_correlation_inputs_total. */
 static void account_batch(struct kta_worker *w, const struct kta_ring_item *items, size_t n,
                           int64_t start_us)
 {
+    const char *corr = w->corr ? kta_corr_run_topic(w->pl) : NULL;
     int64_t now = kta_now_us();
+    size_t inputs = 0;
 
     for (size_t i = 0; i < n; i++) {
         const struct kta_slot *slot = items[i].tag;
         int64_t us = now - slot->taken_us;
+        if (corr && strcmp(rd_kafka_topic_name(((rd_kafka_message_t *)items[i].msg)->rkt), corr) == 0)
+            continue;
         if (us < 0)
             us = 0;
         atomic_fetch_add_explicit(&w->stats.latency[kta_latency_bucket(us)], 1,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&w->stats.latency_sum_us, (uint64_t)us, memory_order_relaxed);
+        inputs++;
     }
     atomic_fetch_add_explicit(&w->stats.busy_us, (uint64_t)(now - start_us), memory_order_relaxed);
-    atomic_fetch_add_explicit(&w->stats.processed, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->stats.processed, inputs, memory_order_relaxed);
 }
 
 /* After a batch: a record larger than KTA_BUF_KEEP grew the reused

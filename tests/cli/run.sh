@@ -477,6 +477,11 @@ check "run: names the correlation" has "kta run does not apply correlations of c
 "$KTA" eval -r "$cr" --grace 5w </dev/null 2>err; check "eval: bad --grace exit 2" test $? -eq 2
 "$KTA" eval -r "$cr" --time-field a,,b </dev/null 2>err; check "eval: bad --time-field exit 2" test $? -eq 2
 "$KTA" check "$cr" >out 2>&1; check "check counts correlations" has "correlations: 1 loaded" out
+nt="$root/tests/rules/cases/correlation/no-time"
+"$KTA" eval -r "$nt/rules.yml" "$nt/events.jsonl" >out 2>/dev/null
+check "eval: a window without event times reports no times" has '"first":null,"last":null' out
+"$KTA" check "$root/rules" >out 2>&1
+check "check: the default rules carry correlations" has "correlations: 3 loaded" out
 "$KTA" run -w many 2>err; check "run: bad value exit 2" test $? -eq 2
 check "run: bad value message" has "kta: error: -w: workers: 'many' is not a whole number" err
 "$KTA" run extra 2>err; check "run: stray argument exit 2" test $? -eq 2

@@ -34,14 +34,25 @@ consume "$dlq" '%h\n' | grep -oE 'kta\.error\.reason=[a-z_]+' | sed 's/.*=//' | 
 python3 - <<'PY'
 import collections, json
 
+groups = {}   # file -> the (correlation, group) pairs it has hits for
 def hits(path):
-    c = collections.Counter()
+    c, g = collections.Counter(), set()
     for line in open(path, encoding="utf-8"):
         h = json.loads(line)
-        c[(h["rule"]["id"], json.dumps(h["event"], sort_keys=True))] += 1
+        if "correlation" in h:
+            if h["correlation"]["type"] in ("event_count", "value_count"):   # order aside
+                g.add((h["rule"]["id"], json.dumps(h["correlation"]["group"], sort_keys=True)))
+        else:
+            c[(h["rule"]["id"], json.dumps(h["event"], sort_keys=True))] += 1
+    groups[path] = g
     return c
 
 ev, ev2, ref, run = (hits(p) for p in ("eval.jsonl", "eval2.jsonl", "evalref.jsonl", "run.jsonl"))
+# Correlation hits: eval has no event times here (one window per group),
+# run the records' timestamps; every group run reports, eval reports too.
+assert groups["eval.jsonl"] == groups["eval2.jsonl"] == groups["evalref.jsonl"]
+assert groups["run.jsonl"] <= groups["eval.jsonl"], groups["run.jsonl"] - groups["eval.jsonl"]
+print(f"ok: correlation groups: eval {len(groups['eval.jsonl'])}, run {len(groups['run.jsonl'])} of them")
 total = sum(ev.values())
 rules = len({r for r, _ in ev})
 print(f"eval: {total} hits from {rules} rules; run: {sum(run.values())} hits")

@@ -86,7 +86,9 @@ n=403
 end=$((SECONDS + 60))
 while :; do
     scrape "$u" m.txt
-    lag=$(awk '$1 ~ /^kta_consumer_lag\{/ { s += $2; n++ } END { print n + 0, s + 0 }' m.txt)
+    # The input's partitions (the default rules' correlation topic has its own).
+    lag=$(awk -v t="topic=\"$in\"" '$1 ~ /^kta_consumer_lag\{/ && index($1, t) { s += $2; n++ }
+              END { print n + 0, s + 0 }' m.txt)
     [[ $(mval m.txt kta_records_processed_total) == "$n" && $lag == "2 0" ]] && break
     ((SECONDS < end)) || fail "not caught up: processed $(mval m.txt kta_records_processed_total) of $n, lag (partitions, sum) $lag"
     sleep 0.5
