@@ -15,7 +15,10 @@
  *                 from correlation.changelog_topic partition p first, when
  *                 p is new to this worker since the last assignment or
  *                 aborted transaction) -> correlation hits to the output,
- *                 changed groups to the changelog on partition p
+ *                 and for the correlations that refer to that one, its
+ *                 hits as their inputs back to correlation.topic, on their
+ *                 own groups' partitions (kta_corr_key_hit); changed
+ *                 groups to the changelog on partition p
  *                 (kta_corr_run_apply).
  *
  * Every record sent holds the slot of the record that caused it, so its
@@ -59,7 +62,7 @@ struct kta_corr_owner {
     struct owned        *parts;
     size_t               nparts;
     struct kta_stats    *wstats;      /* the worker's counters */
-    struct kta_buf       inputs, key, hit, line;
+    struct kta_buf       inputs, chain, key, hit, line;
     int32_t              partition;   /* of the record being applied */
     struct kta_slot     *slot;
     const struct kta_buf *tail;
@@ -180,19 +183,6 @@ int kta_corr_run_check_reload(struct kta_pipeline *pl, const struct kta_ruleset 
                    "(their state is kept in the changelog topic)");
 }
 
-int kta_corr_run_supported(const struct kta_ruleset *rs, char *errstr, size_t errstr_size)
-{
-    for (size_t i = 0; i < kta_ruleset_ncorr(rs); i++) {
-        const struct kta_corrdef *c = kta_ruleset_corr(rs, i);
-        size_t nc;
-        if (kta_ruleset_corr_corrs(rs, i, &nc) && nc)
-            return kta_err(errstr, errstr_size, "correlation %s (%s:%d) is referred to by another "
-                           "correlation: kta run does not apply correlations of correlations yet "
-                           "(kta eval does)", c->id, c->file, c->line);
-    }
-    return 0;
-}
-
 int kta_corr_run_setup(struct kta_pipeline *pl, char *errstr, size_t errstr_size)
 {
     const struct kta_config *cfg = pl->cfg;
@@ -306,6 +296,7 @@ int kta_corr_run_setup(struct kta_pipeline *pl, char *errstr, size_t errstr_size
     cr->opts.max_events = (size_t)cfg->corr_max_events;
     cr->opts.max_sources = (size_t)cfg->corr_max_sources;
     cr->opts.grace_ms = cfg->corr_grace_ms;
+    cr->opts.remote_chains = 1;
     cr->time_fields = cfg->ncorr_time_fields ? (const char *const *)cfg->corr_time_fields : NULL;
     kta_log(KTA_LOG_INFO, "correlation: %zu correlation rule%s; inputs through '%s', state in '%s' "
             "(%d partitions)", kta_ruleset_ncorr(rs), kta_ruleset_ncorr(rs) == 1 ? "" : "s",
@@ -392,6 +383,7 @@ void kta_corr_owner_free(struct kta_corr_owner *o)
     drop_states(o);
     kta_ruleset_decref(o->rs);
     kta_buf_free(&o->inputs);
+    kta_buf_free(&o->chain);
     kta_buf_free(&o->key);
     kta_buf_free(&o->hit);
     kta_buf_free(&o->line);
@@ -420,18 +412,15 @@ static int input_key(struct kta_buf *key, const char *line, size_t len)
     return 0;
 }
 
-int kta_corr_run_send_inputs(struct kta_corr_owner *o, const struct kta_ruleset *rs, size_t rule,
-                             const json_t *ev, const struct kta_hit_source *src,
-                             struct kta_slot *slot)
+/* Sends each input line of lines to correlation.topic, on the partition
+ * its group hashes to, holding slot.  Returns 0, or -1 when the producer
+ * refused one. */
+static int send_lines(struct kta_corr_owner *o, const struct kta_buf *lines, struct kta_slot *slot)
 {
     struct kta_corr_run *cr = o->pl->corr;
-    int64_t t = kta_corr_event_time(ev, cr->time_fields, src->timestamp);
     const char *p, *end, *nl;
 
-    kta_buf_reset(&o->inputs);
-    if (!kta_corr_key(rs, rule, ev, t, src, &o->inputs))
-        return 0;
-    for (p = o->inputs.data, end = p + o->inputs.len; p < end; p = nl + 1) {
+    for (p = lines->data, end = p + lines->len; p < end; p = nl + 1) {
         nl = memchr(p, '\n', (size_t)(end - p));
         if (input_key(&o->key, p, (size_t)(nl - p)) < 0)
             abort();   /* kta_corr_key wrote it */
@@ -442,6 +431,19 @@ int kta_corr_run_send_inputs(struct kta_corr_owner *o, const struct kta_ruleset 
             return -1;
     }
     return 0;
+}
+
+int kta_corr_run_send_inputs(struct kta_corr_owner *o, const struct kta_ruleset *rs, size_t rule,
+                             const json_t *ev, const struct kta_hit_source *src,
+                             struct kta_slot *slot)
+{
+    struct kta_corr_run *cr = o->pl->corr;
+    int64_t t = kta_corr_event_time(ev, cr->time_fields, src->timestamp);
+
+    kta_buf_reset(&o->inputs);
+    if (!kta_corr_key(rs, rule, ev, t, src, &o->inputs))
+        return 0;
+    return send_lines(o, &o->inputs, slot);
 }
 
 /* ---- owning: the worker of the partition ----------------------------------- */
@@ -574,6 +576,11 @@ static void on_hit(void *opaque, const struct kta_corr_hit *h)
     else
         ADD(corr_hits, 1);
     free(key);
+    /* Correlations of this correlation: its hit is their input, owned
+     * wherever their group hashes to. */
+    kta_buf_reset(&o->chain);
+    if (!o->failed && kta_corr_key_hit(o->rs, h, &o->chain) && send_lines(o, &o->chain, o->slot) < 0)
+        o->failed = 1;
     if (!o->failed && pl->cfg->print != KTA_PRINT_NONE) {
         kta_buf_reset(&o->line);
         kta_hit_correlation_line(&o->line, h);

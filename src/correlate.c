@@ -166,12 +166,14 @@ static json_t *group_value(const json_t *v)
 }
 
 static void emit_input(const struct kta_corrdef *c, size_t k, json_t *group, json_t *value,
-                       int64_t t_ms, json_t *source, struct kta_buf *out)
+                       int64_t t_ms, json_t *source, int derived, struct kta_buf *out)
 {
     json_t *in = json_object();
     char *text;
 
     json_object_set_new(in, "c", json_string(c->id));
+    if (derived)
+        json_object_set_new(in, "d", json_true());
     json_object_set_new(in, "ci", json_integer((json_int_t)c->index));
     json_object_set_new(in, "k", json_integer((json_int_t)k));
     json_object_set_new(in, "g", group);
@@ -220,11 +222,52 @@ size_t kta_corr_key(const struct kta_ruleset *rs, size_t rule, const json_t *ev,
                 continue;
             emit_input(c, k, make_group(c, k, event_lookup, ev),
                        c->field ? group_value(field_get(ev, c->field)) : NULL, t_ms,
-                       source_json(src), out);
+                       source_json(src), 0, out);
             break;    /* a rule listed twice counts once */
         }
     }
     return n;
+}
+
+/* A hit of correlation inner (group values by name in group) as an event
+ * of u: the ref it is (or (size_t)-1: u does not list inner), its group
+ * values and counted value (new references). */
+static size_t chain_input(const struct kta_corrdef *u, size_t inner, const json_t *group,
+                          json_t **ug, json_t **uv)
+{
+    for (size_t k = 0; k < u->nrefs; k++) {
+        if (!u->refs[k].is_corr || u->refs[k].index != inner)
+            continue;
+        *ug = json_array();
+        for (size_t gi = 0; gi < u->ngroup; gi++) {
+            const char *f = u->field_of[gi * u->nrefs + k] ? u->field_of[gi * u->nrefs + k]
+                                                             : u->group[gi];
+
+            json_array_append_new(*ug, group_value(json_object_get(group, f)));
+        }
+        *uv = u->field ? group_value(json_object_get(group, u->field)) : NULL;
+        return k;
+    }
+    return (size_t)-1;
+}
+
+size_t kta_corr_key_hit(const struct kta_ruleset *rs, const struct kta_corr_hit *h,
+                        struct kta_buf *out)
+{
+    size_t n, sent = 0;
+    const size_t *up = kta_ruleset_corr_corrs(rs, h->c->index, &n);
+
+    for (size_t i = 0; up && i < n; i++) {
+        const struct kta_corrdef *u = kta_ruleset_corr(rs, up[i]);
+        json_t *ug, *uv;
+        size_t k = chain_input(u, h->c->index, h->group, &ug, &uv);
+
+        if (k == (size_t)-1)
+            continue;
+        emit_input(u, k, ug, uv, h->last_ms, json_incref((json_t *)h->source), 1, out);
+        sent++;
+    }
+    return sent;
 }
 
 /* ---- owning --------------------------------------------------------------- */
@@ -585,7 +628,7 @@ static void emit(struct kta_corr *cs, struct group *g, size_t from, uint64_t cou
     const struct kta_corrdef *c = kta_ruleset_corr(cs->rs, g->corr);
     json_t *obj = json_object(), *sources = json_array(), *values = NULL, *src;
     struct kta_corr_hit h = { .c = c, .count = count };
-    size_t i, n;
+    size_t i, n = 0;
     const size_t *up;
 
     for (i = 0; i < c->ngroup; i++)
@@ -609,30 +652,18 @@ static void emit(struct kta_corr *cs, struct group *g, size_t from, uint64_t cou
     if (fn)
         fn(opaque, &h);
     /* Chained correlations: the hit is an event of theirs, at its last
-     * time, with the group values by name. */
-    up = kta_ruleset_corr_corrs(cs->rs, g->corr, &n);
-    for (i = 0; i < n; i++) {
-        const struct kta_corrdef *u = kta_ruleset_corr(cs->rs, up[i]);
+     * time, with the group values by name; here, or where the caller
+     * sends kta_corr_key_hit's inputs. */
+    up = cs->o.remote_chains ? NULL : kta_ruleset_corr_corrs(cs->rs, g->corr, &n);
+    for (i = 0; up && i < n; i++) {
+        json_t *ug, *uv;
+        size_t k = chain_input(kta_ruleset_corr(cs->rs, up[i]), g->corr, obj, &ug, &uv);
 
-        for (size_t k = 0; k < u->nrefs; k++) {
-            json_t *ug, *uv = NULL;
-
-            if (!u->refs[k].is_corr || u->refs[k].index != g->corr)
-                continue;
-            ug = json_array();
-            for (size_t gi = 0; gi < u->ngroup; gi++) {
-                const char *f = u->field_of[gi * u->nrefs + k] ? u->field_of[gi * u->nrefs + k]
-                                                                 : u->group[gi];
-
-                json_array_append_new(ug, group_value(json_object_get(obj, f)));
-            }
-            if (u->field)
-                uv = group_value(json_object_get(obj, u->field));
-            apply_input(cs, up[i], k, ug, h.last_ms, uv, src, -1, fn, opaque);
-            json_decref(ug);
-            json_decref(uv);
-            break;
-        }
+        if (k == (size_t)-1)
+            continue;
+        apply_input(cs, up[i], k, ug, h.last_ms, uv, src, -1, fn, opaque);
+        json_decref(ug);
+        json_decref(uv);
     }
     g->pin--;
     json_decref(src);
@@ -817,7 +848,10 @@ int kta_corr_apply_seq(struct kta_corr *cs, const char *input, size_t len, int64
         }
     }
     tm = json_integer_value(t);
-    if (tm >= 0) {
+    /* A derived input (a correlation hit, kta_corr_key_hit) was judged
+     * late or not as the events that made it; its time is its window's
+     * last, behind the newest of its partition by design. */
+    if (tm >= 0 && !json_is_true(json_object_get(in, "d"))) {
         si = src_index(cs, s);
         newest = &cs->src[si].newest;
         if (*newest != INT64_MIN && tm < *newest - cs->o.grace_ms) {

@@ -124,10 +124,6 @@ struct kta_ruleset *kta_pipeline_load_rules(const struct kta_config *cfg,
         kta_ruleset_decref(rs);
         rs = NULL;
     }
-    if (rs && kta_corr_run_supported(rs, errstr, errstr_size) < 0) {
-        kta_ruleset_decref(rs);
-        rs = NULL;
-    }
     return rs;
 }
 

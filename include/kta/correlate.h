@@ -37,6 +37,9 @@ struct kta_corr_opts {
     size_t  max_events;    /* per group; 0: 10000 */
     size_t  max_sources;   /* sources listed per hit; 0: 10 */
     int64_t grace_ms;      /* late when older than newest - grace; <0: 0 */
+    int     remote_chains; /* 1: a hit is not applied to the correlations that refer to
+                            * it here; the caller sends kta_corr_key_hit's inputs to
+                            * their owners (kta run) */
 };
 
 /*
@@ -56,6 +59,17 @@ size_t kta_corr_key(const struct kta_ruleset *rs, size_t rule, const json_t *ev,
                     const struct kta_hit_source *src, struct kta_buf *out);
 
 /* A correlation hit, valid during the callback only. */
+struct kta_corr_hit;
+/*
+ * Keying step for chains: appends one correlation input line to out for
+ * every correlation that refers to h's correlation (h as one of its
+ * events, at h's last time, with h's group values by name); marked
+ * derived, so that lateness, already judged for the events that made h,
+ * is not judged again.  Returns the number of lines appended.  Pure.
+ */
+size_t kta_corr_key_hit(const struct kta_ruleset *rs, const struct kta_corr_hit *h,
+                        struct kta_buf *out);
+
 struct kta_corr_hit {
     const struct kta_corrdef *c;
     const json_t             *group;     /* object: group-by name -> value */

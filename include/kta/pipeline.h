@@ -263,10 +263,6 @@ void kta_producer_free(struct kta_producer *p);
 
 /* ---- corr_run.c ---- */
 
-/* What kta run cannot apply yet (correlations of correlations): -1 with
- * errstr naming the first.  Any thread; no Kafka. */
-int kta_corr_run_supported(const struct kta_ruleset *rs, char *errstr, size_t errstr_size);
-
 /* Start-up, after the brokers answered, when pl->rs has correlation
  * rules: creates correlation.topic and its changelog if missing (saying
  * so), checks their partitions and sets pl->corr.  Returns 0 (also when

@@ -464,16 +464,15 @@ mkdir -p empty
 # exit codes: run
 "$KTA" run --nosuch 2>err; check "run: unknown option exit 2" test $? -eq 2
 # Correlation rules: kta eval applies them, kta run too (past the rules
-# to the brokers here), except correlations of correlations, refused
-# before it talks to Kafka; bad --grace / --time-field are usage errors.
+# to the brokers here), chains included; bad --grace / --time-field are
+# usage errors.
 cr="$root/tests/rules/cases/correlation/value-count/rules.yml"
 "$KTA" run -r "$cr" -b 127.0.0.1:1 -t x -X startup_timeout_ms=200 2>err; rc=$?
 check "run: takes correlation rules to the brokers" has "127.0.0.1:1" err
 check "run: says nothing against them" test "$(grep -c 'not supported\|does not apply' err)" -eq 0
 ch="$root/tests/rules/cases/correlation/chained/rules.yml"
-"$KTA" run -r "$ch" -b 127.0.0.1:1 -t x 2>err; rc=$?
-check "run: refuses correlations of correlations" test $rc -eq 2
-check "run: names the correlation" has "kta run does not apply correlations of correlations yet" err
+"$KTA" run -r "$ch" -b 127.0.0.1:1 -t x -X startup_timeout_ms=200 2>err; rc=$?
+check "run: takes correlations of correlations to the brokers" has "127.0.0.1:1" err
 "$KTA" eval -r "$cr" --grace 5w </dev/null 2>err; check "eval: bad --grace exit 2" test $? -eq 2
 "$KTA" eval -r "$cr" --time-field a,,b </dev/null 2>err; check "eval: bad --time-field exit 2" test $? -eq 2
 "$KTA" check "$cr" >out 2>&1; check "check counts correlations" has "correlations: 1 loaded" out

@@ -126,7 +126,10 @@ run_mode eos
 # last records to come back from the internal topic (they were sent after
 # the input partitions had reached their end), so the hits they complete
 # are produced by this run, not the next.  Phase 1 holds 5 failures of each
-# of 8 groups: with a threshold of 3, 8 hits.
+# of 8 groups: with a threshold of 3, 8 hits; and a correlation of that
+# correlation (8 brute-force hits in 10 minutes, whatever the group): one
+# more, its inputs being the 8 hits, sent back through the topic to the
+# owner of its one group.
 mkdir -p rules
 cat >rules/corr.yml <<'EOF'
 title: failed login
@@ -144,6 +147,15 @@ correlation:
   group-by: [user, src_ip]
   timespan: 10m
   condition: {gte: 3}
+---
+title: Many accounts brute-forced at once
+id: t28-wave
+level: critical
+correlation:
+  type: event_count
+  rules: t28-brute
+  timespan: 10m
+  condition: {gte: 8}
 EOF
 in=$T-e-events hits=$T-e-hits group=$T-e-kta
 topic "$in" 4; topic "$hits"; topic "$T-e-dlq"
@@ -152,5 +164,9 @@ timeout 120 "$KTA" run -b "$B" -t "$in" -G "$group" -r rules -X output.topic="$h
     -X dead_letter.topic="$T-e-dlq" --print none -w 2 -e >e.out 2>e.err; RC=$?
 expect_eq "exit-at-end run exit" 0 "$RC"
 grep -q "every assigned partition is caught up" e.err || fail "no caught-up line: $(tail -3 e.err)"
-expect_eq "every group's hit produced before the one-shot run exits" 8 "$(count "$hits")"
-ok "exit-at-end waits for the correlation inputs of its last records"
+expect_eq "every group's hit and the chained one produced before the one-shot run exits" \
+    "t28-brute 8 t28-wave 1" \
+    "$(consume "$hits" | /usr/bin/python3 -c 'import collections, json, sys
+c = collections.Counter(json.loads(l)["rule"]["id"] for l in sys.stdin)
+print(" ".join("%s %d" % kv for kv in sorted(c.items())))')"
+ok "exit-at-end waits for the correlation inputs of its last records, chained ones too"
