@@ -43,6 +43,7 @@
 struct kta_corr_run {
     char *topic, *changelog;
     int   partitions;
+    int   upper;                      /* some correlation has an lt/lte condition */
     int   topic_no, changelog_no;     /* the producer's numbers */
     struct kta_corr_opts opts;
     const char *const *time_fields;   /* NULL: the defaults */
@@ -297,6 +298,8 @@ int kta_corr_run_setup(struct kta_pipeline *pl, char *errstr, size_t errstr_size
     cr->opts.max_sources = (size_t)cfg->corr_max_sources;
     cr->opts.grace_ms = cfg->corr_grace_ms;
     cr->opts.remote_chains = 1;
+    for (size_t i = 0; i < kta_ruleset_ncorr(rs); i++)
+        cr->upper |= kta_ruleset_corr(rs, i)->upper;
     cr->time_fields = cfg->ncorr_time_fields ? (const char *const *)cfg->corr_time_fields : NULL;
     kta_log(KTA_LOG_INFO, "correlation: %zu correlation rule%s; inputs through '%s', state in '%s' "
             "(%d partitions)", kta_ruleset_ncorr(rs), kta_ruleset_ncorr(rs) == 1 ? "" : "s",
@@ -619,6 +622,10 @@ int kta_corr_run_apply(struct kta_corr_owner *o, const struct kta_ruleset *rs,
         kta_log(KTA_LOG_WARN, "correlation: a record of '%s' [%d] at offset %lld is not a "
                 "correlation input; skipped", o->pl->corr->topic, (int)rkm->partition,
                 (long long)rkm->offset);
+    /* lt/lte windows that event time has passed are decided now (their
+     * hits hold this record's slot, as the others do). */
+    if (o->pl->corr->upper)
+        kta_corr_close_passed(s->cs, on_hit, o);
     kta_corr_changes(s->cs, on_change, o);
     publish(o, s);
     return o->failed ? -1 : 0;

@@ -322,6 +322,8 @@ struct kta_corr {
     struct change            *chg;      /* the dirty list, in change order */
     size_t                    nchg, capchg;
     struct kta_corr_stats     st;
+    int64_t                   upper_end; /* no open lt/lte window ends before (a lower
+                                          * bound); INT64_MIN: unknown */
 };
 
 static uint64_t hash_key(size_t corr, const char *key)
@@ -350,6 +352,7 @@ struct kta_corr *kta_corr_new(const struct kta_ruleset *rs, const struct kta_cor
         cs->o.grace_ms = 0;
     cs->nbuckets = 1024;
     cs->buckets = xcalloc(cs->nbuckets, sizeof(*cs->buckets));
+    cs->upper_end = INT64_MAX;   /* no window yet */
     return cs;
 }
 
@@ -779,8 +782,11 @@ static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t
     g->n++;
     if (t > g->last_t)
         g->last_t = t;
-    if (c->upper)
+    if (c->upper) {
+        if (timed && cs->upper_end != INT64_MIN && g->ev[0].t + c->timespan_ms < cs->upper_end)
+            cs->upper_end = g->ev[0].t + c->timespan_ms;
         return;     /* decided when the window closes */
+    }
     /* Sliding window: the events within timespan of the newest (a pair
      * exactly timespan apart is inside). */
     {
@@ -869,6 +875,33 @@ int kta_corr_apply_seq(struct kta_corr *cs, const char *input, size_t len, int64
                 s, seq, fn, opaque);
     json_decref(in);
     return 0;
+}
+
+int64_t kta_corr_close_passed(struct kta_corr *cs, kta_corr_hit_fn *fn, void *opaque)
+{
+    int64_t newest = INT64_MIN, t;
+
+    for (size_t i = 0; i < cs->nsrc; i++)
+        if (cs->src[i].newest > newest)
+            newest = cs->src[i].newest;
+    if (newest == INT64_MIN)
+        return -1;
+    t = newest - (cs->o.grace_ms > 0 ? cs->o.grace_ms : 0);
+    if (cs->upper_end != INT64_MIN && t <= cs->upper_end)
+        return t;   /* no window ends before t: no scan */
+    cs->upper_end = INT64_MAX;
+    /* As kta_corr_flush: a close may chain into groups at the end. */
+    for (struct group *g = cs->first; g; g = g->next_all) {
+        const struct kta_corrdef *c = kta_ruleset_corr(cs->rs, g->corr);
+
+        if (!c->upper || !g->n || g->untimed)
+            continue;
+        if (t - g->ev[0].t > c->timespan_ms)
+            close_window(cs, g, fn, opaque);
+        else if (g->ev[0].t + c->timespan_ms < cs->upper_end)
+            cs->upper_end = g->ev[0].t + c->timespan_ms;
+    }
+    return t;
 }
 
 void kta_corr_flush(struct kta_corr *cs, kta_corr_hit_fn *fn, void *opaque)
@@ -1075,6 +1108,7 @@ int kta_corr_restore(struct kta_corr *cs, const char *key, size_t klen, const ch
     json_t *k = json_loadb(key, klen, 0, NULL), *v = NULL;
     int rc = -1;
 
+    cs->upper_end = INT64_MIN;   /* restored windows: the next close scans */
     if (value) {
         v = json_loadb(value, vlen, 0, NULL);
         if (!json_is_object(v) || json_integer_value(json_object_get(v, "v")) != CL_VERSION ||

@@ -143,6 +143,17 @@ void kta_corr_changes(struct kta_corr *cs, kta_corr_change_fn *fn, void *opaque)
  */
 int kta_corr_restore(struct kta_corr *cs, const char *key, size_t klen, const char *value,
                      size_t vlen);
+/*
+ * A stream has no end: closes the lt/lte windows that ended before the
+ * newest event time seen from any source minus the grace, and decides
+ * their conditions now.  No later input of that source can fall into them
+ * (it would be late); one of a source further behind may, and then starts
+ * a new window, as an event after a closed window does.  Cheap when no
+ * window has ended (a bound on the earliest end is kept), O(groups) when
+ * one has: call it after each input.  Returns that time, or -1 when no
+ * input had a time yet.
+ */
+int64_t kta_corr_close_passed(struct kta_corr *cs, kta_corr_hit_fn *fn, void *opaque);
 /* End of input: closes every open window (lt/lte decided now). */
 void kta_corr_flush(struct kta_corr *cs, kta_corr_hit_fn *fn, void *opaque);
 void kta_corr_get_stats(const struct kta_corr *cs, struct kta_corr_stats *st);

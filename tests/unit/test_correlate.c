@@ -323,6 +323,50 @@ static void test_remote_chains(void)
     kta_ruleset_decref(rs);
 }
 
+/* kta run's lt/lte windows: closed once event time (from any group) has
+ * passed them by more than the grace. */
+static void feed_b(struct kta_corr *cs, const struct kta_ruleset *rs, const char *u, int64_t t,
+                   struct kta_buf *hits)
+{
+    json_t *ev = json_pack("{s:s,s:s,s:s}", "event", "b", "user", u, "host", "h");
+    struct kta_hit_source src = { .file = "f", .line = 1, .timestamp = -1 };
+    struct kta_buf in = { 0 };
+
+    kta_corr_key(rs, 1, ev, t, &src, &in);
+    for (size_t p = 0, nl; p < in.len; p = nl + 1) {
+        nl = (size_t)((const char *)memchr(in.data + p, '\n', in.len - p) - in.data);
+        CHECK_INT(kta_corr_apply(cs, in.data + p, nl - p, on_hit_all, hits), 0);
+    }
+    kta_buf_free(&in);
+    json_decref(ev);
+}
+
+static void test_close_passed(void)
+{
+    struct kta_rules_stats st;
+    char err[512];
+    struct kta_ruleset *rs = kta_rules_load_string("cl.yml", clrules, sizeof(clrules) - 1, NULL,
+                                                   &st, err, sizeof(err));
+    struct kta_corr_opts o = { .grace_ms = 5000 };
+    struct kta_buf hits = { 0 };
+    struct kta_corr *cs = kta_corr_new(rs, &o);
+
+    CHECK_INT(kta_corr_close_passed(cs, on_hit_all, &hits), -1);   /* no time yet */
+    feed_b(cs, rs, "alice", 0, &hits);
+    feed_b(cs, rs, "bob", 60000 + 5000, &hits);    /* alice's window + grace: not passed */
+    CHECK_INT(kta_corr_close_passed(cs, on_hit_all, &hits), 60000);
+    CHECK(!strstr(hits.data ? hits.data : "", "\"id\":\"lt\""));
+    feed_b(cs, rs, "bob", 60000 + 5001, &hits);    /* now it has */
+    CHECK_INT(kta_corr_close_passed(cs, on_hit_all, &hits), 60001);
+    CHECK(hits.data && strstr(hits.data, "\"id\":\"lt\",") &&
+          strstr(hits.data, "\"group\":{\"user\":\"alice\"},\"count\":1"));
+    /* bob's window (two events: not lt 2 anyway) stays open. */
+    CHECK(!strstr(hits.data, "\"group\":{\"user\":\"bob\"},\"count\""));
+    kta_corr_free(cs);
+    kta_buf_free(&hits);
+    kta_ruleset_decref(rs);
+}
+
 /* Tombstones, bad records, eviction, bounds on restore. */
 static void test_changelog_records(const struct kta_ruleset *rs)
 {
@@ -539,6 +583,7 @@ int main(void)
     test_changelog_records(rs);
     test_changelog_roundtrip();
     test_remote_chains();
+    test_close_passed();
     kta_buf_free(&g.last);
     kta_ruleset_decref(rs);
     return tap_done();
