@@ -4,6 +4,7 @@
 #   make test           unit, rule, integration and sanitizer tests
 #   make demo           the seed scenario end to end on a local broker
 #   make bench          kta bench over a fixed matrix -> docs/benchmarks.md
+#   make bench-corr     correlation throughput and state memory -> docs/benchmarks.md
 #   make install        binary, man pages, /etc config and rules, systemd unit
 #                       (PREFIX=/usr/local DESTDIR= ...; see "install" below)
 #   make deb            build/kta_VERSION_ARCH.deb
@@ -53,7 +54,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: bench-smoke bench-e2e
+.PHONY: bench-smoke bench-e2e bench-corr
 .PHONY: all clean test test-unit test-cli test-rules test-integration test-sanitize \
         demo deps docs bench check-deps
 
@@ -234,7 +235,13 @@ bench: $(BUILD)/kta
 # benchmark (its own broker on port 29092): proves both run (CI).
 bench-smoke: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) scripts/bench.sh --smoke
+	$(Q)KTA=$(abspath $(BUILD)/kta) scripts/bench-corr.sh --smoke
 	$(Q)KTA=$(abspath $(BUILD)/kta) scripts/bench-e2e.sh --smoke
+
+# Correlation throughput and state memory (kta bench --modes event_count,
+# value_count; no Kafka) -> the Correlation block of docs/benchmarks.md.
+bench-corr: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) scripts/bench-corr.sh
 
 # The end-to-end benchmark against a real broker -> docs/benchmarks-e2e.md.
 bench-e2e: $(BUILD)/kta

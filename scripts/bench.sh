@@ -74,7 +74,9 @@ if [[ -d $sigma ]]; then
         scripts/eval-vs-bench.sh "$sigma" 30000 1 >"$work/evb-sigma.json" 2>/dev/null || true
 fi
 
-# Keep the end-to-end block that scripts/bench-e2e.sh writes into the file.
+# Keep the blocks that scripts/bench-corr.sh and scripts/bench-e2e.sh write
+# into the file.
+sed -n '/^<!-- bench-corr: begin/,/^<!-- bench-corr: end -->/p' docs/benchmarks.md >"$work/corr-block" 2>/dev/null || true
 sed -n '/^<!-- bench-e2e: begin/,/^<!-- bench-e2e: end -->/p' docs/benchmarks.md >"$work/e2e-block" 2>/dev/null || true
 python3 - "$work" "$i" "$KTA" "$([[ -d $sigma ]] && echo yes || echo no)" >docs/benchmarks.md <<'PY'
 import json, os, platform, subprocess, sys, datetime
@@ -235,6 +237,10 @@ print("""
   numbers vary by about 10% between runs.""")
 print("\nRe-run with `make bench`; `scripts/bench.sh --smoke` is the quick CI check.")
 PY
+if [[ -s $work/corr-block ]]; then
+    printf '\n' >>docs/benchmarks.md
+    cat "$work/corr-block" >>docs/benchmarks.md
+fi
 if [[ -s $work/e2e-block ]]; then
     printf '\n' >>docs/benchmarks.md
     cat "$work/e2e-block" >>docs/benchmarks.md

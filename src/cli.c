@@ -212,13 +212,17 @@ static const struct kta_cmd_opt bench_opts[] = {
     { KTA_O_FIELDMAP, NULL, NULL }, { KTA_O_PLACEHOLDERS, NULL, NULL },
     { KTA_O_STRICT, NULL, NULL },
     { KTA_O_GENERATE_RULES, NULL, NULL }, { KTA_O_MATCH_RULES, NULL, NULL },
-    { KTA_O_EVENTS, NULL, "generated events (default 100000)" },
+    { KTA_O_EVENTS, NULL, "generated events (default 100000); with --modes event_count or "
+      "value_count, the number of correlation groups" },
     { KTA_O_SCHEMA, NULL, "kta (default), sysmon or linux: see `kta help produce`" },
     { KTA_O_FILE, NULL, NULL }, { KTA_O_SEED, NULL, NULL },
     { KTA_O_MALICIOUS, NULL, "share of malicious generated events (default 0.01)" },
     { KTA_O_THREADS, "LIST", "worker thread counts to measure, e.g. 1,2 (default 1)" },
-    { KTA_O_SECONDS, NULL, NULL }, { KTA_O_MODES, NULL, NULL }, { KTA_O_LABEL, NULL, NULL },
-    { KTA_O_JSON, NULL, NULL }, COMMON_OPTS, { KTA_O_NONE, NULL, NULL },
+    { KTA_O_SECONDS, NULL, NULL },
+    { KTA_O_MODES, NULL, "engine,no-prefilter,parse-only (default all); or event_count,"
+      "value_count: the correlation path instead" },
+    { KTA_O_LABEL, NULL, NULL }, { KTA_O_JSON, NULL, NULL }, COMMON_OPTS,
+    { KTA_O_NONE, NULL, NULL },
 };
 
 static const struct kta_cmd_opt help_opts[] = {
@@ -304,7 +308,12 @@ const struct kta_cmd kta_cmds[] = {
       "no-prefilter (every event parsed and every rule evaluated) and parse-only (jansson "
       "parse + free, the baseline). Also prints the memory the compiled ruleset takes (RSS "
       "and malloc'd bytes grown across the load). Give exactly one of -r and "
-      "--generate-rules.",
+      "--generate-rules. With --modes event_count and/or value_count it times the correlation "
+      "path instead, without rules of yours: one correlation of that type over --events "
+      "groups, each input keyed and applied as kta run's owner does (changelog written after "
+      "every input), and prints inputs/s, the time keying, applying and writing the "
+      "changelog take, changelog bytes per input and the state's bytes per group (malloc'd "
+      "and RSS).",
       "0 after the measurements; 1 when the events file cannot be read; " RULES_EXIT,
       0, bench_opts },
     { "help", cmd_help, "[COMMAND]", "show help",

@@ -9,10 +9,17 @@
  * path before the prefilter) and through jansson alone (parse + free), the
  * baseline the engine is measured against.  The memory the compiled
  * ruleset takes is measured around the load (RSS and malloc'd bytes).
+ *
+ * With --modes event_count and/or value_count it times the correlation
+ * path instead (corr_bench below): a built-in ruleset, one struct kta_corr
+ * over --events groups, each input keyed (kta_corr_key) and owned
+ * (kta_corr_apply_seq + kta_corr_changes, the changelog encoded after
+ * every input as corr_run.c does), and the state's memory per group.
  * Nothing here is used by the pipeline.
  */
 #include "kta/cli.h"
 #include "kta/cmd.h"
+#include "kta/correlate.h"
 #include "kta/gen.h"
 #include "kta/hit.h"
 #include "kta/rules.h"
@@ -325,6 +332,243 @@ static void run(const struct kta_ruleset *rs, const struct events *e, enum mode 
     kta_buf_free(&b.tail);
 }
 
+/* ---- correlation ------------------------------------------------------- */
+
+/*
+ * One base rule and one correlation of each measured type, grouped by
+ * user.  The inputs go round the groups in turn, one millisecond of event
+ * time apart, and the timespan is CORR_WINDOW turns of all groups, so that
+ * a group holds up to CORR_WINDOW events (fewer when the run is too short
+ * to go round all groups that often); the conditions never hold (no hits:
+ * the cost measured is that of keeping state).
+ */
+#define CORR_WINDOW 10
+#define CORR_BATCH  1024
+#define CORR_HOSTS  4
+
+enum cmode { CMODE_EVENT_COUNT, CMODE_VALUE_COUNT, CMODE_COUNT };
+static const char *const cmode_names[CMODE_COUNT] = { "event_count", "value_count" };
+
+struct cresult {
+    uint64_t  inputs, changes, change_bytes, hits;
+    double    secs, key_secs, own_secs, chg_secs;   /* own includes chg */
+    long long fill_heap_kb, fill_rss_kb;    /* after one input per group */
+    long long heap_kb, rss_kb;              /* after the timed run */
+};
+
+static void corr_rules(struct kta_buf *y, enum cmode m, size_t groups)
+{
+    unsigned long long span_s = ((unsigned long long)groups * CORR_WINDOW + 999) / 1000;
+
+    kta_buf_appends(y, "title: base\nid: base\ndetection:\n  sel: {event: x}\n---\n");
+    kta_buf_printf(y, "title: corr\nid: corr\ncorrelation:\n  type: %s\n  rules: [base]\n"
+                      "  group-by: [user]\n  timespan: %llus\n  condition: {gte: 1000000000}\n",
+                   cmode_names[m], span_s);
+    if (m == CMODE_VALUE_COUNT)
+        kta_buf_appends(y, "  field: host\n");
+}
+
+struct cctx {
+    struct kta_corr *cs;
+    struct kta_buf   hit;
+    uint64_t         changes, change_bytes, hits;
+};
+
+/* As corr_run.c's owner: encode the hit; count the changelog records. */
+static void corr_on_hit(void *opaque, const struct kta_corr_hit *h)
+{
+    struct cctx *c = opaque;
+
+    kta_buf_reset(&c->hit);
+    kta_hit_encode_correlation(&c->hit, h, "2026-11-27T07:25:10.123Z", NULL);
+    c->hits++;
+}
+
+static void corr_on_change(void *opaque, const char *key, size_t klen, const char *value,
+                           size_t vlen)
+{
+    struct cctx *c = opaque;
+
+    (void)key, (void)value;
+    c->changes++;
+    c->change_bytes += klen + vlen;
+}
+
+/* Keys inputs i .. i+n-1 into in (offsets in off[0..n]); input i is the
+ * match of group i % groups at event time i ms. */
+static void corr_key_batch(const struct kta_ruleset *rs, json_t *ev, uint64_t i, size_t n,
+                           size_t groups, struct kta_buf *in, size_t *off)
+{
+    char user[32], host[16];
+
+    kta_buf_reset(in);
+    for (size_t k = 0; k < n; k++) {
+        uint64_t j = i + k;
+        struct kta_hit_source src = { .topic = "threat-events", .partition = (int)(j % 4),
+                                      .offset = (int64_t)(j / 4), .timestamp = (int64_t)j };
+
+        snprintf(user, sizeof(user), "u%09llu", (unsigned long long)(j % groups));
+        snprintf(host, sizeof(host), "h%llu", (unsigned long long)(j / groups % CORR_HOSTS));
+        json_object_set_new(ev, "user", json_string(user));
+        json_object_set_new(ev, "host", json_string(host));
+        off[k] = in->len;
+        kta_corr_key(rs, 0, ev, (int64_t)j, &src, in);
+    }
+    off[n] = in->len;
+}
+
+/* Applies them as the owner does, adding the time the changelog writes
+ * take (a clock read per input: ~1% of the time an input takes). */
+static void corr_own_batch(struct cctx *c, const struct kta_buf *in, const size_t *off, size_t n,
+                           uint64_t seq, double *chg_secs)
+{
+    for (size_t k = 0; k < n; k++) {
+        double a;
+
+        kta_corr_apply_seq(c->cs, in->data + off[k], off[k + 1] - off[k], (int64_t)(seq + k),
+                           corr_on_hit, c);
+        a = now();
+        kta_corr_changes(c->cs, corr_on_change, c);
+        *chg_secs += now() - a;
+    }
+}
+
+static int corr_bench(enum cmode m, size_t groups, double seconds, struct cresult *res,
+                      char *errstr, size_t errstr_size)
+{
+    struct kta_buf y = { 0 }, in = { 0 };
+    struct kta_rules_stats rst;
+    struct kta_corr_opts o = { .max_groups = groups };
+    struct kta_ruleset *rs;
+    struct cctx c = { 0 };
+    struct mem m0, m1;
+    size_t off[CORR_BATCH + 1];
+    json_t *ev = json_pack("{s:s}", "event", "x");
+    uint64_t i = 0;
+    double t0, t1, deadline;
+
+    memset(res, 0, sizeof(*res));
+    corr_rules(&y, m, groups);
+    rs = kta_rules_load_string("corr.yml", y.data, y.len, NULL, &rst, errstr, errstr_size);
+    kta_buf_free(&y);
+    if (!rs) {
+        json_decref(ev);
+        return -1;
+    }
+    /* Every time window of a group starts empty: give back what loading
+     * left so that the fill's RSS growth is its own. */
+    malloc_trim(0);
+    mem_now(&m0);
+    c.cs = kta_corr_new(rs, &o);
+    while (i < groups) {     /* one input per group, untimed */
+        size_t n = groups - i < CORR_BATCH ? groups - i : CORR_BATCH;
+
+        corr_key_batch(rs, ev, i, n, groups, &in, off);
+        corr_own_batch(&c, &in, off, n, i, &res->chg_secs);
+        i += n;
+    }
+    mem_now(&m1);
+    res->fill_heap_kb = m1.heap_kb - m0.heap_kb;
+    res->fill_rss_kb = m1.rss_kb - m0.rss_kb;
+    c.changes = c.change_bytes = c.hits = 0;
+    res->chg_secs = 0;
+    t0 = now();
+    deadline = t0 + seconds;
+    do {
+        double a = now(), b;
+
+        corr_key_batch(rs, ev, i, CORR_BATCH, groups, &in, off);
+        b = now();
+        corr_own_batch(&c, &in, off, CORR_BATCH, i, &res->chg_secs);
+        res->key_secs += b - a;
+        res->own_secs += now() - b;
+        i += CORR_BATCH;
+        res->inputs += CORR_BATCH;
+    } while (now() < deadline);
+    t1 = now();
+    mem_now(&m1);
+    res->secs = t1 - t0;
+    res->heap_kb = m1.heap_kb - m0.heap_kb;
+    res->rss_kb = m1.rss_kb - m0.rss_kb;
+    res->changes = c.changes;
+    res->change_bytes = c.change_bytes;
+    res->hits = c.hits;
+    kta_corr_free(c.cs);
+    kta_buf_free(&c.hit);
+    kta_buf_free(&in);
+    json_decref(ev);
+    kta_ruleset_decref(rs);
+    return 0;
+}
+
+/* kta bench --modes event_count,value_count: the correlation path. */
+static int corr_main(const int *cmodes, size_t groups, double seconds, const char *label,
+                     int json)
+{
+    struct cresult res[CMODE_COUNT];
+    char errstr[1024];
+
+    for (int m = 0; m < CMODE_COUNT; m++)
+        if (cmodes[m] && corr_bench((enum cmode)m, groups, seconds, &res[m], errstr,
+                                    sizeof(errstr)) < 0) {
+            kta_log(KTA_LOG_ERROR, "bench: %s", errstr);
+            return KTA_EXIT_FAILURE;
+        }
+    if (!json) {
+        printf("correlation: %zu groups, up to %d events held per group (ev/grp: at the end), "
+               "changelog written after every input\n", groups, CORR_WINDOW);
+        printf("%-12s %10s %9s %9s %9s %9s %11s %8s %10s %10s %10s\n", "mode", "inputs/s",
+               "ns/input", "key ns", "own ns", "chg ns", "chg B/input", "ev/grp", "heap B/grp",
+               "RSS B/grp", "fill B/grp");
+    } else {
+        struct kta_buf q = { 0 };
+
+        label = label ? label : "correlation";
+        kta_json_quote(&q, label, strlen(label));
+        printf("{\"label\":%s,\"groups\":%zu,\"window\":%d,\"results\":[", q.data, groups,
+               CORR_WINDOW);
+        kta_buf_free(&q);
+    }
+    for (int m = 0, first = 1; m < CMODE_COUNT; m++) {
+        const struct cresult *r = &res[m];
+        double n, held;
+
+        if (!cmodes[m])
+            continue;
+        n = (double)r->inputs;
+        /* Events held per group at the end: those of the last CORR_WINDOW
+         * turns (one turn = one input per group), fill included. */
+        held = (n + (double)groups) / (double)groups;
+        if (held > CORR_WINDOW)
+            held = CORR_WINDOW;
+        if (json)
+            printf("%s{\"mode\":\"%s\",\"inputs\":%llu,\"seconds\":%.4f,\"inputs_per_s\":%.0f,"
+                   "\"ns_per_input\":%.1f,\"key_ns_per_input\":%.1f,\"own_ns_per_input\":%.1f,"
+                   "\"changelog_ns_per_input\":%.1f,\"changes_per_input\":%.3f,\"change_bytes_per_input\":%.1f,\"hits\":%llu,"
+                   "\"heap_bytes_per_group\":%.1f,\"rss_bytes_per_group\":%.1f,"
+                   "\"fill_heap_bytes_per_group\":%.1f,\"fill_rss_bytes_per_group\":%.1f,"
+                   "\"events_per_group\":%.2f}",
+                   first ? "" : ",", cmode_names[m], (unsigned long long)r->inputs, r->secs,
+                   n / r->secs, r->secs * 1e9 / n, r->key_secs * 1e9 / n,
+                   r->own_secs * 1e9 / n, r->chg_secs * 1e9 / n, (double)r->changes / n,
+                   (double)r->change_bytes / n,
+                   (unsigned long long)r->hits, r->heap_kb * 1024.0 / (double)groups,
+                   r->rss_kb * 1024.0 / (double)groups,
+                   r->fill_heap_kb * 1024.0 / (double)groups,
+                   r->fill_rss_kb * 1024.0 / (double)groups, held);
+        else
+            printf("%-12s %10.0f %9.0f %9.0f %9.0f %9.0f %11.1f %8.1f %10.0f %10.0f %10.0f\n",
+                   cmode_names[m], n / r->secs, r->secs * 1e9 / n, r->key_secs * 1e9 / n,
+                   r->own_secs * 1e9 / n, r->chg_secs * 1e9 / n, (double)r->change_bytes / n, held,
+                   r->heap_kb * 1024.0 / (double)groups, r->rss_kb * 1024.0 / (double)groups,
+                   r->fill_heap_kb * 1024.0 / (double)groups);
+        first = 0;
+    }
+    if (json)
+        printf("]}\n");
+    return KTA_EXIT_OK;
+}
+
 /* ---- output ------------------------------------------------------------ */
 
 /* Invalid rules are skipped, each error said once; warnings would drown
@@ -389,6 +633,7 @@ int kta_cmd_bench(int argc, char **argv)
     long long nevents = 100000, seed = 1, ngen = -1;
     double malicious = 0.01, match_rules = 0.01, seconds = 0.5;
     int threads[8] = { 1 }, nthreads = 1, json, modes[MODE_COUNT] = { 1, 1, 1 };
+    int cmodes[CMODE_COUNT] = { 0 }, ncmodes = 0, nmodes = 0;
     int rc = KTA_EXIT_USAGE, nres = 0;
     size_t literals, always, events_bytes;
     char errstr[1024];
@@ -424,14 +669,34 @@ int kta_cmd_bench(int argc, char **argv)
             for (m = 0; m < MODE_COUNT; m++)
                 if (strlen(mode_names[m]) == n && strncmp(mode_names[m], p, n) == 0)
                     break;
-            if (m == MODE_COUNT) {
-                kta_cli_usage(cli.cmd, "--modes '%s': expected engine, no-prefilter or "
-                              "parse-only", cli.val[KTA_O_MODES]);
-                goto out;
+            if (m < MODE_COUNT) {
+                modes[m] = 1;
+                nmodes++;
+            } else {
+                for (m = 0; m < CMODE_COUNT; m++)
+                    if (strlen(cmode_names[m]) == n && strncmp(cmode_names[m], p, n) == 0)
+                        break;
+                if (m == CMODE_COUNT) {
+                    kta_cli_usage(cli.cmd, "--modes '%s': expected engine, no-prefilter, "
+                                  "parse-only, event_count or value_count",
+                                  cli.val[KTA_O_MODES]);
+                    goto out;
+                }
+                cmodes[m] = 1;
+                ncmodes++;
             }
-            modes[m] = 1;
             p += n + (p[n] == ',');
         }
+    }
+    if (ncmodes) {
+        if (nmodes || cli.given[KTA_O_RULES] || ngen >= 0 || file || nthreads > 1) {
+            kta_cli_usage(cli.cmd, "--modes event_count/value_count take no other mode, "
+                          "rules, events file or thread counts");
+            goto out;
+        }
+        /* --events is the number of groups here. */
+        rc = corr_main(cmodes, (size_t)nevents, seconds, label, json);
+        goto out;
     }
     if (cli.given[KTA_O_RULES])
         rules = cli.cfg->rules_paths[0];

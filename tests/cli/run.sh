@@ -294,6 +294,19 @@ check "bench bad schema message" has "bench: --schema 'windows': unknown schema 
 "$KTA" bench -r "$root/rules/seed.yaml" --schema linux --events 100 --seconds 0.01 --modes engine --json >out 2>err; rc=$?
 check "bench --schema linux exit 0" test $rc -eq 0
 check "bench --schema linux reported" has '"schema":"linux"' out
+# bench --modes event_count,value_count: the correlation path; every input
+# reaches the state (no hits, two changelog records per input: the group
+# and its source), and it refuses to mix with the ruleset modes.
+"$KTA" bench --modes event_count,value_count --events 50 --seconds 0.01 --json >out 2>err; rc=$?
+check "bench correlation exit 0" test $rc -eq 0
+check "bench correlation groups" has '"groups":50,' out
+check "bench correlation event_count" has '{"mode":"event_count","inputs":' out
+check "bench correlation value_count" has '{"mode":"value_count","inputs":' out
+check "bench correlation changelog per input" has '"changes_per_input":2.000,' out
+check "bench correlation no hits" test "$(grep -o '"hits":0,' out | wc -l)" -eq 2
+"$KTA" bench --modes event_count,engine --events 50 --seconds 0.01 >out 2>err; rc=$?
+check "bench correlation with engine exit 2" test $rc -eq 2
+check "bench correlation with engine message" has "take no other mode" err
 "$KTA" produce --generate --schema sysmon --output - >/dev/null 2>err; rc=$?
 check "generate without a count exit 2" test $rc -eq 2
 "$KTA" help produce >out; check "help produce shows --schema" has "--schema NAME" out
