@@ -287,6 +287,7 @@ struct group {
     size_t         n, cap;
     int64_t        quiet_until; /* INT64_MIN: not quiet */
     int64_t        last_t;      /* newest time applied (eviction order) */
+    size_t         hpos;        /* its place in cs->heap */
     uint64_t       seq;         /* creation order */
     int            pin;         /* emitting: not to be evicted */
     int            untimed;     /* an input without time applied: no times to report */
@@ -324,7 +325,60 @@ struct kta_corr {
     struct kta_corr_stats     st;
     int64_t                   upper_end; /* no open lt/lte window ends before (a lower
                                           * bound); INT64_MIN: unknown */
+    struct group            **heap;     /* every group, idlest (last_t, seq) first */
+    size_t                    capheap;
 };
+
+/* ---- the eviction order: a binary min-heap of the groups ------------------- */
+
+static int idler(const struct group *a, const struct group *b)
+{
+    return a->last_t < b->last_t || (a->last_t == b->last_t && a->seq < b->seq);
+}
+
+static void heap_set(struct kta_corr *cs, size_t i, struct group *g)
+{
+    cs->heap[i] = g;
+    g->hpos = i;
+}
+
+static void heap_up(struct kta_corr *cs, size_t i)
+{
+    struct group *g = cs->heap[i];
+
+    for (; i > 0 && idler(g, cs->heap[(i - 1) / 2]); i = (i - 1) / 2)
+        heap_set(cs, i, cs->heap[(i - 1) / 2]);
+    heap_set(cs, i, g);
+}
+
+/* n: the heap's size (cs->ngroups while groups are linked). */
+static void heap_down(struct kta_corr *cs, size_t i, size_t n)
+{
+    struct group *g = cs->heap[i];
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+
+        if (c >= n)
+            break;
+        if (c + 1 < n && idler(cs->heap[c + 1], cs->heap[c]))
+            c++;
+        if (!idler(cs->heap[c], g))
+            break;
+        heap_set(cs, i, cs->heap[c]);
+        i = c;
+    }
+    heap_set(cs, i, g);
+}
+
+/* g's last_t grew: it moves away from the top. */
+static void group_touched(struct kta_corr *cs, struct group *g, int64_t t)
+{
+    if (t <= g->last_t)
+        return;
+    g->last_t = t;
+    heap_down(cs, g->hpos, cs->ngroups);
+}
 
 static uint64_t hash_key(size_t corr, const char *key)
 {
@@ -381,6 +435,15 @@ static void group_unlink(struct kta_corr *cs, struct group *g)
     else
         cs->last = g->prev_all;
     cs->ngroups--;
+    if (g->hpos != cs->ngroups) {   /* the last one takes its place */
+        struct group *m = cs->heap[cs->ngroups];
+
+        heap_set(cs, g->hpos, m);
+        if (m->hpos > 0 && idler(m, cs->heap[(m->hpos - 1) / 2]))
+            heap_up(cs, m->hpos);
+        else
+            heap_down(cs, m->hpos, cs->ngroups);
+    }
 }
 
 static void group_free(struct group *g)
@@ -461,6 +524,7 @@ void kta_corr_free(struct kta_corr *cs)
         group_free(g);
     }
     free(cs->buckets);
+    free(cs->heap);
     for (size_t i = 0; i < cs->nsrc; i++)
         free(cs->src[i].key);
     free(cs->src);
@@ -511,12 +575,16 @@ static struct group *group_get(struct kta_corr *cs, size_t corr, const char *key
         return g;
     if (cs->ngroups >= cs->o.max_groups) {
         /* Evict the group that has been idle longest (oldest newest time,
-         * then oldest creation). */
-        struct group *old = NULL;
+         * then oldest creation): the heap's top, unless it is emitting
+         * (rare: then the idlest of the others, by a scan). */
+        struct group *old = cs->ngroups ? cs->heap[0] : NULL;
 
-        for (g = cs->first; g; g = g->next_all)
-            if (!g->pin && (!old || g->last_t < old->last_t))
-                old = g;
+        if (old && old->pin) {
+            old = NULL;
+            for (g = cs->first; g; g = g->next_all)
+                if (!g->pin && (!old || idler(g, old)))
+                    old = g;
+        }
         if (old) {
             group_drop(cs, old, 1);
             cs->st.evicted++;
@@ -541,7 +609,13 @@ static struct group *group_get(struct kta_corr *cs, size_t corr, const char *key
     else
         cs->first = g;
     cs->last = g;
+    if (cs->ngroups == cs->capheap) {
+        cs->capheap = cs->capheap ? 2 * cs->capheap : 64;
+        cs->heap = xrealloc(cs->heap, cs->capheap * sizeof(*cs->heap));
+    }
+    heap_set(cs, cs->ngroups, g);
     cs->ngroups++;
+    heap_up(cs, g->hpos);
     return g;
 }
 
@@ -780,8 +854,7 @@ static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t
                        json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY) : NULL;
     g->ev[pos].source = json_incref((json_t *)source);
     g->n++;
-    if (t > g->last_t)
-        g->last_t = t;
+    group_touched(cs, g, t);
     if (c->upper) {
         if (timed && cs->upper_end != INT64_MIN && g->ev[0].t + c->timespan_ms < cs->upper_end)
             cs->upper_end = g->ev[0].t + c->timespan_ms;
@@ -1078,7 +1151,7 @@ static int restore_group(struct kta_corr *cs, const json_t *key, const json_t *s
     if (state) {
         g = group_get(cs, c->index, gk, gv);
         g->quiet_until = q;
-        g->last_t = l;
+        group_touched(cs, g, l);
         g->in_seq = json_integer_value(json_object_get(state, "n"));
         from = json_array_size(e) > cs->o.max_events ? json_array_size(e) - cs->o.max_events : 0;
         cs->st.dropped += from;
