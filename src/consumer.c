@@ -546,8 +546,9 @@ static int64_t committed_at(const struct kta_consumer *c, const char *topic, int
 /* The correlation topic's partitions this consumer holds are read up to
  * what the brokers hold now: the inputs the workers sent for the last
  * records (acknowledged before those records finished) have come back
- * and been applied.  The end-of-partition events alone do not say so:
- * they were seen before those inputs were written.  Asks the brokers
+ * and been applied, and every record taken is finished (a correlation
+ * record may send a chain's inputs).  The end-of-partition events alone
+ * do not say so: they were seen before those inputs were written.  Asks the brokers
  * (blocking, at most 2 s per partition); only once the rest is caught up. */
 static int corr_caught_up(const struct kta_consumer *c)
 {
@@ -555,7 +556,20 @@ static int corr_caught_up(const struct kta_consumer *c)
     rd_kafka_topic_partition_list_t *list = NULL;
     int ok = 1;
 
-    if (!topic || rd_kafka_assignment(c->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || !list)
+    size_t nparts;
+    struct kta_commit_part *parts;
+
+    if (!topic)
+        return 1;
+    /* First every record taken is finished: a correlation record still
+     * with a worker may yet send inputs of a chain. */
+    parts = (struct kta_commit_part *)kta_commit_parts(c->cm, &nparts);
+    for (size_t i = 0; i < nparts; i++) {
+        kta_offsets_advance(parts[i].offsets);
+        if (kta_offsets_inflight(parts[i].offsets))
+            return 0;
+    }
+    if (rd_kafka_assignment(c->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || !list)
         return 1;
     if (rd_kafka_position(c->rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (int i = 0; i < list->cnt && ok; i++) {
