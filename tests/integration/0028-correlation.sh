@@ -60,10 +60,15 @@ run_mode() {   # run_mode alo|eos
     topic "$in" 4; topic "$hits"; topic "$dlq"
     args=(-t "$in" -G "$group" -r "$KTA_ROOT/rules" -X output.topic="$hits"
           -X dead_letter.topic="$dlq" --print none -X commit_interval_ms=300 -w 2)
-    [[ $mode == eos ]] && args+=(-X processing.guarantee=exactly_once -X transactional.id="$group")
+    # Exactly-once: b takes over a's transactional.id (fencing the open
+    # transaction the kill left, instead of waiting for its timeout); c has
+    # its own (two live instances on one id would fence each other).
+    local ida=() idc=()
+    [[ $mode == eos ]] && args+=(-X processing.guarantee=exactly_once) &&
+        ida=(-X transactional.id="$group-1") && idc=(-X transactional.id="$group-2")
 
     produce_phase "$in" 1
-    start_kta "$mode-a" "${args[@]}"
+    start_kta "$mode-a" "${args[@]}" "${ida[@]}"
     wait_log "$mode-a" "created internal topic '$group-kta-correlation'" 30
     wait_committed "$group" "$in" "$(wc -l <phase1.tsv)" 60 "$mode-a"
     # Every correlation input applied.
@@ -72,8 +77,8 @@ run_mode() {   # run_mode alo|eos
     ((RC == 137)) || fail "$mode: kill -9 gave $RC"
     ok "$mode: first instance killed with every window open"
 
-    start_kta "$mode-b" "${args[@]}"
-    start_kta "$mode-c" "${args[@]}"
+    start_kta "$mode-b" "${args[@]}" "${ida[@]}"
+    start_kta "$mode-c" "${args[@]}" "${idc[@]}"
     wait_log "$mode-b" "assigned" 60
     wait_log "$mode-c" "assigned" 60
     produce_phase "$in" 2
