@@ -42,7 +42,10 @@ wait_aborts() {
 # allocator, librdkafka's fetch queue) and is still climbing for the first
 # few aborts, so single readings are compared as medians of two windows:
 # aborts FIRST..FIRST+10 and LAST-10..LAST.  The leak this guards against
-# added about 1.5 MiB per partition per abort, 100 MiB and more here.
+# added about 1.5 MiB per partition per abort, 100 MiB and more here; on a
+# loaded CI machine the medians alone have moved by 13 MiB without a leak
+# (more of the backlog in flight when a window is sampled), so the bound is
+# a fifth of the leak, not the few MiB a quiet machine shows.
 samples=samples.txt
 for ((i = 1; i <= LAST; i++)); do
     wait_aborts "$i"
@@ -60,7 +63,7 @@ echo "figures (medians): aborts $FIRST-$((FIRST + 10)) resident ${rss0} kB, addr
     "+$(((vm1 - vm0) / 1024)) MiB address space"
 stop_kta kta
 expect_eq "exit after the aborts" 0 "$RC"
-(((rss1 - rss0) < 8 * 1024)) || fail "resident set grew by $((rss1 - rss0)) kB over $a aborts"
+(((rss1 - rss0) < 24 * 1024)) || fail "resident set grew by $((rss1 - rss0)) kB over $a aborts"
 (((vm1 - vm0) < 32 * 1024)) || fail "address space grew by $((vm1 - vm0)) kB over $a aborts"
 ok "memory flat over $a aborted transactions"
 
