@@ -143,25 +143,36 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
     struct line_job *j = opaque;
     struct eval *e = j->t->e;
     size_t idx = kta_rule_index(r), ncorr;
+    int gen = !e->corr || kta_ruleset_rule_generates(e->rs, idx);
+    int sup = gen && e->corr && kta_ruleset_rule_suppress(e->rs, idx) != (size_t)-1;
+    int keyed = e->corr && kta_ruleset_rule_corrs(e->rs, idx, &ncorr);
+    json_t *ev = NULL;
+    int64_t t = -1;
 
+    if (sup || keyed) {
+        ev = json_loadb(rec->data, rec->len, 0, NULL);
+        t = kta_corr_event_time(ev, (const char *const *)e->time_fields, rec->src->timestamp);
+    }
     /* The base rule's own hit first, then its correlation inputs: a
-     * correlation hit completed by this event follows it. */
-    if (!e->corr || kta_ruleset_rule_generates(e->rs, idx)) {
+     * correlation hit completed by this event follows it.  A rule with
+     * `suppress` has its hit applied by the writer, in its place. */
+    if (sup) {
+        kta_buf_append(&j->c->out, (char[]){ CORR_MARK }, 1);
+        kta_corr_key_suppress(e->rs, idx, ev, t, rec->src, rec->hit->data, rec->hit->len, NULL,
+                              0, &j->c->out);
+        j->c->suppressed++;
+    } else if (gen) {
         kta_buf_reserve(&j->c->out, rec->hit->len + 1);
         kta_buf_append(&j->c->out, rec->hit->data, rec->hit->len);
         kta_buf_append(&j->c->out, "\n", 1);
     } else {
         j->c->suppressed++;
     }
-    if (e->corr && kta_ruleset_rule_corrs(e->rs, idx, &ncorr)) {
-        json_t *ev = json_loadb(rec->data, rec->len, 0, NULL);
-        int64_t t = kta_corr_event_time(ev, (const char *const *)e->time_fields,
-                                        rec->src->timestamp);
-        /* Collected for the whole event, appended after its last hit
-         * (eval_chunk), so correlation hits follow every base hit. */
+    /* Collected for the whole event, appended after its last hit
+     * (eval_chunk), so correlation hits follow every base hit. */
+    if (keyed)
         kta_corr_key(e->rs, idx, ev, t, rec->src, &j->t->ckey);
-        json_decref(ev);
-    }
+    json_decref(ev);
     if (e->stats) {
         struct rule_ref key = { .r = r }, *ref;
 
@@ -289,8 +300,12 @@ static void on_corr_hit(void *opaque, const struct kta_corr_hit *h)
     struct eval *e = opaque;
     char now[40];
 
-    kta_iso8601_now(now, sizeof(now));
-    kta_hit_encode_correlation(&e->cout, h, now, &e->tail);
+    if (h->c->type == KTA_CORR_SUPPRESS)
+        kta_hit_encode_suppressed(&e->cout, h->hit, h->hitlen, h->count);
+    else {
+        kta_iso8601_now(now, sizeof(now));
+        kta_hit_encode_correlation(&e->cout, h, now, &e->tail);
+    }
     kta_buf_append(&e->cout, "\n", 1);
     e->corr_hits++;
 }
@@ -632,11 +647,13 @@ static void print_summary(const struct eval *e)
 
         kta_corr_get_stats(e->corr, &st);
         fprintf(stderr, "kta: eval: correlations: %llu hits, %llu inputs, %llu late, "
-                "%llu quiet, %llu groups evicted, %llu events dropped, %llu groups open\n",
+                "%llu quiet, %llu groups evicted, %llu events dropped, %llu groups open"
+                "%s%.0llu%s\n",
                 (unsigned long long)st.hits, (unsigned long long)st.events,
                 (unsigned long long)st.late, (unsigned long long)st.quiet,
                 (unsigned long long)st.evicted, (unsigned long long)st.dropped,
-                (unsigned long long)st.groups);
+                (unsigned long long)st.groups, st.suppressed ? "; " : "",
+                (unsigned long long)st.suppressed, st.suppressed ? " hits suppressed" : "");
     }
     fprintf(stderr, "kta: eval: %llu events, %llu hits, %llu malformed in %.2f s "
             "(%.0f events/s)\n", (unsigned long long)e->events,

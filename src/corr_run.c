@@ -21,6 +21,11 @@
  *                 groups to the changelog on partition p
  *                 (kta_corr_run_apply).
  *
+ * Suppression (`suppress` on a rule) takes the same road: the worker that
+ * matched sends the encoded hit as an input (kta_corr_run_send_suppressed)
+ * and the owner of its `by` values produces it through that owner's
+ * worker (kta_worker_send_hit) or holds it back, its count in the state.
+ *
  * Every record sent holds the slot of the record that caused it, so its
  * offset is committed only once they are acknowledged (at-least-once) or
  * goes into the same transaction (exactly-once).  At-least-once may read
@@ -59,7 +64,9 @@ struct owned {
 
 struct kta_corr_owner {
     struct kta_pipeline *pl;
+    struct kta_worker   *w;           /* its worker: produces suppressed rules' hits */
     struct kta_ruleset  *rs;          /* the ruleset its states were built for */
+    const struct kta_ruleset *cur;    /* the worker's, during kta_corr_run_apply */
     struct owned        *parts;
     size_t               nparts;
     struct kta_stats    *wstats;      /* the worker's counters */
@@ -172,7 +179,8 @@ int kta_corr_run_check_reload(struct kta_pipeline *pl, const struct kta_ruleset 
 
     if (!pl->corr)
         return kta_ruleset_ncorr(rs) ? kta_err(errstr, errstr_size, "the rules now have "
-                                               "correlation rules; restart kta to apply them")
+                                               "correlation rules or suppressions; restart kta "
+                                               "to apply them")
                                      : 0;
     struct kta_ruleset *cur = kta_pipeline_ruleset(pl, &version);
     int same = same_correlations(cur, rs);
@@ -180,8 +188,8 @@ int kta_corr_run_check_reload(struct kta_pipeline *pl, const struct kta_ruleset 
     kta_ruleset_decref(cur);
     if (same)
         return 0;
-    return kta_err(errstr, errstr_size, "the correlation rules changed; restart kta to apply them "
-                   "(their state is kept in the changelog topic)");
+    return kta_err(errstr, errstr_size, "the correlation rules or suppressions changed; restart "
+                   "kta to apply them (their state is kept in the changelog topic)");
 }
 
 int kta_corr_run_setup(struct kta_pipeline *pl, char *errstr, size_t errstr_size)
@@ -301,9 +309,16 @@ int kta_corr_run_setup(struct kta_pipeline *pl, char *errstr, size_t errstr_size
     for (size_t i = 0; i < kta_ruleset_ncorr(rs); i++)
         cr->upper |= kta_ruleset_corr(rs, i)->upper;
     cr->time_fields = cfg->ncorr_time_fields ? (const char *const *)cfg->corr_time_fields : NULL;
-    kta_log(KTA_LOG_INFO, "correlation: %zu correlation rule%s; inputs through '%s', state in '%s' "
-            "(%d partitions)", kta_ruleset_ncorr(rs), kta_ruleset_ncorr(rs) == 1 ? "" : "s",
-            cr->topic, cr->changelog, cr->partitions);
+    {
+        size_t nc = kta_ruleset_ncorr_rules(rs), ns = kta_ruleset_ncorr(rs) - nc;
+        char sup[64] = "";
+
+        if (ns)
+            snprintf(sup, sizeof(sup), " and %zu rule%s with suppress", ns, ns == 1 ? "" : "s");
+        kta_log(KTA_LOG_INFO, "correlation: %zu correlation rule%s%s; inputs through '%s', "
+                "state in '%s' (%d partitions)", nc, nc == 1 ? "" : "s", sup, cr->topic,
+                cr->changelog, cr->partitions);
+    }
     pl->corr = cr;
     cr = NULL;
     rc = 0;
@@ -335,7 +350,8 @@ void kta_corr_run_free(struct kta_pipeline *pl)
 
 /* ---- keying: any worker ---------------------------------------------------- */
 
-struct kta_corr_owner *kta_corr_owner_new(struct kta_pipeline *pl, struct kta_stats *stats)
+struct kta_corr_owner *kta_corr_owner_new(struct kta_pipeline *pl, struct kta_worker *w,
+                                          struct kta_stats *stats)
 {
     struct kta_corr_owner *o;
 
@@ -343,6 +359,7 @@ struct kta_corr_owner *kta_corr_owner_new(struct kta_pipeline *pl, struct kta_st
         return NULL;
     o = xcalloc(1, sizeof(*o));
     o->pl = pl;
+    o->w = w;
     o->wstats = stats;
     return o;
 }
@@ -364,6 +381,7 @@ static void publish(struct kta_corr_owner *o, struct owned *s)
     ADD(corr_dropped, now.dropped - s->seen.dropped);
     ADD(corr_replayed, now.replayed - s->seen.replayed);
     ADD(corr_bad, now.bad - s->seen.bad);
+    ADD(suppressed, now.suppressed - s->seen.suppressed);
     s->seen = now;
     for (size_t i = 0; i < o->nparts; i++)
         groups += o->parts[i].seen.groups;
@@ -445,6 +463,21 @@ int kta_corr_run_send_inputs(struct kta_corr_owner *o, const struct kta_ruleset 
 
     kta_buf_reset(&o->inputs);
     if (!kta_corr_key(rs, rule, ev, t, src, &o->inputs))
+        return 0;
+    return send_lines(o, &o->inputs, slot);
+}
+
+int kta_corr_run_send_suppressed(struct kta_corr_owner *o, const struct kta_ruleset *rs,
+                                 size_t rule, const json_t *ev, const struct kta_hit_source *src,
+                                 const struct kta_buf *hit, const char *key, size_t keylen,
+                                 struct kta_slot *slot)
+{
+    struct kta_corr_run *cr = o->pl->corr;
+    int64_t t = kta_corr_event_time(ev, cr->time_fields, src->timestamp);
+
+    kta_buf_reset(&o->inputs);
+    if (!kta_corr_key_suppress(rs, rule, ev, t, src, hit->data, hit->len, key, keylen,
+                               &o->inputs))
         return 0;
     return send_lines(o, &o->inputs, slot);
 }
@@ -565,6 +598,20 @@ static void on_hit(void *opaque, const struct kta_corr_hit *h)
 
     if (o->failed)
         return;
+    if (h->c->type == KTA_CORR_SUPPRESS) {
+        /* A suppressed rule's hit let through: the rule as the worker's
+         * ruleset has it (a reload keeps the suppressions, not the rule
+         * numbers), produced like any hit of it. */
+        const struct kta_corrdef *c = kta_ruleset_corr(o->cur, h->c->index);
+        const struct kta_rule *r = c ? kta_ruleset_rule(o->cur, c->refs[0].index) : NULL;
+
+        kta_buf_reset(&o->hit);
+        kta_hit_encode_suppressed(&o->hit, h->hit, h->hitlen, h->count);
+        if (!r || kta_worker_send_hit(o->w, r, o->hit.data, o->hit.len, h->hkey, h->hklen, NULL,
+                                      o->slot) < 0)
+            o->failed = 1;
+        return;
+    }
     kta_iso8601_now(now, sizeof(now));
     kta_buf_reset(&o->hit);
     kta_hit_encode_correlation(&o->hit, h, now, o->tail);
@@ -615,6 +662,7 @@ int kta_corr_run_apply(struct kta_corr_owner *o, const struct kta_ruleset *rs,
         return -1;
     }
     o->partition = rkm->partition;
+    o->cur = rs;
     o->slot = slot;
     o->tail = tail;
     o->failed = 0;

@@ -166,9 +166,10 @@ static json_t *group_value(const json_t *v)
 }
 
 static void emit_input(const struct kta_corrdef *c, size_t k, json_t *group, json_t *value,
-                       int64_t t_ms, json_t *source, int derived, struct kta_buf *out)
+                       int64_t t_ms, json_t *source, int derived, json_t *extra,
+                       struct kta_buf *out)
 {
-    json_t *in = json_object();
+    json_t *in = extra ? extra : json_object();
     char *text;
 
     json_object_set_new(in, "c", json_string(c->id));
@@ -222,11 +223,30 @@ size_t kta_corr_key(const struct kta_ruleset *rs, size_t rule, const json_t *ev,
                 continue;
             emit_input(c, k, make_group(c, k, event_lookup, ev),
                        c->field ? group_value(field_get(ev, c->field)) : NULL, t_ms,
-                       source_json(src), 0, out);
+                       source_json(src), 0, NULL, out);
             break;    /* a rule listed twice counts once */
         }
     }
     return n;
+}
+
+size_t kta_corr_key_suppress(const struct kta_ruleset *rs, size_t rule, const json_t *ev,
+                             int64_t t_ms, const struct kta_hit_source *src, const char *hit,
+                             size_t hitlen, const char *key, size_t keylen, struct kta_buf *out)
+{
+    size_t si = kta_ruleset_rule_suppress(rs, rule);
+    const struct kta_corrdef *c = si == (size_t)-1 ? NULL : kta_ruleset_corr(rs, si);
+    json_t *extra;
+
+    if (!c)
+        return 0;
+    extra = json_object();
+    json_object_set_new(extra, "h", json_stringn(hit, hitlen));
+    if (key)
+        json_object_set_new(extra, "hk", json_stringn(key, keylen));
+    emit_input(c, 0, make_group(c, 0, event_lookup, ev), NULL, t_ms, source_json(src), 0, extra,
+               out);
+    return 1;
 }
 
 /* A hit of correlation inner (group values by name in group) as an event
@@ -264,7 +284,7 @@ size_t kta_corr_key_hit(const struct kta_ruleset *rs, const struct kta_corr_hit 
 
         if (k == (size_t)-1)
             continue;
-        emit_input(u, k, ug, uv, h->last_ms, json_incref((json_t *)h->source), 1, out);
+        emit_input(u, k, ug, uv, h->last_ms, json_incref((json_t *)h->source), 1, NULL, out);
         sent++;
     }
     return sent;
@@ -292,6 +312,9 @@ struct group {
     int            pin;         /* emitting: not to be evicted */
     int            untimed;     /* an input without time applied: no times to report */
     int64_t        in_seq;      /* newest input seq applied here; -1: none */
+    int64_t        shown;       /* suppression: time of the last hit let through;
+                                 * INT64_MIN: none */
+    uint64_t       held;        /* suppression: hits held back since */
     size_t         dirty;       /* 1 + its entry in cs->chg; 0: unchanged */
     struct group  *next;        /* hash chain */
     struct group  *prev_all, *next_all;   /* creation order */
@@ -599,6 +622,7 @@ static struct group *group_get(struct kta_corr *cs, size_t corr, const char *key
     g->quiet_until = INT64_MIN;
     g->last_t = INT64_MIN;
     g->in_seq = -1;
+    g->shown = INT64_MIN;
     g->seq = cs->seq++;
     i = hash_key(corr, key) & (cs->nbuckets - 1);
     g->next = cs->buckets[i];
@@ -885,6 +909,69 @@ static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t
     }
 }
 
+/* A hit of a rule with `suppress` (its input in): let through, carrying
+ * the number held back since the last one, unless the group let one
+ * through less than `for` before or after it (event time; a hit without
+ * time is never held).  Never late: a hit is produced or counted. */
+static int apply_suppress(struct kta_corr *cs, const struct kta_corrdef *c, const json_t *gv,
+                          int64_t t, const json_t *in, int64_t seq, kta_corr_hit_fn *fn,
+                          void *opaque)
+{
+    const json_t *hit = json_object_get(in, "h"), *hk = json_object_get(in, "hk");
+    const json_t *source = json_object_get(in, "s");
+    char *key;
+    struct group *g;
+    json_t *obj, *sources;
+
+    if (!json_is_string(hit) || (hk && !json_is_string(hk))) {
+        cs->st.bad++;
+        return -1;
+    }
+    key = json_dumps(gv, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    g = group_get(cs, c->index, key, gv);
+    free(key);
+    group_dirty(cs, g);
+    if (seq >= 0)
+        g->in_seq = seq;
+    cs->st.events++;
+    if (t < 0) {
+        cs->st.notime++;
+        g->untimed = 1;
+    } else {
+        group_touched(cs, g, t);
+        if (g->shown != INT64_MIN && (t >= g->shown ? t - g->shown : g->shown - t) <
+                                         c->timespan_ms) {
+            g->held++;
+            cs->st.suppressed++;
+            return 0;
+        }
+    }
+    obj = json_object();
+    for (size_t i = 0; i < c->ngroup; i++)
+        json_object_set(obj, c->group[i], json_array_get(g->values, i));
+    sources = json_array();
+    json_array_append(sources, (json_t *)source);
+    {
+        struct kta_corr_hit h = {
+            .c = c, .group = obj, .count = g->held, .first_ms = t, .last_ms = t,
+            .sources = sources, .nsources = 1, .source = source,
+            .hit = json_string_value(hit), .hitlen = json_string_length(hit),
+            .hkey = hk ? json_string_value(hk) : NULL, .hklen = hk ? json_string_length(hk) : 0,
+        };
+
+        g->held = 0;
+        if (t >= 0 && (g->shown == INT64_MIN || t > g->shown))
+            g->shown = t;
+        g->pin++;
+        if (fn)
+            fn(opaque, &h);
+        g->pin--;
+    }
+    json_decref(obj);
+    json_decref(sources);
+    return 0;
+}
+
 int kta_corr_apply(struct kta_corr *cs, const char *input, size_t len,
                    kta_corr_hit_fn *fn, void *opaque)
 {
@@ -927,6 +1014,12 @@ int kta_corr_apply_seq(struct kta_corr *cs, const char *input, size_t len, int64
         }
     }
     tm = json_integer_value(t);
+    if (c->type == KTA_CORR_SUPPRESS) {
+        int rc = apply_suppress(cs, c, g, tm, in, seq, fn, opaque);
+
+        json_decref(in);
+        return rc;
+    }
     /* A derived input (a correlation hit, kta_corr_key_hit) was judged
      * late or not as the events that made it; its time is its window's
      * last, behind the newest of its partition by design. */
@@ -1010,10 +1103,16 @@ static json_t *group_state(const struct kta_corr *cs, const struct group *g)
                                                                   NULL) : json_null(),
                                            ev->source));
     }
-    return json_pack("{s:i,s:s,s:O,s:o,s:o,s:I,s:o}", "v", CL_VERSION, "c",
-                     kta_ruleset_corr(cs->rs, g->corr)->id, "g", g->values,
-                     "q", time_json(g->quiet_until), "l", time_json(g->last_t),
-                     "n", (json_int_t)g->in_seq, "e", e);
+    json_t *st = json_pack("{s:i,s:s,s:O,s:o,s:o,s:I,s:o}", "v", CL_VERSION, "c",
+                           kta_ruleset_corr(cs->rs, g->corr)->id, "g", g->values,
+                           "q", time_json(g->quiet_until), "l", time_json(g->last_t),
+                           "n", (json_int_t)g->in_seq, "e", e);
+
+    if (kta_ruleset_corr(cs->rs, g->corr)->type == KTA_CORR_SUPPRESS) {
+        json_object_set_new(st, "p", time_json(g->shown));
+        json_object_set_new(st, "h", json_integer((json_int_t)g->held));
+    }
+    return st;
 }
 
 static void put_json(kta_corr_change_fn *fn, void *opaque, const char *key, json_t *v)
@@ -1130,7 +1229,7 @@ static int restore_group(struct kta_corr *cs, const json_t *key, const json_t *s
 {
     const struct kta_corrdef *c = corr_by_id(cs, json_array_get(key, 0));
     const json_t *gv = json_array_get(key, 1), *e = json_object_get(state, "e"), *x;
-    int64_t q, l;
+    int64_t q, l, shown = INT64_MIN;
     struct group *g;
     char *gk;
     size_t i, from;
@@ -1142,7 +1241,11 @@ static int restore_group(struct kta_corr *cs, const json_t *key, const json_t *s
                   !json_equal(json_object_get(state, "g"), gv) ||
                   restore_time(json_object_get(state, "q"), &q) ||
                   restore_time(json_object_get(state, "l"), &l) ||
-                  !json_is_integer(json_object_get(state, "n")) || !events_ok(c, e)))
+                  !json_is_integer(json_object_get(state, "n")) || !events_ok(c, e) ||
+                  (c->type == KTA_CORR_SUPPRESS &&
+                   (restore_time(json_object_get(state, "p"), &shown) ||
+                    !json_is_integer(json_object_get(state, "h")) ||
+                    json_integer_value(json_object_get(state, "h")) < 0))))
         return -1;
     gk = json_dumps(gv, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
     g = group_find(cs, c->index, gk);
@@ -1151,6 +1254,9 @@ static int restore_group(struct kta_corr *cs, const json_t *key, const json_t *s
     if (state) {
         g = group_get(cs, c->index, gk, gv);
         g->quiet_until = q;
+        g->shown = shown;
+        if (c->type == KTA_CORR_SUPPRESS)
+            g->held = (uint64_t)json_integer_value(json_object_get(state, "h"));
         group_touched(cs, g, l);
         g->in_seq = json_integer_value(json_object_get(state, "n"));
         from = json_array_size(e) > cs->o.max_events ? json_array_size(e) - cs->o.max_events : 0;

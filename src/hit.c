@@ -226,12 +226,24 @@ static void append_time(struct kta_buf *out, int64_t ms)
 }
 
 static const char *const corr_type_names[] = {
-    "event_count", "value_count", "temporal", "temporal_ordered"
+    "event_count", "value_count", "temporal", "temporal_ordered", "suppress"
 };
 
 const char *kta_hit_corr_type_name(const struct kta_corrdef *c)
 {
     return corr_type_names[c->type];
+}
+
+void kta_hit_encode_suppressed(struct kta_buf *out, const char *hit, size_t len, uint64_t n)
+{
+    while (len && hit[len - 1] != '}')   /* kta_hit_encode ends it with its '}' */
+        len--;
+    if (!len) {
+        kta_buf_printf(out, "{\"suppressed\":%llu}", (unsigned long long)n);
+        return;
+    }
+    kta_buf_append(out, hit, len - 1);
+    kta_buf_printf(out, "%s\"suppressed\":%llu}", len > 2 ? "," : "", (unsigned long long)n);
 }
 
 void kta_hit_encode_correlation(struct kta_buf *out, const struct kta_corr_hit *h,

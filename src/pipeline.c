@@ -342,8 +342,11 @@ static void collect(void *opaque, struct kta_buf *out)
             { "kta_correlation_restores_total", "counter", "Partitions of correlation.topic "
               "whose state was read back from the changelog.",
               offsetof(struct kta_stats, corr_restores) },
-            { "kta_correlation_groups", "gauge", "Correlation groups held in memory.",
-              offsetof(struct kta_stats, corr_groups) },
+            { "kta_correlation_groups", "gauge", "Correlation groups held in memory "
+              "(suppression groups included).", offsetof(struct kta_stats, corr_groups) },
+            { "kta_suppressed_total", "counter", "Hits of rules with `suppress` held back "
+              "(the next hit let through for their group carries the count).",
+              offsetof(struct kta_stats, suppressed) },
         };
         for (size_t i = 0; i < sizeof(cm) / sizeof(cm[0]); i++)
             family_value(out, cm[i].name, cm[i].type, cm[i].help,

@@ -1792,6 +1792,9 @@ void kta_rule_free(struct kta_rule *r)
     free(r->scope);
     free(r->logsource);
     free(r->output_topic);
+    for (i = 0; i < r->nsup_by; i++)
+        free(r->sup_by[i]);
+    free(r->sup_by);
     free(r->id);
     free(r->title);
     free(r->name);
@@ -1876,6 +1879,7 @@ void kta_ruleset_decref(struct kta_ruleset *rs)
     free(rs->ncorr_corrs);
     free(rs->rule_corrs);
     free(rs->nrule_corrs);
+    free(rs->rule_sup);
     free(rs->rule_gen);
     free(rs);
 }
@@ -1883,6 +1887,15 @@ void kta_ruleset_decref(struct kta_ruleset *rs)
 size_t kta_ruleset_ncorr(const struct kta_ruleset *rs)
 {
     return rs->ncorrs;
+}
+
+size_t kta_ruleset_ncorr_rules(const struct kta_ruleset *rs)
+{
+    size_t n = rs->ncorrs;
+
+    while (n && rs->corrs[n - 1]->type == KTA_CORR_SUPPRESS)
+        n--;
+    return n;
 }
 
 const struct kta_corrdef *kta_ruleset_corr(const struct kta_ruleset *rs, size_t i)
@@ -1900,6 +1913,11 @@ const size_t *kta_ruleset_corr_corrs(const struct kta_ruleset *rs, size_t i, siz
 {
     *n = i < rs->ncorrs ? rs->ncorr_corrs[i] : 0;
     return *n ? rs->corr_corrs[i] : NULL;
+}
+
+size_t kta_ruleset_rule_suppress(const struct kta_ruleset *rs, size_t i)
+{
+    return rs->rule_sup && i < rs->nrules && rs->rule_sup[i] ? rs->rule_sup[i] - 1 : (size_t)-1;
 }
 
 int kta_ruleset_rule_generates(const struct kta_ruleset *rs, size_t i)

@@ -283,6 +283,10 @@ struct kta_rule {
     size_t             nfilters;
     char              *logsource;        /* "product=windows category=..." or NULL */
     enum kta_ls_state  ls_state;
+    /* suppress: {by, for} (docs/rules.md, Suppression); sup_for_ms 0: none */
+    char             **sup_by;
+    size_t             nsup_by;
+    int64_t            sup_for_ms;
     atomic_uint_fast64_t errors;
 };
 
@@ -315,6 +319,8 @@ struct kta_ruleset {
     size_t              **rule_corrs, *nrule_corrs;   /* per rule */
     size_t              **corr_corrs, *ncorr_corrs;   /* per correlation */
     unsigned char        *rule_gen;                   /* per rule */
+    size_t               *rule_sup;                   /* per rule: 1 + its suppression's
+                                                       * correlation index; 0: none */
     char                  digest[65];    /* SHA-256 of the content loaded, hex */
     char                  version[13];   /* its first 12 digits: the version */
 };

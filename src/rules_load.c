@@ -954,6 +954,11 @@ fail:
 /* ---- rules ------------------------------------------------------------- */
 
 struct corr_pending;
+static int parse_timespan(const struct kta_ynode *v, int64_t *ms);
+static void parse_suppress(struct kta_rules_diag *d, const char *file, struct kta_rule *r,
+                           const struct kta_ynode *v);
+static int string_list(const struct kta_ynode *v, char ***out, int **lines, int **cols,
+                       size_t *n);
 
 /* A filter document (docs/rules.md, Filters), between its load and the
  * filters pass of finish(): its condition is compiled at once (with the
@@ -1262,6 +1267,8 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
                 r->name_line = v->line;
                 r->name_col = v->col;
             }
+        } else if (strcmp(key, "suppress") == 0) {
+            parse_suppress(d, file, r, v);
         } else {
             if (strcmp(key, "logsource") == 0)
                 lsn = v;
@@ -1301,6 +1308,55 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
 invalid_noid:
     if (ld->opts->skip_invalid)
         d->st->skipped++;
+}
+
+/* `suppress: {by: FIELDS, for: TIMESPAN}` of rule r (docs/rules.md,
+ * Suppression): `by` a field name or a list of them (none: one group for
+ * the whole rule), `for` required. */
+static void parse_suppress(struct kta_rules_diag *d, const char *file, struct kta_rule *r,
+                           const struct kta_ynode *v)
+{
+    const struct kta_ynode *by = NULL, *fr = NULL;
+    char **names = NULL;
+    size_t n = 0, i;
+    int64_t ms = 0;
+
+    if (v->kind != KTA_YNODE_MAP) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
+                         "'suppress' must be a mapping: {by: [fields], for: 10m}");
+        return;
+    }
+    for (i = 0; i + 1 < v->n; i += 2) {
+        const struct kta_ynode *k = v->items[i];
+
+        if (strcmp(k->str, "by") == 0)
+            by = v->items[i + 1];
+        else if (strcmp(k->str, "for") == 0)
+            fr = v->items[i + 1];
+        else
+            kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, r->id,
+                             "unknown key '%s' in 'suppress' (it takes 'by' and 'for')", k->str);
+    }
+    if (!fr)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, r->id,
+                         "'suppress' needs 'for' (a timespan such as 10m)");
+    else if (parse_timespan(fr, &ms) < 0)
+        kta_rules_report(d, KTA_DIAG_ERROR, file, fr->line, fr->col, r->id,
+                         "'for' must be a timespan: a positive number and s, m, h or d (e.g. 10m)");
+    if (by && string_list(by, &names, NULL, NULL, &n) < 0) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, by->line, by->col, r->id,
+                         "'by' must be a field name or a list of field names");
+        return;
+    }
+    if (ms <= 0) {
+        for (i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return;
+    }
+    r->sup_by = names;
+    r->nsup_by = n;
+    r->sup_for_ms = ms;
 }
 
 /* ---- correlation rules --------------------------------------------------- */
@@ -1470,6 +1526,10 @@ static void load_correlation(struct loader *ld, const char *file, const struct k
         } else if (strcmp(key, "detection") == 0) {
             kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, c->id,
                              "a correlation rule has no 'detection'");
+        } else if (strcmp(key, "suppress") == 0) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, c->id,
+                             "'suppress' applies to detection rules; a correlation group is "
+                             "already quiet after its hit until its window has passed");
         } else if (!is_sigma_key(key)) {
             kta_rules_report(d, KTA_DIAG_WARNING, file, k->line, k->col, c->id,
                              "unknown key '%s' (kept, not interpreted)", key);
@@ -1859,6 +1919,55 @@ static void resolve_correlations(struct loader *ld)
     free(state);
 }
 
+/* Each rule's `suppress` as a KTA_CORR_SUPPRESS correlation after the
+ * real ones (rules.h), and rs->rule_sup pointing to it. */
+static void attach_suppressions(struct kta_ruleset *rs)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < rs->nrules; i++)
+        n += rs->rules[i]->sup_for_ms > 0;
+    if (!n)
+        return;
+    rs->rule_sup = xcalloc(rs->nrules, sizeof(*rs->rule_sup));
+    rs->corrs = xrealloc(rs->corrs, (rs->ncorrs + n + 1) * sizeof(*rs->corrs));
+    rs->corr_corrs = xrealloc(rs->corr_corrs, (rs->ncorrs + n + 1) * sizeof(*rs->corr_corrs));
+    rs->ncorr_corrs = xrealloc(rs->ncorr_corrs, (rs->ncorrs + n + 1) * sizeof(size_t));
+    for (i = 0; i < rs->nrules; i++) {
+        const struct kta_rule *r = rs->rules[i];
+        struct kta_corrdef *c;
+        size_t len;
+
+        if (r->sup_for_ms <= 0)
+            continue;
+        c = xcalloc(1, sizeof(*c));
+        len = strlen(r->id) + sizeof("suppress:");
+        c->id = xmalloc(len);
+        snprintf(c->id, len, "suppress:%s", r->id);
+        c->title = xstrdup(r->title ? r->title : r->id);
+        c->level = r->level;
+        c->tags = json_deep_copy(r->tags);
+        c->type = KTA_CORR_SUPPRESS;
+        c->refs = xcalloc(1, sizeof(*c->refs));
+        c->refs[0].index = i;
+        c->nrefs = 1;
+        c->ngroup = r->nsup_by;
+        c->group = xcalloc(r->nsup_by + 1, sizeof(*c->group));
+        for (size_t g = 0; g < r->nsup_by; g++)
+            c->group[g] = xstrdup(r->sup_by[g]);
+        c->field_of = xcalloc(r->nsup_by + 1, sizeof(*c->field_of));
+        c->timespan_ms = r->sup_for_ms;
+        c->index = rs->ncorrs;
+        c->file = xstrdup(r->file);
+        c->line = r->line;
+        c->col = r->col;
+        rs->corrs[rs->ncorrs] = c;
+        rs->corr_corrs[rs->ncorrs] = NULL;
+        rs->ncorr_corrs[rs->ncorrs] = 0;
+        rs->rule_sup[i] = ++rs->ncorrs;
+    }
+}
+
 /* Hands the correlations to the ruleset, with the reverse references. */
 static void attach_correlations(struct loader *ld, struct kta_ruleset *rs)
 {
@@ -1898,6 +2007,7 @@ static void attach_correlations(struct loader *ld, struct kta_ruleset *rs)
         if (!rs->nrule_corrs[i])
             rs->rule_gen[i] = 1;
     free(ld->corrs);
+    attach_suppressions(rs);
     ld->corrs = NULL;
     ld->ncorrs = 0;
 }

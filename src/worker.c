@@ -14,7 +14,9 @@
  * Correlations (corr_run.c): a match of a correlation's base rule goes
  * to correlation.topic (its own hit only when the rule generates one);
  * records of correlation.topic are applied to the state this worker owns
- * for their partition.
+ * for their partition.  The hit of a rule with `suppress` goes the same
+ * way, to the owner of its `by` values, and is produced from there
+ * (kta_worker_send_hit) unless held back.
  *
  * Buffers live in struct kta_worker and are reused, so a steady stream
  * allocates only inside jansson and librdkafka; one grown past
@@ -126,12 +128,36 @@ static void build_hitmap(struct kta_worker *w)
     }
 }
 
+int kta_worker_send_hit(struct kta_worker *w, const struct kta_rule *r, const char *hit,
+                        size_t len, const char *key, size_t keylen, const json_t *ev,
+                        struct kta_slot *slot)
+{
+    struct kta_pipeline *pl = w->pl;
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
+
+    add_header(hdrs, "kta.rule.id", kta_rule_id(r));
+    add_header(hdrs, "kta.rule.level", kta_rule_level(r));
+    add_header(hdrs, "kta.ruleset.version", kta_ruleset_version(w->rs));
+    if (kta_producer_send(pl->producer, w->route[kta_rule_index(r)], key, key ? keylen : 0, hit,
+                          len, hdrs, slot) < 0)
+        return -1;
+    atomic_fetch_add_explicit(&w->stats.hits, 1, memory_order_relaxed);
+    count_hit(w, r);
+    if (pl->cfg->print != KTA_PRINT_NONE) {
+        json_t *whole = ev ? NULL : json_loadb(hit, len, 0, NULL);
+
+        kta_buf_reset(&w->line);
+        kta_hit_alert_line(&w->line, ev ? ev : json_object_get(whole, "event"), r);
+        kta_worker_console_line(&w->line);
+        json_decref(whole);
+    }
+    return 0;
+}
+
 static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r)
 {
     struct job *j = opaque;
     struct kta_worker *w = j->w;
-    struct kta_pipeline *pl = w->pl;
-    rd_kafka_headers_t *hdrs;
     size_t idx = kta_rule_index(r), ncorr = 0;
     int have_key;
 
@@ -144,23 +170,15 @@ static int on_hit(void *opaque, struct kta_record *rec, const struct kta_rule *r
             return 0;
     }
     kta_buf_reset(&w->key);
-    have_key = kta_hit_field_text(&w->key, rec->ev, pl->cfg->key_field);
-    hdrs = rd_kafka_headers_new(3);
-    add_header(hdrs, "kta.rule.id", kta_rule_id(r));
-    add_header(hdrs, "kta.rule.level", kta_rule_level(r));
-    add_header(hdrs, "kta.ruleset.version", kta_ruleset_version(w->rs));
-    if (kta_producer_send(pl->producer, w->route[kta_rule_index(r)], have_key ? w->key.data : NULL,
-                          have_key ? w->key.len : 0, rec->hit->data, rec->hit->len, hdrs,
-                          j->slot) < 0)
-        return -1;
-    atomic_fetch_add_explicit(&w->stats.hits, 1, memory_order_relaxed);
-    count_hit(w, r);
-    if (pl->cfg->print != KTA_PRINT_NONE) {
-        kta_buf_reset(&w->line);
-        kta_hit_alert_line(&w->line, rec->ev, r);
-        kta_worker_console_line(&w->line);
-    }
-    return 0;
+    have_key = kta_hit_field_text(&w->key, rec->ev, w->pl->cfg->key_field);
+    /* A rule with `suppress`: its hit travels to the owner of its `by`
+     * values, which produces it (kta_worker_send_hit) or holds it back. */
+    if (w->corr && kta_ruleset_rule_suppress(w->rs, idx) != (size_t)-1)
+        return kta_corr_run_send_suppressed(w->corr, w->rs, idx, rec->ev, rec->src, rec->hit,
+                                            have_key ? w->key.data : NULL,
+                                            have_key ? w->key.len : 0, j->slot);
+    return kta_worker_send_hit(w, r, rec->hit->data, rec->hit->len, have_key ? w->key.data : NULL,
+                               have_key ? w->key.len : 0, rec->ev, j->slot);
 }
 
 /* Prints the malformed payload on one line, control bytes shown as '?'. */
@@ -404,7 +422,7 @@ struct kta_worker *kta_worker_new(struct kta_pipeline *pl, int index)
     w->index = index;
     w->ring = kta_ring_new((size_t)pl->cfg->ring_size);
     w->ctx = kta_eval_ctx_new();
-    w->corr = kta_corr_owner_new(pl, &w->stats);
+    w->corr = kta_corr_owner_new(pl, w, &w->stats);
     adopt_ruleset(w);
     if (kta_thread_create(&w->thread, worker_main, w, "kta-worker") != 0) {
         kta_corr_owner_free(w->corr);

@@ -17,6 +17,11 @@
  *      correlations that refer to correlations).  One thread owns a
  *      struct kta_corr; it takes no locks.
  *
+ * Suppression (`suppress: {by, for}` on a rule) rides on the same two
+ * steps and the same state: the rule's hit is keyed by its `by` values
+ * (kta_corr_key_suppress), and the owner lets it through (a
+ * KTA_CORR_SUPPRESS "hit" carrying it) or holds it back and counts it.
+ *
  * Never touches Kafka or YAML, never prints; callers encode hits
  * (hit.c kta_hit_encode_correlation) and report.
  */
@@ -58,6 +63,17 @@ int64_t kta_corr_event_time(const json_t *ev, const char *const *fields, int64_t
 size_t kta_corr_key(const struct kta_ruleset *rs, size_t rule, const json_t *ev, int64_t t_ms,
                     const struct kta_hit_source *src, struct kta_buf *out);
 
+/*
+ * Keying step for a rule with `suppress` (kta_ruleset_rule_suppress):
+ * appends the one input line that carries its hit (hit, the encoded hit
+ * JSON; key, the hit record's key or NULL) to the owner of the rule's
+ * `by` values, which lets it through or holds it back.  Returns 1, or 0
+ * when the rule has no suppression.  Pure.
+ */
+size_t kta_corr_key_suppress(const struct kta_ruleset *rs, size_t rule, const json_t *ev,
+                             int64_t t_ms, const struct kta_hit_source *src, const char *hit,
+                             size_t hitlen, const char *key, size_t keylen, struct kta_buf *out);
+
 /* A correlation hit, valid during the callback only. */
 struct kta_corr_hit;
 /*
@@ -79,6 +95,11 @@ struct kta_corr_hit {
     const json_t             *sources;   /* up to max_sources sources, in time order */
     uint64_t                  nsources;  /* all of them */
     const json_t             *source;    /* the event that completed it (or closed it) */
+    /* c->type KTA_CORR_SUPPRESS: not a correlation hit but the rule's own
+     * hit let through (hit, hitlen: its JSON; hkey: its record key or
+     * NULL), count the hits of its group held back since the last one. */
+    const char               *hit, *hkey;
+    size_t                    hitlen, hklen;
 };
 typedef void kta_corr_hit_fn(void *opaque, const struct kta_corr_hit *h);
 
@@ -93,6 +114,7 @@ struct kta_corr_stats {
     uint64_t bad;        /* inputs / changelog records that did not decode */
     uint64_t notime;     /* inputs without an event time */
     uint64_t replayed;   /* inputs skipped: seq not above their group's */
+    uint64_t suppressed; /* hits of rules with `suppress` held back */
 };
 
 struct kta_corr;
@@ -123,6 +145,8 @@ int kta_corr_apply_seq(struct kta_corr *cs, const char *input, size_t len, int64
  *   ["<correlation id>",[<group values>]]   a group; value
  *       {"v":1,"c":id,"g":[values],"q":quiet until|null,"l":newest time|null,
  *        "n":newest seq|-1,"e":[[t,ref,value|null,source],...]}
+ *       and for a suppression ("suppress:<rule id>") also
+ *       "p":time of the last hit let through|null, "h":hits held back since
  *   {"src":"t:<topic>:<partition>" | "f:<file>"}   the newest event time
  *       seen from that source (lateness); value {"v":1,"newest":t}
  * "v" is the format version; kta_corr_restore refuses any other.

@@ -64,6 +64,10 @@ void kta_json_quote(struct kta_buf *out, const char *s, size_t len);
 struct kta_corr_hit;
 void kta_hit_encode_correlation(struct kta_buf *out, const struct kta_corr_hit *h,
                                 const char *detected_at, const struct kta_buf *tail);
+/* Appends hit (an encoded hit of a rule with `suppress`, len bytes) with
+ * "suppressed": n, the hits of its group held back before it, as its last
+ * member (docs/rules.md "Suppression"); no trailing newline. */
+void kta_hit_encode_suppressed(struct kta_buf *out, const char *hit, size_t len, uint64_t n);
 /* "event_count", "value_count", "temporal" or "temporal_ordered". */
 const char *kta_hit_corr_type_name(const struct kta_corrdef *c);
 /* Appends "[CORRELATION] Rule: ID | Severity: LEVEL | Group: k=v, ... | Count: N\n". */

@@ -72,6 +72,7 @@ struct kta_stats {
     atomic_uint_fast64_t corr_bad;         /* inputs or changelog records that did not decode */
     atomic_uint_fast64_t corr_restores;    /* partitions whose state was read back */
     atomic_uint_fast64_t corr_groups;      /* groups held now (a gauge) */
+    atomic_uint_fast64_t suppressed;       /* hits of rules with `suppress` held back */
 };
 
 struct kta_pipeline {
@@ -146,6 +147,15 @@ int  kta_worker_for(const char *topic, int32_t partition, int nworkers);
  * must not wait in a buffer), never interleaved with another worker's.
  * Thread: any worker. */
 void kta_worker_console_line(const struct kta_buf *line);
+/* Produces the hit of rule r of the worker's ruleset (hit, len bytes;
+ * key NULL: no record key) to its route, holding slot, counts it and
+ * prints its alert line (ev the event, or NULL: taken from the hit).
+ * The worker's own matches and the hits its suppression state lets
+ * through (corr_run.c) both come here.  Returns 0, or -1 when the
+ * producer refused it.  Thread: worker w. */
+int  kta_worker_send_hit(struct kta_worker *w, const struct kta_rule *r, const char *hit,
+                         size_t len, const char *key, size_t keylen, const json_t *ev,
+                         struct kta_slot *slot);
 /* Starts worker `index` of pl: its ring, its evaluation context, its
  * thread.  Returns the worker, or NULL (nothing left behind) when the
  * thread cannot start.  Thread: main. */
@@ -279,7 +289,8 @@ int kta_corr_run_check_reload(struct kta_pipeline *pl, const struct kta_ruleset 
 /* A worker's correlation state (NULL when pl has no correlations); its
  * counters go to stats (the worker's).  Thread: that worker, for every
  * function below. */
-struct kta_corr_owner *kta_corr_owner_new(struct kta_pipeline *pl, struct kta_stats *stats);
+struct kta_corr_owner *kta_corr_owner_new(struct kta_pipeline *pl, struct kta_worker *w,
+                                          struct kta_stats *stats);
 void kta_corr_owner_free(struct kta_corr_owner *o);
 /* Base rule `rule` of rs matched ev: sends its correlation inputs to
  * correlation.topic, each holding slot.  Returns 0, or -1 when the
@@ -287,6 +298,14 @@ void kta_corr_owner_free(struct kta_corr_owner *o);
 int kta_corr_run_send_inputs(struct kta_corr_owner *o, const struct kta_ruleset *rs, size_t rule,
                              const json_t *ev, const struct kta_hit_source *src,
                              struct kta_slot *slot);
+/* Rule `rule` of rs has `suppress` and matched ev: its encoded hit (and
+ * record key, or NULL) goes to the owner of its `by` values through
+ * correlation.topic, holding slot, and is produced there unless held
+ * back (kta_worker_send_hit).  Returns as kta_corr_run_send_inputs. */
+int kta_corr_run_send_suppressed(struct kta_corr_owner *o, const struct kta_ruleset *rs,
+                                 size_t rule, const json_t *ev, const struct kta_hit_source *src,
+                                 const struct kta_buf *hit, const char *key, size_t keylen,
+                                 struct kta_slot *slot);
 /* A record of correlation.topic: applied to its partition's state (read
  * back from the changelog first when needed); correlation hits and the
  * changed groups are sent holding slot.  Returns 0, or -1 when something

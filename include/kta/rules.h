@@ -257,7 +257,13 @@ void kta_eval_ctx_stats(const struct kta_eval_ctx *ctx, struct kta_eval_stats *s
 /* ---- correlation rules (docs/rules.md "Correlation rules") ------------- */
 
 enum kta_corr_type {
-    KTA_CORR_EVENT_COUNT, KTA_CORR_VALUE_COUNT, KTA_CORR_TEMPORAL, KTA_CORR_TEMPORAL_ORDERED
+    KTA_CORR_EVENT_COUNT, KTA_CORR_VALUE_COUNT, KTA_CORR_TEMPORAL, KTA_CORR_TEMPORAL_ORDERED,
+    /* Not a correlation rule: a rule's `suppress: {by, for}`, kept among
+     * them so that its state (per rule and `by` values) has the same
+     * owner, changelog and restore.  id "suppress:<rule id>", refs[0] the
+     * rule, group the `by` fields, timespan_ms `for`; after every real
+     * correlation (kta_ruleset_ncorr counts both). */
+    KTA_CORR_SUPPRESS
 };
 enum kta_corr_op { KTA_CO_GT, KTA_CO_GTE, KTA_CO_LT, KTA_CO_LTE, KTA_CO_EQ, KTA_CO_NEQ };
 
@@ -302,6 +308,12 @@ const struct kta_corrdef *kta_ruleset_corr(const struct kta_ruleset *rs, size_t 
 const size_t *kta_ruleset_rule_corrs(const struct kta_ruleset *rs, size_t i, size_t *n);
 /* The correlations that refer to correlation i directly. */
 const size_t *kta_ruleset_corr_corrs(const struct kta_ruleset *rs, size_t i, size_t *n);
+/* The suppression (a KTA_CORR_SUPPRESS correlation's index) of rule i, or
+ * (size_t)-1 when it has no `suppress`: its hits then go through that
+ * state instead of straight out. */
+size_t kta_ruleset_rule_suppress(const struct kta_ruleset *rs, size_t i);
+/* The correlation rules proper, without the suppressions. */
+size_t kta_ruleset_ncorr_rules(const struct kta_ruleset *rs);
 /* 1 when rule i produces hits of its own: referenced by no correlation, or
  * it or one of its correlations says `generate: true`. */
 int kta_ruleset_rule_generates(const struct kta_ruleset *rs, size_t i);
