@@ -12,7 +12,8 @@
 #   eval-args      extra `kta eval` options on one line (e.g. --skip-invalid)
 #   events.jsonl   JSON lines
 #   expected       "LINE: id id ..." for every event line that must produce
-#                  hits, in rule load order; lines not listed must produce none
+#                  hits, in rule load order; lines not listed must produce none;
+#                  a hit of a rule with `suppress` is "id/N", N its "suppressed"
 #   check          `kta check` expectations: the first line is "exit N", every
 #                  further line a text that must occur in its output
 # Each case with `expected` runs
@@ -56,7 +57,10 @@ for n, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
 got = {}
 for line in open(sys.argv[2], encoding="utf-8"):
     hit = json.loads(line)
-    got.setdefault(hit["source"]["line"], []).append(hit["rule"]["id"])
+    rid = hit["rule"]["id"]
+    if "suppressed" in hit:   # a rule with suppress: "id/N", N hits held back before it
+        rid += "/%d" % hit["suppressed"]
+    got.setdefault(hit["source"]["line"], []).append(rid)
 bad = 0
 for num in sorted(set(want) | set(got)):
     if want.get(num, []) != got.get(num, []):
