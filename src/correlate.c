@@ -910,9 +910,11 @@ static void apply_input(struct kta_corr *cs, size_t corr, size_t k, const json_t
 }
 
 /* A hit of a rule with `suppress` (its input in): let through, carrying
- * the number held back since the last one, unless the group let one
- * through less than `for` before or after it (event time; a hit without
- * time is never held).  Never late: a hit is produced or counted. */
+ * the number held back since the last one, unless its event time is
+ * before the group's last hit let through plus `for` (older hits, come
+ * late from another partition, are held too: hits are let through at
+ * least `for` apart whatever order they arrive in).  A hit without time
+ * is never held.  Never late: a hit is produced or counted. */
 static int apply_suppress(struct kta_corr *cs, const struct kta_corrdef *c, const json_t *gv,
                           int64_t t, const json_t *in, int64_t seq, kta_corr_hit_fn *fn,
                           void *opaque)
@@ -939,8 +941,7 @@ static int apply_suppress(struct kta_corr *cs, const struct kta_corrdef *c, cons
         g->untimed = 1;
     } else {
         group_touched(cs, g, t);
-        if (g->shown != INT64_MIN && (t >= g->shown ? t - g->shown : g->shown - t) <
-                                         c->timespan_ms) {
+        if (g->shown != INT64_MIN && t < g->shown + c->timespan_ms) {
             g->held++;
             cs->st.suppressed++;
             return 0;
@@ -960,8 +961,8 @@ static int apply_suppress(struct kta_corr *cs, const struct kta_corrdef *c, cons
         };
 
         g->held = 0;
-        if (t >= 0 && (g->shown == INT64_MIN || t > g->shown))
-            g->shown = t;
+        if (t >= 0)
+            g->shown = t;   /* at least shown + for: the window moves on */
         g->pin++;
         if (fn)
             fn(opaque, &h);
