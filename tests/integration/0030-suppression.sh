@@ -73,8 +73,8 @@ run_mode() {   # run_mode alo|eos
     ((RC == 137)) || fail "$mode: kill -9 gave $RC"
     ok "$mode: first instance killed with every host's suppression open"
 
-    start_kta "$mode-b" "${args[@]}" "${ida[@]}"
-    start_kta "$mode-c" "${args[@]}" "${idc[@]}"
+    start_kta "$mode-b" "${args[@]}" "${ida[@]}" -X metrics.listen=127.0.0.1:0
+    start_kta "$mode-c" "${args[@]}" "${idc[@]}" -X metrics.listen=127.0.0.1:0
     wait_log "$mode-b" "assigned" 60
     wait_log "$mode-c" "assigned" 60
     produce_phase "$in" 2
@@ -91,6 +91,15 @@ run_mode() {   # run_mode alo|eos
         ((SECONDS < end)) || { cat "$mode-check.txt" >&2; fail "$mode: counts do not add up"; }
         sleep 1
     done
+    # Held back hits are counted in the metrics of their owners.
+    local held=0 name url v
+    for name in "$mode-b" "$mode-c"; do
+        url=$(sed -n 's|.*metrics on http://\([^/]*\)/metrics.*|\1|p' "$name.err" | head -1)
+        v=$(curl -sf "http://$url/metrics" | awk '$1 == "kta_suppressed_total" { print $2 }')
+        [[ $v =~ ^[0-9]+$ ]] || fail "$name: no kta_suppressed_total on $url"
+        held=$((held + v))
+    done
+    ((held > 0)) || fail "$mode: kta_suppressed_total 0 on both instances"
     stop_kta "$mode-b"
     expect_eq "$mode: second instance exit" 0 "$RC"
     stop_kta "$mode-c"
