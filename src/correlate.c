@@ -685,6 +685,34 @@ static size_t distinct(const struct group *g, size_t from, json_t *arr)
     return n;
 }
 
+/* The sum of the numbers among the values of events [from, g->n) (JSON
+ * numbers, or strings that are wholly one), and in *n how many. */
+static double numbers(const struct group *g, size_t from, uint64_t *n)
+{
+    double sum = 0;
+
+    *n = 0;
+    for (size_t i = from; i < g->n; i++) {
+        const char *s = g->ev[i].value;
+        char *end;
+        double x;
+
+        if (!s)
+            continue;
+        if (*s == '"')
+            s++;
+        if (!*s || strchr(" \t\n", *s))
+            continue;
+        x = strtod(s, &end);
+        if (end == s || !(*end == '\0' || (*end == '"' && end[1] == '\0' && *g->ev[i].value == '"'))
+            || x != x || x - x != 0)
+            continue;
+        sum += x;
+        (*n)++;
+    }
+    return sum;
+}
+
 /* Does the window [from, g->n) satisfy c?  *count: what the hit reports. */
 static int window_holds(const struct kta_corrdef *c, const struct group *g, size_t from,
                         uint64_t *count)
@@ -698,6 +726,14 @@ static int window_holds(const struct kta_corrdef *c, const struct group *g, size
     case KTA_CORR_VALUE_COUNT:
         *count = distinct(g, from, NULL);
         return cond_holds(c, (double)*count);
+    case KTA_CORR_VALUE_SUM:
+    case KTA_CORR_VALUE_AVG: {
+        double sum = numbers(g, from, count);
+
+        if (!*count)
+            return 0;   /* no number: no sum, no average */
+        return cond_holds(c, c->type == KTA_CORR_VALUE_SUM ? sum : sum / (double)*count);
+    }
     case KTA_CORR_TEMPORAL:
         *count = g->n - from;
         for (k = 0; k < c->nrefs; k++) {
@@ -737,6 +773,11 @@ static void emit(struct kta_corr *cs, struct group *g, size_t from, uint64_t cou
     if (c->type == KTA_CORR_VALUE_COUNT) {
         values = json_array();
         distinct(g, from, values);
+    } else if (c->type == KTA_CORR_VALUE_SUM || c->type == KTA_CORR_VALUE_AVG) {
+        uint64_t nums;
+        double sum = numbers(g, from, &nums);
+
+        h.value = c->type == KTA_CORR_VALUE_SUM || !nums ? sum : sum / (double)nums;
     }
     for (i = from; i < g->n && i - from < cs->o.max_sources; i++)
         json_array_append(sources, g->ev[i].source);

@@ -226,7 +226,8 @@ static void append_time(struct kta_buf *out, int64_t ms)
 }
 
 static const char *const corr_type_names[] = {
-    "event_count", "value_count", "temporal", "temporal_ordered", "suppress"
+    "event_count", "value_count", "temporal", "temporal_ordered", "value_sum", "value_avg",
+    "suppress"
 };
 
 const char *kta_hit_corr_type_name(const struct kta_corrdef *c)
@@ -257,6 +258,9 @@ void kta_hit_encode_correlation(struct kta_buf *out, const struct kta_corr_hit *
     kta_buf_appends(out, ",\"group\":");
     append_json(out, h->group);
     kta_buf_printf(out, ",\"count\":%llu", (unsigned long long)h->count);
+    if (c->type == KTA_CORR_VALUE_SUM || c->type == KTA_CORR_VALUE_AVG)
+        kta_buf_printf(out, ",\"%s\":%.15g", c->type == KTA_CORR_VALUE_SUM ? "sum" : "avg",
+                       h->value);
     if (h->values) {
         kta_buf_appends(out, ",\"values\":");
         append_json(out, h->values);
@@ -301,5 +305,9 @@ void kta_hit_correlation_line(struct kta_buf *out, const struct kta_corr_hit *h)
     }
     if (first)
         kta_buf_appends(out, "-");
-    kta_buf_printf(out, " | Count: %llu\n", (unsigned long long)h->count);
+    if (h->c->type == KTA_CORR_VALUE_SUM || h->c->type == KTA_CORR_VALUE_AVG)
+        kta_buf_printf(out, " | Count: %llu | %s: %.15g\n", (unsigned long long)h->count,
+                       h->c->type == KTA_CORR_VALUE_SUM ? "Sum" : "Avg", h->value);
+    else
+        kta_buf_printf(out, " | Count: %llu\n", (unsigned long long)h->count);
 }

@@ -1423,7 +1423,7 @@ static int parse_timespan(const struct kta_ynode *v, int64_t *ms)
 }
 
 static const char *const corr_types[] = {
-    "event_count", "value_count", "temporal", "temporal_ordered", NULL
+    "event_count", "value_count", "temporal", "temporal_ordered", "value_sum", "value_avg", NULL
 };
 static const char *const corr_ops[] = { "gt", "gte", "lt", "lte", "eq", "neq", NULL };
 
@@ -1554,10 +1554,16 @@ static void load_correlation(struct loader *ld, const char *file, const struct k
             for (j = 0; corr_types[j]; j++)
                 if (v->kind == KTA_YNODE_SCALAR && strcmp(v->str, corr_types[j]) == 0)
                     break;
-            if (!corr_types[j]) {
+            if (!corr_types[j] && v->kind == KTA_YNODE_SCALAR &&
+                (strcmp(v->str, "value_percentile") == 0 || strcmp(v->str, "value_median") == 0)) {
                 kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
-                                 "'type' must be one of event_count, value_count, temporal, "
-                                 "temporal_ordered");
+                                 "'%s' is not supported: the Sigma specification does not "
+                                 "say which percentile its condition compares (use value_avg, "
+                                 "or value_count with a chain)", v->str);
+            } else if (!corr_types[j]) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                                 "'type' must be one of event_count, value_count, value_sum, "
+                                 "value_avg, temporal, temporal_ordered");
             } else {
                 c->type = (enum kta_corr_type)j;
                 have_type = 1;
@@ -1646,12 +1652,31 @@ static void load_correlation(struct loader *ld, const char *file, const struct k
     if (!tsn)
         kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
                          "'correlation' has no 'timespan'");
-    if (have_type && c->type == KTA_CORR_VALUE_COUNT && !c->field)
+    /* Sigma puts `field` in the condition; kta took it beside it first. */
+    for (i = 0; condn && condn->kind == KTA_YNODE_MAP && i + 1 < condn->n; i += 2) {
+        const struct kta_ynode *k = condn->items[i], *v = condn->items[i + 1];
+
+        if (strcmp(k->str, "field") != 0)
+            continue;
+        if (!scalar_text(v))
+            kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                             "'field' must be a field name");
+        else if (c->field && strcmp(c->field, v->str) != 0)
+            kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, c->id,
+                             "'field' is given twice, as '%s' and '%s'", c->field, v->str);
+        else if (!c->field)
+            c->field = xstrdup(v->str);
+    }
+    if (have_type && (c->type == KTA_CORR_VALUE_COUNT || c->type == KTA_CORR_VALUE_SUM ||
+                      c->type == KTA_CORR_VALUE_AVG) && !c->field)
         kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
-                         "a value_count correlation needs 'field'");
-    if (have_type && c->type != KTA_CORR_VALUE_COUNT && c->field)
+                         "a %s correlation needs 'field' (in its condition)",
+                         corr_types[c->type]);
+    if (have_type && (c->type == KTA_CORR_EVENT_COUNT || c->type == KTA_CORR_TEMPORAL ||
+                      c->type == KTA_CORR_TEMPORAL_ORDERED) && c->field)
         kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
-                         "'field' is only for value_count correlations");
+                         "'field' is only for value_count, value_sum and value_avg "
+                         "correlations");
     if (have_type && (c->type == KTA_CORR_TEMPORAL || c->type == KTA_CORR_TEMPORAL_ORDERED)) {
         if (condn)
             kta_rules_report(d, KTA_DIAG_ERROR, file, condn->line, condn->col, c->id,
@@ -1664,15 +1689,24 @@ static void load_correlation(struct loader *ld, const char *file, const struct k
         if (!condn) {
             kta_rules_report(d, KTA_DIAG_ERROR, file, cn->line, cn->col, c->id,
                              "'correlation' has no 'condition'");
-        } else if (condn->kind != KTA_YNODE_MAP || condn->n == 0 || condn->n > 4) {
+        } else if (condn->kind != KTA_YNODE_MAP || condn->n == 0 || condn->n > 6) {
             kta_rules_report(d, KTA_DIAG_ERROR, file, condn->line, condn->col, c->id,
                              "'condition' must map one or two of gt, gte, lt, lte, eq, neq "
                              "to numbers");
         } else {
+            size_t cond_errors = d->st->errors;
+
             for (i = 0; i + 1 < condn->n; i += 2) {
                 const struct kta_ynode *k = condn->items[i], *v = condn->items[i + 1];
                 size_t j;
 
+                if (strcmp(k->str, "field") == 0)
+                    continue;   /* above */
+                if (c->nops == 2) {
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, c->id,
+                                     "at most two condition keys (a range)");
+                    break;
+                }
                 for (j = 0; corr_ops[j]; j++)
                     if (strcmp(k->str, corr_ops[j]) == 0)
                         break;
@@ -1694,6 +1728,9 @@ static void load_correlation(struct loader *ld, const char *file, const struct k
                 if (j == KTA_CO_LT || j == KTA_CO_LTE)
                     c->upper = 1;
             }
+            if (c->nops == 0 && d->st->errors == cond_errors)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, condn->line, condn->col, c->id,
+                                 "'condition' needs one or two of gt, gte, lt, lte, eq, neq");
             if (c->nops == 2) {
                 int lo0 = c->ops[0] == KTA_CO_GT || c->ops[0] == KTA_CO_GTE;
                 int lo1 = c->ops[1] == KTA_CO_GT || c->ops[1] == KTA_CO_GTE;

@@ -90,6 +90,7 @@ struct kta_corr_hit {
     const struct kta_corrdef *c;
     const json_t             *group;     /* object: group-by name -> value */
     uint64_t                  count;     /* events, or distinct values */
+    double                    value;     /* value_sum, value_avg: the sum or average */
     const json_t             *values;    /* value_count: the distinct values; else NULL */
     int64_t                   first_ms, last_ms;   /* -1: no time */
     const json_t             *sources;   /* up to max_sources sources, in time order */

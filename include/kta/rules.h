@@ -258,6 +258,7 @@ void kta_eval_ctx_stats(const struct kta_eval_ctx *ctx, struct kta_eval_stats *s
 
 enum kta_corr_type {
     KTA_CORR_EVENT_COUNT, KTA_CORR_VALUE_COUNT, KTA_CORR_TEMPORAL, KTA_CORR_TEMPORAL_ORDERED,
+    KTA_CORR_VALUE_SUM, KTA_CORR_VALUE_AVG,   /* of `field`'s numbers in the window */
     /* Not a correlation rule: a rule's `suppress: {by, for}`, kept among
      * them so that its state (per rule and `by` values) has the same
      * owner, changelog and restore.  id "suppress:<rule id>", refs[0] the
@@ -290,7 +291,7 @@ struct kta_corrdef {
     /* field_of[g * nrefs + k]: the field that gives group g for the events
      * of refs[k] (an alias), else group[g] itself. */
     char               **field_of;
-    char                *field;               /* value_count: the counted field */
+    char                *field;               /* value_count, _sum, _avg: the field */
     int64_t              timespan_ms;
     enum kta_corr_op     ops[2];
     double               vals[2];
