@@ -63,7 +63,11 @@ static const char clrules[] =
     "title: lt\nid: lt\ncorrelation:\n  type: event_count\n  rules: [b]\n"
     "  group-by: [user]\n  timespan: 1m\n  condition: {lt: 2}\n---\n"
     "title: chain\nid: chain\ncorrelation:\n  type: event_count\n  rules: [ec]\n"
-    "  group-by: [user]\n  timespan: 10m\n  condition: {gte: 2}\n";
+    "  group-by: [user]\n  timespan: 10m\n  condition: {gte: 2}\n---\n"
+    "title: vs\nid: vs\ncorrelation:\n  type: value_sum\n  rules: [a]\n"
+    "  group-by: [user]\n  timespan: 1m\n  condition: {field: bytes, gt: 150}\n---\n"
+    "title: va\nid: va\ncorrelation:\n  type: value_avg\n  rules: [b]\n"
+    "  group-by: [host]\n  timespan: 1m\n  condition: {field: bytes, gte: 60}\n";
 
 /* A changelog as compaction leaves it: key -> value, last wins. */
 struct clmap {
@@ -149,7 +153,8 @@ static size_t make_stream(const struct kta_ruleset *rs, struct kta_buf *out, siz
         snprintf(host, sizeof(host), "h%u", (x >> 16) % 3);
         back = (x >> 20) % 10;
         t += (int64_t)(((x * 1103515245u + 12345u) >> 8) % 15000);
-        ev = json_pack("{s:s,s:s,s:s}", "event", rule ? "b" : "a", "user", user, "host", host);
+        ev = json_pack("{s:s,s:s,s:s,s:i}", "event", rule ? "b" : "a", "user", user, "host", host,
+                       "bytes", (int)((x >> 4) % 100));
         kta_corr_key(rs, (size_t)rule, ev,
                      back == 0 ? t - 30000 : back == 1 ? t - 1500 : t, &src, out);
         json_decref(ev);
@@ -186,7 +191,7 @@ static void test_changelog_roundtrip(void)
     size_t *offs, n, cut, diffs = 0, replayed = 0;
     struct kta_corr *cs;
     struct kta_corr_stats cst;
-    int types[6] = { 0 };
+    int types[8] = { 0 };
 
     CHECK(rs != NULL);
     if (!rs)
@@ -202,12 +207,13 @@ static void test_changelog_roundtrip(void)
     kta_corr_free(cs);
     /* Every correlation hits, so every type is compared. */
     {
-        const char *ids[6] = { "\"id\":\"ec\"", "\"id\":\"vc\"", "\"id\":\"tp\"",
-                               "\"id\":\"to\"", "\"id\":\"lt\"", "\"id\":\"chain\"" };
+        const char *ids[8] = { "\"id\":\"ec\"", "\"id\":\"vc\"", "\"id\":\"tp\"",
+                               "\"id\":\"to\"", "\"id\":\"lt\"", "\"id\":\"chain\"",
+                               "\"id\":\"vs\"", "\"id\":\"va\"" };
 
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < 8; i++)
             types[i] = strstr(ref.data, ids[i]) != NULL;
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < 8; i++)
             if (!types[i]) {
                 fprintf(stderr, "no hits of %s\n", ids[i]);
                 CHECK(0);
