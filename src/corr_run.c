@@ -504,7 +504,10 @@ static int restore(struct kta_corr_owner *o, int32_t p, struct kta_corr *cs)
         rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)) ||
         rd_kafka_conf_set(conf, "isolation.level", cfg->exactly_once ? "read_committed"
                           : "read_uncommitted", err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "client.id", "kta-restore", err, sizeof(err))) {
+        rd_kafka_conf_set(conf, "client.id", "kta-restore", err, sizeof(err)) ||
+        /* The worker waits for this read: no fetch may sit at the end of
+         * the partition waiting for more (the default waits 500 ms). */
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof(err))) {
         kta_log(KTA_LOG_ERROR, "correlation: restore consumer: %s", errstr[0] ? errstr : err);
         rd_kafka_conf_destroy(conf);
         return -1;
@@ -515,6 +518,19 @@ static int restore(struct kta_corr_owner *o, int32_t p, struct kta_corr *cs)
         kta_log(KTA_LOG_ERROR, "correlation: restore consumer: %s", err);
         rd_kafka_conf_destroy(conf);
         return -1;
+    }
+    /* The partition's leader first: assigned before it is known, the
+     * start offset is asked for only when librdkafka's retry timer fires,
+     * half a second later, for every partition restored. */
+    {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, cr->changelog, NULL);
+        const rd_kafka_metadata_t *md = NULL;
+
+        if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, cfg->startup_timeout_ms) ==
+                       RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
     }
     list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, cr->changelog, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
