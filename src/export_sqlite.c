@@ -22,7 +22,10 @@
  *
  * Test hook: $KTA_TEST_SQLITE_MAX_PAGES (a page count) sets PRAGMA
  * max_page_count, so that tests/integration/0029-export.sh gets
- * SQLITE_FULL ("database or disk is full") without filling a disk.
+ * SQLITE_FULL ("database or disk is full") without filling a disk;
+ * $KTA_TEST_SQLITE_COMMIT_DELAY_MS sleeps that long before each COMMIT,
+ * so that the test's kill -9 lands between storing a batch and
+ * committing its offsets (where committing offsets first would lose it).
  * Main thread only.
  */
 #include "kta/export.h"
@@ -31,6 +34,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct sqlite_sink {
     struct kta_sink base;
@@ -198,9 +202,16 @@ static int sqlite_commit(struct kta_sink *base, char *errstr, size_t errstr_size
 {
     struct sqlite_sink *s = (struct sqlite_sink *)base;
 
+    const char *delay = getenv("KTA_TEST_SQLITE_COMMIT_DELAY_MS");
+
     if (!s->in_txn)
         return 0;
     s->in_txn = 0;
+    if (delay) {
+        long long ms = atoll(delay);
+        struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
     if (exec(s, "COMMIT", "cannot commit", errstr, errstr_size) < 0) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
