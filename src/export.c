@@ -9,7 +9,8 @@
  * and renamed to NAME when rotated or closed (so a reader of DIR never
  * sees a half-written file under the final name).  A commit fflushes and
  * fsyncs the open file (and the directory after a rename or a new file);
- * a crash after that leaves the .part file, which the next open finishes.
+ * a crash after that leaves the .part file, which the next open finishes
+ * (cutting a line the crash tore).
  * Records read again after a crash are written again: files are
  * at-least-once (SQLite's unique keys make it exactly-once there).
  * Main thread only.
@@ -392,9 +393,61 @@ static int files_close(struct kta_sink *s, char *errstr, size_t errstr_size)
 
 static const struct kta_sink_ops files_ops = { files_add, files_commit, files_close };
 
+/* Cuts a .part file after its last complete line: a crash may leave part
+ * of a line the stdio buffer had begun to write.  Everything up to the
+ * last commit was flushed and fsync'd whole, so only records whose
+ * offsets were never committed are cut (they are read again).  CSV lines
+ * end with CRLF, JSON lines with LF. */
+static int cut_torn_line(const char *path, enum kta_sink_kind kind, char *errstr,
+                         size_t errstr_size)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    char buf[4096];
+    off_t end, keep = 0;
+    int rc = 0;
+
+    if (fd < 0)
+        return kta_err(errstr, errstr_size, "%s: %s", path, strerror(errno));
+    end = lseek(fd, 0, SEEK_END);
+    for (off_t pos = end; pos > 0 && !keep;) {
+        size_t n = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+        ssize_t got;
+
+        pos -= (off_t)n;
+        got = pread(fd, buf, n, pos);
+        if (got != (ssize_t)n) {
+            rc = kta_err(errstr, errstr_size, "%s: cannot read: %s", path, strerror(errno));
+            break;
+        }
+        for (size_t i = n; i-- > 0;) {
+            char before = 0;
+
+            if (buf[i] != '\n')
+                continue;
+            if (i > 0)
+                before = buf[i - 1];
+            else if (pos > 0 && pread(fd, &before, 1, pos - 1) != 1)
+                before = 0;
+            if (kind != KTA_SINK_CSV || before == '\r') {
+                keep = pos + (off_t)i + 1;
+                break;
+            }
+        }
+    }
+    if (!rc && keep < end) {
+        if (ftruncate(fd, keep) < 0 || fsync(fd) < 0)
+            rc = kta_err(errstr, errstr_size, "%s: cannot truncate: %s", path, strerror(errno));
+        else
+            kta_log(KTA_LOG_WARN, "export: %s: cut %lld bytes of a line torn by a crash (their "
+                    "records are read again)", path, (long long)(end - keep));
+    }
+    close(fd);
+    return rc;
+}
+
 /* .part files of an earlier run that stopped without finishing them:
- * whatever they hold was written (some of it committed), so they are
- * finished as they are; a torn last line is possible after a crash. */
+ * what they hold up to the last commit is durable, and some of it
+ * committed, so they are finished (after cutting a torn last line). */
 static int finish_leftovers(struct files *f, char *errstr, size_t errstr_size)
 {
     DIR *d = opendir(f->dir);
@@ -411,7 +464,10 @@ static int finish_leftovers(struct files *f, char *errstr, size_t errstr_size)
             continue;
         from = xasprintf("%s/%s", f->dir, de->d_name);
         to = xasprintf("%s/%.*s", f->dir, (int)(n - 5), de->d_name);
-        if (rename(from, to) < 0)
+        if (cut_torn_line(from, strstr(de->d_name, ".csv.part") ? KTA_SINK_CSV : KTA_SINK_JSONL,
+                          errstr, errstr_size) < 0)
+            rc = -1;
+        else if (rename(from, to) < 0)
             rc = kta_err(errstr, errstr_size, "%s: cannot rename to %s: %s", from, to,
                          strerror(errno));
         else
