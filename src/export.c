@@ -181,6 +181,7 @@ struct files {
     long long          bytes;       /* written to it */
     int64_t            opened_ms;   /* monotonic, for rotate_seconds */
     int                dir_dirty;   /* a file was created or renamed: fsync the directory */
+    int                unsynced;    /* written to since the last fsync */
     unsigned           seq;
     struct kta_buf     line;
 };
@@ -353,6 +354,7 @@ static int files_add(struct kta_sink *s, const struct kta_export_row *row, int *
     if (fwrite(f->line.data, 1, f->line.len, f->fp) != f->line.len)
         return kta_err(errstr, errstr_size, "%s: cannot write: %s", f->part, strerror(errno));
     f->bytes += (long long)f->line.len;
+    f->unsynced = 1;
     kta_buf_shrink(&f->line, KTA_BUF_KEEP);
     return 0;
 }
@@ -364,9 +366,10 @@ static int files_commit(struct kta_sink *s, char *errstr, size_t errstr_size)
     if (f->fp && f->rotate_seconds > 0 && kta_now_ms() - f->opened_ms >= f->rotate_seconds * 1000) {
         if (finish_file(f, errstr, errstr_size) < 0)
             return -1;
-    } else if (f->fp && (fflush(f->fp) != 0 || fsync(fileno(f->fp)) < 0)) {
+    } else if (f->fp && f->unsynced && (fflush(f->fp) != 0 || fsync(fileno(f->fp)) < 0)) {
         return kta_err(errstr, errstr_size, "%s: cannot write: %s", f->part, strerror(errno));
     }
+    f->unsynced = 0;
     return f->dir_dirty ? sync_dir(f, errstr, errstr_size) : 0;
 }
 
