@@ -443,7 +443,13 @@ int kta_cmd_export(int argc, char **argv)
             kta_sink_name(x.sink), kta_config_kafka(cli.cfg, "group.id"));
 
     run(&x, cli.given[KTA_O_EXIT_AT_END] > 0);
-    rd_kafka_consumer_close(x.rk);   /* the revoke flushes nothing new */
+    /* The revoke flushes nothing new.  Bounded: with no coordinator
+     * librdkafka's close would wait for ever. */
+    if (kta_kafka_close_bounded(x.rk, cli.cfg->shutdown_timeout_ms, rebalance_cb, &x) < 0) {
+        kta_log(KTA_LOG_WARN, "export: could not leave the group within shutdown_timeout_ms "
+                "(%d ms; no coordinator); exiting without it", cli.cfg->shutdown_timeout_ms);
+        x.rk = NULL;   /* left to the process exit: destroying it would wait as long */
+    }
     rc = x.failed ? KTA_EXIT_FAILURE : KTA_EXIT_OK;
     if (!x.failed && x.commit_failed) {
         kta_log(KTA_LOG_ERROR, "export: the last offset commit was refused: those records "
