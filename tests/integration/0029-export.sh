@@ -143,19 +143,12 @@ else
     echo "skipped: cannot make hits.db read-only here (chattr +i failed)"
 fi
 
-# ---- a full database: stops mid-run, nothing committed past it ----------
-consume "$hits" '%p:%o %s\n' >topic2.txt   # with the one produced since
-pages=$(sqlite3 hits.db 'PRAGMA page_count')
-RC=0
-KTA_TEST_SQLITE_MAX_PAGES=$((pages / 2)) timeout 120 "$KTA" export -b "$B" -t "$hits" -G "$T-full" \
-    --sqlite full.db -e >full.out 2>full.err || RC=$?
-expect_eq "full database: exit 1" 1 "$RC"
-grep -q "export: full.db: cannot .*: database or disk is full (SQLITE_FULL)" full.err ||
-    fail "message: $(cat full.err)"
-rows full.db >full.txt
-nfull=$(wc -l <full.txt | tr -d ' ')
-((nfull > 0 && nfull < uniq_hits)) || fail "the database filled at $nfull rows of $uniq_hits"
-python3 - topic2.txt full.txt "$(committed "$T-full" "$hits")" <<'PY'
+# check_committed DB GROUP: the group's committed offsets of the hit topic
+# match DB's rows exactly: every row lies below a committed offset (no
+# row of an uncommitted batch was kept), every hit below one is stored.
+check_committed() {
+    rows "$1" >"$1.rows"
+    python3 - topic2.txt "$1.rows" "$(committed "$2" "$hits")" <<'PY'
 import json, sys
 committed = {int(p): int(o) for p, o in (x.split(":") for x in sys.argv[3].split()) if o.isdigit()}
 key = {}   # partition:offset -> (source, rule) of every hit record
@@ -179,7 +172,42 @@ assert not late, f"stored but never committed: {late[:5]}"
 lost = [po for po, k in key.items() if below(po) and k not in stored]
 assert not lost, f"committed but not stored: {lost[:5]}"
 PY
+}
+
+# ---- a full database: stops mid-run, nothing committed past it ----------
+consume "$hits" '%p:%o %s\n' >topic2.txt   # with the one produced since
+pages=$(sqlite3 hits.db 'PRAGMA page_count')
+RC=0
+KTA_TEST_SQLITE_MAX_PAGES=$((pages / 2)) timeout 120 "$KTA" export -b "$B" -t "$hits" -G "$T-full" \
+    --sqlite full.db -e >full.out 2>full.err || RC=$?
+expect_eq "full database: exit 1" 1 "$RC"
+grep -q "export: full.db: cannot .*: database or disk is full (SQLITE_FULL)" full.err ||
+    fail "message: $(cat full.err)"
+nfull=$(sqlite3 full.db 'SELECT count(*) FROM hits')
+((nfull > 0 && nfull < uniq_hits)) || fail "the database filled at $nfull rows of $uniq_hits"
+check_committed full.db "$T-full"
 ok "full database ($nfull rows): a clear error, committed offsets match the stored rows exactly"
+
+# ---- SIGTERM: the batch in hand is stored and committed, exit 0 ------------
+KTA_TEST_SQLITE_COMMIT_DELAY_MS=300 "$KTA" export -b "$B" -t "$hits" -G "$T-term" --sqlite term.db \
+    >term.out 2>term.err &
+echo $! >term.pid
+wait_log term "export: assigned"
+sleep 1
+stop_kta term TERM
+expect_eq "SIGTERM: exit 0" 0 "$RC"
+grep -q "export: [0-9]* records, [0-9]* rows written" term.err || fail "no summary: $(tail -2 term.err)"
+nterm=$(sqlite3 term.db 'SELECT count(*) FROM hits')
+((nterm > 0 && nterm < uniq_hits)) || fail "SIGTERM came at $nterm rows of $uniq_hits"
+check_committed term.db "$T-term"
+ok "SIGTERM at $nterm rows: stored and committed alike"
+
+# ---- -o end: a new group starts at the end -----------------------------
+RC=0
+timeout 60 "$KTA" export -b "$B" -t "$hits" -G "$T-end" -o end -e --sqlite end.db >end.out 2>end.err || RC=$?
+expect_eq "-o end -e exit" 0 "$RC"
+expect_eq "-o end: nothing read" 0 "$(sqlite3 end.db 'SELECT count(*) FROM hits')"
+expect_eq "-o end: nothing committed" 0 "$(committed_total "$T-end" "$hits")"
 
 # ---- JSON lines and CSV, rotated -----------------------------------------
 mkdir jsonl csv
