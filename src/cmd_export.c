@@ -91,11 +91,16 @@ static void drop_parts(struct export *x)
 }
 
 /* Commits every dirty partition's next offset, synchronously.  Only after
- * the sink committed their rows. */
+ * the sink committed their rows; never once the sink failed (FAILED is
+ * final, whatever path leads here). */
 static void commit_offsets(struct export *x)
 {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)x->nparts + 1);
+    rd_kafka_topic_partition_list_t *list;
     rd_kafka_resp_err_t err;
+
+    if (x->failed)
+        return;
+    list = rd_kafka_topic_partition_list_new((int)x->nparts + 1);
 
     for (size_t i = 0; i < x->nparts; i++)
         if (x->parts[i].dirty)
