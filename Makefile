@@ -12,7 +12,7 @@
 #   make WERROR=1       warnings are errors
 #   make SANITIZE=address,undefined   build with sanitizers (into build/san-*)
 
-PKGS     := rdkafka jansson libpcre2-8 yaml-0.1 libhs libcrypto libmicrohttpd
+PKGS     := rdkafka jansson libpcre2-8 yaml-0.1 libhs libcrypto libmicrohttpd sqlite3
 CC       ?= cc
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 

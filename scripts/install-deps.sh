@@ -7,7 +7,7 @@ set -euo pipefail
 
 # Always wanted (checked with dpkg).
 pkgs=(build-essential pkg-config librdkafka-dev libjansson-dev libpcre2-dev
-      libyaml-dev libhyperscan-dev libmicrohttpd-dev kcat curl clang libclang-rt-dev
+      libyaml-dev libhyperscan-dev libmicrohttpd-dev libsqlite3-dev sqlite3 kcat curl clang libclang-rt-dev
       python3)
 # libclang-rt-dev holds the fuzzer and TSan runtimes; clang only recommends it.
 # dpkg-dev: dpkg-shlibdeps for `make deb` (its Depends line).

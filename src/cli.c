@@ -145,6 +145,21 @@ static const struct opt opts[KTA_O_COUNT] = {
         "name of the ruleset in the output" },
     [KTA_O_JSON] = { 0, "json", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "one JSON object on stdout" },
+    [KTA_O_SQLITE] = { 0, "sqlite", NULL, ARG_REQUIRED, "FILE", NULL, NULL, 0,
+        "write hits to the SQLite database FILE (created when missing; table hits, see "
+        "docs/query.md): exactly once, whatever restarts" },
+    [KTA_O_JSONL] = { 0, "jsonl", NULL, ARG_REQUIRED, "DIR", NULL, NULL, 0,
+        "write hits as JSON lines, each record as received, to files in DIR "
+        "(hits-YYYYMMDDTHHMMSSZ-NNNN.jsonl): at least once" },
+    [KTA_O_CSV] = { 0, "csv", NULL, ARG_REQUIRED, "DIR", NULL, NULL, 0,
+        "write hits as CSV files in DIR (hits-YYYYMMDDTHHMMSSZ-NNNN.csv; a header row, the "
+        "columns of the SQLite table, the hit JSON last): at least once" },
+    [KTA_O_ROTATE_BYTES] = { 0, "rotate-bytes", NULL, ARG_REQUIRED, "N", NULL, NULL, 0,
+        "--jsonl, --csv: start a new file once the current one holds N bytes (default: "
+        "never)" },
+    [KTA_O_ROTATE_SECONDS] = { 0, "rotate-seconds", NULL, ARG_REQUIRED, "N", NULL, NULL, 0,
+        "--jsonl, --csv: start a new file once the current one is N seconds old (checked "
+        "after each batch; default: never)" },
     [KTA_O_VERBOSE] = { 'v', "verbose", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "more logging on stderr (debug lines)" },
     [KTA_O_QUIET] = { 'q', "quiet", NULL, ARG_NONE, NULL, NULL, NULL, 0,
@@ -223,6 +238,23 @@ static const struct kta_cmd_opt bench_opts[] = {
       "value_count: the correlation path instead" },
     { KTA_O_LABEL, NULL, NULL }, { KTA_O_JSON, NULL, NULL }, COMMON_OPTS,
     { KTA_O_NONE, NULL, NULL },
+};
+
+static const struct kta_cmd_opt export_opts[] = {
+    { KTA_O_CONFIG, NULL, "take the kafka: properties (brokers, TLS, SASL...), output.topic "
+      "and startup_timeout_ms of this kta.yaml; `none`: no file" },
+    { KTA_O_BROKERS, NULL, NULL },
+    { KTA_O_TOPIC, NULL, "hit topic to read; repeat for several (default output.topic: "
+      "matched_hits)" },
+    { KTA_O_GROUP, NULL, "consumer group id (default kta-export; never kta run's)" },
+    { KTA_O_OFFSET, NULL, "where to start partitions the group has no committed offset for: "
+      "beginning (the default) or end; `stored` is the default too (the committed offset). "
+      "Re-reading is harmless for --sqlite" },
+    { KTA_O_EXIT_AT_END, NULL, "stop once every assigned partition is read to its end, "
+      "after storing and committing (a one-shot export)" },
+    { KTA_O_SQLITE, NULL, NULL }, { KTA_O_JSONL, NULL, NULL }, { KTA_O_CSV, NULL, NULL },
+    { KTA_O_ROTATE_BYTES, NULL, NULL }, { KTA_O_ROTATE_SECONDS, NULL, NULL },
+    COMMON_OPTS, { KTA_O_NONE, NULL, NULL },
 };
 
 static const struct kta_cmd_opt help_opts[] = {
@@ -316,6 +348,28 @@ const struct kta_cmd kta_cmds[] = {
       "and RSS).",
       "0 after the measurements; 1 when the events file cannot be read; " RULES_EXIT,
       0, bench_opts },
+    { "export", kta_cmd_export, NULL,
+      "copy hits from a hit topic into SQLite, or into JSON-lines or CSV files",
+      "Reads a hit topic (default matched_hits) in consumer group GROUP (default kta-export) "
+      "and writes each hit to one sink: --sqlite FILE (table hits, with typed columns for "
+      "the rule, host, source and correlation and the whole hit JSON; see docs/query.md), "
+      "--jsonl DIR or --csv DIR (files rotated by --rotate-bytes and --rotate-seconds, "
+      "written as .part and renamed when complete). Records are stored in batches and "
+      "their offsets are committed only after the batch is durable (the SQLite transaction "
+      "committed, the file fsync'd), so a crash loses nothing. SQLite is exactly-once: "
+      "a unique key on (source topic, partition, offset, rule id) and one on the hit "
+      "record's own coordinates make records read again after a crash add no row. Files "
+      "are at-least-once: those records are written again.\n\n"
+      "A record that is not a hit (not JSON, or no rule.id or detected_at) is reported on "
+      "stderr with its topic, partition and offset, counted and skipped. A sink that "
+      "cannot be written (read-only or full database, SQLITE_CANTOPEN, a disk error) stops "
+      "the export with an error naming the file and the cause; nothing past the last "
+      "stored batch is committed. SIGINT and SIGTERM end the batch, commit and exit 0. A "
+      "summary line ends stderr:\n\n"
+      "    kta: export: N records, N rows written, N already stored, N not hits (skipped) -> SINK",
+      "0 after a clean stop (or, with -e, at the end); 1 when the brokers or the topic "
+      "cannot be used or the sink cannot be written; 2 on a usage or configuration error",
+      1, export_opts },
     { "help", cmd_help, "[COMMAND]", "show help",
       "Without COMMAND, lists the subcommands; with one, prints its options (the same text "
       "as kta COMMAND --help).",
@@ -962,6 +1016,8 @@ static const char man_tail[] =
     "between batches; one that fails to load, or that would have no enabled rule "
     "(unless \\fBrules.allow_empty\\fR), is rejected with an error line and the old one "
     "keeps running.\n"
+    ".PP\n"
+    "\\fBkta export\\fR stores the batch it holds, commits its offsets and exits 0.\n"
     ".SH EXIT STATUS\n"
     "Every command uses the same three:\n"
     ".TP\n"
@@ -994,6 +1050,9 @@ static const char man_tail[] =
     "kta produce \\-\\-generate \\-\\-schema sysmon \\-n 100000 \\-\\-output sysmon.jsonl\n"
     "kta produce \\-\\-generate \\-\\-schema sysmon \\-n 100000 \\-r sigma/rules \\e\n"
     "    \\-m rules/fieldmaps/windows.fieldmap \\-\\-output sysmon.jsonl\n"
+    "kta export \\-b broker1:9092 \\-\\-sqlite hits.db\n"
+    "kta export \\-e \\-G nightly \\-\\-csv /srv/hits \\-\\-rotate\\-bytes 100000000\n"
+    "sqlite3 hits.db 'SELECT rule_id, count(*) FROM hits GROUP BY 1 ORDER BY 2 DESC'\n"
     ".EE\n"
     ".SH SEE ALSO\n"
     ".BR kta.yaml (5),\n"

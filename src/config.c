@@ -148,7 +148,7 @@ static const struct option options[] = {
     { "input.stall_pause_ms", OPT_INT, FIELD(stall_pause_ms), "5000", 1, 3600000, NULL,
       "When workers stay behind (input.buffer_bytes full) this long, kta pauses its partitions until they catch up; shorter lags only slow its polling." },
     { "input.start_offset", OPT_STR_OR_NULL, FIELD(start_offset), NULL, 0, 0, NULL,
-      "Where to start reading a partition the group has no committed offset for (kcat's `-o`): `beginning`, `end`, an offset `N`, `-N` (N records before the end) or `@MS` (the first record with a timestamp at or after MS milliseconds since the epoch). Unset: `auto.offset.reset` decides. See docs/operations.md, Replaying." },
+      "Where to start reading a partition the group has no committed offset for (kcat's `-o`): `beginning`, `end`, an offset `N`, `-N` (N records before the end) or `@MS` (the first record with a timestamp at or after MS milliseconds since the epoch). Unset or `stored`: `auto.offset.reset` decides. See docs/operations.md, Replaying." },
     { "input.reset_offsets", OPT_ENUM, FIELD(reset_offsets), "false", 0, 0, "false|true",
       "`true`: apply input.start_offset also to partitions the group has committed offsets for, at the first assignment of each partition in this process (later rebalances resume from the commits). Going back re-reads records and re-emits their hits." },
     { "input.exit_at_end", OPT_ENUM, FIELD(exit_at_end), "false", 0, 0, "false|true",
@@ -359,6 +359,10 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
     case OPT_STR_OR_NULL:
     case OPT_PATH_OR_NULL: {
         char **p = (char **)(base + opt->offset);
+        /* kcat's `stored`: the group's committed offset, which is what
+         * unset means. */
+        if (opt->offset == OFF(start_offset) && value && strcmp(value, "stored") == 0)
+            value = NULL;
         if (opt->offset == OFF(start_offset) && value && *value) {
             enum kta_start kind;
             long long n;

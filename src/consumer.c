@@ -612,47 +612,22 @@ static void note_read(struct kta_consumer *c, const rd_kafka_message_t *rkm)
  * shutdown_timeout_ms: one round trip to a coordinator that is there. */
 #define CLOSE_MIN_MS 250
 
-/* Leaves the group, but not forever: librdkafka's close waits without
- * bound for a commit that is waiting for a coordinator (librdkafka issues
- * 3740 and 4519, still so in 2.x), so with the broker down a SIGTERM hung
- * here.  Returns 0 when the consumer closed; -1 when it gave up (after
+/* Leaves the group, but not forever (kta_kafka_close_bounded): after
  * what is left of shutdown_timeout_ms since the stop, at least
- * CLOSE_MIN_MS), and then the handle is left to the process exit
- * (rd_kafka_destroy would wait as long).  The group drops this member at
- * its session timeout; nothing was committed that the drain did not.
- * Thread: consumer (it runs the rebalance callback meanwhile). */
+ * CLOSE_MIN_MS, the handle is left to the process exit.  The group drops
+ * this member at its session timeout; nothing was committed that the
+ * drain did not.  Returns 0, or -1 when it gave up.  Thread: consumer. */
 static int close_bounded(struct kta_consumer *c)
 {
-    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
-    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
     int left = kta_pipeline_time_left(c->pl);
-    int64_t end = kta_now_ms() + (left > CLOSE_MIN_MS ? left : CLOSE_MIN_MS);
 
-    if (error) {
-        kta_log(KTA_LOG_WARN, "consumer close: %s", rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-        rd_kafka_queue_destroy(q);
+    if (kta_kafka_close_bounded(c->rk, left > CLOSE_MIN_MS ? left : CLOSE_MIN_MS,
+                                rebalance_cb, c) == 0)
         return 0;
-    }
-    while (!rd_kafka_consumer_closed(c->rk)) {
-        if (kta_now_ms() >= end) {
-            kta_log(KTA_LOG_WARN, "could not leave the group within shutdown_timeout_ms (%d ms; "
-                    "no coordinator); exiting without it", c->pl->cfg->shutdown_timeout_ms);
-            c->abandoned = 1;
-            return -1;   /* q stays: the close still forwards to it */
-        }
-        /* Events, not callbacks: librdkafka hands the close's rebalance
-         * over as an event (serving it as a callback asserts). */
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
-        if (ev) {
-            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-                rebalance_cb(c->rk, rd_kafka_event_error(ev),
-                             rd_kafka_event_topic_partition_list(ev), c);
-            rd_kafka_event_destroy(ev);
-        }
-    }
-    rd_kafka_queue_destroy(q);
-    return 0;
+    kta_log(KTA_LOG_WARN, "could not leave the group within shutdown_timeout_ms (%d ms; "
+            "no coordinator); exiting without it", c->pl->cfg->shutdown_timeout_ms);
+    c->abandoned = 1;
+    return -1;
 }
 
 int kta_consumer_run(struct kta_consumer *c)

@@ -244,3 +244,38 @@ int kta_kafka_metadata_wait(rd_kafka_t *rk, const struct kta_config *cfg,
     return 0;
 }
 
+
+/* librdkafka's close waits without bound for a commit that is waiting
+ * for a coordinator (librdkafka issues 3740 and 4519, still so in 2.x),
+ * so with the broker down a SIGTERM hung in rd_kafka_consumer_close. */
+int kta_kafka_close_bounded(rd_kafka_t *rk, int timeout_ms, kta_kafka_rebalance_fn *rebalance,
+                            void *opaque)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
+    int64_t end = kta_now_ms() + timeout_ms;
+
+    if (error) {
+        kta_log(KTA_LOG_WARN, "consumer close: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        rd_kafka_queue_destroy(q);
+        return 0;
+    }
+    while (!rd_kafka_consumer_closed(rk)) {
+        rd_kafka_event_t *ev;
+
+        if (kta_now_ms() >= end)
+            return -1;   /* q stays: the close still forwards to it */
+        /* Events, not callbacks: librdkafka hands the close's rebalance
+         * over as an event (serving it as a callback asserts). */
+        ev = rd_kafka_queue_poll(q, 100);
+        if (ev) {
+            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                rebalance(rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev),
+                          opaque);
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    return 0;
+}

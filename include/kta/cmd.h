@@ -15,6 +15,7 @@ int kta_cmd_check(int argc, char **argv);
 int kta_cmd_produce(int argc, char **argv);
 int kta_cmd_config(int argc, char **argv);
 int kta_cmd_bench(int argc, char **argv);
+int kta_cmd_export(int argc, char **argv);
 
 struct kta_config;
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kafka: librdkafka glue shared by every command with a Kafka handle
- * (kta run's consumer, producer and commits; kta produce).  See
+ * (kta run's consumer, producer and commits; kta produce; kta export).  See
  * src/kafka.c.  Functions borrow their arguments; none keeps a handle.
  */
 #ifndef KTA_KAFKA_H
@@ -56,4 +56,15 @@ int kta_kafka_metadata_wait(rd_kafka_t *rk, const struct kta_config *cfg,
 int kta_kafka_topic_unusable(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *what,
                              const char *name, const char *setting, char *errstr,
                              size_t errstr_size);
+
+/* Leaves the consumer group of rk (a consumer handle), serving the
+ * close's rebalance through rebalance (the handle's own rebalance
+ * callback), for at most timeout_ms.  Returns 0 when it closed; -1 when it
+ * gave up (no coordinator): the caller then must not rd_kafka_destroy rk
+ * (that would wait as long) and leaves it to the process exit.  Thread:
+ * the one that polls rk. */
+typedef void kta_kafka_rebalance_fn(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                    rd_kafka_topic_partition_list_t *partitions, void *opaque);
+int kta_kafka_close_bounded(rd_kafka_t *rk, int timeout_ms, kta_kafka_rebalance_fn *rebalance,
+                            void *opaque);
 #endif

@@ -523,7 +523,7 @@ check "check keeps compiler-style diagnostics" has "bad.yml:6:14: error: rule x:
 "$KTA" help run >/dev/null; check "help CMD exit 0" test $? -eq 0
 "$KTA" produce --nosuch 2>err; check "produce: unknown option exit 2" test $? -eq 2
 "$KTA" produce --generate -n 3 -o - 2>err; check "produce: -o is run's --offset, not an output" test $? -eq 2
-check "produce -o: says whose option it is" has "unknown option '-o' (it is an option of run, config)" err
+check "produce -o: says whose option it is" has "unknown option '-o' (it is an option of run, config, export)" err
 "$KTA" produce </dev/null 2>err; check "produce: no -t exit 2" test $? -eq 2
 "$KTA" produce -t x nosuch.jsonl -b 127.0.0.1:1 -X startup_timeout_ms=200 2>err
 check "produce: brokers checked before files are read: exit 1" test $? -eq 1
@@ -646,6 +646,63 @@ check "check: no enabled rule exit 1" test $rc -eq 1
 check "check: no enabled rule message" has "no enabled rule: kta run refuses to start" err
 "$KTA" check -X rules.allow_empty=true empty-rules >out 2>err
 check "check: rules.allow_empty exit 0" test $? -eq 0
+
+# kta export: argument errors, before any broker is asked
+"$KTA" export -b 127.0.0.1:1 2>err; rc=$?
+check "export: no sink exit 2" test $rc -eq 2
+check "export: no sink message" has "export: no sink: give one of --sqlite FILE, --jsonl DIR, --csv DIR" err
+mkdir -p exdir
+"$KTA" export -b 127.0.0.1:1 --sqlite x.db --jsonl exdir 2>err; rc=$?
+check "export: two sinks exit 2" test $rc -eq 2
+check "export: two sinks message" has "one sink at a time" err
+check "export: two sinks create nothing" test ! -e x.db
+"$KTA" export -b 127.0.0.1:1 --csv exdir --csv exdir 2>err; rc=$?
+check "export: a sink twice exit 2" test $rc -eq 2
+"$KTA" export -b 127.0.0.1:1 --sqlite x.db --rotate-bytes 10 2>err; rc=$?
+check "export: --rotate-bytes with --sqlite exit 2" test $rc -eq 2
+check "export: --rotate-bytes with --sqlite message" has "are for --jsonl and --csv files, not --sqlite" err
+"$KTA" export -b 127.0.0.1:1 --jsonl exdir --rotate-seconds 0 2>err; rc=$?
+check "export: --rotate-seconds 0 exit 2" test $rc -eq 2
+"$KTA" export -b 127.0.0.1:1 --jsonl exdir -o -10 2>err; rc=$?
+check "export: -o -10 exit 2" test $rc -eq 2
+check "export: -o message" has "-o -10: kta export takes beginning, end or stored" err
+"$KTA" export -b 127.0.0.1:1 --jsonl no-such-dir 2>err; rc=$?
+check "export: missing directory exit 1" test $rc -eq 1
+check "export: missing directory message" has "export: no-such-dir: No such file or directory" err
+touch afile
+"$KTA" export -b 127.0.0.1:1 --csv afile 2>err
+check "export: not a directory message" has "export: afile: not a directory" err
+# An unwritable directory: chmod a-w, or as root (whom chmod does not
+# stop) an immutable one (chattr +i); skipped when neither works.
+mkdir -p rodir
+if [[ $(id -u) -ne 0 ]]; then chmod a-w rodir && ro=chmod; else chattr +i rodir 2>/dev/null && ro=chattr || ro=; fi
+if [[ -n $ro ]]; then
+    "$KTA" export -b 127.0.0.1:1 --jsonl rodir 2>err; rc=$?
+    check "export: unwritable directory exit 1" test $rc -eq 1
+    check "export: unwritable directory message" grep -qE \
+        "export: rodir: directory not writable: (Permission denied|Operation not permitted)" err
+    "$KTA" export -b 127.0.0.1:1 --sqlite rodir/x.db 2>err; rc=$?
+    check "export: a database in an unwritable directory exit 1" test $rc -eq 1
+    check "export: a database in an unwritable directory message" \
+        has "export: rodir/x.db: cannot open the database: unable to open database file (SQLITE_CANTOPEN)" err
+    if [[ $ro == chmod ]]; then chmod u+w rodir; else chattr -i rodir; fi
+fi
+printf 'not a database, just text, long enough to be read as a header..................................\n' >bad.db
+"$KTA" export -b 127.0.0.1:1 --sqlite bad.db 2>err; rc=$?
+check "export: not a database exit 1" test $rc -eq 1
+check "export: not a database message" has "export: bad.db: " err
+check "export: not a database names SQLITE_NOTADB" has "(SQLITE_NOTADB)" err
+sqlite3 other.db 'CREATE TABLE hits (x)' 2>/dev/null
+if [[ -e other.db ]]; then
+    "$KTA" export -b 127.0.0.1:1 --sqlite other.db 2>err
+    check "export: another program's hits table" has "has a table 'hits' that kta export did not create" err
+fi
+timeout 30 "$KTA" export -b 127.0.0.1:1 -X startup_timeout_ms=500 --sqlite new.db 2>err; rc=$?
+check "export: no broker exit 1" test $rc -eq 1
+check "export: no broker message" has "cannot reach the Kafka brokers at 127.0.0.1:1" err
+check "export: the database is created first (WAL)" test "$(sqlite3 new.db 'PRAGMA journal_mode' 2>/dev/null || echo wal)" = wal
+"$KTA" export --help >out
+check "export --help" has "usage: kta export" out
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

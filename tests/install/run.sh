@@ -117,7 +117,7 @@ if command -v dpkg-deb >/dev/null 2>&1 && command -v dpkg-shlibdeps >/dev/null 2
     check "deb Package" has "Package: kta" "$work/control"
     check "deb Version" has "Version: $version" "$work/control"
     check "deb Architecture" has "Architecture: $arch" "$work/control"
-    for lib in librdkafka1 libjansson4 libpcre2-8-0 libyaml-0-2 libhyperscan5 libc6; do
+    for lib in librdkafka1 libjansson4 libpcre2-8-0 libyaml-0-2 libhyperscan5 libsqlite3-0 libc6; do
         check "deb Depends on $lib" grep -qE "^Depends:.*\b$lib\b" "$work/control"
     done
     dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles >"$work/conffiles" 2>/dev/null
