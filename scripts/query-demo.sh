@@ -64,7 +64,7 @@ sql "CREATE TABLE lake.hits.daily WITH (format = 'PARQUET', partitioned_by = ARR
 SELECT rule_id, rule_title, level,
        coalesce(host, json_extract_scalar(_message, '\$.correlation.group.host')) AS host,
        CAST(detected_at AT TIME ZONE 'UTC' AS timestamp(3)) AS detected_at,
-       src_topic, src_partition, src_offset,
+       src_topic, src_partition, src_offset, _partition_id AS hit_partition, _partition_offset AS hit_offset,
        CAST(json_extract(_message, '\$.rule.tags') AS array(varchar)) AS tags,
        _message AS hit,
        CAST(detected_at AT TIME ZONE 'UTC' AS date) AS day

@@ -265,7 +265,7 @@ write_table() {
   "key": {
     "dataFormat": "raw",
     "fields": [
-      {"name": "hit_key", "type": "VARCHAR", "dataFormat": "BYTE", "comment": "record key: the event's output.key_field (default host)"}
+      {"name": "key", "type": "VARCHAR", "dataFormat": "BYTE", "comment": "record key: the event's output.key_field (default host)"}
     ]
   },
   "message": {
@@ -276,16 +276,16 @@ write_table() {
       {"name": "level", "mapping": "rule/level", "type": "VARCHAR"},
       {"name": "host", "mapping": "event/host", "type": "VARCHAR"},
       {"name": "detected_at", "mapping": "detected_at", "type": "TIMESTAMP(3) WITH TIME ZONE", "dataFormat": "iso8601"},
-      {"name": "source_topic", "mapping": "source/topic", "type": "VARCHAR"},
-      {"name": "source_partition", "mapping": "source/partition", "type": "BIGINT"},
-      {"name": "source_offset", "mapping": "source/offset", "type": "BIGINT"},
-      {"name": "source_timestamp", "mapping": "source/timestamp", "type": "TIMESTAMP(3) WITH TIME ZONE", "dataFormat": "milliseconds-since-epoch"},
+      {"name": "src_topic", "mapping": "source/topic", "type": "VARCHAR"},
+      {"name": "src_partition", "mapping": "source/partition", "type": "BIGINT"},
+      {"name": "src_offset", "mapping": "source/offset", "type": "BIGINT"},
+      {"name": "src_timestamp", "mapping": "source/timestamp", "type": "TIMESTAMP(3) WITH TIME ZONE", "dataFormat": "milliseconds-since-epoch"},
       {"name": "kta_version", "mapping": "kta/version", "type": "VARCHAR"},
       {"name": "ruleset", "mapping": "kta/ruleset", "type": "VARCHAR"},
-      {"name": "correlation_type", "mapping": "correlation/type", "type": "VARCHAR"},
-      {"name": "correlation_count", "mapping": "correlation/count", "type": "BIGINT"},
-      {"name": "correlation_first", "mapping": "correlation/first", "type": "TIMESTAMP(3) WITH TIME ZONE", "dataFormat": "iso8601"},
-      {"name": "correlation_last", "mapping": "correlation/last", "type": "TIMESTAMP(3) WITH TIME ZONE", "dataFormat": "iso8601"}
+      {"name": "corr_type", "mapping": "correlation/type", "type": "VARCHAR"},
+      {"name": "corr_count", "mapping": "correlation/count", "type": "BIGINT"},
+      {"name": "corr_first", "mapping": "correlation/first", "type": "TIMESTAMP(3) WITH TIME ZONE", "dataFormat": "iso8601"},
+      {"name": "corr_last", "mapping": "correlation/last", "type": "TIMESTAMP(3) WITH TIME ZONE", "dataFormat": "iso8601"}
     ]
   }
 }

@@ -128,8 +128,8 @@ for line in open(sys.argv[1], encoding="utf-8"):
                            h["detected_at"].replace("T", " ").replace("Z", " UTC")]))
 print("\n".join(sorted(rows)))
 PY
-got=$(sql "SELECT rule_id, level, coalesce(host, ''), source_topic, CAST(source_partition AS varchar),
-                  CAST(source_offset AS varchar), CAST(detected_at AS varchar)
+got=$(sql "SELECT rule_id, level, coalesce(host, ''), src_topic, CAST(src_partition AS varchar),
+                  CAST(src_offset AS varchar), CAST(detected_at AS varchar)
            FROM $table" | LC_ALL=C sort)
 expected=$(LC_ALL=C sort expect-rows.tsv)
 if [[ $got == "$expected" ]]; then
@@ -138,7 +138,7 @@ else
     bad "typed columns of every row match the hit JSON" "$(diff <(echo "$expected") <(echo "$got") | head -n 10)"
 fi
 expect_eq "record key column is the host" 0 \
-    "$(sql "SELECT count(*) FROM $table WHERE host IS NOT NULL AND hit_key <> host")"
+    "$(sql "SELECT count(*) FROM $table WHERE host IS NOT NULL AND key <> host")"
 
 by_rule=$(python3 - hits.jsonl <<'PY'
 import collections, json, sys
@@ -159,13 +159,13 @@ PY
 )
 [[ $corr != 0$'\t'* ]] || bad "correlation hits among the hits" "none"
 expect_eq "correlation hits and their counts (type, count columns)" "$corr" \
-    "$(sql "SELECT count(*), coalesce(sum(correlation_count), 0) FROM $table WHERE correlation_type IS NOT NULL")"
+    "$(sql "SELECT count(*), coalesce(sum(corr_count), 0) FROM $table WHERE corr_type IS NOT NULL")"
 
 # Into the lake: Parquet, partitioned by day.
 sql "CREATE SCHEMA lake.q" >/dev/null
 out=$(sql "CREATE TABLE lake.q.hits WITH (format = 'PARQUET', partitioned_by = ARRAY['day']) AS
            SELECT rule_id, rule_title, level, host, CAST(detected_at AT TIME ZONE 'UTC' AS timestamp(3)) AS detected_at,
-                  source_topic, source_partition, source_offset,
+                  src_topic, src_partition, src_offset, _partition_id AS hit_partition, _partition_offset AS hit_offset,
                   CAST(json_extract(_message, '\$.rule.tags') AS ARRAY(VARCHAR)) AS tags, _message AS hit,
                   CAST(detected_at AT TIME ZONE 'UTC' AS date) AS day
            FROM $table")
@@ -176,8 +176,8 @@ expect_eq "row count of the Parquet table" "$n" "$(sql "SELECT count(*) FROM lak
 expect_eq "per-rule counts from the Parquet table" "$by_rule" \
     "$(sql "SELECT rule_id, count(*) FROM lake.q.hits GROUP BY 1 ORDER BY 1")"
 expect_eq "the Parquet table holds the same rows as the topic" 0 \
-    "$(sql "SELECT count(*) FROM (SELECT rule_id, source_topic, source_partition, source_offset FROM $table
-                                  EXCEPT SELECT rule_id, source_topic, source_partition, source_offset FROM lake.q.hits)")"
+    "$(sql "SELECT count(*) FROM (SELECT rule_id, src_topic, src_partition, src_offset FROM $table
+                                  EXCEPT SELECT rule_id, src_topic, src_partition, src_offset FROM lake.q.hits)")"
 expect_eq "tags decoded from the hit JSON" 0 \
     "$(sql "SELECT count(*) FROM lake.q.hits WHERE cardinality(tags) = 0 OR tags IS NULL")"
 # Parquet files start and end with the magic PAR1 (the Hive connector names
@@ -193,6 +193,28 @@ else
     bad "Parquet files under the lake directory" "$parquet of $files files are Parquet" \
         "$(find "$TRINO_DIR/lake" | head -n 20)"
 fi
+
+# More hits later: an INSERT appends only the hit records the lake lacks
+# (by Kafka partition and offset of the hit record), as docs/query.md shows.
+"$KTA" produce --output gen2.jsonl --generate 200 --seed 14 --malicious 0.3 2>/dev/null
+"$KTA" produce -b "$B" -t "$in" -k host gen2.jsonl >produce2.log 2>&1 || { cat produce2.log; bad "produce more events"; }
+rc=0
+timeout 120 "$KTA" run -b "$B" -t "$in" -G query-kta -r "$root/rules" -X output.topic="$hits" \
+    -X dead_letter.topic="$dlq" --print none -e >run2.out 2>run2.err || rc=$?
+expect_eq "second kta run -e exits 0" 0 "$rc"
+n2=$(kcat -b "$B" -C -t "$hits" -e -o beginning -q -f '%o\n' 2>/dev/null | wc -l | tr -d ' ')
+((n2 > n)) || bad "more hits on $hits after the second run" "$n then $n2"
+sql "INSERT INTO lake.q.hits
+     SELECT rule_id, rule_title, level, host, CAST(detected_at AT TIME ZONE 'UTC' AS timestamp(3)),
+            src_topic, src_partition, src_offset, _partition_id, _partition_offset,
+            CAST(json_extract(_message, '\$.rule.tags') AS ARRAY(VARCHAR)), _message,
+            CAST(detected_at AT TIME ZONE 'UTC' AS date)
+     FROM $table k
+     WHERE _partition_offset > coalesce((SELECT max(hit_offset) FROM lake.q.hits d
+                                         WHERE d.hit_partition = k._partition_id), -1)" >/dev/null
+expect_eq "INSERT appends the new hits only" "$((n2 - n))" "$(sed -n 's/^INSERT: \([0-9]*\) rows$/\1/p' sql.err)"
+expect_eq "the Parquet table then holds every hit record once" "$n2"$'\t'"$n2" \
+    "$(sql "SELECT count(*), count(DISTINCT (hit_partition, hit_offset)) FROM lake.q.hits")"
 
 pid=$(sed -n 's/^running pid=\([0-9]*\) .*/\1/p' <<<"$("$trino" status)")
 "$trino" down >/dev/null 2>&1
