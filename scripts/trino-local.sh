@@ -77,16 +77,9 @@ SERVER_URL=http://127.0.0.1:$PORT
 
 JAVA= JAVA_MAJOR= VERSION= SERVER= CLI_JAR=
 
-log() { echo "trino-local: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-usage() {
-    sed -n '/^# Usage:/,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
-need() {
-    command -v "$1" >/dev/null 2>&1 || die "'$1' not found; run scripts/install-deps.sh"
-}
+SERVICE=trino-local SERVICE_WHAT=Trino
+# shellcheck source=scripts/local-service.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/local-service.sh"
 
 # java_major JAVA: the feature release of that java (17, 25, ...).
 java_major() {
@@ -211,27 +204,6 @@ our_pid() {
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
     [[ $cmd == *"-Dconfig=$CONFIG"*io.trino.server.TrinoServer* ]] || return 1
     echo "$pid"
-}
-
-# Like our_pid for the JVM this script just started, which may still be
-# exec'ing (cmdline in flux); false once it exited (a zombie counts as exited).
-started_pid() {
-    local pid st
-    pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    st=${st##*) }
-    [[ ${st:0:1} != Z ]] || return 1
-    echo "$pid"
-}
-
-port_open() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-lock_state() {
-    exec 9>"$STATE_DIR/.lock"
-    flock 9
 }
 
 show_logs() {
@@ -398,21 +370,6 @@ run_cli() {
         --server "$SERVER_URL" --user "${USER:-kta}" "$@"
 }
 
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.2
-    done
-    log "Trino pid $pid did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 25; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.2
-    done
-}
-
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
@@ -477,16 +434,7 @@ cmd_down() {
     else
         log "not running ($SERVER_URL)"
     fi
-    if ((purge)) && [[ -d $STATE_DIR ]]; then
-        if [[ -f $MARKER ]]; then
-            rm -rf "$STATE_DIR"
-            log "removed $STATE_DIR"
-        elif [[ -z $(ls -A "$STATE_DIR") ]]; then
-            rmdir "$STATE_DIR"
-        else
-            die "not purging $STATE_DIR: it was not created by this script"
-        fi
-    fi
+    if ((purge)); then purge_state; fi
 }
 
 cmd_status() {
