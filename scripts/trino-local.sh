@@ -34,7 +34,8 @@
 #                       a topic's table name is the topic in lower case with every
 #                       character but a-z, 0-9 and _ turned into _
 #   TRINO_VERSION       Trino release (default 476 when a Java 24 or newer is found,
-#                       else 435, the newest release that runs on Java 17)
+#                       else 368: it runs on Java 17 and its tarball is served (those
+#                       of 432-435, the last on Java 17, are not))
 #   TRINO_JAVA_HOME     the JDK that runs Trino (default /usr/lib/jvm/temurin-25-jdk-amd64
 #                       where it exists, else $JAVA_HOME, else java on PATH).  Only Trino
 #                       uses it: Kafka (kafka-local.sh) keeps its own Java.
@@ -45,13 +46,13 @@
 set -euo pipefail
 
 CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/kta
-CLI_VERSION=476          # the newest CLI served; it runs on Java 17 and talks to 435 too
+CLI_VERSION=476          # the newest CLI served; it runs on Java 17 and talks to 368 too
 NEW_VERSION=476 NEW_JAVA=24
-OLD_VERSION=435 OLD_JAVA=17
+OLD_VERSION=368 OLD_JAVA=17
 TEMURIN=/usr/lib/jvm/temurin-25-jdk-amd64
 READY_TIMEOUT=${TRINO_READY_TIMEOUT:-240}
 STOP_TIMEOUT=30
-# Plugins kept from the tarball; the rest (~500 MB unpacked) is deleted.
+# Plugins kept from the tarball; the rest (~470 MB unpacked for 476) is deleted.
 PLUGINS=(kafka hive)
 
 PORT=${TRINO_PORT:-48080}
@@ -154,7 +155,7 @@ load_trino() {
     if [[ ! -f $SERVER/.complete ]]; then
         rm -rf "$cache"/.server.*
         tmp=$(mktemp -d "$cache/.server.XXXXXX")
-        log "fetching io.trino:trino-server:$VERSION (~0.8 GB, once) into $cache"
+        log "fetching io.trino:trino-server:$VERSION (0.6-0.8 GB, once) into $cache"
         mvn_copy "io.trino:trino-server:$VERSION:tar.gz" "$tmp" ||
             { rm -rf "$tmp"; die "maven failed to fetch io.trino:trino-server:$VERSION:tar.gz"; }
         tar -xzf "$tmp/trino-server-$VERSION.tar.gz" -C "$tmp" ||
