@@ -156,8 +156,11 @@ load_trino() {
         rm -rf "$cache"/.server.*
         tmp=$(mktemp -d "$cache/.server.XXXXXX")
         log "fetching io.trino:trino-server:$VERSION (0.6-0.8 GB, once) into $cache"
-        mvn_copy "io.trino:trino-server:$VERSION:tar.gz" "$tmp" ||
-            { rm -rf "$tmp"; die "maven failed to fetch io.trino:trino-server:$VERSION:tar.gz"; }
+        if ! mvn_copy "io.trino:trino-server:$VERSION:tar.gz" "$tmp"; then
+            rm -rf "$tmp"
+            rmdir "$cache" 2>/dev/null || true
+            die "maven failed to fetch io.trino:trino-server:$VERSION:tar.gz"
+        fi
         tar -xzf "$tmp/trino-server-$VERSION.tar.gz" -C "$tmp" ||
             { rm -rf "$tmp"; die "cannot unpack trino-server-$VERSION.tar.gz"; }
         rm -f "$tmp/trino-server-$VERSION.tar.gz"
