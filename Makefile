@@ -3,6 +3,8 @@
 #   make                build build/kta
 #   make test           unit, rule, integration and sanitizer tests
 #   make demo           the seed scenario end to end on a local broker
+#   make query-demo     after `make demo`: its hits queried with SQLite and Trino
+#   make test-query     Trino over kta's hits (Kafka connector, Parquet lake)
 #   make bench          kta bench over a fixed matrix -> docs/benchmarks.md
 #   make bench-corr     correlation throughput and state memory -> docs/benchmarks.md
 #   make install        binary, man pages, /etc config and rules, systemd unit
@@ -107,6 +109,13 @@ test-rules: $(BUILD)/kta
 
 test-integration: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) tests/integration/run.sh
+
+# Trino (scripts/trino-local.sh, port 59080) over the hits on a broker of
+# its own (port 59092): tests/query/run.sh, about a minute once Trino is
+# fetched (~0.8 GB from Maven Central the first time).
+.PHONY: test-query
+test-query: $(BUILD)/kta
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/query/run.sh
 
 # Fault injection on a broker of its own (port 49092): tests/faults/run.sh.
 .PHONY: test-faults test-faults-quick
@@ -224,6 +233,10 @@ test-install:
 
 demo:
 	$(Q)scripts/demo.sh
+
+.PHONY: query-demo
+query-demo: $(BUILD)/kta
+	$(Q)scripts/query-demo.sh
 
 deps:
 	$(Q)scripts/install-deps.sh

@@ -131,16 +131,9 @@ SCRAM_USER=kta
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 LIBS=
 
-log() { echo "kafka-local: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-usage() {
-    sed -n '/^# Usage:/,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
-need() {
-    command -v "$1" >/dev/null 2>&1 || die "'$1' not found; run scripts/install-deps.sh"
-}
+SERVICE=kafka-local SERVICE_WHAT=broker
+# shellcheck source=scripts/local-service.sh
+. "$SCRIPT_DIR/local-service.sh"
 
 # ---------------------------------------------------------------- jars
 
@@ -419,24 +412,6 @@ our_pid() {
     echo "$pid"
 }
 
-# Prints the pid this script just started for the current node while that
-# process has not exited.  Not our_pid: right after the start the pid may
-# still be nohup or setsid exec'ing java (its cmdline in flux), and a JVM
-# that died stays a zombie child of this shell, which kill -0 counts alive.
-started_pid() {
-    local pid st
-    pid=$(<"$PID_FILE") 2>/dev/null || return 1
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    st=$(<"/proc/$pid/stat") 2>/dev/null || return 1
-    st=${st##*) }
-    [[ ${st:0:1} != Z ]] || return 1
-    echo "$pid"
-}
-
-port_open() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 # True when the current node answers a metadata request and lists itself;
 # with "all" as $1 also every other node of the cluster (so each has
 # registered with the active controller and is unfenced).
@@ -457,33 +432,6 @@ show_logs() {
             echo "---- last 30 lines of $f" >&2
             tail -n 30 "$f" >&2
         fi
-    done
-}
-
-# any_alive PID...: true while one of them runs.
-any_alive() {
-    local pid
-    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && return 0; done
-    return 1
-}
-
-# stop_pid PID...: SIGTERM to each, waits up to STOP_TIMEOUT seconds for
-# them all, then SIGKILL.
-stop_pid() {
-    local pid i
-    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
-        any_alive "$@" || return 0
-        sleep 0.2
-    done
-    for pid in "$@"; do
-        kill -0 "$pid" 2>/dev/null || continue
-        log "broker pid $pid did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    for ((i = 0; i < 25; i++)); do
-        any_alive "$@" || return 0
-        sleep 0.2
     done
 }
 
@@ -511,11 +459,6 @@ stop_cluster() {
         any_alive "$@" || return 0
         sleep 0.2
     done
-}
-
-lock_state() {
-    exec 9>"$STATE_DIR/.lock"
-    flock 9
 }
 
 # A state dir serves one cluster size: its data dirs were formatted for
@@ -908,16 +851,7 @@ cmd_down() {
     else
         log "not running ($BOOTSTRAP)"
     fi
-    if ((purge)) && [[ -d $STATE_DIR ]]; then
-        if [[ -f $MARKER ]]; then
-            rm -rf "$STATE_DIR"
-            log "removed $STATE_DIR"
-        elif [[ -z $(ls -A "$STATE_DIR") ]]; then
-            rmdir "$STATE_DIR"
-        else
-            die "not purging $STATE_DIR: it was not created by this script"
-        fi
-    fi
+    if ((purge)); then purge_state; fi
 }
 
 cmd_status() {
