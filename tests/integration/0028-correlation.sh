@@ -85,14 +85,7 @@ run_mode() {   # run_mode alo|eos
     wait_committed "$group" "$in" "$(cat phase1.tsv phase2.tsv | wc -l)" 60 "$mode-b"
     wait_committed "$group" "$group-kta-correlation" "$(inputs phase1.tsv phase2.tsv)" 60 "$mode-b"
     sleep 1
-    stop_kta "$mode-b"
-    expect_eq "$mode: second instance exit" 0 "$RC"
-    stop_kta "$mode-c"
-    expect_eq "$mode: third instance exit" 0 "$RC"
-    grep -q "restored from '$group-kta-correlation-changelog'" "$mode-b.err" ||
-        fail "$mode: instance b restored no state"
-    grep -q "restored from '$group-kta-correlation-changelog'" "$mode-c.err" ||
-        fail "$mode: instance c restored no state"
+    stop_owners "$mode" "$group" "$mode-b" "$mode-c"
     ok "$mode: both instances own correlation partitions and read their state back"
 
     cut -f2 phase1.tsv phase2.tsv >"$mode-events.jsonl"

@@ -103,14 +103,7 @@ run_mode() {   # run_mode alo|eos
         held=$((held + v))
     done
     ((held > 0)) || fail "$mode: kta_suppressed_total 0 on both instances"
-    stop_kta "$mode-b"
-    expect_eq "$mode: second instance exit" 0 "$RC"
-    stop_kta "$mode-c"
-    expect_eq "$mode: third instance exit" 0 "$RC"
-    grep -q "restored from '$group-kta-correlation-changelog'" "$mode-b.err" ||
-        fail "$mode: instance b restored no state"
-    grep -q "restored from '$group-kta-correlation-changelog'" "$mode-c.err" ||
-        fail "$mode: instance c restored no state"
+    stop_owners "$mode" "$group" "$mode-b" "$mode-c"
     check "$mode" "$hits" >"$mode-check.txt" 2>&1 || {
         cat "$mode-check.txt" >&2; fail "$mode: counts changed after the stop"; }
     cat "$mode-check.txt"

@@ -102,6 +102,21 @@ wait_committed() {
     done
 }
 
+# stop_owners LABEL GROUP NAME...: SIGTERM each kta NAME (exit 0 expected),
+# each of which must have read correlation state back from GROUP's changelog.
+stop_owners() {
+    local label=$1 group=$2 name
+    shift 2
+    for name in "$@"; do
+        stop_kta "$name"
+        expect_eq "$label: $name exit" 0 "$RC"
+    done
+    for name in "$@"; do
+        grep -q "restored from '$group-kta-correlation-changelog'" "$name.err" ||
+            fail "$label: $name restored no state"
+    done
+}
+
 # kill_runs N PATTERN ARGS...: N times, starts kta (run1..runN) with ARGS
 # and kill -9s it 0.1-0.9 s after its log shows PATTERN (an assignment).
 kill_runs() {
