@@ -147,6 +147,10 @@ static const struct opt opts[KTA_O_COUNT] = {
         "one JSON object on stdout" },
     [KTA_O_VERBOSE] = { 'v', "verbose", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "more logging on stderr (debug lines)" },
+    [KTA_O_LINT] = { 0, "lint", NULL, ARG_NONE, NULL, NULL, NULL, 0,
+        "also report lint warnings (what kta lint does): rules that load but match every "
+        "event, searches the condition never uses, values that never match, duplicate "
+        "titles, log-source scopes nothing satisfies (docs/rules.md, Lint warnings)" },
     [KTA_O_QUIET] = { 'q', "quiet", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "less on stderr: only warnings and errors" },
     [KTA_O_HELP] = { 'h', "help", NULL, ARG_NONE, NULL, NULL, NULL, 0,
@@ -183,6 +187,13 @@ static const struct kta_cmd_opt eval_opts[] = {
 };
 
 static const struct kta_cmd_opt check_opts[] = {
+    { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS, { KTA_O_LINT, NULL, NULL }, { KTA_O_SET, NULL, NULL },
+    { KTA_O_VERBOSE, NULL, NULL },
+    { KTA_O_QUIET, NULL, "do not print warnings, nor the skipped and unscoped rules" },
+    { KTA_O_HELP, NULL, NULL }, { KTA_O_NONE, NULL, NULL },
+};
+
+static const struct kta_cmd_opt lint_opts[] = {
     { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS, { KTA_O_SET, NULL, NULL },
     { KTA_O_VERBOSE, NULL, NULL },
     { KTA_O_QUIET, NULL, "do not print warnings, nor the skipped and unscoped rules" },
@@ -281,6 +292,20 @@ const struct kta_cmd kta_cmds[] = {
       "0 when there is no error; 1 when errors were found; 2 on a usage or configuration "
       "error",
       0, check_opts },
+    { "lint", kta_cmd_lint, "[RULES...]",
+      "kta check, and warnings about rules that load but are probably wrong",
+      "Does what kta check --lint does: loads the rules as kta check does, reports the "
+      "same errors and warnings, and then lint warnings, one per line on stderr as "
+      "FILE:LINE:COL: warning: rule ID: MESSAGE [NAME]. NAME is stable: matches-everything "
+      "(the condition holds for an event with no fields), unused-search (a search the "
+      "condition never uses), never-matches (a double-quoted value whose \\\\ became \\, "
+      "leaving an escaped, literal \\* or \\?), cased-without-letters, duplicate-title and "
+      "unsatisfiable-scope (the log-source entries that scope a rule need one field to hold "
+      "two different values). Numeric modifiers on values that are not numbers are load "
+      "errors already. docs/rules.md, Lint warnings, says what each one checks and misses.",
+      "0 when there is no error (warnings included, unless --strict); 1 when errors were "
+      "found or, with --strict, any warning; 2 on a usage or configuration error",
+      0, lint_opts },
     { "produce", kta_cmd_produce, "[FILE...]",
       "send JSON lines from files or stdin to a Kafka topic",
       "Sends each non-empty line of each FILE (or stdin) as one record to TOPIC and waits "
