@@ -292,6 +292,22 @@ struct need {
     size_t                    nvals;
 };
 
+/* One way a scope can hold: the needs of an AND (what else it needs is
+ * left out, which only makes it easier to satisfy). */
+struct alt {
+    struct need *nd;
+    size_t       n;
+};
+
+/* A condition in disjunctive form: it holds when one of alts does. */
+struct dnf {
+    struct alt *alts;
+    size_t      n;
+};
+
+/* Beyond this many alternatives the analysis gives up (says: satisfiable). */
+#define MAX_ALTS 4096
+
 static int exact_only(const struct kta_fcond *fc)
 {
     if (fc->keyword || fc->special || fc->npaths != 1 || fc->nnull || fc->all || !fc->nvals)
@@ -302,29 +318,99 @@ static int exact_only(const struct kta_fcond *fc)
     return 1;
 }
 
-/* What an AND of searches (each one mapping) needs of single fields. */
-static void collect_needs(const struct kta_rule *sr, const struct kta_cnode *c,
-                          struct need **nd, size_t *n)
+static void alt_push(struct alt *a, struct need nd)
 {
-    if (!c)
-        return;
-    if (c->op == KTA_C_AND) {
-        for (size_t i = 0; i < c->nkids; i++)
-            collect_needs(sr, c->kids[i], nd, n);
+    a->nd = xrealloc(a->nd, (a->n + 1) * sizeof(*a->nd));
+    a->nd[a->n++] = nd;
+}
+
+static void dnf_push(struct dnf *f, struct alt a)
+{
+    f->alts = xrealloc(f->alts, (f->n + 1) * sizeof(*f->alts));
+    f->alts[f->n++] = a;
+}
+
+static void dnf_clear(struct dnf *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->alts[i].nd);
+    free(f->alts);
+    f->alts = NULL;
+    f->n = 0;
+}
+
+/* The unconstrained form: one alternative that needs nothing. */
+static void dnf_true(struct dnf *f)
+{
+    dnf_clear(f);
+    dnf_push(f, (struct alt){ NULL, 0 });
+}
+
+/* *f = *f AND g (g is left as it was). */
+static void dnf_and(struct dnf *f, const struct dnf *g)
+{
+    struct dnf out = { 0 };
+
+    if (f->n * g->n > MAX_ALTS) {
+        dnf_true(f);
         return;
     }
-    if (c->op != KTA_C_REF || c->ref >= sr->nsearches || sr->searches[c->ref].nmaps != 1)
-        return;
-    const struct kta_fmap *fm = &sr->searches[c->ref].maps[0];
+    for (size_t i = 0; i < f->n; i++)
+        for (size_t j = 0; j < g->n; j++) {
+            struct alt a = { NULL, 0 };
 
-    for (size_t i = 0; i < fm->nconds; i++) {
-        const struct kta_fcond *fc = &fm->conds[i];
+            for (size_t k = 0; k < f->alts[i].n; k++)
+                alt_push(&a, f->alts[i].nd[k]);
+            for (size_t k = 0; k < g->alts[j].n; k++)
+                alt_push(&a, g->alts[j].nd[k]);
+            dnf_push(&out, a);
+        }
+    dnf_clear(f);
+    *f = out;
+}
 
-        if (!exact_only(fc))
-            continue;
-        *nd = xrealloc(*nd, (*n + 1) * sizeof(**nd));
-        (*nd)[(*n)++] = (struct need){ &fc->paths[0], fc->vals, fc->nvals };
+static void dnf_of(const struct kta_rule *sr, const struct kta_cnode *c, struct dnf *f)
+{
+    dnf_clear(f);
+    if (c && c->op == KTA_C_REF && c->ref < sr->nsearches) {
+        const struct kta_search *s = &sr->searches[c->ref];
+
+        for (size_t m = 0; m < s->nmaps; m++) {
+            struct alt a = { NULL, 0 };
+
+            for (size_t i = 0; i < s->maps[m].nconds; i++) {
+                const struct kta_fcond *fc = &s->maps[m].conds[i];
+
+                if (exact_only(fc))
+                    alt_push(&a, (struct need){ &fc->paths[0], fc->vals, fc->nvals });
+            }
+            dnf_push(f, a);
+        }
+    } else if (c && c->op == KTA_C_AND) {
+        struct dnf g = { 0 };
+
+        dnf_true(f);
+        for (size_t i = 0; i < c->nkids; i++) {
+            dnf_of(sr, c->kids[i], &g);
+            dnf_and(f, &g);
+        }
+        dnf_clear(&g);
+    } else if (c && c->op == KTA_C_OR) {
+        struct dnf g = { 0 };
+
+        for (size_t i = 0; i < c->nkids && f->n <= MAX_ALTS; i++) {
+            dnf_of(sr, c->kids[i], &g);
+            for (size_t j = 0; j < g.n; j++)
+                dnf_push(f, g.alts[j]);
+            free(g.alts);
+            g.alts = NULL;
+            g.n = 0;
+        }
+        if (f->n > MAX_ALTS)
+            dnf_true(f);
     }
+    if (f->n == 0)   /* NOT, or nothing understood: no constraint */
+        dnf_true(f);
 }
 
 /* Could one value equal both?  Caselessly, and as numbers: when unsure, yes. */
@@ -345,31 +431,57 @@ static int overlap(const struct need *x, const struct need *y)
     return 0;
 }
 
+/* The first two needs of a that no one value satisfies, or 0. */
+static int contradiction(const struct alt *a, const struct need **x, const struct need **y)
+{
+    for (size_t i = 1; i < a->n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(a->nd[i].path->full, a->nd[j].path->full) == 0 &&
+                !overlap(&a->nd[i], &a->nd[j])) {
+                *x = &a->nd[j];
+                *y = &a->nd[i];
+                return 1;
+            }
+    return 0;
+}
+
 static void unsatisfiable_scopes(struct lint *l)
 {
     const struct kta_ruleset *rs = l->rs;
 
     for (size_t i = 0; i < rs->nrules; i++) {
         const struct kta_rule *r = rs->rules[i];
-        struct need *nd = NULL;
-        size_t n = 0;
-        int done = 0;
+        struct dnf f = { 0 }, g = { 0 };
+        const struct need *x = NULL, *y = NULL;
+        size_t a;
 
+        if (r->nscope < 2)
+            continue;   /* one where is written by hand; contradictions come from ANDs */
+        dnf_true(&f);
         for (size_t s = 0; s < r->nscope; s++) {
             const struct kta_rule *sr = rs->scopes[r->scope[s]];
 
-            collect_needs(sr, sr->cond, &nd, &n);
+            dnf_of(sr, sr->cond, &g);
+            dnf_and(&f, &g);
         }
-        for (size_t a = 1; a < n && !done; a++)
-            for (size_t b = 0; b < a && !done; b++)
-                if (strcmp(nd[a].path->full, nd[b].path->full) == 0 && !overlap(&nd[a], &nd[b])) {
-                    warn(l, r->file, r->line, r->col, r->id, "unsatisfiable-scope",
-                         "its scope (logsource %s) needs %s to be '%s' and '%s' at once: no "
-                         "event of its log source satisfies it", r->logsource ? r->logsource : "-",
-                         nd[a].path->full, nd[b].vals[0].lit, nd[a].vals[0].lit);
-                    done = 1;
-                }
-        free(nd);
+        for (a = 0; a < f.n; a++) {
+            const struct need *px, *py;
+
+            if (!contradiction(&f.alts[a], &px, &py))
+                break;
+            if (!x) {
+                x = px;
+                y = py;
+            }
+        }
+        if (a == f.n && x)
+            warn(l, r->file, r->line, r->col, r->id, "unsatisfiable-scope",
+                 "its scope (logsource %s, %zu entries ANDed) cannot hold: e.g. it needs %s "
+                 "to be '%s' and '%s' at once; no event of its log source satisfies it",
+                 r->logsource ? r->logsource : "-", r->nscope, x->path->full, x->vals[0].lit,
+                 y->vals[0].lit);
+        dnf_clear(&f);
+        dnf_clear(&g);
     }
 }
 
