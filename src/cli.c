@@ -147,6 +147,10 @@ static const struct opt opts[KTA_O_COUNT] = {
         "one JSON object on stdout" },
     [KTA_O_VERBOSE] = { 'v', "verbose", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "more logging on stderr (debug lines)" },
+    [KTA_O_UNTIL] = { 0, "until", NULL, ARG_REQUIRED, "END", NULL, NULL, 0,
+        "a backtest stops each partition at END: end (the high watermark it had when the "
+        "backtest started; the default) or @TIMESTAMP (before the first record at or after "
+        "it, milliseconds since the epoch, as kcat's -o e@TIMESTAMP)" },
     [KTA_O_LINT] = { 0, "lint", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "also report lint warnings (what kta lint does): rules that load but match every "
         "event, searches the condition never uses, values that never match, duplicate "
@@ -180,7 +184,15 @@ static const struct kta_cmd_opt config_opts[] = {
 };
 
 static const struct kta_cmd_opt eval_opts[] = {
-    { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS, { KTA_O_THREADS, NULL, NULL },
+    { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS,
+    { KTA_O_BROKERS, NULL, NULL },
+    { KTA_O_TOPIC, NULL, "backtest: read this topic (one) instead of files, directly: no "
+      "consumer group, nothing committed, nothing produced" },
+    { KTA_O_OFFSET, NULL, "backtest: where each partition starts: beginning (the default), "
+      "N (an absolute offset), -N (N before the end), end or @TIMESTAMP (the first record at "
+      "or after it, milliseconds since the epoch), as in kcat" },
+    { KTA_O_UNTIL, NULL, NULL },
+    { KTA_O_THREADS, NULL, NULL },
     { KTA_O_REFERENCE, NULL, NULL }, { KTA_O_STATS, NULL, NULL },
     { KTA_O_TIME_FIELD, NULL, NULL }, { KTA_O_GRACE, NULL, NULL }, COMMON_OPTS,
     { KTA_O_NONE, NULL, NULL },
@@ -275,9 +287,16 @@ const struct kta_cmd kta_cmds[] = {
       "Hits and those reports come out in input order whatever the thread count; only "
       "detected_at differs between runs. A summary line ends stderr:\n\n"
       "    kta: eval: EVENTS events, HITS hits, MALFORMED malformed in SECS s (RATE events/s)\n\n"
-      "and on a terminal a progress line shows meanwhile.",
-      "0 when all input was read (malformed lines included); 1 on an unreadable file or a "
-      "failed write to stdout; " RULES_EXIT,
+      "and on a terminal a progress line shows meanwhile.\n\n"
+      "A backtest, kta eval -b BROKERS -t TOPIC [-o START] [--until END], evaluates a range "
+      "of a topic instead of files, the same way: it assigns every partition itself (no "
+      "consumer group: no group.id, nothing committed, nothing produced), reads each from "
+      "START to END as fixed when it starts, and prints the hits, with \"source\": "
+      "{\"topic\": T, \"partition\": P, \"offset\": O}, and the same summary. Malformed "
+      "records are reported as TOPIC/PARTITION/OFFSET: malformed event (REASON): DETAIL.",
+      "0 when all input was read (malformed lines included); 1 on an unreadable file, a "
+      "backtest whose brokers or topic cannot be used, or a failed write to stdout; "
+      RULES_EXIT,
       0, eval_opts },
     { "check", kta_cmd_check, "[RULES...]",
       "validate rule files and print a summary",

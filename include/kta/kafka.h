@@ -56,4 +56,13 @@ int kta_kafka_metadata_wait(rd_kafka_t *rk, const struct kta_config *cfg,
 int kta_kafka_topic_unusable(rd_kafka_t *rk, const rd_kafka_metadata_t *md, const char *what,
                              const char *name, const char *setting, char *errstr,
                              size_t errstr_size);
+
+/* The absolute offset a start position (input.start_offset, kcat's -o)
+ * means for one partition, from its low and high watermarks (and the
+ * timestamp index for KTA_START_TIME: the first record at or after it,
+ * the high watermark when there is none).  An offset out of range gives
+ * the nearest end.  Waits up to timeout_ms per request. */
+rd_kafka_resp_err_t kta_kafka_resolve_start(rd_kafka_t *rk, int timeout_ms, const char *topic,
+                                            int32_t partition, enum kta_start kind,
+                                            long long value, int64_t *out);
 #endif
