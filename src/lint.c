@@ -261,8 +261,9 @@ static void lint_file(struct lint *l, const char *file)
                     !kta_ynode_get(rules->items[j], "correlation"))
                     lint_rule(l, file, rules->items[j]);
         }
-        kta_ynode_free(docs[i]);
     }
+    for (size_t i = 0; i < ndocs; i++)
+        kta_ynode_free(docs[i]);
     free(docs);
     free(text);
 }
