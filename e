@@ -1,6 +1,0 @@
-/work/shared/sigma/rules/network/zeek/zeek_rdp_public_listener.yml:30:16: warning: rule 1fc0809e-06bf-4de3-ad52-25e5263b7623: the condition holds for an event with no fields: the rule matches every event [matches-everything]
-tests/cli/lint/trigger.yml:8:14: warning: rule every: the condition holds for an event with no fields: the rule matches every event [matches-everything]
-tests/cli/lint/trigger.yml:15:3: warning: rule unused: search 'other' is not used by the condition [unused-search]
-tests/cli/lint/trigger.yml:23:23: warning: rule dquoted: value "C:\Users\*" holds \* or \? (an escaped, literal wildcard) after YAML's double quotes turned each \\ into \: a path such as C:\Users\* then only matches a literal star; write it in single quotes, 'C:\Users\\*' [never-matches]
-tests/cli/lint/trigger.yml:30:16: warning: rule cased: modifier 'cased' on "1234", a value without letters, changes nothing [cased-without-letters]
-tests/cli/lint/trigger.yml:33:1: warning: rule dup: title 'Every event' is also the title of rule every (tests/cli/lint/trigger.yml:3:1) [duplicate-title]
