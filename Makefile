@@ -103,6 +103,7 @@ test-unit: $(UNIT_BINS) $(BUILD)/kta
 
 test-cli: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) tests/cli/run.sh
+	$(Q)KTA=$(abspath $(BUILD)/kta) tests/cli/lint.sh
 
 test-rules: $(BUILD)/kta
 	$(Q)KTA=$(abspath $(BUILD)/kta) tests/rules/run.sh

@@ -162,6 +162,14 @@ static const struct opt opts[KTA_O_COUNT] = {
         "after each batch; default: never)" },
     [KTA_O_VERBOSE] = { 'v', "verbose", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "more logging on stderr (debug lines)" },
+    [KTA_O_UNTIL] = { 0, "until", NULL, ARG_REQUIRED, "END", NULL, NULL, 0,
+        "a backtest stops each partition at END: end (the high watermark it had when the "
+        "backtest started; the default) or @TIMESTAMP (before the first record at or after "
+        "it, milliseconds since the epoch, as kcat's -o e@TIMESTAMP)" },
+    [KTA_O_LINT] = { 0, "lint", NULL, ARG_NONE, NULL, NULL, NULL, 0,
+        "also report lint warnings (what kta lint does): rules that load but match every "
+        "event, searches the condition never uses, values that never match, duplicate "
+        "titles, log-source scopes nothing satisfies (docs/rules.md, Lint warnings)" },
     [KTA_O_QUIET] = { 'q', "quiet", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "less on stderr: only warnings and errors" },
     [KTA_O_HELP] = { 'h', "help", NULL, ARG_NONE, NULL, NULL, NULL, 0,
@@ -191,13 +199,28 @@ static const struct kta_cmd_opt config_opts[] = {
 };
 
 static const struct kta_cmd_opt eval_opts[] = {
-    { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS, { KTA_O_THREADS, NULL, NULL },
+    { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS,
+    { KTA_O_BROKERS, NULL, NULL },
+    { KTA_O_TOPIC, NULL, "backtest: read this topic (one) instead of files, directly: no "
+      "consumer group, nothing committed, nothing produced" },
+    { KTA_O_OFFSET, NULL, "backtest: where each partition starts: beginning (the default), "
+      "N (an absolute offset), -N (N before the end), end or @TIMESTAMP (the first record at "
+      "or after it, milliseconds since the epoch), as in kcat" },
+    { KTA_O_UNTIL, NULL, NULL },
+    { KTA_O_THREADS, NULL, NULL },
     { KTA_O_REFERENCE, NULL, NULL }, { KTA_O_STATS, NULL, NULL },
     { KTA_O_TIME_FIELD, NULL, NULL }, { KTA_O_GRACE, NULL, NULL }, COMMON_OPTS,
     { KTA_O_NONE, NULL, NULL },
 };
 
 static const struct kta_cmd_opt check_opts[] = {
+    { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS, { KTA_O_LINT, NULL, NULL }, { KTA_O_SET, NULL, NULL },
+    { KTA_O_VERBOSE, NULL, NULL },
+    { KTA_O_QUIET, NULL, "do not print warnings, nor the skipped and unscoped rules" },
+    { KTA_O_HELP, NULL, NULL }, { KTA_O_NONE, NULL, NULL },
+};
+
+static const struct kta_cmd_opt lint_opts[] = {
     { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS, { KTA_O_SET, NULL, NULL },
     { KTA_O_VERBOSE, NULL, NULL },
     { KTA_O_QUIET, NULL, "do not print warnings, nor the skipped and unscoped rules" },
@@ -296,9 +319,16 @@ const struct kta_cmd kta_cmds[] = {
       "Hits and those reports come out in input order whatever the thread count; only "
       "detected_at differs between runs. A summary line ends stderr:\n\n"
       "    kta: eval: EVENTS events, HITS hits, MALFORMED malformed in SECS s (RATE events/s)\n\n"
-      "and on a terminal a progress line shows meanwhile.",
-      "0 when all input was read (malformed lines included); 1 on an unreadable file or a "
-      "failed write to stdout; " RULES_EXIT,
+      "and on a terminal a progress line shows meanwhile.\n\n"
+      "A backtest, kta eval -b BROKERS -t TOPIC [-o START] [--until END], evaluates a range "
+      "of a topic instead of files, the same way: it assigns every partition itself (no "
+      "consumer group: no group.id, nothing committed, nothing produced), reads each from "
+      "START to END as fixed when it starts, and prints the hits, with \"source\": "
+      "{\"topic\": T, \"partition\": P, \"offset\": O}, and the same summary. Malformed "
+      "records are reported as TOPIC/PARTITION/OFFSET: malformed event (REASON): DETAIL.",
+      "0 when all input was read (malformed lines included); 1 on an unreadable file, a "
+      "backtest whose brokers or topic cannot be used, or a failed write to stdout; "
+      RULES_EXIT,
       0, eval_opts },
     { "check", kta_cmd_check, "[RULES...]",
       "validate rule files and print a summary",
@@ -313,6 +343,20 @@ const struct kta_cmd kta_cmds[] = {
       "0 when there is no error; 1 when errors were found; 2 on a usage or configuration "
       "error",
       0, check_opts },
+    { "lint", kta_cmd_lint, "[RULES...]",
+      "kta check, and warnings about rules that load but are probably wrong",
+      "Does what kta check --lint does: loads the rules as kta check does, reports the "
+      "same errors and warnings, and then lint warnings, one per line on stderr as "
+      "FILE:LINE:COL: warning: rule ID: MESSAGE [NAME]. NAME is stable: matches-everything "
+      "(the condition holds for an event with no fields), unused-search (a search the "
+      "condition never uses), never-matches (a double-quoted value whose \\\\ became \\, "
+      "leaving an escaped, literal \\* or \\?), cased-without-letters, duplicate-title and "
+      "unsatisfiable-scope (the log-source entries that scope a rule need one field to hold "
+      "two different values). Numeric modifiers on values that are not numbers are load "
+      "errors already. docs/rules.md, Lint warnings, says what each one checks and misses.",
+      "0 when there is no error (warnings included, unless --strict); 1 when errors were "
+      "found or, with --strict, any warning; 2 on a usage or configuration error",
+      0, lint_opts },
     { "produce", kta_cmd_produce, "[FILE...]",
       "send JSON lines from files or stdin to a Kafka topic",
       "Sends each non-empty line of each FILE (or stdin) as one record to TOPIC and waits "

@@ -4,10 +4,13 @@
  * exactly as `kta run` would (same loader, same field map), prints every
  * error and warning as "FILE:LINE:COL: ..." on stderr, and on stdout the
  * rules skipped or left unscoped for their log source, a table of rules
- * per log source, the filters loaded and applied, and a one-line summary last.  It never reads events and never talks to Kafka.
+ * per log source, the filters loaded and applied, and a one-line summary last.
+ * `kta lint` (and --lint) adds the warnings of src/lint.c.  It never reads
+ * events (lint evaluates only the empty object) and never talks to Kafka.
  */
 #include "kta/cli.h"
 #include "kta/cmd.h"
+#include "kta/lint.h"
 #include "kta/rules.h"
 #include "kta/util.h"
 
@@ -115,7 +118,7 @@ static const char *plural(size_t n, const char *one, const char *many)
     return n == 1 ? one : many;
 }
 
-int kta_cmd_check(int argc, char **argv)
+static int check(int argc, char **argv, int lint)
 {
     struct check_state cs = { 0 };
     struct kta_rules_opts opts;
@@ -143,6 +146,7 @@ int kta_cmd_check(int argc, char **argv)
         }
     }
     cs.quiet = cli.given[KTA_O_QUIET] > 0;
+    lint = lint || cli.given[KTA_O_LINT] > 0;
     kta_cli_rules_opts(cli.cfg, &opts);
     opts.diag = diag;
     opts.diag_opaque = &cs;
@@ -150,6 +154,9 @@ int kta_cmd_check(int argc, char **argv)
      * unique across all of them. */
     rs = kta_rules_load_paths((const char *const *)cli.cfg->rules_paths, cli.cfg->nrules_paths,
                               &opts, &total, err, sizeof(err));
+    if (lint)
+        kta_lint(rs, (const char *const *)cli.cfg->rules_paths, cli.cfg->nrules_paths, &opts,
+                 &total);
     rep.quiet = cs.quiet;
     kta_ruleset_logsources(rs, ls_collect, &rep);
     if (rs)
@@ -183,4 +190,14 @@ int kta_cmd_check(int argc, char **argv)
 out:
     kta_cli_free(&cli);
     return rc;
+}
+
+int kta_cmd_check(int argc, char **argv)
+{
+    return check(argc, argv, 0);
+}
+
+int kta_cmd_lint(int argc, char **argv)
+{
+    return check(argc, argv, 1);
 }

@@ -20,8 +20,13 @@
  * Buffers are per slot and per thread and are reused: a steady stream
  * allocates only inside jansson.
  *
- * Never touches Kafka; prints only here, in the command layer.
+ * With -t TOPIC (a backtest) the records come from src/backtest.c, which
+ * reads a topic range without a consumer group, instead of from files, and
+ * go through the same evaluation one at a time on the main thread; hits
+ * name topic/partition/offset as their source.  Talks to Kafka only
+ * through backtest.c; prints only here, in the command layer.
  */
+#include "kta/backtest.h"
 #include "kta/cli.h"
 #include "kta/cmd.h"
 #include "kta/correlate.h"
@@ -191,6 +196,31 @@ static int blank(const char *p, size_t n)
     return 1;
 }
 
+/* Evaluates one record (a line, or a record of a topic) into c: its hits
+ * and correlation inputs, counted.  Returns kta_record_eval's result: < 0
+ * when the record is malformed (rec->err and rec->detail say why, until
+ * kta_record_done).  Thread: an evaluator (or main). */
+static long eval_one(struct thread *t, struct chunk *c, struct kta_record *rec,
+                     struct line_job *j)
+{
+    const struct eval *e = t->e;
+    long nhits;
+
+    c->events++;
+    kta_buf_reset(&t->ckey);
+    nhits = kta_record_eval(e->rs, t->ctx, e->max_bytes, e->reference, rec, on_hit, j);
+    for (const char *q = t->ckey.data, *qe = q + t->ckey.len, *nl2; q < qe; q = nl2 + 1) {
+        nl2 = memchr(q, '\n', (size_t)(qe - q));
+        kta_buf_append(&c->out, "\x1e", 1);
+        kta_buf_append(&c->out, q, (size_t)(nl2 - q) + 1);
+    }
+    if (nhits < 0)
+        c->malformed++;
+    else
+        c->hits += (uint64_t)nhits;
+    return nhits;
+}
+
 /* Evaluates every line of c.  Thread: an evaluator (or main). */
 static void eval_chunk(struct thread *t, struct chunk *c)
 {
@@ -207,30 +237,17 @@ static void eval_chunk(struct thread *t, struct chunk *c)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((nl ? nl : end) - p);
-        long nhits;
 
         line++;
         while (n > 0 && p[n - 1] == '\r')
             n--;
         if (!blank(p, n)) {             /* blank lines count but are skipped */
-            c->events++;
             src.line = line;
             rec.data = p;
             rec.len = n;
-            kta_buf_reset(&t->ckey);
-            nhits = kta_record_eval(e->rs, t->ctx, e->max_bytes, e->reference, &rec, on_hit, &j);
-            for (const char *q = t->ckey.data, *qe = q + t->ckey.len, *nl2; q < qe; q = nl2 + 1) {
-                nl2 = memchr(q, '\n', (size_t)(qe - q));
-                kta_buf_append(&c->out, "\x1e", 1);
-                kta_buf_append(&c->out, q, (size_t)(nl2 - q) + 1);
-            }
-            if (nhits < 0) {
+            if (eval_one(t, c, &rec, &j) < 0)
                 kta_buf_printf(&c->err, "%s:%ld: malformed event (%s): %s\n", c->file, line,
                                kta_event_error_name(rec.err), rec.detail);
-                c->malformed++;
-            } else {
-                c->hits += (uint64_t)nhits;
-            }
             kta_record_done(&rec);
         }
         p = nl ? nl + 1 : end;
@@ -587,6 +604,36 @@ static int eval_file(struct eval *e, const char *path)
     return rd.error ? -1 : 0;
 }
 
+/* ---- reading a topic (backtest.c) -------------------------------------- */
+
+/* One record of the topic, evaluated and written at once, as a chunk of
+ * one line would be: one thread, so in the order backtest.c hands them
+ * over.  Thread: main. */
+static int on_topic_record(void *opaque, const char *topic, int32_t partition, int64_t offset,
+                           int64_t timestamp, const void *data, size_t len)
+{
+    struct eval *e = opaque;
+    struct chunk *c = &e->slots[0];
+    struct thread *t = &e->th[0];
+    struct kta_hit_source src = { .topic = topic, .partition = partition, .offset = offset,
+                                  .timestamp = timestamp };
+    struct kta_record rec = { .src = &src, .hit = &t->hit, .tail = &e->tail,
+                              .data = data ? data : "", .len = len };
+    struct line_job j = { .t = t, .c = c };
+
+    kta_buf_reset(&c->out);
+    kta_buf_reset(&c->err);
+    c->events = c->hits = c->malformed = c->suppressed = 0;
+    c->len = 0;
+    if (eval_one(t, c, &rec, &j) < 0)
+        kta_buf_printf(&c->err, "%s/%d/%lld: malformed event (%s): %s\n", topic, (int)partition,
+                       (long long)offset, kta_event_error_name(rec.err), rec.detail);
+    kta_record_done(&rec);
+    c->hits -= c->suppressed;
+    write_chunk(e, c);
+    return atomic_load(&e->write_failed) ? -1 : 0;
+}
+
 /* ---- reports ------------------------------------------------------------ */
 
 struct rule_count {
@@ -793,6 +840,10 @@ int kta_cmd_eval(int argc, char **argv)
     struct kta_ruleset *rs = NULL;
     struct kta_cli cli;
     long long nthreads = 1;
+    const char *topic = NULL;
+    enum kta_start from_kind = KTA_START_BEGINNING;
+    long long from = 0;
+    struct kta_backtest_until until = { 1, 0 };
     char errstr[1024];
     int rc = 0;
 
@@ -814,6 +865,25 @@ int kta_cmd_eval(int argc, char **argv)
         nthreads = ncpu < 1 ? 1 : ncpu > EVAL_MAX_THREADS ? EVAL_MAX_THREADS : ncpu;
     }
     e.nthreads = (int)nthreads;
+    if (cli.given[KTA_O_TOPIC] || cli.given[KTA_O_BROKERS] || cli.given[KTA_O_UNTIL]) {
+        /* A backtest: -t TOPIC instead of files. */
+        if (!cli.given[KTA_O_TOPIC] || cli.cfg->ntopics != 1 || cli.nargs > 0) {
+            rc = kta_cli_usage(cli.cmd, "a backtest reads one topic: -t TOPIC, and no FILE");
+            goto done;
+        }
+        topic = cli.cfg->topics[0];
+        if (kta_config_start_offset(cli.given[KTA_O_OFFSET] ? cli.val[KTA_O_OFFSET] : "beginning",
+                                    &from_kind, &from, errstr, sizeof(errstr)) < 0 ||
+            kta_backtest_parse_until(cli.given[KTA_O_UNTIL] ? cli.val[KTA_O_UNTIL] : "end",
+                                     &until, errstr, sizeof(errstr)) < 0) {
+            rc = kta_cli_usage(cli.cmd, "%s", errstr);
+            goto done;
+        }
+        e.nthreads = 1;   /* records come one at a time; evaluating them is not the cost */
+    } else if (cli.given[KTA_O_OFFSET]) {
+        rc = kta_cli_usage(cli.cmd, "-o is for a backtest: give -t TOPIC");
+        goto done;
+    }
     kta_cli_rules_opts(cli.cfg, &ropts);
     rs = kta_rules_load_paths((const char *const *)cli.cfg->rules_paths, cli.cfg->nrules_paths,
                               &ropts, &rst, errstr, sizeof(errstr));
@@ -855,7 +925,14 @@ int kta_cmd_eval(int argc, char **argv)
     e.t0 = now_s();
     e.progress_ms = kta_now_ms();
     start_threads(&e);
-    if (cli.nargs == 0 && eval_file(&e, "-") < 0)
+    if (topic) {
+        if (kta_backtest_read(cli.cfg, topic, from_kind, from, &until, on_topic_record, &e,
+                              errstr, sizeof(errstr)) < 0) {
+            progress_erase(&e);
+            kta_log(KTA_LOG_ERROR, "eval: %s", errstr);
+            rc = KTA_EXIT_FAILURE;
+        }
+    } else if (cli.nargs == 0 && eval_file(&e, "-") < 0)
         rc = KTA_EXIT_FAILURE;
     for (int i = 0; i < cli.nargs && !atomic_load(&e.write_failed); i++)
         if (eval_file(&e, cli.args[i]) < 0)

@@ -1051,46 +1051,6 @@ static void note_commits(struct kta_commit *cm)
     }
 }
 
-/* The absolute offset input.start_offset means for one partition, from
- * its low and high watermarks (and the timestamp index for @MS). */
-static rd_kafka_resp_err_t resolve_start(struct kta_commit *cm, const char *topic,
-                                         int32_t partition, enum kta_start kind, long long value,
-                                         int64_t *out)
-{
-    int timeout = cm->pl->cfg->startup_timeout_ms;
-    rd_kafka_topic_partition_list_t *list;
-    rd_kafka_resp_err_t err;
-    int64_t lo, hi;
-
-    err = rd_kafka_query_watermark_offsets(cm->rk, topic, partition, &lo, &hi, timeout);
-    if (err)
-        return err;
-    switch (kind) {
-    case KTA_START_BEGINNING:
-        *out = lo;
-        break;
-    case KTA_START_END:
-        *out = hi;
-        break;
-    case KTA_START_OFFSET:   /* out of range: the nearest end, not auto.offset.reset */
-        *out = value < lo ? lo : value > hi ? hi : value;
-        break;
-    case KTA_START_TAIL:
-        *out = hi - lo > value ? hi - value : lo;
-        break;
-    case KTA_START_TIME:
-        list = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(list, topic, partition)->offset = value;
-        err = rd_kafka_offsets_for_times(cm->rk, list, timeout);
-        if (!err)
-            err = list->elems[0].err;
-        /* No record that late: start at the end. */
-        *out = list->elems[0].offset >= 0 ? list->elems[0].offset : hi;
-        rd_kafka_topic_partition_list_destroy(list);
-        break;
-    }
-    return err;
-}
 
 /* Sets the offset each partition of an assignment starts at (see above).
  * On a failed lookup kta stops: silently starting elsewhere than asked
@@ -1147,7 +1107,8 @@ void kta_commit_start_offsets(struct kta_commit *cm, rd_kafka_topic_partition_li
         sp->pending = 0;
         if (committed >= 0 && !cfg->reset_offsets)
             continue;
-        err = resolve_start(cm, tp->topic, tp->partition, kind, value, &off);
+        err = kta_kafka_resolve_start(cm->rk, cfg->startup_timeout_ms, tp->topic, tp->partition,
+                                      kind, value, &off);
         if (err) {
             kta_log(KTA_LOG_ERROR, "input.start_offset=%s: cannot look up %s [%d]: %s",
                     cfg->start_offset, tp->topic, (int)tp->partition, rd_kafka_err2str(err));

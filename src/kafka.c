@@ -244,7 +244,6 @@ int kta_kafka_metadata_wait(rd_kafka_t *rk, const struct kta_config *cfg,
     return 0;
 }
 
-
 /* librdkafka's close waits without bound for a commit that is waiting
  * for a coordinator (librdkafka issues 3740 and 4519, still so in 2.x),
  * so with the broker down a SIGTERM hung in rd_kafka_consumer_close. */
@@ -278,4 +277,42 @@ int kta_kafka_close_bounded(rd_kafka_t *rk, int timeout_ms, kta_kafka_rebalance_
     }
     rd_kafka_queue_destroy(q);
     return 0;
+}
+
+rd_kafka_resp_err_t kta_kafka_resolve_start(rd_kafka_t *rk, int timeout_ms, const char *topic,
+                                            int32_t partition, enum kta_start kind,
+                                            long long value, int64_t *out)
+{
+    rd_kafka_topic_partition_list_t *list;
+    rd_kafka_resp_err_t err;
+    int64_t lo, hi;
+
+    err = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, timeout_ms);
+    if (err)
+        return err;
+    switch (kind) {
+    case KTA_START_BEGINNING:
+        *out = lo;
+        break;
+    case KTA_START_END:
+        *out = hi;
+        break;
+    case KTA_START_OFFSET:
+        *out = value < lo ? lo : value > hi ? hi : value;
+        break;
+    case KTA_START_TAIL:
+        *out = hi - lo > value ? hi - value : lo;
+        break;
+    case KTA_START_TIME:
+        list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, topic, partition)->offset = value;
+        err = rd_kafka_offsets_for_times(rk, list, timeout_ms);
+        if (!err)
+            err = list->elems[0].err;
+        /* No record that late: the end. */
+        *out = list->elems[0].offset >= 0 ? list->elems[0].offset : hi;
+        rd_kafka_topic_partition_list_destroy(list);
+        break;
+    }
+    return err;
 }

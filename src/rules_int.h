@@ -50,6 +50,7 @@ struct kta_ynode {
     enum kta_ytype      type;
     int                 plain;       /* plain style: offsets map 1:1 to columns */
     int                 quoted;      /* single or double quoted */
+    int                 dquoted;     /* double quoted: YAML escapes were applied */
     long long           ival;        /* KTA_YT_INT (when it fits) */
     double              dval;        /* KTA_YT_INT, KTA_YT_FLOAT */
     int                 bval;        /* KTA_YT_BOOL */
@@ -64,6 +65,14 @@ struct kta_ynode {
 void kta_ynode_free(struct kta_ynode *node);
 /* Value of key in a mapping, or NULL. */
 const struct kta_ynode *kta_ynode_get(const struct kta_ynode *map, const char *key);
+
+struct kta_rules_diag;
+/* Parses YAML text as the loader does (same limits, same refusals, every
+ * problem reported through d as file:line:col) into its well-formed
+ * documents: *docs[0..*ndocs), each freed with kta_ynode_free, the array
+ * with free.  Used by src/lint.c to look at what the loader read. */
+void kta_yaml_parse(struct kta_rules_diag *d, const char *file, const char *text, size_t len,
+                    struct kta_ynode ***docs, size_t *ndocs);
 
 /* ---- diagnostics ------------------------------------------------------- */
 

@@ -403,6 +403,7 @@ static void yb_scalar(struct ybuild *yb, const yaml_event_t *ev)
     node->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
     node->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
                    ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    node->dquoted = ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     if (node->plain && ev->data.scalar.plain_implicit)
         resolve_plain(node);
     else if (tag && strcmp(tag, "tag:yaml.org,2002:null") == 0)
@@ -522,6 +523,19 @@ static void yb_free(struct ybuild *yb)
     free(yb->docs);
     yb->docs = NULL;
     yb->ndocs = 0;
+}
+
+void kta_yaml_parse(struct kta_rules_diag *d, const char *file, const char *text, size_t len,
+                    struct kta_ynode ***docs, size_t *ndocs)
+{
+    struct ybuild yb = { .file = file, .d = d };
+
+    parse_yaml(&yb, text, len);
+    *docs = yb.docs;
+    *ndocs = yb.ndocs;
+    yb.docs = NULL;
+    yb.ndocs = 0;
+    yb_free(&yb);
 }
 
 /* ---- YAML -> JSON (kept metadata) -------------------------------------- */

@@ -67,4 +67,13 @@ typedef void kta_kafka_rebalance_fn(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                     rd_kafka_topic_partition_list_t *partitions, void *opaque);
 int kta_kafka_close_bounded(rd_kafka_t *rk, int timeout_ms, kta_kafka_rebalance_fn *rebalance,
                             void *opaque);
+
+/* The absolute offset a start position (input.start_offset, kcat's -o)
+ * means for one partition, from its low and high watermarks (and the
+ * timestamp index for KTA_START_TIME: the first record at or after it,
+ * the high watermark when there is none).  An offset out of range gives
+ * the nearest end.  Waits up to timeout_ms per request. */
+rd_kafka_resp_err_t kta_kafka_resolve_start(rd_kafka_t *rk, int timeout_ms, const char *topic,
+                                            int32_t partition, enum kta_start kind,
+                                            long long value, int64_t *out);
 #endif

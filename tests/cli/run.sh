@@ -523,7 +523,7 @@ check "check keeps compiler-style diagnostics" has "bad.yml:6:14: error: rule x:
 "$KTA" help run >/dev/null; check "help CMD exit 0" test $? -eq 0
 "$KTA" produce --nosuch 2>err; check "produce: unknown option exit 2" test $? -eq 2
 "$KTA" produce --generate -n 3 -o - 2>err; check "produce: -o is run's --offset, not an output" test $? -eq 2
-check "produce -o: says whose option it is" has "unknown option '-o' (it is an option of run, config, export)" err
+check "produce -o: says whose option it is" has "unknown option '-o' (it is an option of run, eval, config, export)" err
 "$KTA" produce </dev/null 2>err; check "produce: no -t exit 2" test $? -eq 2
 "$KTA" produce -t x nosuch.jsonl -b 127.0.0.1:1 -X startup_timeout_ms=200 2>err
 check "produce: brokers checked before files are read: exit 1" test $? -eq 1
