@@ -40,6 +40,7 @@ enum kta_opt {
     KTA_O_SEED, KTA_O_MALICIOUS,
     KTA_O_FILE, KTA_O_GENERATE_RULES, KTA_O_MATCH_RULES, KTA_O_SECONDS, KTA_O_MODES,
     KTA_O_LABEL, KTA_O_JSON,
+    KTA_O_JUNIT, KTA_O_REQUIRE_TESTS, KTA_O_LEVEL, KTA_O_TAG, KTA_O_LOGSOURCE,
     KTA_O_VERBOSE, KTA_O_QUIET, KTA_O_HELP,
     KTA_O_COUNT
 };
@@ -90,6 +91,12 @@ struct kta_cli {
  */
 int kta_cli_parse(struct kta_cli *cli, int argc, char **argv, int *status);
 void kta_cli_free(struct kta_cli *cli);
+
+/* RULES... operands args[first..] of a command that loads rules (check,
+ * test, rules list): the same as -r paths, the first replacing rules.path
+ * unless -r was given, the others adding to it.  Returns 0, or
+ * KTA_EXIT_USAGE after printing the error. */
+int kta_cli_rules_operands(struct kta_cli *cli, int first);
 
 /* The rule loader's options from a configuration (rules.*); diag prints
  * through kta_cli_diag. */
