@@ -25,8 +25,12 @@
 # A case with `check` runs
 #   $KTA check [-m FIELDMAP] [-p PLACEHOLDERS] RULES.
 # Then the default ruleset (rules/) must check clean (no error, no warning)
-# and every rule id in it must be hit by some case under cases/default/
-# (a base rule that only feeds correlations: one of them);
+# and pass `kta test --require-tests` (every rule carries a match and a
+# no_match case in its tests: key, every correlation a case expecting hits
+# and one expecting none; the JUnit file it writes must be well-formed);
+# the events of those cases must give the same hits through kta eval, its
+# --reference and --threads 2, and no no_match event may hit any shipped
+# rule (a near miss is a near miss for the whole ruleset);
 # the examples in docs/rules.md must equal their cases under cases/docs/,
 # and sysmon.fieldmap must equal the `fields` of windows.fieldmap.
 # Then, when ../shared/sigma (relative to the repo root) exists,
@@ -143,7 +147,7 @@ done < <(find "$root/tests/rules/cases" -type f \( -name expected -o -name check
          LC_ALL=C sort -u)
 
 # The default ruleset loads without errors or warnings, and every rule in
-# it has at least one matching sample under cases/default/.
+# it passes its own test cases (and has them).
 if "$KTA" check "$root/rules" >"$work/out" 2>&1 && grep -q ' 0 errors, 0 warnings' "$work/out"; then
     pass=$((pass + 1))
 else
@@ -151,38 +155,63 @@ else
     sed 's/^/  /' "$work/out"
     fail=$((fail + 1))
 fi
-if python3 - "$root" <<'EOF'
-import glob, os, sys, yaml
-root = sys.argv[1]
-ids = []
-counted = {}   # base rule id -> the correlations that count its matches
-for dirpath, _, names in os.walk(os.path.join(root, "rules")):
-    for n in names:
+if "$KTA" test --require-tests --junit "$work/junit.xml" "$root/rules" >"$work/out" 2>&1 &&
+   grep -qE '^kta test: [1-9][0-9]* cases, [0-9]+ passed, 0 failed in [0-9]+ rules$' "$work/out" &&
+   python3 - "$work/junit.xml" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+top = ET.parse(sys.argv[1]).getroot()
+assert top.tag == "testsuites" and int(top.get("failures")) == 0, top.attrib
+assert sum(int(s.get("tests")) for s in top.iter("testsuite")) == int(top.get("tests")) > 0
+EOF
+then
+    pass=$((pass + 1))
+else
+    echo "FAIL: kta test --require-tests rules/"
+    sed 's/^/  /' "$work/out"
+    fail=$((fail + 1))
+fi
+# The events of the shipped rules' cases as JSON lines: all of them, and
+# the no_match ones apart.
+python3 - "$root/rules" "$work/shipped.jsonl" "$work/near.jsonl" <<'EOF'
+import json, os, sys, yaml
+every, near = open(sys.argv[2], "w"), open(sys.argv[3], "w")
+for dirpath, dirs, names in os.walk(sys.argv[1]):
+    dirs.sort()
+    for n in sorted(names):
         if not n.endswith((".yml", ".yaml")):
             continue
         for doc in yaml.safe_load_all(open(os.path.join(dirpath, n), encoding="utf-8")):
-            if isinstance(doc, dict):
-                ids += [r["id"] for r in doc.get("rules", [doc] if "detection" in doc else [])]
-                if "correlation" in doc:
-                    ids.append(doc["id"])
-                    refs = doc["correlation"]["rules"]
-                    for ref in [refs] if isinstance(refs, str) else refs:
-                        counted.setdefault(ref, []).append(doc["id"])
-hit = set()
-for exp in glob.glob(os.path.join(root, "tests/rules/cases/default/**/expected"), recursive=True):
-    if open(os.path.join(os.path.dirname(exp), "rules.path")).read().strip() != "rules":
-        continue
-    for line in open(exp, encoding="utf-8"):
-        if line.strip() and not line.startswith("#"):
-            hit.update(line.partition(":")[2].split())
-# A base rule whose matches only feed correlations is covered by a hit of one of them.
-hit.update(r for r, cs in counted.items() if hit.intersection(cs))
-missing = sorted(set(ids) - hit)
-for m in missing:
-    print(f"  rule {m} has no matching sample under tests/rules/cases/default/")
-sys.exit(1 if missing or not ids else 0)
+            for r in doc.get("rules", [doc]) if isinstance(doc, dict) else []:
+                for case in r.get("tests") or []:
+                    for ev in case.get("events", []) + [case[k] for k in ("match", "no_match") if k in case]:
+                        every.write(json.dumps(ev) + "\n")
+                    if "no_match" in case:
+                        near.write(json.dumps(case["no_match"]) + "\n")
 EOF
-then pass=$((pass + 1)); else echo "FAIL: default ruleset samples"; fail=$((fail + 1)); fi
+"$KTA" eval -r "$root/rules" "$work/shipped.jsonl" >"$work/hits" 2>"$work/err"
+ok=1
+for alt in --reference "--threads 2"; do
+    # shellcheck disable=SC2086  # $alt is one or two words
+    "$KTA" eval -r "$root/rules" $alt "$work/shipped.jsonl" >"$work/hits.alt" 2>"$work/err.alt"
+    same_run "shipped cases: eval $alt vs the engine" "$work/hits" "$work/err" "$work/hits.alt" \
+        "$work/err.alt" || ok=0
+done
+if [[ $ok -eq 1 && -s $work/hits ]]; then
+    pass=$((pass + 1))
+else
+    echo "FAIL: the shipped rules' case events through eval, --reference and --threads 2"
+    fail=$((fail + 1))
+fi
+"$KTA" eval -r "$root/rules" "$work/near.jsonl" >"$work/hits" 2>/dev/null
+if [[ -s $work/near.jsonl && ! -s $work/hits ]]; then
+    pass=$((pass + 1))
+else
+    echo "FAIL: a no_match event of a shipped rule hits a shipped rule"
+    python3 -c 'import json, sys
+for h in map(json.loads, open(sys.argv[1])):
+    print("  %s: line %d of the no_match events" % (h["rule"]["id"], h["source"]["line"]))' "$work/hits"
+    fail=$((fail + 1))
+fi
 
 # rules/fieldmaps/sysmon.fieldmap (version 1) and the `fields` of
 # windows.fieldmap (version 2) are the same field map; they must not drift.
@@ -290,7 +319,7 @@ EOF
     # The whole corpus against sample events: must run clean (no crash,
     # no regex limit errors on ordinary events), and the engine must find
     # exactly the hits of the plain path.
-    samples=("$root/tests/data/seed-events.jsonl")
+    samples=("$root/tests/data/seed-events.jsonl" "$work/shipped.jsonl")
     while IFS= read -r f; do samples+=("$f"); done < <(find "$root/tests/rules/cases" -name events.jsonl | LC_ALL=C sort)
     if "$KTA" eval --skip-invalid -r "$sigma" "${samples[@]}" >"$work/hits" 2>"$work/err"; then
         pass=$((pass + 1))
