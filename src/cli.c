@@ -149,8 +149,8 @@ static const struct opt opts[KTA_O_COUNT] = {
         "also write the results as JUnit XML to FILE (one testsuite per rule file, one "
         "testcase per case)" },
     [KTA_O_REQUIRE_TESTS] = { 0, "require-tests", NULL, ARG_NONE, NULL, NULL, NULL, 0,
-        "fail every rule that lacks a match and a no_match case (a correlation rule: a case "
-        "expecting hits and one expecting none)" },
+        "fail every enabled rule that lacks a match and a no_match case (a correlation rule: "
+        "a case expecting hits and one expecting none)" },
     [KTA_O_LEVEL] = { 0, "level", NULL, ARG_REQUIRED, "LEVEL", NULL, NULL, 0,
         "only rules of LEVEL or above (informational, low, medium, high, critical)" },
     [KTA_O_TAG] = { 0, "tag", NULL, ARG_REQUIRED, "TAGS", NULL, NULL, 0,
@@ -323,7 +323,8 @@ const struct kta_cmd kta_cmds[] = {
       "through the whole ruleset into a fresh correlation state that is closed at the end, "
       "and hits: N (that many hits of this correlation) or hits: [{group: {FIELD: VALUE}, "
       "count: N}...] (one item per hit, in order; group and count, when given, must equal "
-      "the hit's). Cases of a disabled rule are skipped. See kta-rules(7) and docs/rules.md, "
+      "the hit's); event times as kta eval takes them (or -X correlation.time_field=...), "
+      "so keep the events in time order. Cases of a disabled rule are skipped. See kta-rules(7) and docs/rules.md, "
       "Writing and testing rules.\n\n"
       "Each failing case prints one line on stdout, FILE:LINE: rule ID: what failed (LINE "
       "is the case's line), and a summary ends the output:\n\n"

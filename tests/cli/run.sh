@@ -939,6 +939,29 @@ check "test -m -p: cases pass with the map and placeholders" test $rc -eq 0
 check "test without -m: the match case fails (no field map)" \
     bash -c "test $rc -eq 1 && grep -q 't-map.yml:10: rule t-img: match case did not match' out"
 
+# correlation.time_field (-X or -c) gives the cases' event times, as kta run reads them
+cat >t-time.yml <<'EOF'
+id: t-tf
+title: f
+detection:
+  selection: {result: failure}
+  condition: selection
+---
+title: c
+id: t-tc
+correlation: {type: event_count, rules: [t-tf], timespan: 1m, condition: {gte: 2}}
+tests:
+  - events:
+      - {when: "2026-01-01T00:00:00Z", result: failure}
+      - {when: "2026-01-01T00:05:00Z", result: failure}
+    hits: 0
+EOF
+"$KTA" test t-time.yml >out 2>&1; rc=$?
+check "test: no time field, one window: the near miss hits" \
+    bash -c "test $rc -eq 1 && grep -q 't-time.yml:11: rule t-tc: expected 0 hits, got 1' out"
+"$KTA" test -X correlation.time_field=nosuch -X correlation.time_field=when t-time.yml >out 2>&1
+check "test -X correlation.time_field: five minutes apart, no hit" test $? -eq 0
+
 # ---- kta rules list ------------------------------------------------------
 "$KTA" rules list -p t-map.ph t-pass.yml t-map.yml >out 2>err; rc=$?
 check "rules list: exit 0" test $rc -eq 0

@@ -16,6 +16,7 @@
 #                  a hit of a rule with `suppress` is "id/N", N its "suppressed"
 #   check          `kta check` expectations: the first line is "exit N", every
 #                  further line a text that must occur in its output
+#   test           the same for `kta test` (the rules' own tests: cases)
 # Each case with `expected` runs
 #   $KTA eval -r RULES [-m FIELDMAP] [-p PLACEHOLDERS] [EVAL-ARGS] events.jsonl
 # and its hits are compared with expected; the same with --reference (every
@@ -23,7 +24,8 @@
 # same hits and the same stderr (detected_at and the summary's timing
 # aside), so every case also checks the engine against the plain path.
 # A case with `check` runs
-#   $KTA check [-m FIELDMAP] [-p PLACEHOLDERS] RULES.
+#   $KTA check [-m FIELDMAP] [-p PLACEHOLDERS] RULES,
+# one with `test` the same with `kta test`.
 # Then the default ruleset (rules/) must check clean (no error, no warning)
 # and pass `kta test --require-tests` (every rule carries a match and a
 # no_match case in its tests: key, every correlation a case expecting hits
@@ -101,26 +103,27 @@ while IFS= read -r dir; do
     extra=()
     [[ -f $dir/eval-args ]] && read -r -a extra <"$dir/eval-args"
     ok=1
-    if [[ -f $dir/check ]]; then
-        "$KTA" check "${fm[@]}" "$rules" >"$work/out" 2>&1
+    for cmd in check test; do
+        [[ -f $dir/$cmd ]] || continue
+        "$KTA" "$cmd" "${fm[@]}" "$rules" >"$work/out" 2>&1
         rc=$?
-        if ! python3 - "$dir/check" "$work/out" "$rc" <<'EOF'
+        if ! python3 - "$dir/$cmd" "$work/out" "$rc" "$cmd" <<'EOF'
 import sys
 lines = [l.rstrip("\n") for l in open(sys.argv[1], encoding="utf-8")]
 out = open(sys.argv[2], encoding="utf-8").read()
 bad = 0
 want = lines[0].split()
 if want[0] != "exit" or int(want[1]) != int(sys.argv[3]):
-    print(f"  kta check: {lines[0]!r} expected, exit {sys.argv[3]}"); bad = 1
+    print(f"  kta {sys.argv[4]}: {lines[0]!r} expected, exit {sys.argv[3]}"); bad = 1
 for l in lines[1:]:
     if l.strip() and not l.startswith("#") and l not in out:
-        print(f"  kta check output lacks {l!r}"); bad = 1
+        print(f"  kta {sys.argv[4]} output lacks {l!r}"); bad = 1
 if bad:
     print("  output was:\n" + "".join("    " + o + "\n" for o in out.splitlines()))
 sys.exit(bad)
 EOF
         then ok=0; fi
-    fi
+    done
     if [[ -f $dir/expected ]]; then
         if ! "$KTA" eval -r "$rules" "${fm[@]}" "${extra[@]}" "$dir/events.jsonl" >"$work/hits" 2>"$work/err"; then
             echo "  kta eval exited non-zero"
@@ -143,7 +146,7 @@ EOF
         echo "FAIL: $name"
         fail=$((fail + 1))
     fi
-done < <(find "$root/tests/rules/cases" -type f \( -name expected -o -name check \) -printf '%h\n' |
+done < <(find "$root/tests/rules/cases" -type f \( -name expected -o -name check -o -name test \) -printf '%h\n' |
          LC_ALL=C sort -u)
 
 # The default ruleset loads without errors or warnings, and every rule in
@@ -227,7 +230,7 @@ EOF
 then pass=$((pass + 1)); else echo "FAIL: sysmon.fieldmap / windows.fieldmap fields"; fail=$((fail + 1)); fi
 
 # Every example in docs/rules.md that is tagged <!-- case: docs/NAME -->
-# (rules.yml), or <!-- events|expected|fieldmap|placeholders|check:
+# (rules.yml), or <!-- events|expected|fieldmap|placeholders|check|test:
 # docs/NAME --> is
 # byte-for-byte that file of the case, and every case under cases/docs/ is
 # shown in the guide.
@@ -237,9 +240,10 @@ import os, re, sys
 root = sys.argv[1]
 doc = open(os.path.join(root, "docs/rules.md"), encoding="utf-8").read()
 files = {"case": "rules.yml", "events": "events.jsonl", "fieldmap": "fieldmap",
-         "placeholders": "placeholders", "expected": "expected", "check": "check"}
+         "placeholders": "placeholders", "expected": "expected", "check": "check",
+         "test": "test"}
 bad, seen = 0, set()
-for m in re.finditer(r"<!-- (case|events|fieldmap|placeholders|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S):
+for m in re.finditer(r"<!-- (case|events|fieldmap|placeholders|expected|check|test): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S):
     kind, case, text = m.groups()
     seen.add(case)
     path = os.path.join(root, "tests/rules/cases", case, files[kind])
@@ -247,8 +251,8 @@ for m in re.finditer(r"<!-- (case|events|fieldmap|placeholders|expected|check): 
         print(f"  docs/rules.md: {kind} {case}: {path} does not exist"); bad = 1
     elif open(path, encoding="utf-8").read() != text:
         print(f"  docs/rules.md: {kind} {case} differs from {path}"); bad = 1
-tags = len(re.findall(r"<!-- (?:case|events|fieldmap|placeholders|expected|check): ", doc))
-if tags != len(re.findall(r"<!-- (case|events|fieldmap|placeholders|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S)):
+tags = len(re.findall(r"<!-- (?:case|events|fieldmap|placeholders|expected|check|test): ", doc))
+if tags != len(re.findall(r"<!-- (case|events|fieldmap|placeholders|expected|check|test): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S)):
     print("  docs/rules.md: a tag is not directly followed by a fenced block"); bad = 1
 docs = os.path.join(root, "tests/rules/cases/docs")
 for d in sorted(os.listdir(docs)) if os.path.isdir(docs) else []:
