@@ -469,6 +469,27 @@ void kta_cli_diag(void *opaque, enum kta_diag_kind kind, const char *msg)
         kta_log(kind == KTA_DIAG_ERROR ? KTA_LOG_ERROR : KTA_LOG_WARN, "%s", msg);
 }
 
+struct kta_ruleset *kta_cli_load_rules(const struct kta_cli *cli, struct kta_rules_stats *st)
+{
+    struct kta_rules_opts ropts;
+    struct kta_rules_stats own = { 0 };
+    struct kta_ruleset *rs;
+    char errstr[1024];
+
+    if (!st)
+        st = &own;
+    kta_cli_rules_opts(cli->cfg, &ropts);
+    rs = kta_rules_load_paths((const char *const *)cli->cfg->rules_paths,
+                              cli->cfg->nrules_paths, &ropts, st, errstr, sizeof(errstr));
+    /* Each error has had its line; say only what it means. */
+    if (!rs && st->errors)
+        kta_log(KTA_LOG_ERROR, "%s: rules not loaded: %zu error%s", cli->cmd->name, st->errors,
+                st->errors == 1 ? "" : "s");
+    else if (!rs)
+        kta_log(KTA_LOG_ERROR, "%s", errstr);
+    return rs;
+}
+
 int kta_cli_rules_operands(struct kta_cli *cli, int first)
 {
     char err[1024];

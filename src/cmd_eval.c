@@ -787,13 +787,10 @@ static char **split_fields(const char *s)
 
 int kta_cmd_eval(int argc, char **argv)
 {
-    struct kta_rules_opts ropts;
-    struct kta_rules_stats rst = { 0 };
     struct eval e = { .nthreads = 1, .max_bytes = EVAL_MAX_LINE };
     struct kta_ruleset *rs = NULL;
     struct kta_cli cli;
     long long nthreads = 1;
-    char errstr[1024];
     int rc = 0;
 
     if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
@@ -814,16 +811,7 @@ int kta_cmd_eval(int argc, char **argv)
         nthreads = ncpu < 1 ? 1 : ncpu > EVAL_MAX_THREADS ? EVAL_MAX_THREADS : ncpu;
     }
     e.nthreads = (int)nthreads;
-    kta_cli_rules_opts(cli.cfg, &ropts);
-    rs = kta_rules_load_paths((const char *const *)cli.cfg->rules_paths, cli.cfg->nrules_paths,
-                              &ropts, &rst, errstr, sizeof(errstr));
-    if (!rs) {
-        /* Each error has had its line; say only what it means. */
-        if (rst.errors)
-            kta_log(KTA_LOG_ERROR, "eval: rules not loaded: %zu error%s", rst.errors,
-                    rst.errors == 1 ? "" : "s");
-        else
-            kta_log(KTA_LOG_ERROR, "%s", errstr);
+    if (!(rs = kta_cli_load_rules(&cli, NULL))) {
         rc = KTA_EXIT_USAGE;
         goto done;
     }

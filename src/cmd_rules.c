@@ -215,13 +215,10 @@ static json_t *str_or_null(const char *s)
 int kta_cmd_rules(int argc, char **argv)
 {
     struct filters f = { .level = -1 };
-    struct kta_rules_opts ropts;
-    struct kta_rules_stats rst = { 0 };
     struct kta_ruleset *rs = NULL;
     struct row *rows = NULL;
     size_t nrows = 0, total = 0, listed = 0;
     struct kta_cli cli;
-    char errstr[1024];
     int rc = 0, json;
 
     if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
@@ -259,15 +256,7 @@ int kta_cmd_rules(int argc, char **argv)
             goto done;
         }
     }
-    kta_cli_rules_opts(cli.cfg, &ropts);
-    rs = kta_rules_load_paths((const char *const *)cli.cfg->rules_paths, cli.cfg->nrules_paths,
-                              &ropts, &rst, errstr, sizeof(errstr));
-    if (!rs) {
-        if (rst.errors)
-            kta_log(KTA_LOG_ERROR, "rules: not loaded: %zu error%s", rst.errors,
-                    rst.errors == 1 ? "" : "s");
-        else
-            kta_log(KTA_LOG_ERROR, "%s", errstr);
+    if (!(rs = kta_cli_load_rules(&cli, NULL))) {
         rc = KTA_EXIT_USAGE;
         goto done;
     }

@@ -420,21 +420,13 @@ static int write_junit(const struct tester *t, FILE *fp)
     return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
 
-static const char *plural(size_t n, const char *one, const char *many)
-{
-    return n == 1 ? one : many;
-}
-
 int kta_cmd_test(int argc, char **argv)
 {
     struct tester t = { 0 };
-    struct kta_rules_opts ropts;
-    struct kta_rules_stats rst = { 0 };
     struct kta_ruleset *rs = NULL;
     struct kta_cli cli;
     const char *junit = NULL, **tf = NULL;
     FILE *jfp = NULL;
-    char errstr[1024];
     int rc = 0, require;
 
     if (kta_cli_parse(&cli, argc, argv, &rc) < 0) {
@@ -455,15 +447,7 @@ int kta_cmd_test(int argc, char **argv)
         }
         t.junit = 1;
     }
-    kta_cli_rules_opts(cli.cfg, &ropts);
-    rs = kta_rules_load_paths((const char *const *)cli.cfg->rules_paths, cli.cfg->nrules_paths,
-                              &ropts, &rst, errstr, sizeof(errstr));
-    if (!rs) {
-        if (rst.errors)
-            kta_log(KTA_LOG_ERROR, "test: rules not loaded: %zu error%s", rst.errors,
-                    rst.errors == 1 ? "" : "s");
-        else
-            kta_log(KTA_LOG_ERROR, "%s", errstr);
+    if (!(rs = kta_cli_load_rules(&cli, NULL))) {
         rc = KTA_EXIT_USAGE;
         /* No results: leave no file that a CI job could take for them. */
         if (jfp) {
@@ -497,16 +481,15 @@ int kta_cmd_test(int argc, char **argv)
         run_rule(&t, c->file, c->line, c->id, 0, c, c->tests, c->ntests, 1, require);
     }
     if (!cli.given[KTA_O_QUIET]) {
-        printf("kta test: %zu %s, %zu passed, %zu failed in %zu %s", t.cases,
-               plural(t.cases, "case", "cases"), t.passed, t.failed, t.rules,
-               plural(t.rules, "rule", "rules"));
+        printf("kta test: %zu case%s, %zu passed, %zu failed in %zu rule%s", t.cases,
+               t.cases == 1 ? "" : "s", t.passed, t.failed, t.rules, t.rules == 1 ? "" : "s");
         if (t.skipped)
             printf("; %zu skipped (disabled rules)", t.skipped);
         if (t.untested)
-            printf("; %zu %s without cases", t.untested, plural(t.untested, "rule", "rules"));
+            printf("; %zu rule%s without cases", t.untested, t.untested == 1 ? "" : "s");
         if (t.lacking)
-            printf("; %zu %s lacking cases (--require-tests)", t.lacking,
-                   plural(t.lacking, "rule", "rules"));
+            printf("; %zu rule%s lacking cases (--require-tests)", t.lacking,
+                   t.lacking == 1 ? "" : "s");
         printf("\n");
     }
     rc = t.failed || t.lacking ? KTA_EXIT_FAILURE : KTA_EXIT_OK;

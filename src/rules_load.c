@@ -9,7 +9,8 @@
  * rejects what docs/rules.md §1 forbids (aliases and anchors, files over
  * 4 MiB, nesting deeper than 64).  It then checks each rule's top-level
  * keys and hands `detection` to the compiler, with the field map and the
- * placeholders (expand) file it read first.  Filter documents compile
+ * placeholders (expand) file it read first; a `tests:` key is checked
+ * for shape and kept on the rule for `kta test`, which alone runs it.  Filter documents compile
  * the same way and, once every file is read, become scopes of the rules
  * they name (by id or `name`).  Every problem goes to the
  * caller's diag callback; loading never stops at the first one, so

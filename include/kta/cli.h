@@ -102,6 +102,13 @@ int kta_cli_rules_operands(struct kta_cli *cli, int first);
  * through kta_cli_diag. */
 void kta_cli_rules_opts(const struct kta_config *cfg, struct kta_rules_opts *ropts);
 
+/* Loads the rules of cli's configuration (rules.path, rules.fieldmap,
+ * rules.placeholders, rules.on_error, rules.strict) as kta run does, each
+ * error and warning printed by kta_cli_diag.  Returns the ruleset (one
+ * reference), or NULL after logging "CMD: rules not loaded: N errors"
+ * (or the cause, when it is not a rule error); st may be NULL. */
+struct kta_ruleset *kta_cli_load_rules(const struct kta_cli *cli, struct kta_rules_stats *st);
+
 /* A kta_diag_fn for run, eval and config --check: each rule error or
  * warning as one log line, "kta: error: FILE:LINE:COL: what" (the rule
  * loader's own "error:" word dropped, the log level says it). */
