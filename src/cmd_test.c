@@ -286,9 +286,11 @@ static const char *kind_name(enum kta_test_kind k)
 enum verdict { PASSED, FAILED, SKIPPED };
 
 /* Records one result: its line on stdout (failures; all with -v) and its
- * JUnit testcase.  name: "ID[N] KIND". */
+ * JUnit testcase (a failure's text also lists the case's events, c; NULL:
+ * none).  name: "ID[N] KIND". */
 static void record(struct tester *t, const char *file, int line, const char *id,
-                   const char *name, enum verdict v, const char *why, double secs)
+                   const char *name, enum verdict v, const char *why, double secs,
+                   const struct kta_rule_test *c)
 {
     struct suite *s = suite_of(t, file);
 
@@ -322,6 +324,11 @@ static void record(struct tester *t, const char *file, int line, const char *id,
 
             xml_escape(&s->xml, text);
             free(text);
+            for (size_t i = 0; c && i < c->nevents; i++) {
+                text = xasprintf("\nline %d: %s", c->event_lines[i], c->events[i]);
+                xml_escape(&s->xml, text);
+                free(text);
+            }
         }
         kta_buf_appends(&s->xml, "</failure>\n    </testcase>\n");
     } else {
@@ -366,7 +373,7 @@ static void run_rule(struct tester *t, const char *file, int line, const char *i
             t->failed++;
             suite_of(t, file)->failures++;
         }
-        record(t, file, c->line, id, name, v, t->why.data, now_s() - t0);
+        record(t, file, c->line, id, name, v, t->why.data, now_s() - t0, c);
         free(name);
     }
     /* A disabled rule's cases are skipped, so they are not required. */
@@ -384,7 +391,7 @@ static void run_rule(struct tester *t, const char *file, int line, const char *i
                            !want_a ? "match" : "no_match");
         t->lacking++;
         suite_of(t, file)->failures++;
-        record(t, file, line, id, name, FAILED, t->why.data, 0.0);
+        record(t, file, line, id, name, FAILED, t->why.data, 0.0, NULL);
         free(name);
     }
 }

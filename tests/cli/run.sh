@@ -786,6 +786,7 @@ assert [c.get("name") for c in cases[:2]] == ["t-cmd[1] match", "t-cmd[2] no_mat
 failed = [c for c in cases if c.find("failure") is not None]
 assert len(failed) == 7
 assert failed[0].find("failure").get("message") == "match case did not match"
+assert failed[0].find("failure").text == 't-fail.yml:7: rule t-cmd: match case did not match\nline 7: {"cmdline":"notepad.exe"}', failed[0].find("failure").text
 assert cases[3].find("failure") is None and cases[3].get("line") == "10"
 assert failed[-1].find("failure").get("message") == "expected 0 hits, got 1 (at the event of line 40)"
 PY
