@@ -160,6 +160,20 @@ static const struct opt opts[KTA_O_COUNT] = {
     [KTA_O_ROTATE_SECONDS] = { 0, "rotate-seconds", NULL, ARG_REQUIRED, "N", NULL, NULL, 0,
         "--jsonl, --csv: start a new file once the current one is N seconds old (checked "
         "after each batch; default: never)" },
+    [KTA_O_JUNIT] = { 0, "junit", NULL, ARG_REQUIRED, "FILE", NULL, NULL, 0,
+        "also write the results as JUnit XML to FILE (one testsuite per rule file, one "
+        "testcase per case)" },
+    [KTA_O_REQUIRE_TESTS] = { 0, "require-tests", NULL, ARG_NONE, NULL, NULL, NULL, 0,
+        "fail every enabled rule that lacks a match and a no_match case (a correlation rule: "
+        "a case expecting hits and one expecting none)" },
+    [KTA_O_LEVEL] = { 0, "level", NULL, ARG_REQUIRED, "LEVEL", NULL, NULL, 0,
+        "only rules of LEVEL or above (informational, low, medium, high, critical)" },
+    [KTA_O_TAG] = { 0, "tag", NULL, ARG_REQUIRED, "TAGS", NULL, NULL, 0,
+        "only rules carrying each of these tags (comma-separated; case ignored; a final * "
+        "matches any rest, as in attack.t1110*)" },
+    [KTA_O_LOGSOURCE] = { 0, "logsource", NULL, ARG_REQUIRED, "KEY=VALUE", NULL, NULL, 0,
+        "only rules whose logsource has each of these values (comma-separated, e.g. "
+        "product=windows,category=process_creation; case ignored)" },
     [KTA_O_VERBOSE] = { 'v', "verbose", NULL, ARG_NONE, NULL, NULL, NULL, 0,
         "more logging on stderr (debug lines)" },
     [KTA_O_UNTIL] = { 0, "until", NULL, ARG_REQUIRED, "END", NULL, NULL, 0,
@@ -224,6 +238,23 @@ static const struct kta_cmd_opt lint_opts[] = {
     { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS, { KTA_O_SET, NULL, NULL },
     { KTA_O_VERBOSE, NULL, NULL },
     { KTA_O_QUIET, NULL, "do not print warnings, nor the skipped and unscoped rules" },
+    { KTA_O_HELP, NULL, NULL }, { KTA_O_NONE, NULL, NULL },
+};
+
+static const struct kta_cmd_opt test_opts[] = {
+    { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS, { KTA_O_JUNIT, NULL, NULL },
+    { KTA_O_REQUIRE_TESTS, NULL, NULL }, { KTA_O_SET, NULL, NULL },
+    { KTA_O_VERBOSE, NULL, "also print a line for every case that passes or is skipped" },
+    { KTA_O_QUIET, NULL, "no summary line; on stderr only warnings and errors" },
+    { KTA_O_HELP, NULL, NULL }, { KTA_O_NONE, NULL, NULL },
+};
+
+static const struct kta_cmd_opt rules_opts[] = {
+    { KTA_O_CONFIG, NULL, NULL }, RULE_OPTS,
+    { KTA_O_JSON, NULL, "one JSON object per rule on stdout, one per line (see above)" },
+    { KTA_O_LEVEL, NULL, NULL }, { KTA_O_TAG, NULL, NULL }, { KTA_O_LOGSOURCE, NULL, NULL },
+    { KTA_O_SET, NULL, NULL }, { KTA_O_VERBOSE, NULL, NULL },
+    { KTA_O_QUIET, NULL, "no count line; on stderr only warnings and errors" },
     { KTA_O_HELP, NULL, NULL }, { KTA_O_NONE, NULL, NULL },
 };
 
@@ -357,6 +388,47 @@ const struct kta_cmd kta_cmds[] = {
       "0 when there is no error (warnings included, unless --strict); 1 when errors were "
       "found or, with --strict, any warning; 2 on a usage or configuration error",
       0, lint_opts },
+    { "test", kta_cmd_test, "[RULES...]",
+      "run the test cases written in the rules' tests: keys",
+      "Loads the rules as kta check does (RULES and -r paths, the same field map and "
+      "placeholders; without paths, the configuration's rules.path) and runs every case of "
+      "every rule's tests: key through the engine kta run and kta eval use. A detection "
+      "rule's case is match: EVENT (the rule's detection, log-source scope and filters "
+      "included, must hold for EVENT) or no_match: EVENT (it must not); each EVENT is "
+      "evaluated on its own. A correlation rule's case is events: [EVENT...], fed in order "
+      "through the whole ruleset into a fresh correlation state that is closed at the end, "
+      "and hits: N (that many hits of this correlation) or hits: [{group: {FIELD: VALUE}, "
+      "count: N}...] (one item per hit, in order; group and count, when given, must equal "
+      "the hit's); event times as kta eval takes them (or -X correlation.time_field=...), "
+      "so keep the events in time order. Cases of a disabled rule are skipped. See "
+      "kta-rules(7) and docs/rules.md, Writing and testing rules.\n\n"
+      "Each failing case prints one line on stdout, FILE:LINE: rule ID: what failed (LINE "
+      "is the case's line), and a summary ends the output:\n\n"
+      "    kta test: CASES cases, PASSED passed, FAILED failed in RULES rules\n\n"
+      "followed by the number of cases skipped and of rules without cases, when there are "
+      "any.",
+      "0 when every case passed; 1 when a case failed (or, with --require-tests, a rule "
+      "lacks cases) or the JUnit file cannot be written; " RULES_EXIT,
+      0, test_opts },
+    { "rules", kta_cmd_rules, "list [RULES...]",
+      "list the rules and correlation rules loaded, with filters",
+      "kta rules list loads the rules as kta check does and prints one line per rule and "
+      "correlation rule that passes the filters, in load order (rules first, then "
+      "correlations) under a header line: id, level, enabled, file:line, log source and "
+      "scope (scoped:N when N log-source entries scope it, unmapped when none matched and "
+      "it applies to every event, nomap without a log-source map, +Nf when N filters "
+      "narrow it; a correlation rule shows its type), tags and title. Rules left out for "
+      "their log source (unmapped: skip) are not loaded: kta check lists them. A count "
+      "ends stderr.\n\n"
+      "With --json each rule is one JSON object on its own line instead, no header: "
+      "{\"kind\": \"rule\" or \"correlation\", \"id\", \"name\" (or null), \"title\", "
+      "\"level\", \"enabled\", \"file\", \"line\", \"logsource\" (\"product=windows "
+      "category=...\" or null), \"scope\" (none, scoped, unmapped, nomap; correlation for "
+      "correlations), \"scopes\", \"filters\", \"tags\", \"tests\" (its number of cases), "
+      "\"output_topic\" (or null), and for a correlation rule \"type\" and \"rules\" (the "
+      "ids it refers to)}.",
+      "0 after the list (also when no rule passes the filters); " RULES_EXIT,
+      0, rules_opts },
     { "produce", kta_cmd_produce, "[FILE...]",
       "send JSON lines from files or stdin to a Kafka topic",
       "Sends each non-empty line of each FILE (or stdin) as one record to TOPIC and waits "
@@ -493,6 +565,45 @@ void kta_cli_diag(void *opaque, enum kta_diag_kind kind, const char *msg)
                 p + strlen(word));
     } else
         kta_log(kind == KTA_DIAG_ERROR ? KTA_LOG_ERROR : KTA_LOG_WARN, "%s", msg);
+}
+
+struct kta_ruleset *kta_cli_load_rules(const struct kta_cli *cli, struct kta_rules_stats *st)
+{
+    struct kta_rules_opts ropts;
+    struct kta_rules_stats own = { 0 };
+    struct kta_ruleset *rs;
+    char errstr[1024];
+
+    if (!st)
+        st = &own;
+    kta_cli_rules_opts(cli->cfg, &ropts);
+    rs = kta_rules_load_paths((const char *const *)cli->cfg->rules_paths,
+                              cli->cfg->nrules_paths, &ropts, st, errstr, sizeof(errstr));
+    /* Each error has had its line; say only what it means. */
+    if (!rs && st->errors)
+        kta_log(KTA_LOG_ERROR, "%s: rules not loaded: %zu error%s", cli->cmd->name, st->errors,
+                st->errors == 1 ? "" : "s");
+    else if (!rs)
+        kta_log(KTA_LOG_ERROR, "%s", errstr);
+    return rs;
+}
+
+int kta_cli_rules_operands(struct kta_cli *cli, int first)
+{
+    char err[1024];
+
+    for (int i = first; i < cli->nargs; i++) {
+        int rc;
+
+        if (i == first && !cli->given[KTA_O_RULES])
+            rc = kta_config_set(cli->cfg, "rules.path", cli->args[i], cli->cmd->name, err,
+                                sizeof(err));
+        else
+            rc = kta_config_append(cli->cfg, "rules.path", cli->args[i], err, sizeof(err));
+        if (rc < 0)
+            return kta_cli_usage(cli->cmd, "%s", err);
+    }
+    return 0;
 }
 
 void kta_cli_rules_opts(const struct kta_config *cfg, struct kta_rules_opts *ropts)

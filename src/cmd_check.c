@@ -133,18 +133,9 @@ static int check(int argc, char **argv, int lint)
         kta_cli_free(&cli);
         return rc;
     }
-    /* RULES... operands and -r paths are the same thing: the first
-     * replaces rules.path, the others add to it. */
-    for (int i = 0; i < cli.nargs; i++) {
-        if (i == 0 && !cli.given[KTA_O_RULES])
-            rc = kta_config_set(cli.cfg, "rules.path", cli.args[i], "check", err, sizeof(err));
-        else
-            rc = kta_config_append(cli.cfg, "rules.path", cli.args[i], err, sizeof(err));
-        if (rc < 0) {
-            rc = kta_cli_usage(cli.cmd, "%s", err);
-            goto out;
-        }
-    }
+    /* RULES... operands and -r paths are the same thing. */
+    if ((rc = kta_cli_rules_operands(&cli, 0)) != 0)
+        goto out;
     cs.quiet = cli.given[KTA_O_QUIET] > 0;
     lint = lint || cli.given[KTA_O_LINT] > 0;
     kta_cli_rules_opts(cli.cfg, &opts);

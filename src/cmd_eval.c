@@ -834,8 +834,6 @@ static char **split_fields(const char *s)
 
 int kta_cmd_eval(int argc, char **argv)
 {
-    struct kta_rules_opts ropts;
-    struct kta_rules_stats rst = { 0 };
     struct eval e = { .nthreads = 1, .max_bytes = EVAL_MAX_LINE };
     struct kta_ruleset *rs = NULL;
     struct kta_cli cli;
@@ -884,16 +882,7 @@ int kta_cmd_eval(int argc, char **argv)
         rc = kta_cli_usage(cli.cmd, "-o is for a backtest: give -t TOPIC");
         goto done;
     }
-    kta_cli_rules_opts(cli.cfg, &ropts);
-    rs = kta_rules_load_paths((const char *const *)cli.cfg->rules_paths, cli.cfg->nrules_paths,
-                              &ropts, &rst, errstr, sizeof(errstr));
-    if (!rs) {
-        /* Each error has had its line; say only what it means. */
-        if (rst.errors)
-            kta_log(KTA_LOG_ERROR, "eval: rules not loaded: %zu error%s", rst.errors,
-                    rst.errors == 1 ? "" : "s");
-        else
-            kta_log(KTA_LOG_ERROR, "%s", errstr);
+    if (!(rs = kta_cli_load_rules(&cli, NULL))) {
         rc = KTA_EXIT_USAGE;
         goto done;
     }

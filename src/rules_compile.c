@@ -1795,6 +1795,7 @@ void kta_rule_free(struct kta_rule *r)
     for (i = 0; i < r->nsup_by; i++)
         free(r->sup_by[i]);
     free(r->sup_by);
+    kta_rule_tests_free(r->tests, r->ntests);
     free(r->id);
     free(r->title);
     free(r->name);
@@ -2006,6 +2007,37 @@ const char *kta_rule_logsource(const struct kta_rule *r)
 const char *kta_rule_output_topic(const struct kta_rule *r)
 {
     return r->output_topic;
+}
+
+const char *kta_rule_file(const struct kta_rule *r)
+{
+    return r->file;
+}
+
+int kta_rule_line(const struct kta_rule *r)
+{
+    return r->line;
+}
+
+enum kta_ls_state kta_rule_ls_state(const struct kta_rule *r)
+{
+    return r->ls_state;
+}
+
+size_t kta_rule_nscope(const struct kta_rule *r)
+{
+    return r->nscope - r->nfilters;
+}
+
+size_t kta_rule_nfilters(const struct kta_rule *r)
+{
+    return r->nfilters;
+}
+
+const struct kta_rule_test *kta_rule_tests(const struct kta_rule *r, size_t *n)
+{
+    *n = r->ntests;
+    return r->tests;
 }
 
 size_t kta_rule_index(const struct kta_rule *r)

@@ -296,6 +296,8 @@ struct kta_rule {
     char             **sup_by;
     size_t             nsup_by;
     int64_t            sup_for_ms;
+    struct kta_rule_test *tests;         /* its `tests:` cases (rules_load.c) */
+    size_t             ntests;
     atomic_uint_fast64_t errors;
 };
 
@@ -400,6 +402,8 @@ int kta_rules_compile_detection(struct kta_rule *r, const struct kta_ynode *det,
 
 void kta_rule_free(struct kta_rule *r);
 void kta_corrdef_free(struct kta_corrdef *c);
+/* Frees the n cases of a `tests:` key (rules_load.c parse_tests). */
+void kta_rule_tests_free(struct kta_rule_test *t, size_t n);
 
 /*
  * The rule that ref names among rules[0..nrules): the one whose id equals

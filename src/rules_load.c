@@ -9,7 +9,8 @@
  * rejects what docs/rules.md §1 forbids (aliases and anchors, files over
  * 4 MiB, nesting deeper than 64).  It then checks each rule's top-level
  * keys and hands `detection` to the compiler, with the field map and the
- * placeholders (expand) file it read first.  Filter documents compile
+ * placeholders (expand) file it read first; a `tests:` key is checked
+ * for shape and kept on the rule for `kta test`, which alone runs it.  Filter documents compile
  * the same way and, once every file is read, become scopes of the rules
  * they name (by id or `name`).  Every problem goes to the
  * caller's diag callback; loading never stops at the first one, so
@@ -971,6 +972,8 @@ struct corr_pending;
 static int parse_timespan(const struct kta_ynode *v, int64_t *ms);
 static void parse_suppress(struct kta_rules_diag *d, const char *file, struct kta_rule *r,
                            const struct kta_ynode *v);
+static void parse_tests(struct kta_rules_diag *d, const char *file, const char *id, int corr,
+                        const struct kta_ynode *v, struct kta_rule_test **out, size_t *nout);
 static int string_list(const struct kta_ynode *v, char ***out, int **lines, int **cols,
                        size_t *n);
 
@@ -1283,6 +1286,8 @@ static void load_rule(struct loader *ld, const char *file, const struct kta_ynod
             }
         } else if (strcmp(key, "suppress") == 0) {
             parse_suppress(d, file, r, v);
+        } else if (strcmp(key, "tests") == 0) {
+            parse_tests(d, file, r->id, 0, v, &r->tests, &r->ntests);
         } else {
             if (strcmp(key, "logsource") == 0)
                 lsn = v;
@@ -1373,6 +1378,186 @@ static void parse_suppress(struct kta_rules_diag *d, const char *file, struct kt
     r->sup_for_ms = ms;
 }
 
+/* ---- test cases (`tests:`) ---------------------------------------------- */
+
+void kta_rule_tests_free(struct kta_rule_test *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < t[i].nevents; j++)
+            free(t[i].events[j]);
+        free(t[i].events);
+        free(t[i].event_lines);
+        json_decref(t[i].hits);
+    }
+    free(t);
+}
+
+/* Adds one event (a mapping, checked by the caller) to case t as compact
+ * JSON text, the bytes `kta test` evaluates. */
+static void test_event(struct kta_rule_test *t, const struct kta_ynode *ev)
+{
+    json_t *j = ynode_to_json(ev);
+
+    t->events = xrealloc(t->events, (t->nevents + 1) * sizeof(*t->events));
+    t->event_lines = xrealloc(t->event_lines, (t->nevents + 1) * sizeof(*t->event_lines));
+    t->events[t->nevents] = json_dumps(j, JSON_COMPACT);
+    if (!t->events[t->nevents])
+        abort();   /* out of memory: jansson's only failure on an object */
+    t->event_lines[t->nevents++] = ev->line;
+    json_decref(j);
+}
+
+/* A correlation case's `hits:`: a number of hits, or a list of
+ * {group: {NAME: VALUE...}, count: N} (either key may be left out), one
+ * per hit in the order they come.  Returns the number of errors. */
+static int test_hits(struct kta_rules_diag *d, const char *file, const char *id,
+                     const struct kta_ynode *v, struct kta_rule_test *t)
+{
+    int errors = 0;
+
+    if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_INT && v->ival >= 0) {
+        t->nhits = (size_t)v->ival;
+        return 0;
+    }
+    if (v->kind != KTA_YNODE_SEQ) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, id,
+                         "'hits' must be a number of hits (0 or more) or a list of "
+                         "{group: {FIELD: VALUE}, count: N}, one per hit expected");
+        return 1;
+    }
+    t->hits = json_array();
+    for (size_t i = 0; i < v->n; i++) {
+        const struct kta_ynode *h = v->items[i];
+        json_t *jh = json_object();
+
+        if (h->kind != KTA_YNODE_MAP || h->n == 0) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, h->line, h->col, id,
+                             "an expected hit must be a mapping with 'group' and/or 'count'");
+            errors++;
+        }
+        for (size_t k = 0; h->kind == KTA_YNODE_MAP && k + 1 < h->n; k += 2) {
+            const struct kta_ynode *key = h->items[k], *val = h->items[k + 1];
+
+            if (strcmp(key->str, "group") == 0 && val->kind == KTA_YNODE_MAP) {
+                json_object_set_new(jh, "group", ynode_to_json(val));
+            } else if (strcmp(key->str, "count") == 0 && val->kind == KTA_YNODE_SCALAR &&
+                       val->type == KTA_YT_INT && val->ival >= 1) {
+                json_object_set_new(jh, "count", json_integer(val->ival));
+            } else {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, key->line, key->col, id,
+                                 strcmp(key->str, "group") == 0 ?
+                                 "'group' must map the group-by fields to their values" :
+                                 strcmp(key->str, "count") == 0 ?
+                                 "'count' must be a whole number, 1 or more" :
+                                 "unknown key '%s' in an expected hit (it takes 'group' and "
+                                 "'count')", key->str);
+                errors++;
+            }
+        }
+        json_array_append_new(t->hits, jh);
+    }
+    t->nhits = v->n;
+    return errors;
+}
+
+/*
+ * `tests:` of a rule (corr 0: match / no_match cases) or of a correlation
+ * rule (corr 1: events / hits cases), docs/rules.md "Writing and testing
+ * rules".  The engine never looks at them; they are checked here so that
+ * `kta check` names a malformed case by its place, and kept for `kta
+ * test`.  Every problem is an error of the rule.
+ */
+static void parse_tests(struct kta_rules_diag *d, const char *file, const char *id, int corr,
+                        const struct kta_ynode *v, struct kta_rule_test **out, size_t *nout)
+{
+    const char *expect = corr ? "'events: [EVENT...]' and 'hits: N'" :
+                                "'match: EVENT' or 'no_match: EVENT'";
+
+    if (v->kind == KTA_YNODE_SCALAR && v->type == KTA_YT_NULL)
+        return;
+    if (v->kind != KTA_YNODE_SEQ) {
+        kta_rules_report(d, KTA_DIAG_ERROR, file, v->line, v->col, id,
+                         "'tests' must be a list of cases, each %s", expect);
+        return;
+    }
+    *out = xcalloc(v->n ? v->n : 1, sizeof(**out));
+    for (size_t i = 0; i < v->n; i++) {
+        const struct kta_ynode *c = v->items[i], *evs = NULL, *hits = NULL;
+        struct kta_rule_test *t = &(*out)[(*nout)++];
+        int have = 0;
+
+        t->line = c->line;
+        t->col = c->col;
+        if (c->kind != KTA_YNODE_MAP) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, c->line, c->col, id,
+                             "a test case must be a mapping: %s", expect);
+            continue;
+        }
+        for (size_t k = 0; k + 1 < c->n; k += 2) {
+            const struct kta_ynode *key = c->items[k], *val = c->items[k + 1];
+            int is_match = strcmp(key->str, "match") == 0;
+
+            if (!corr && (is_match || strcmp(key->str, "no_match") == 0)) {
+                if (have++) {
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, key->line, key->col, id,
+                                     "a test case takes one of 'match' and 'no_match' (make "
+                                     "two cases)");
+                } else if (val->kind != KTA_YNODE_MAP) {
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, val->line, val->col, id,
+                                     "the event of '%s' must be a mapping (an event object, "
+                                     "e.g. {process.name: bash})", key->str);
+                } else {
+                    t->kind = is_match ? KTA_TEST_MATCH : KTA_TEST_NO_MATCH;
+                    test_event(t, val);
+                }
+            } else if (corr && strcmp(key->str, "events") == 0) {
+                evs = val;
+            } else if (corr && strcmp(key->str, "hits") == 0) {
+                hits = val;
+            } else if (strcmp(key->str, "match") == 0 || strcmp(key->str, "no_match") == 0 ||
+                       strcmp(key->str, "events") == 0 || strcmp(key->str, "hits") == 0) {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, key->line, key->col, id,
+                                 "'%s' belongs to the test cases of %s rules; a case of a %s "
+                                 "rule is %s", key->str, corr ? "detection" : "correlation",
+                                 corr ? "correlation" : "detection", expect);
+                have = -1;
+            } else {
+                kta_rules_report(d, KTA_DIAG_ERROR, file, key->line, key->col, id,
+                                 "unknown key '%s' in a test case (expected %s)", key->str,
+                                 expect);
+                have = -1;
+            }
+        }
+        if (!corr) {
+            if (have == 0)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, c->line, c->col, id,
+                                 "a test case needs %s", expect);
+            continue;
+        }
+        t->kind = KTA_TEST_EVENTS;
+        if (!evs || !hits) {
+            if (have == 0)
+                kta_rules_report(d, KTA_DIAG_ERROR, file, c->line, c->col, id,
+                                 "a correlation's test case needs %s", expect);
+            continue;
+        }
+        if (evs->kind != KTA_YNODE_SEQ || evs->n == 0) {
+            kta_rules_report(d, KTA_DIAG_ERROR, file, evs->line, evs->col, id,
+                             "'events' must be a non-empty list of events, fed in order");
+        } else {
+            for (size_t e = 0; e < evs->n; e++) {
+                if (evs->items[e]->kind != KTA_YNODE_MAP)
+                    kta_rules_report(d, KTA_DIAG_ERROR, file, evs->items[e]->line,
+                                     evs->items[e]->col, id, "an event must be a mapping "
+                                     "(an event object)");
+                else
+                    test_event(t, evs->items[e]);
+            }
+        }
+        test_hits(d, file, id, hits, t);
+    }
+}
+
 /* ---- correlation rules --------------------------------------------------- */
 
 void kta_corrdef_free(struct kta_corrdef *c)
@@ -1394,6 +1579,7 @@ void kta_corrdef_free(struct kta_corrdef *c)
     free(c->field_of);
     free(c->field);
     free(c->file);
+    kta_rule_tests_free(c->tests, c->ntests);
     free(c);
 }
 
@@ -1544,6 +1730,8 @@ static void load_correlation(struct loader *ld, const char *file, const struct k
             kta_rules_report(d, KTA_DIAG_ERROR, file, k->line, k->col, c->id,
                              "'suppress' applies to detection rules; a correlation group is "
                              "already quiet after its hit until its window has passed");
+        } else if (strcmp(key, "tests") == 0) {
+            parse_tests(d, file, c->id, 1, v, &c->tests, &c->ntests);
         } else if (!is_sigma_key(key)) {
             kta_rules_report(d, KTA_DIAG_WARNING, file, k->line, k->col, c->id,
                              "unknown key '%s' (kept, not interpreted)", key);

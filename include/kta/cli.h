@@ -41,6 +41,7 @@ enum kta_opt {
     KTA_O_FILE, KTA_O_GENERATE_RULES, KTA_O_MATCH_RULES, KTA_O_SECONDS, KTA_O_MODES,
     KTA_O_LABEL, KTA_O_JSON, KTA_O_LINT, KTA_O_UNTIL,
     KTA_O_SQLITE, KTA_O_JSONL, KTA_O_CSV, KTA_O_ROTATE_BYTES, KTA_O_ROTATE_SECONDS,
+    KTA_O_JUNIT, KTA_O_REQUIRE_TESTS, KTA_O_LEVEL, KTA_O_TAG, KTA_O_LOGSOURCE,
     KTA_O_VERBOSE, KTA_O_QUIET, KTA_O_HELP,
     KTA_O_COUNT
 };
@@ -92,9 +93,22 @@ struct kta_cli {
 int kta_cli_parse(struct kta_cli *cli, int argc, char **argv, int *status);
 void kta_cli_free(struct kta_cli *cli);
 
+/* RULES... operands args[first..] of a command that loads rules (check,
+ * test, rules list): the same as -r paths, the first replacing rules.path
+ * unless -r was given, the others adding to it.  Returns 0, or
+ * KTA_EXIT_USAGE after printing the error. */
+int kta_cli_rules_operands(struct kta_cli *cli, int first);
+
 /* The rule loader's options from a configuration (rules.*); diag prints
  * through kta_cli_diag. */
 void kta_cli_rules_opts(const struct kta_config *cfg, struct kta_rules_opts *ropts);
+
+/* Loads the rules of cli's configuration (rules.path, rules.fieldmap,
+ * rules.placeholders, rules.on_error, rules.strict) as kta run does, each
+ * error and warning printed by kta_cli_diag.  Returns the ruleset (one
+ * reference), or NULL after logging "CMD: rules not loaded: N errors"
+ * (or the cause, when it is not a rule error); st may be NULL. */
+struct kta_ruleset *kta_cli_load_rules(const struct kta_cli *cli, struct kta_rules_stats *st);
 
 /* A kta_diag_fn for run, eval and config --check: each rule error or
  * warning as one log line, "kta: error: FILE:LINE:COL: what" (the rule

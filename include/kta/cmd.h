@@ -13,6 +13,8 @@ int kta_cmd_run(int argc, char **argv);
 int kta_cmd_eval(int argc, char **argv);
 int kta_cmd_check(int argc, char **argv);
 int kta_cmd_lint(int argc, char **argv);
+int kta_cmd_test(int argc, char **argv);
+int kta_cmd_rules(int argc, char **argv);
 int kta_cmd_produce(int argc, char **argv);
 int kta_cmd_config(int argc, char **argv);
 int kta_cmd_bench(int argc, char **argv);

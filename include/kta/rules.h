@@ -164,6 +164,42 @@ const char *kta_rule_logsource(const struct kta_rule *r);
 const char *kta_rule_output_topic(const struct kta_rule *r);
 /* Its place in its ruleset: kta_ruleset_rule(rs, kta_rule_index(r)) == r. */
 size_t kta_rule_index(const struct kta_rule *r);
+/* The file it was read from and the line of its mapping (1-based). */
+const char *kta_rule_file(const struct kta_rule *r);
+int kta_rule_line(const struct kta_rule *r);
+/* What became of its logsource, and how many log-source entries and
+ * filters (docs/rules.md, Filters) narrow it. */
+enum kta_ls_state kta_rule_ls_state(const struct kta_rule *r);
+size_t kta_rule_nscope(const struct kta_rule *r);
+size_t kta_rule_nfilters(const struct kta_rule *r);
+
+/*
+ * A rule's test cases: its `tests:` key (docs/rules.md, Writing and
+ * testing rules), checked for shape when the rule loads and otherwise
+ * left alone by the engine; `kta test` runs them.
+ */
+enum kta_test_kind {
+    KTA_TEST_MATCH,      /* match: EVENT — the detection holds for EVENT */
+    KTA_TEST_NO_MATCH,   /* no_match: EVENT — it does not */
+    KTA_TEST_EVENTS,     /* events: [EVENT...] and hits: — a correlation's hits */
+};
+
+struct kta_rule_test {
+    enum kta_test_kind kind;
+    char             **events;      /* each event as compact JSON text (one for
+                                     * match / no_match) */
+    int               *event_lines; /* the line of each in the rule file */
+    size_t             nevents;
+    size_t             nhits;       /* KTA_TEST_EVENTS: the hits expected */
+    json_t            *hits;        /* KTA_TEST_EVENTS given as a list: nhits
+                                     * objects, each with "group" (an object)
+                                     * and/or "count" (an integer) the hit must
+                                     * have; NULL when given as a number */
+    int                line, col;   /* the case item */
+};
+
+/* A rule's cases, in file order (NULL, *n = 0: none). */
+const struct kta_rule_test *kta_rule_tests(const struct kta_rule *r, size_t *n);
 
 /* How a sample value stands in its field. */
 enum kta_sample_shape {
@@ -301,6 +337,8 @@ struct kta_corrdef {
     size_t               index;               /* its place among the correlations */
     char                *file;
     int                  line, col;
+    struct kta_rule_test *tests;              /* its `tests:` cases */
+    size_t               ntests;
 };
 
 size_t kta_ruleset_ncorr(const struct kta_ruleset *rs);

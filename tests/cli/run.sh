@@ -703,6 +703,378 @@ check "export: no broker message" has "cannot reach the Kafka brokers at 127.0.0
 check "export: the database is created first (WAL)" test "$(sqlite3 new.db 'PRAGMA journal_mode' 2>/dev/null || echo wal)" = wal
 "$KTA" export --help >out
 check "export --help" has "usage: kta export" out
+# ---- kta test: the rules' tests: cases (issue #14) ---------------------------
+# A passing file: cases of a rule and of a correlation, flow and block style.
+cat >t-pass.yml <<'EOF'
+rules:
+  - id: t-mimikatz
+    title: Mimikatz on the command line
+    level: high
+    tags: [attack.credential_access, attack.t1003]
+    detection:
+      selection:
+        cmdline|contains: mimikatz
+      condition: selection
+    tests:
+      - match: {"cmdline": "C:\\tools\\mimikatz.exe privilege::debug"}
+      - no_match:
+          cmdline: notepad.exe
+  - id: t-fail
+    title: Failed login
+    level: informational
+    tags: [attack.t1110]
+    detection:
+      selection: {result: failure}
+      condition: selection
+    tests:
+      - match: {result: failure, user: bob}
+      - no_match: {result: success, user: bob}
+---
+title: Three failures of one user
+id: t-brute
+level: medium
+tags: [attack.t1110.001]
+correlation:
+  type: event_count
+  rules: [t-fail]
+  group-by: [user]
+  timespan: 5m
+  condition: {gte: 3}
+tests:
+  - events:
+      - {"@timestamp": "2026-01-01T00:00:00Z", result: failure, user: bob}
+      - {"@timestamp": "2026-01-01T00:00:10Z", result: failure, user: bob}
+      - {"@timestamp": "2026-01-01T00:00:20Z", result: failure, user: bob}
+    hits: [{group: {user: bob}, count: 3}]
+  - events:
+      - {"@timestamp": "2026-01-01T00:00:00Z", result: failure, user: bob}
+      - {"@timestamp": "2026-01-01T00:00:10Z", result: failure, user: carol}
+      - {"@timestamp": "2026-01-01T00:10:20Z", result: failure, user: bob}
+    hits: 0
+EOF
+"$KTA" test t-pass.yml >out 2>err; rc=$?
+check "test: passing cases exit 0" test $rc -eq 0
+check "test: summary" has "kta test: 6 cases, 6 passed, 0 failed in 3 rules" out
+check "test: nothing but the summary" test "$(wc -l <out)" -eq 1
+"$KTA" test -v t-pass.yml >out 2>&1
+check "test -v: a line per passing case" has "t-pass.yml:12: rule t-mimikatz: ok: no_match" out
+"$KTA" check t-pass.yml >out 2>&1; rc=$?
+check "check accepts tests: (exit 0)" test $rc -eq 0
+check "check: tests is a known key" bash -c "! grep -q \"unknown key 'tests'\" out"
+check "check: no warning for tests:" has " 0 errors, 0 warnings" out
+printf '{"cmdline":"mimikatz"}\n' | "$KTA" eval -r t-pass.yml >hits 2>err; rc=$?
+check "eval ignores tests: (exit 0, its hit)" bash -c "test $rc -eq 0 && grep -q '\"id\":\"t-mimikatz\"' hits"
+timeout 30 "$KTA" run -b 127.0.0.1:1 -r t-pass.yml -X startup_timeout_ms=500 >/dev/null 2>err
+check "run loads rules with tests: (gets as far as the brokers)" has "cannot reach the Kafka brokers" err
+
+# A failing file: each kind of failure, one line each with the case's line.
+cat >t-fail.yml <<'EOF'
+id: t-cmd
+title: cmd
+detection:
+  selection: {cmdline|contains: mimikatz}
+  condition: selection
+tests:
+  - match: {cmdline: notepad.exe}
+  - no_match: {cmdline: mimikatz.exe}
+  - match: {cmdline: "mimikatz\0"}
+  - match: {cmdline: mimikatz}
+---
+id: t-f
+title: f
+detection:
+  selection: {result: failure}
+  condition: selection
+---
+title: brute
+id: t-brute2
+correlation:
+  type: event_count
+  rules: [t-f]
+  group-by: [user]
+  timespan: 5m
+  condition: {gte: 2}
+tests:
+  - events:
+      - {"@timestamp": "2026-01-01T00:00:00Z", result: failure, user: bob}
+    hits: 1
+  - events:
+      - {"@timestamp": "2026-01-01T00:00:00Z", result: failure, user: bob}
+      - {"@timestamp": "2026-01-01T00:00:01Z", result: failure, user: bob}
+    hits: [{group: {user: carol}}]
+  - events:
+      - {"@timestamp": "2026-01-01T00:00:00Z", result: failure, user: bob}
+      - {"@timestamp": "2026-01-01T00:00:01Z", result: failure, user: bob}
+    hits: [{count: 5}]
+  - events:
+      - {"@timestamp": "2026-01-01T00:00:00Z", result: failure, user: bob}
+      - {"@timestamp": "2026-01-01T00:00:01Z", result: failure, user: bob}
+    hits: 0
+EOF
+"$KTA" test --junit junit.xml t-fail.yml >out 2>err; rc=$?
+check "test: failing cases exit 1" test $rc -eq 1
+check "test: match failure with file:line" has "t-fail.yml:7: rule t-cmd: match case did not match" out
+check "test: no_match failure with file:line" has "t-fail.yml:8: rule t-cmd: no_match case matched" out
+check "test: an event that is no valid record" \
+    has "t-fail.yml:9: rule t-cmd: the event at line 9 is not a valid record (invalid_json)" out
+check "test: a passing case prints nothing" bash -c "! grep -q '^t-fail.yml:10:' out"
+check "test: too few correlation hits" has "t-fail.yml:27: rule t-brute2: expected 1 hit, got 0" out
+check "test: wrong group" \
+    has 't-fail.yml:30: rule t-brute2: hit 1: expected group {"user":"carol"}, got {"user":"bob"}' out
+check "test: wrong count" has "t-fail.yml:34: rule t-brute2: hit 1: expected count 5, got 2" out
+check "test: hits where none expected, and where" \
+    has "t-fail.yml:38: rule t-brute2: expected 0 hits, got 1 (at the event of line 40)" out
+check "test: failing summary" has "kta test: 8 cases, 1 passed, 7 failed in 2 rules; 1 rule without cases" out
+check "test: failures on stdout, stderr empty" test ! -s err
+python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: test --junit XML"; }
+import xml.etree.ElementTree as ET
+top = ET.parse("junit.xml").getroot()
+assert top.tag == "testsuites", top.tag
+assert (top.get("tests"), top.get("failures")) == ("8", "7"), top.attrib
+suites = top.findall("testsuite")
+assert [s.get("name") for s in suites] == ["t-fail.yml"], suites
+s = suites[0]
+assert (s.get("tests"), s.get("failures")) == ("8", "7"), s.attrib
+cases = s.findall("testcase")
+assert len(cases) == 8
+assert all(c.get("classname") == "t-fail.yml" and c.get("name") for c in cases)
+assert [c.get("name") for c in cases[:2]] == ["t-cmd[1] match", "t-cmd[2] no_match"], [c.get("name") for c in cases]
+failed = [c for c in cases if c.find("failure") is not None]
+assert len(failed) == 7
+assert failed[0].find("failure").get("message") == "match case did not match"
+assert failed[0].find("failure").text == 't-fail.yml:7: rule t-cmd: match case did not match\nline 7: {"cmdline":"notepad.exe"}', failed[0].find("failure").text
+assert cases[3].find("failure") is None and cases[3].get("line") == "10"
+assert failed[-1].find("failure").get("message") == "expected 0 hits, got 1 (at the event of line 40)"
+PY
+"$KTA" test --junit junit.xml t-pass.yml >/dev/null 2>&1
+python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: test --junit XML, all passing"; }
+import xml.etree.ElementTree as ET
+top = ET.parse("junit.xml").getroot()
+assert (top.get("tests"), top.get("failures")) == ("6", "0"), top.attrib
+assert not list(top.iter("failure"))
+assert [c.get("name") for c in top.iter("testcase")][-1] == "t-brute[2] events"
+PY
+
+# JUnit: markup in ids, messages and file names is escaped; disabled
+# rules' cases are skipped; --require-tests fails rules that lack cases.
+mkdir -p 'x&y'
+cat >'x&y/t"<q>.yml' <<'EOF'
+id: 'a&b<c>"d'
+title: t
+detection:
+  selection: {k: "<&>"}
+  condition: selection
+tests:
+  - match: {k: "<&>"}
+  - no_match: {k: "<&>"}
+---
+id: t-off
+title: disabled
+enabled: false
+detection:
+  selection: {k: v}
+  condition: selection
+tests:
+  - match: {k: v}
+---
+id: t-untested
+title: no no_match
+detection:
+  selection: {k: w}
+  condition: selection
+tests:
+  - match: {k: w}
+EOF
+"$KTA" test --require-tests --junit junit.xml 'x&y' >out 2>err; rc=$?
+check "test --require-tests: exit 1" test $rc -eq 1
+check "test --require-tests: names the rule and what it lacks" \
+    has 'x&y/t"<q>.yml:19: rule t-untested: no no_match case (--require-tests)' out
+check "test: disabled rule's cases skipped, counted" \
+    has "kta test: 4 cases, 2 passed, 1 failed in 3 rules; 1 skipped (disabled rules); 1 rule lacking cases (--require-tests)" out
+python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: test --junit escaping, skipped, --require-tests"; }
+import xml.etree.ElementTree as ET
+top = ET.parse("junit.xml").getroot()
+s = top.find("testsuite")
+assert s.get("name") == 'x&y/t"<q>.yml', s.get("name")
+cases = s.findall("testcase")
+assert cases[0].get("name") == 'a&b<c>"d[1] match' and cases[0].get("classname") == 'x&y/t"<q>.yml'
+assert cases[1].find("failure").get("message") == "no_match case matched"
+assert 'rule a&b<c>"d: no_match' in cases[1].find("failure").text
+assert cases[2].find("skipped") is not None and s.get("skipped") == "1"
+assert cases[-1].get("name") == "t-untested tests" and cases[-1].find("failure") is not None
+assert (s.get("tests"), s.get("failures")) == ("5", "2"), s.attrib
+PY
+
+# Malformed tests: keys are load errors with file:line:col, for check,
+# test, eval and run alike; kta test then exits 2 and writes no JUnit.
+cat >t-bad.yml <<'EOF'
+id: t-bad
+title: bad
+detection:
+  selection: {k: v}
+  condition: selection
+tests:
+  - match: {k: v}
+  - match: v
+  - expect: {k: v}
+  - match: {k: v}
+    no_match: {k: w}
+  - events: [{k: v}]
+    hits: 1
+---
+title: c
+id: t-badc
+correlation: {type: event_count, rules: [t-bad], timespan: 1m, condition: {gte: 1}}
+tests:
+  - match: {k: v}
+  - events: {k: v}
+    hits: 1
+  - events: [{k: v}]
+    hits: [{group: {k: v}, count: 0}, {when: 1}]
+  - events: [{k: v}]
+---
+id: t-bad2
+title: bad2
+detection:
+  selection: {k: v}
+  condition: selection
+tests: {match: {k: v}}
+EOF
+"$KTA" check t-bad.yml >out 2>err; rc=$?
+check "check: malformed tests: exit 1" test $rc -eq 1
+for want in \
+    "t-bad.yml:8:12: error: rule t-bad: the event of 'match' must be a mapping" \
+    "t-bad.yml:9:5: error: rule t-bad: unknown key 'expect' in a test case (expected 'match: EVENT' or 'no_match: EVENT')" \
+    "t-bad.yml:11:5: error: rule t-bad: a test case takes one of 'match' and 'no_match'" \
+    "t-bad.yml:12:5: error: rule t-bad: 'events' belongs to the test cases of correlation rules" \
+    "t-bad.yml:19:5: error: rule t-badc: 'match' belongs to the test cases of detection rules" \
+    "t-bad.yml:20:13: error: rule t-badc: 'events' must be a non-empty list of events" \
+    "t-bad.yml:23:28: error: rule t-badc: 'count' must be a whole number, 1 or more" \
+    "t-bad.yml:23:40: error: rule t-badc: unknown key 'when' in an expected hit" \
+    "t-bad.yml:24:5: error: rule t-badc: a correlation's test case needs 'events: [EVENT...]' and 'hits: N'" \
+    "t-bad.yml:31:8: error: rule t-bad2: 'tests' must be a list of cases"; do
+    check "check: $want" has "$want" err
+done
+echo stale >junit.xml
+"$KTA" test --junit junit.xml t-bad.yml >out 2>err; rc=$?
+check "test: malformed tests: exit 2" test $rc -eq 2
+check "test: malformed tests: the errors with file:line:col" has "kta: error: t-bad.yml:8:12: rule t-bad:" err
+check "test: malformed tests: what it means" has "kta: error: test: rules not loaded: 11 errors" err
+check "test: no JUnit file after a load error (nor a stale one)" test ! -e junit.xml
+"$KTA" eval -r t-bad.yml </dev/null >/dev/null 2>&1; rc=$?
+check "eval: malformed tests: exit 2" test $rc -eq 2
+
+# Exit codes and usage: nosuch path 2, bad option 2, unwritable --junit 1
+"$KTA" test nosuch.yml >/dev/null 2>err; check "test: missing rules path exit 2" test $? -eq 2
+"$KTA" test --junt x t-pass.yml >/dev/null 2>err; check "test: unknown option exit 2" test $? -eq 2
+check "test: unknown option suggests --junit" has "did you mean '--junit'?" err
+"$KTA" test --junit /nonexistent/dir/j.xml t-pass.yml >/dev/null 2>err; rc=$?
+check "test: unwritable --junit exit 1" test $rc -eq 1
+check "test: unwritable --junit message" has "test: --junit /nonexistent/dir/j.xml: No such file or directory" err
+"$KTA" help test >out; check "help test shows --junit" has "--junit FILE" out
+
+# -m / -p: cases see the rules as kta run loads them (field map, log-source
+# scopes, placeholders)
+cat >t-map.yml <<'EOF'
+id: t-img
+title: image
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    Image|endswith: '\mimikatz.exe'
+    User|expand: '%admins%'
+  condition: selection
+tests:
+  - match: {event_type: process, process: {executable: 'C:\x\mimikatz.exe'}, user: root}
+  - no_match: {event_type: file, process: {executable: 'C:\x\mimikatz.exe'}, user: root}
+EOF
+printf 'fields:\n  Image: process.executable\n  User: user\nlogsources:\n  - match: {product: windows, category: process_creation}\n    where: {event_type: process}\n' >t-map.fieldmap
+printf 'admins: [root, admin]\n' >t-map.ph
+"$KTA" test -m t-map.fieldmap -p t-map.ph t-map.yml >out 2>&1; rc=$?
+check "test -m -p: cases pass with the map and placeholders" test $rc -eq 0
+"$KTA" test -p t-map.ph t-map.yml >out 2>&1; rc=$?
+check "test without -m: the match case fails (no field map)" \
+    bash -c "test $rc -eq 1 && grep -q 't-map.yml:10: rule t-img: match case did not match' out"
+
+# correlation.time_field (-X or -c) gives the cases' event times, as kta run reads them
+cat >t-time.yml <<'EOF'
+id: t-tf
+title: f
+detection:
+  selection: {result: failure}
+  condition: selection
+---
+title: c
+id: t-tc
+correlation: {type: event_count, rules: [t-tf], timespan: 1m, condition: {gte: 2}}
+tests:
+  - events:
+      - {when: "2026-01-01T00:00:00Z", result: failure}
+      - {when: "2026-01-01T00:05:00Z", result: failure}
+    hits: 0
+EOF
+"$KTA" test t-time.yml >out 2>&1; rc=$?
+check "test: no time field, one window: the near miss hits" \
+    bash -c "test $rc -eq 1 && grep -q 't-time.yml:11: rule t-tc: expected 0 hits, got 1' out"
+"$KTA" test -X correlation.time_field=nosuch -X correlation.time_field=when t-time.yml >out 2>&1
+check "test -X correlation.time_field: five minutes apart, no hit" test $? -eq 0
+
+# ---- kta rules list ------------------------------------------------------
+"$KTA" rules list -p t-map.ph t-pass.yml t-map.yml >out 2>err; rc=$?
+check "rules list: exit 0" test $rc -eq 0
+check "rules list: header" grep -qE '^ID +LEVEL +ENABLED +FILE:LINE +LOGSOURCE +SCOPE +TAGS +TITLE$' out
+check "rules list: a rule line" \
+    grep -qE '^t-mimikatz +high +yes +t-pass.yml:2 +- +none +attack.credential_access,attack.t1003 +Mimikatz on the command line$' out
+check "rules list: a correlation line" \
+    grep -qE '^t-brute +medium +yes +t-pass.yml:25 +- +correlation:event_count +attack.t1110.001 +Three failures of one user$' out
+check "rules list: the log source, unscoped without a map" \
+    grep -qE '^t-img +medium +yes +t-map.yml:1 +product=windows,category=process_creation +nomap +- +image$' out
+check "rules list: count on stderr" has "kta rules: 4 of 4 rules and correlation rules listed" err
+"$KTA" rules list -m t-map.fieldmap -p t-map.ph t-map.yml >out 2>/dev/null
+check "rules list -m: scoped by one entry" grep -qE '^t-img +.* +scoped:1 +' out
+"$KTA" rules list --level medium t-pass.yml >out 2>/dev/null
+check "rules list --level medium: medium and above" \
+    test "$(awk 'NR > 1 { print $1 }' out | tr '\n' ' ')" = "t-mimikatz t-brute "
+"$KTA" rules list --level HIGH t-pass.yml >out 2>/dev/null
+check "rules list --level HIGH (case ignored)" test "$(awk 'NR > 1 { print $1 }' out)" = "t-mimikatz"
+"$KTA" rules list --tag attack.t1110 t-pass.yml >out 2>/dev/null
+check "rules list --tag: exact" test "$(awk 'NR > 1 { print $1 }' out)" = "t-fail"
+"$KTA" rules list --tag 'ATTACK.T1110*' t-pass.yml >out 2>/dev/null
+check "rules list --tag PREFIX*" test "$(awk 'NR > 1 { print $1 }' out | tr '\n' ' ')" = "t-fail t-brute "
+"$KTA" rules list --tag attack.t1110,attack.t1003 t-pass.yml >out 2>err
+check "rules list --tag A,B: every one (none here)" test "$(wc -l <out)" -eq 1
+check "rules list: none listed is no error" has "kta rules: 0 of 3 rules" err
+"$KTA" rules list -p t-map.ph --logsource product=Windows t-pass.yml t-map.yml >out 2>/dev/null
+check "rules list --logsource" test "$(awk 'NR > 1 { print $1 }' out)" = "t-img"
+"$KTA" rules list -p t-map.ph --logsource product=windows,category=dns t-map.yml >out 2>/dev/null
+check "rules list --logsource: every pair must hold" test "$(wc -l <out)" -eq 1
+"$KTA" rules list -p t-map.ph --json t-pass.yml t-map.yml >out 2>/dev/null
+python3 - <<'PY' && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: rules list --json"; }
+import json
+rows = [json.loads(l) for l in open("out")]
+assert [r["id"] for r in rows] == ["t-mimikatz", "t-fail", "t-img", "t-brute"], rows
+m = rows[0]
+assert m == {"kind": "rule", "id": "t-mimikatz", "name": None, "title": "Mimikatz on the command line",
+             "level": "high", "enabled": True, "file": "t-pass.yml", "line": 2, "logsource": None,
+             "scope": "none", "scopes": 0, "filters": 0,
+             "tags": ["attack.credential_access", "attack.t1003"], "tests": 2, "output_topic": None}, m
+assert rows[2]["logsource"] == "product=windows category=process_creation" and rows[2]["scope"] == "nomap"
+c = rows[3]
+assert c["kind"] == "correlation" and c["type"] == "event_count" and c["rules"] == ["t-fail"], c
+assert c["tests"] == 2 and c["line"] == 25 and c["scope"] == "correlation"
+PY
+"$KTA" rules list --json --level critical t-pass.yml >out 2>/dev/null
+check "rules list --json with filters: nothing" test ! -s out
+"$KTA" rules >/dev/null 2>err; rc=$?
+check "rules without a subcommand: exit 2" bash -c "test $rc -eq 2 && grep -q 'a subcommand is needed: list' err"
+"$KTA" rules show t-pass.yml >/dev/null 2>err; rc=$?
+check "rules show: unknown subcommand, exit 2" bash -c "test $rc -eq 2 && grep -q \"unknown subcommand 'show'\" err"
+"$KTA" rules list --level severe t-pass.yml >/dev/null 2>err; check "rules list --level severe: exit 2" test $? -eq 2
+"$KTA" rules list --logsource windows t-pass.yml >/dev/null 2>err; check "rules list --logsource without =: exit 2" test $? -eq 2
+"$KTA" rules list --tag a,,b t-pass.yml >/dev/null 2>err; check "rules list --tag with an empty item: exit 2" test $? -eq 2
+"$KTA" rules list t-bad.yml >/dev/null 2>err; check "rules list: rules that do not load: exit 2" test $? -eq 2
+"$KTA" rules list -p t-map.ph -r t-pass.yml t-map.yml >out 2>/dev/null
+check "rules list: -r and operands together" test "$(wc -l <out)" -eq 5
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

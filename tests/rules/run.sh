@@ -16,6 +16,7 @@
 #                  a hit of a rule with `suppress` is "id/N", N its "suppressed"
 #   check          `kta check` expectations: the first line is "exit N", every
 #                  further line a text that must occur in its output
+#   test           the same for `kta test` (the rules' own tests: cases)
 # Each case with `expected` runs
 #   $KTA eval -r RULES [-m FIELDMAP] [-p PLACEHOLDERS] [EVAL-ARGS] events.jsonl
 # and its hits are compared with expected; the same with --reference (every
@@ -23,10 +24,15 @@
 # same hits and the same stderr (detected_at and the summary's timing
 # aside), so every case also checks the engine against the plain path.
 # A case with `check` runs
-#   $KTA check [-m FIELDMAP] [-p PLACEHOLDERS] RULES.
+#   $KTA check [-m FIELDMAP] [-p PLACEHOLDERS] RULES,
+# one with `test` the same with `kta test`.
 # Then the default ruleset (rules/) must check clean (no error, no warning)
-# and every rule id in it must be hit by some case under cases/default/
-# (a base rule that only feeds correlations: one of them);
+# and pass `kta test --require-tests` (every rule carries a match and a
+# no_match case in its tests: key, every correlation a case expecting hits
+# and one expecting none; the JUnit file it writes must be well-formed);
+# the events of those cases must give the same hits through kta eval, its
+# --reference and --threads 2, and no no_match event may hit any shipped
+# rule (a near miss is a near miss for the whole ruleset);
 # the examples in docs/rules.md must equal their cases under cases/docs/,
 # and sysmon.fieldmap must equal the `fields` of windows.fieldmap.
 # Then, when ../shared/sigma (relative to the repo root) exists,
@@ -97,26 +103,27 @@ while IFS= read -r dir; do
     extra=()
     [[ -f $dir/eval-args ]] && read -r -a extra <"$dir/eval-args"
     ok=1
-    if [[ -f $dir/check ]]; then
-        "$KTA" check "${fm[@]}" "$rules" >"$work/out" 2>&1
+    for cmd in check test; do
+        [[ -f $dir/$cmd ]] || continue
+        "$KTA" "$cmd" "${fm[@]}" "$rules" >"$work/out" 2>&1
         rc=$?
-        if ! python3 - "$dir/check" "$work/out" "$rc" <<'EOF'
+        if ! python3 - "$dir/$cmd" "$work/out" "$rc" "$cmd" <<'EOF'
 import sys
 lines = [l.rstrip("\n") for l in open(sys.argv[1], encoding="utf-8")]
 out = open(sys.argv[2], encoding="utf-8").read()
 bad = 0
 want = lines[0].split()
 if want[0] != "exit" or int(want[1]) != int(sys.argv[3]):
-    print(f"  kta check: {lines[0]!r} expected, exit {sys.argv[3]}"); bad = 1
+    print(f"  kta {sys.argv[4]}: {lines[0]!r} expected, exit {sys.argv[3]}"); bad = 1
 for l in lines[1:]:
     if l.strip() and not l.startswith("#") and l not in out:
-        print(f"  kta check output lacks {l!r}"); bad = 1
+        print(f"  kta {sys.argv[4]} output lacks {l!r}"); bad = 1
 if bad:
     print("  output was:\n" + "".join("    " + o + "\n" for o in out.splitlines()))
 sys.exit(bad)
 EOF
         then ok=0; fi
-    fi
+    done
     if [[ -f $dir/expected ]]; then
         if ! "$KTA" eval -r "$rules" "${fm[@]}" "${extra[@]}" "$dir/events.jsonl" >"$work/hits" 2>"$work/err"; then
             echo "  kta eval exited non-zero"
@@ -139,11 +146,11 @@ EOF
         echo "FAIL: $name"
         fail=$((fail + 1))
     fi
-done < <(find "$root/tests/rules/cases" -type f \( -name expected -o -name check \) -printf '%h\n' |
+done < <(find "$root/tests/rules/cases" -type f \( -name expected -o -name check -o -name test \) -printf '%h\n' |
          LC_ALL=C sort -u)
 
 # The default ruleset loads without errors or warnings, and every rule in
-# it has at least one matching sample under cases/default/.
+# it passes its own test cases (and has them).
 if "$KTA" check "$root/rules" >"$work/out" 2>&1 && grep -q ' 0 errors, 0 warnings' "$work/out"; then
     pass=$((pass + 1))
 else
@@ -151,38 +158,63 @@ else
     sed 's/^/  /' "$work/out"
     fail=$((fail + 1))
 fi
-if python3 - "$root" <<'EOF'
-import glob, os, sys, yaml
-root = sys.argv[1]
-ids = []
-counted = {}   # base rule id -> the correlations that count its matches
-for dirpath, _, names in os.walk(os.path.join(root, "rules")):
-    for n in names:
+if "$KTA" test --require-tests --junit "$work/junit.xml" "$root/rules" >"$work/out" 2>&1 &&
+   grep -qE '^kta test: [1-9][0-9]* cases, [0-9]+ passed, 0 failed in [0-9]+ rules$' "$work/out" &&
+   python3 - "$work/junit.xml" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+top = ET.parse(sys.argv[1]).getroot()
+assert top.tag == "testsuites" and int(top.get("failures")) == 0, top.attrib
+assert sum(int(s.get("tests")) for s in top.iter("testsuite")) == int(top.get("tests")) > 0
+EOF
+then
+    pass=$((pass + 1))
+else
+    echo "FAIL: kta test --require-tests rules/"
+    sed 's/^/  /' "$work/out"
+    fail=$((fail + 1))
+fi
+# The events of the shipped rules' cases as JSON lines: all of them, and
+# the no_match ones apart.
+python3 - "$root/rules" "$work/shipped.jsonl" "$work/near.jsonl" <<'EOF'
+import json, os, sys, yaml
+every, near = open(sys.argv[2], "w"), open(sys.argv[3], "w")
+for dirpath, dirs, names in os.walk(sys.argv[1]):
+    dirs.sort()
+    for n in sorted(names):
         if not n.endswith((".yml", ".yaml")):
             continue
         for doc in yaml.safe_load_all(open(os.path.join(dirpath, n), encoding="utf-8")):
-            if isinstance(doc, dict):
-                ids += [r["id"] for r in doc.get("rules", [doc] if "detection" in doc else [])]
-                if "correlation" in doc:
-                    ids.append(doc["id"])
-                    refs = doc["correlation"]["rules"]
-                    for ref in [refs] if isinstance(refs, str) else refs:
-                        counted.setdefault(ref, []).append(doc["id"])
-hit = set()
-for exp in glob.glob(os.path.join(root, "tests/rules/cases/default/**/expected"), recursive=True):
-    if open(os.path.join(os.path.dirname(exp), "rules.path")).read().strip() != "rules":
-        continue
-    for line in open(exp, encoding="utf-8"):
-        if line.strip() and not line.startswith("#"):
-            hit.update(line.partition(":")[2].split())
-# A base rule whose matches only feed correlations is covered by a hit of one of them.
-hit.update(r for r, cs in counted.items() if hit.intersection(cs))
-missing = sorted(set(ids) - hit)
-for m in missing:
-    print(f"  rule {m} has no matching sample under tests/rules/cases/default/")
-sys.exit(1 if missing or not ids else 0)
+            for r in doc.get("rules", [doc]) if isinstance(doc, dict) else []:
+                for case in r.get("tests") or []:
+                    for ev in case.get("events", []) + [case[k] for k in ("match", "no_match") if k in case]:
+                        every.write(json.dumps(ev) + "\n")
+                    if "no_match" in case:
+                        near.write(json.dumps(case["no_match"]) + "\n")
 EOF
-then pass=$((pass + 1)); else echo "FAIL: default ruleset samples"; fail=$((fail + 1)); fi
+"$KTA" eval -r "$root/rules" "$work/shipped.jsonl" >"$work/hits" 2>"$work/err"
+ok=1
+for alt in --reference "--threads 2"; do
+    # shellcheck disable=SC2086  # $alt is one or two words
+    "$KTA" eval -r "$root/rules" $alt "$work/shipped.jsonl" >"$work/hits.alt" 2>"$work/err.alt"
+    same_run "shipped cases: eval $alt vs the engine" "$work/hits" "$work/err" "$work/hits.alt" \
+        "$work/err.alt" || ok=0
+done
+if [[ $ok -eq 1 && -s $work/hits ]]; then
+    pass=$((pass + 1))
+else
+    echo "FAIL: the shipped rules' case events through eval, --reference and --threads 2"
+    fail=$((fail + 1))
+fi
+"$KTA" eval -r "$root/rules" "$work/near.jsonl" >"$work/hits" 2>/dev/null
+if [[ -s $work/near.jsonl && ! -s $work/hits ]]; then
+    pass=$((pass + 1))
+else
+    echo "FAIL: a no_match event of a shipped rule hits a shipped rule"
+    python3 -c 'import json, sys
+for h in map(json.loads, open(sys.argv[1])):
+    print("  %s: line %d of the no_match events" % (h["rule"]["id"], h["source"]["line"]))' "$work/hits"
+    fail=$((fail + 1))
+fi
 
 # rules/fieldmaps/sysmon.fieldmap (version 1) and the `fields` of
 # windows.fieldmap (version 2) are the same field map; they must not drift.
@@ -198,7 +230,7 @@ EOF
 then pass=$((pass + 1)); else echo "FAIL: sysmon.fieldmap / windows.fieldmap fields"; fail=$((fail + 1)); fi
 
 # Every example in docs/rules.md that is tagged <!-- case: docs/NAME -->
-# (rules.yml), or <!-- events|expected|fieldmap|placeholders|check:
+# (rules.yml), or <!-- events|expected|fieldmap|placeholders|check|test:
 # docs/NAME --> is
 # byte-for-byte that file of the case, and every case under cases/docs/ is
 # shown in the guide.
@@ -208,9 +240,10 @@ import os, re, sys
 root = sys.argv[1]
 doc = open(os.path.join(root, "docs/rules.md"), encoding="utf-8").read()
 files = {"case": "rules.yml", "events": "events.jsonl", "fieldmap": "fieldmap",
-         "placeholders": "placeholders", "expected": "expected", "check": "check"}
+         "placeholders": "placeholders", "expected": "expected", "check": "check",
+         "test": "test"}
 bad, seen = 0, set()
-for m in re.finditer(r"<!-- (case|events|fieldmap|placeholders|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S):
+for m in re.finditer(r"<!-- (case|events|fieldmap|placeholders|expected|check|test): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S):
     kind, case, text = m.groups()
     seen.add(case)
     path = os.path.join(root, "tests/rules/cases", case, files[kind])
@@ -218,8 +251,8 @@ for m in re.finditer(r"<!-- (case|events|fieldmap|placeholders|expected|check): 
         print(f"  docs/rules.md: {kind} {case}: {path} does not exist"); bad = 1
     elif open(path, encoding="utf-8").read() != text:
         print(f"  docs/rules.md: {kind} {case} differs from {path}"); bad = 1
-tags = len(re.findall(r"<!-- (?:case|events|fieldmap|placeholders|expected|check): ", doc))
-if tags != len(re.findall(r"<!-- (case|events|fieldmap|placeholders|expected|check): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S)):
+tags = len(re.findall(r"<!-- (?:case|events|fieldmap|placeholders|expected|check|test): ", doc))
+if tags != len(re.findall(r"<!-- (case|events|fieldmap|placeholders|expected|check|test): (\S+) -->\n```[a-z]*\n(.*?)```\n", doc, re.S)):
     print("  docs/rules.md: a tag is not directly followed by a fenced block"); bad = 1
 docs = os.path.join(root, "tests/rules/cases/docs")
 for d in sorted(os.listdir(docs)) if os.path.isdir(docs) else []:
@@ -290,7 +323,7 @@ EOF
     # The whole corpus against sample events: must run clean (no crash,
     # no regex limit errors on ordinary events), and the engine must find
     # exactly the hits of the plain path.
-    samples=("$root/tests/data/seed-events.jsonl")
+    samples=("$root/tests/data/seed-events.jsonl" "$work/shipped.jsonl")
     while IFS= read -r f; do samples+=("$f"); done < <(find "$root/tests/rules/cases" -name events.jsonl | LC_ALL=C sort)
     if "$KTA" eval --skip-invalid -r "$sigma" "${samples[@]}" >"$work/hits" 2>"$work/err"; then
         pass=$((pass + 1))

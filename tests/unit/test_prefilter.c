@@ -658,12 +658,43 @@ static void test_cases(void)
     for_each_case(case_differential);
 }
 
+/* The events of the test cases (tests: keys) of the rules under path. */
+static void add_test_events(const char *path)
+{
+    struct kta_rules_opts opts = { .skip_invalid = 1 };
+    struct kta_ruleset *rs;
+    char errstr[512];
+
+    rs = kta_rules_load(path, &opts, NULL, errstr, sizeof(errstr));
+    for (size_t i = 0; rs && i < rs->nrules + rs->ncorrs; i++) {
+        const struct kta_rule_test *t;
+        size_t nt;
+
+        if (i < rs->nrules)
+            t = kta_rule_tests(rs->rules[i], &nt);
+        else
+            t = rs->corrs[i - rs->nrules]->tests, nt = rs->corrs[i - rs->nrules]->ntests;
+        for (size_t k = 0; k < nt; k++)
+            for (size_t e = 0; e < t[k].nevents; e++) {
+                case_offs = xrealloc(case_offs, (ncase + 2) * sizeof(*case_offs));
+                case_offs[ncase++] = case_events.len;
+                kta_buf_appends(&case_events, t[k].events[e]);
+                case_offs[ncase] = case_events.len;
+            }
+    }
+    kta_ruleset_decref(rs);
+}
+
 static void case_add_events(const char *name)
 {
     char path[1024];
+    struct stat sb;
 
     snprintf(path, sizeof(path), "tests/rules/cases/%s/events.jsonl", name);
     add_file_lines(path, &case_events, &case_offs, &ncase);
+    snprintf(path, sizeof(path), "tests/rules/cases/%s/rules.yml", name);
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        add_test_events(path);
 }
 
 static void test_tree(const char *what, const char *path, size_t max_rule_events)
@@ -1310,6 +1341,7 @@ int main(void)
     /* Every event of every case joins every differential run. */
     for_each_case(case_add_events);
     add_file_lines("tests/data/seed-events.jsonl", &case_events, &case_offs, &ncase);
+    add_test_events("rules");   /* the shipped rules' samples */
 
     test_random();
     test_cases();

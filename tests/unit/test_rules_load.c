@@ -40,6 +40,20 @@ struct row {
 static const struct row rows[] = {
     /* a valid rule: no diagnostics */
     { R("detection:\n  s: {a: 1}\n"), "", 0, 0 },
+    /* tests: (kta test): shape errors name the case */
+    { R("detection:\n  s: {a: 1}\ntests: {match: {a: 1}}\n"),
+      "t.yml:5:8: error: rule r1: 'tests' must be a list of cases, each 'match: EVENT' or "
+      "'no_match: EVENT'\n", 1, 0 },
+    { R("detection:\n  s: {a: 1}\ntests:\n  - match: [1]\n  - {}\n"),
+      "t.yml:6:12: error: rule r1: the event of 'match' must be a mapping (an event object, "
+      "e.g. {process.name: bash})\n"
+      "t.yml:7:5: error: rule r1: a test case needs 'match: EVENT' or 'no_match: EVENT'\n", 2, 0 },
+    { R("detection:\n  s: {a: 1}\ntests:\n  - events: [{a: 1}]\n    hits: 1\n"),
+      "t.yml:6:5: error: rule r1: 'events' belongs to the test cases of correlation rules; a "
+      "case of a detection rule is 'match: EVENT' or 'no_match: EVENT'\n"
+      "t.yml:7:5: error: rule r1: 'hits' belongs to the test cases of correlation rules; a "
+      "case of a detection rule is 'match: EVENT' or 'no_match: EVENT'\n", 2, 0 },
+    { R("detection:\n  s: {a: 1}\ntests: null\n"), "", 0, 0 },
     /* structure */
     { "- 1\n- 2\n",
       "t.yml:1:1: error: a document must be a rule (a mapping with 'detection'), a "
@@ -598,6 +612,69 @@ static void test_output_topic(void)
     kta_ruleset_decref(rs);
 }
 
+/* tests: cases are kept, in order, each event as JSON text with its line;
+ * they stay out of the metadata; the accessors give the rule's place. */
+static void test_tests_key(void)
+{
+    static const char yaml[] =
+        "rules:\n"
+        "  - id: a\n"
+        "    title: a\n"
+        "    detection: {s: {x: 1}}\n"
+        "    tests:\n"
+        "      - match: {x: 1, y: '2', z: [true, null], w: {v: 1.5}}\n"
+        "      - no_match:\n"
+        "          x: 2\n"
+        "---\n"
+        "title: c\n"
+        "id: c\n"
+        "correlation: {type: event_count, rules: [a], timespan: 1m, condition: {gte: 2}}\n"
+        "tests:\n"
+        "  - events:\n"
+        "      - {x: 1}\n"
+        "      - {x: 1}\n"
+        "    hits: [{count: 2}]\n"
+        "  - events: [{x: 1}]\n"
+        "    hits: 0\n";
+    char err[512];
+    struct kta_ruleset *rs = kta_rules_load_string("t.yml", yaml, strlen(yaml), NULL, NULL, err,
+                                                   sizeof(err));
+    const struct kta_rule *r;
+    const struct kta_rule_test *t;
+    const struct kta_corrdef *c;
+    size_t n;
+
+    CHECK(rs != NULL);
+    if (!rs)
+        return;
+    r = kta_ruleset_rule(rs, 0);
+    t = kta_rule_tests(r, &n);
+    CHECK_INT(n, 2);
+    CHECK_INT(t[0].kind, KTA_TEST_MATCH);
+    CHECK_INT(t[0].line, 6);
+    CHECK_INT(t[0].nevents, 1);
+    CHECK_STR(t[0].events[0], "{\"x\":1,\"y\":\"2\",\"z\":[true,null],\"w\":{\"v\":1.5}}");
+    CHECK_INT(t[1].kind, KTA_TEST_NO_MATCH);
+    CHECK_INT(t[1].line, 7);
+    CHECK_INT(t[1].event_lines[0], 8);
+    CHECK_STR(t[1].events[0], "{\"x\":2}");
+    CHECK(json_object_get(kta_rule_meta(r), "tests") == NULL);
+    CHECK_STR(kta_rule_file(r), "t.yml");
+    CHECK_INT(kta_rule_line(r), 2);
+    CHECK_INT(kta_rule_ls_state(r), KTA_LS_NONE);
+    c = kta_ruleset_corr(rs, 0);
+    CHECK_INT(c->ntests, 2);
+    CHECK_INT(c->tests[0].kind, KTA_TEST_EVENTS);
+    CHECK_INT(c->tests[0].nevents, 2);
+    CHECK_INT(c->tests[0].event_lines[1], 16);
+    CHECK_INT(c->tests[0].nhits, 1);
+    CHECK_INT(json_integer_value(json_object_get(json_array_get(c->tests[0].hits, 0), "count")),
+              2);
+    CHECK_INT(c->tests[1].nhits, 0);
+    CHECK(c->tests[1].hits == NULL);
+    kta_ruleset_decref(rs);
+}
+
 /* Filters narrow the rules they name and are not rules themselves; the
  * version changes with a filter's content. */
 static void test_filters(void)
@@ -668,6 +745,7 @@ int main(void)
 {
     test_filters();
     test_output_topic();
+    test_tests_key();
     test_version_paths_strict();
     test_rows();
     test_placeholders();
