@@ -35,7 +35,8 @@ struct option {
     const char   *name;
     enum opt_type type;
     size_t        offset;       /* into struct kta_config; for OPT_STRLIST a
-                                 * char ** directly followed by its size_t count */
+                                 * char ** (NULL-terminated) directly followed by
+                                 * its size_t count */
     size_t        size;         /* sizeof the field: an OPT_INT is an int or a
                                  * long long by this, never by its name */
     const char   *def;          /* default, as text */
@@ -387,8 +388,11 @@ static int set_value(struct kta_config *cfg, const struct option *opt,
             *list = NULL;
             *n = 0;
         }
-        *list = xrealloc(*list, (*n + 1) * sizeof(char *));
+        /* NULL-terminated as well as counted: some users take it as a
+         * NULL-terminated list (kta_corr_event_time). */
+        *list = xrealloc(*list, (*n + 2) * sizeof(char *));
         (*list)[(*n)++] = xstrdup(value);
+        (*list)[*n] = NULL;
         return 0;
     }
     case OPT_INT:

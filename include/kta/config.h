@@ -78,7 +78,7 @@ struct kta_config {
     char  *corr_changelog;       /* correlation.changelog_topic, or NULL: ...-changelog */
     int    corr_partitions;      /* correlation.partitions; 0: the input's */
     int    corr_replication;     /* correlation.replication_factor; -1: broker's */
-    char **corr_time_fields;     /* correlation.time_field; followed by its count */
+    char **corr_time_fields;     /* correlation.time_field (NULL-terminated); then its count */
     size_t ncorr_time_fields;
     int    corr_grace_ms;        /* correlation.grace_ms */
     int    corr_max_groups;      /* correlation.max_groups */

@@ -130,6 +130,13 @@ int main(void)
     CHECK_STR(kta_config_kafka(cfg, "fetch.wait.max.ms"), "5");
     CHECK_INT(kta_config_set(cfg, "workers", "many", "-X", err, sizeof(err)), -1);
     CHECK_STR(err, "workers: 'many' is not a whole number from 0 to 256");
+    /* Lists end with NULL as well as their count: correlate.c takes
+     * correlation.time_field as a NULL-terminated list (kta run read past
+     * its end when none of the fields was in an event). */
+    CHECK_INT(kta_config_set(cfg, "correlation.time_field", "ts", "-X", err, sizeof(err)), 0);
+    CHECK_INT(cfg->ncorr_time_fields, 1);
+    CHECK_STR(cfg->corr_time_fields[0], "ts");
+    CHECK(cfg->corr_time_fields[1] == NULL);
     kta_config_free(cfg);
 
     /* Errors name file:line:col. */
