@@ -111,7 +111,7 @@ cp "$KTA_SRC" "$KTA"
 # Run a copy of kafka-local.sh too: bash reads a script as it runs, so an
 # edit to the file in the work tree could break a run half-way.
 mkdir -p "$work/kl/kafka"
-cp scripts/kafka-local.sh "$work/kl/"
+cp scripts/kafka-local.sh scripts/local-service.sh "$work/kl/"   # the one sources the other
 cp scripts/kafka/pom.xml "$work/kl/kafka/"
 kl() { "$work/kl/kafka-local.sh" "$@"; }
 R=$work/results.env # key=value lines, read by report.py
