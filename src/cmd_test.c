@@ -432,7 +432,7 @@ int kta_cmd_test(int argc, char **argv)
     struct tester t = { 0 };
     struct kta_ruleset *rs = NULL;
     struct kta_cli cli;
-    const char *junit = NULL, **tf = NULL;
+    const char *junit = NULL;
     FILE *jfp = NULL;
     int rc = 0, require;
 
@@ -465,12 +465,8 @@ int kta_cmd_test(int argc, char **argv)
         goto done;
     }
     t.rs = rs;
-    if (cli.cfg->ncorr_time_fields) {   /* correlation.time_field, as kta run reads it */
-        tf = xcalloc(cli.cfg->ncorr_time_fields + 1, sizeof(*tf));
-        for (size_t i = 0; i < cli.cfg->ncorr_time_fields; i++)
-            tf[i] = cli.cfg->corr_time_fields[i];
-        t.time_fields = tf;
-    }
+    if (cli.cfg->ncorr_time_fields)   /* correlation.time_field (NULL-terminated), as kta run */
+        t.time_fields = (const char **)cli.cfg->corr_time_fields;
     t.ctx = kta_eval_ctx_new();
     kta_hit_tail(&t.tail, kta_ruleset_version(rs), NULL);
     for (size_t i = 0; i < kta_ruleset_count(rs); i++) {
@@ -521,7 +517,6 @@ done:
     kta_buf_free(&t.tail);
     kta_buf_free(&t.why);
     kta_eval_ctx_free(t.ctx);
-    free(tf);
     kta_ruleset_decref(rs);
     kta_cli_free(&cli);
     return rc;

@@ -4,20 +4,8 @@
 # codes with and without --strict; load errors keep kta check's exit code.
 # KTA = the binary to test.  Prints "cli lint: N passed, N failed".
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-KTA=${KTA:-$root/build/kta}
-KTA=$(cd "$(dirname "$KTA")" && pwd)/$(basename "$KTA")
-export KTA_CONFIG=none
+CLI_SUITE=lint . "$(dirname "$0")/lib.sh"
 here=$root/tests/cli/lint
-work=$(mktemp -d /tmp/kta-lint.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-pass=0 fail=0
-check() { # check NAME CONDITION-COMMAND...
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
-has() { grep -qF -- "$1" "$2"; }
 
 cp "$here"/trigger.yml "$here"/near-miss.yml "$here"/scope.fieldmap .
 "$KTA" lint -m scope.fieldmap trigger.yml >out 2>err; rc=$?

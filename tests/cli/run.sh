@@ -3,20 +3,7 @@
 # help / --version, exit codes and messages.  KTA = the binary to test.
 # Prints "cli: N passed, N failed".
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-KTA=${KTA:-$root/build/kta}
-KTA=$(cd "$(dirname "$KTA")" && pwd)/$(basename "$KTA")
-# Never the real default configuration file: tests choose their own.
-export KTA_CONFIG=none
-work=$(mktemp -d /tmp/kta-cli.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-pass=0 fail=0
-check() { # check NAME CONDITION-COMMAND...
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
-has() { grep -qF -- "$1" "$2"; }
+. "$(dirname "$0")/lib.sh"
 
 # --version and help
 "$KTA" --version >out; check "--version exit 0" test $? -eq 0
